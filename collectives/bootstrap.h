@@ -1,0 +1,27 @@
+// Who this process is in the job: rank, world size, and its place on the node. Read from mpirun's
+// OMPI_COMM_WORLD_* or Slurm's SLURM_* variables; a process started by hand is rank 0 of 1.
+#pragma once
+#include <map>
+#include <stdexcept>
+#include <string>
+
+namespace imprint {
+
+class BootstrapError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Bootstrap {
+  int rank = 0, world_size = 1;
+  int local_rank = 0, local_size = 1;
+  std::string launcher = "none";  // "mpirun" | "slurm" | "none"
+
+  // Reads the real environment.
+  static Bootstrap from_environment();
+  // Reads `env` (tests pass a map). Throws BootstrapError naming the variable when a value is malformed
+  // or inconsistent (rank >= world size, ...).
+  static Bootstrap from(const std::map<std::string, std::string>& env);
+};
+
+}  // namespace imprint

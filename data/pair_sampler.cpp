@@ -1,0 +1,59 @@
+#include "data/pair_sampler.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "data/counter_rng.h"
+
+namespace imprint {
+
+PairSampler::PairSampler(const IdentityDataset& dataset, uint64_t seed, int64_t global_batch, int rank, int world,
+                         bool augment)
+    : dataset_(dataset), seed_(seed), global_batch_(global_batch), rank_(rank), world_(world), augment_(augment) {
+  const auto n = static_cast<int64_t>(dataset.train_identities().size());
+  if (global_batch > n)
+    throw std::invalid_argument("train.batch_size=" + std::to_string(global_batch) +
+                                " pairs needs as many distinct training identities, the dataset has " +
+                                std::to_string(n));
+  if (world < 1 || rank < 0 || rank >= world || global_batch % world != 0)
+    throw std::invalid_argument("train.batch_size=" + std::to_string(global_batch) +
+                                " must be a multiple of the world size " + std::to_string(world));
+  steps_per_epoch_ = n / global_batch;
+}
+
+std::shared_ptr<const std::vector<int64_t>> PairSampler::epoch_order(int64_t epoch) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (epoch != cached_epoch_) {
+    auto order = std::make_shared<std::vector<int64_t>>(dataset_.train_identities());
+    CounterRng rng(mix(seed_, 0x5a3f1e, static_cast<uint64_t>(epoch)));
+    for (int64_t i = static_cast<int64_t>(order->size()) - 1; i > 0; --i) std::swap((*order)[i], (*order)[rng.below(i + 1)]);
+    cached_order_ = std::move(order);
+    cached_epoch_ = epoch;
+  }
+  return cached_order_;
+}
+
+std::vector<PairSlot> PairSampler::slots(int64_t step) const {
+  const int64_t epoch = step / steps_per_epoch_;
+  const auto order = epoch_order(epoch);
+  const int64_t base = (step % steps_per_epoch_) * global_batch_ + rank_ * local_batch();
+  std::vector<PairSlot> out;
+  out.reserve(local_batch());
+  for (int64_t i = 0; i < local_batch(); ++i) {
+    const int64_t slot = rank_ * local_batch() + i;
+    PairSlot s{};
+    s.identity = (*order)[base + i];
+    CounterRng rng(mix(seed_, 0x9a1e, static_cast<uint64_t>(step), static_cast<uint64_t>(slot)));
+    const int64_t m = dataset_.num_samples(s.identity);
+    s.reference_index = rng.below(m);
+    s.target_index = (s.reference_index + 1 + rng.below(m - 1)) % m;  // always a different sample
+    if (augment_) {
+      s.reference_augment = rng.next_u64() | 1;
+      s.target_augment = rng.next_u64() | 1;
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace imprint

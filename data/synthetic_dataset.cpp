@@ -1,0 +1,38 @@
+#include "data/synthetic_dataset.h"
+
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "data/synthetic_audio.h"
+#include "data/synthetic_image.h"
+
+namespace imprint {
+
+SyntheticDataset::SyntheticDataset(const SyntheticSpec& spec) : spec_(spec) {
+  train_.resize(spec.train_identities);
+  std::iota(train_.begin(), train_.end(), 0);
+  eval_.resize(spec.eval_identities);
+  std::iota(eval_.begin(), eval_.end(), spec.train_identities);
+}
+
+std::vector<int64_t> SyntheticDataset::sample_shape() const {
+  if (spec_.modality == Modality::Image) return {3, spec_.image_size, spec_.image_size};
+  return {spec_.clip_samples};
+}
+
+void SyntheticDataset::read(int64_t identity, int64_t index, uint64_t augment_seed, float* out) const {
+  if (identity < 0 || identity >= spec_.train_identities + spec_.eval_identities || index < 0 ||
+      index >= spec_.samples_per_identity)
+    throw std::out_of_range("synthetic dataset: no sample " + std::to_string(index) + " of identity " +
+                            std::to_string(identity));
+  if (spec_.modality == Modality::Image) {
+    render_image(make_image_identity(spec_.data_seed, identity), spec_.data_seed, identity, index, augment_seed,
+                 spec_.image_size, out);
+  } else {
+    render_utterance(make_voice(spec_.data_seed, identity), spec_.data_seed, identity, index, augment_seed,
+                     spec_.sample_rate, spec_.clip_samples, out);
+  }
+}
+
+}  // namespace imprint

@@ -1,0 +1,65 @@
+// The `imprint` command line.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+
+#include "trainer/checkpoint_store.h"
+#include "trainer/config.h"
+#include "trainer/train_loop.h"
+
+namespace {
+
+int run_train(const std::string& config_file, const std::vector<std::string>& sets, std::string run_dir, bool resume) {
+  const imprint::Config cfg = imprint::Config::load(config_file, sets);
+  if (run_dir.empty()) run_dir = "runs/" + std::filesystem::path(config_file).stem().string();
+  spdlog::info("imprint train: config {} -> run directory {}", config_file, run_dir);
+  spdlog::info("resolved configuration (saved as {}/config.yaml):\n{}", run_dir, cfg.to_yaml());
+  imprint::TrainOptions opts;
+  opts.run_dir = run_dir;
+  opts.resume = resume;
+  const auto s = imprint::train(cfg, opts);
+  if (s.stopped_early) return 0;
+  spdlog::info("done: {} steps, loss {:.4f} -> {:.4f}; held-out top-1 {:.1f}% vs chance {:.1f}%", s.steps_done,
+               s.first_loss, s.last_loss, 100 * s.eval.top1, 100 * s.eval.chance);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+  CLI::App app{"imprint: trains encoders that map one reference sample of an identity (an image, a voice) to "
+               "conditioning embeddings for a generator."};
+  app.require_subcommand(1);
+
+  auto* train = app.add_subcommand("train", "Train an encoder from a YAML config.");
+  std::string config_file, run_dir;
+  std::vector<std::string> sets;
+  bool resume = false;
+  train->add_option("--config", config_file, "YAML config file (see configs/ and docs/configuration.md)")->required();
+  train->add_option("--set", sets,
+                    "Override one config key, e.g. --set optimizer.lr=3e-4 (repeatable; applied after the file)");
+  train->add_option("--run-dir", run_dir,
+                    "Where checkpoints, metrics.jsonl and the resolved config.yaml go (default: runs/<config name>)");
+  train->add_flag("--resume", resume, "Continue from the newest checkpoint in the run directory");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*train) return run_train(config_file, sets, run_dir, resume);
+  } catch (const imprint::ConfigError& e) {
+    spdlog::error("config error: {}", e.what());
+    return 2;
+  } catch (const imprint::CheckpointError& e) {
+    spdlog::error("checkpoint error: {}", e.what());
+    return 3;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,34 @@
+#include "models/audio_encoder.h"
+
+#include "models/conv_block.h"
+
+namespace imprint {
+
+AudioEncoder::AudioEncoder(const EncoderSpec& spec) {
+  const int64_t w = spec.width;
+  front_ = register_module("front", LogMel(spec.sample_rate, spec.n_fft, spec.hop, spec.n_mels));
+  torch::nn::Sequential trunk;
+  append_conv1d_block(trunk, spec.n_mels, 2 * w, 5, 1);
+  append_conv1d_block(trunk, 2 * w, 4 * w, 3, 2);
+  append_conv1d_block(trunk, 4 * w, 4 * w, 3, 1);
+  trunk_ = register_module("trunk", trunk);
+  resampler_ = register_module("resampler", TokenResampler(4 * w, spec.embed_dim, spec.tokens));
+  pool_norm_ = register_module("pool_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({spec.embed_dim})));
+  pool_proj_ = register_module("pool_proj", torch::nn::Linear(spec.embed_dim, spec.embed_dim));
+}
+
+Conditioning AudioEncoder::encode(const torch::Tensor& audio) {
+  torch::Tensor mel;
+  {
+    torch::NoGradGuard no_grad;  // the front end is fixed; nothing upstream needs its gradient
+    mel = front_(audio);
+    // Per-utterance, per-band mean removal: loudness and channel colouring are not identity.
+    mel = mel - mel.mean(-1, /*keepdim=*/true);
+  }
+  auto f = with_contiguous_grad(trunk_->forward(mel)).transpose(1, 2);  // [B, frames', 4w]
+  auto tokens = resampler_(f);
+  auto pooled = pool_proj_(pool_norm_(tokens.mean(1)));
+  return {tokens, pooled};
+}
+
+}  // namespace imprint

@@ -1,0 +1,27 @@
+// Log-mel front end, a small 1-D conv net over time, then a token resampler.
+#pragma once
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+
+#include "models/encoder.h"
+#include "models/log_mel.h"
+#include "models/token_resampler.h"
+
+namespace imprint {
+
+class AudioEncoder final : public Encoder {
+ public:
+  explicit AudioEncoder(const EncoderSpec& spec);
+  // audio [B, T] -> tokens [B, K, D], pooled [B, D]
+  Conditioning encode(const torch::Tensor& audio) override;
+
+ private:
+  LogMel front_{nullptr};
+  torch::nn::Sequential trunk_{nullptr};
+  TokenResampler resampler_{nullptr};
+  torch::nn::LayerNorm pool_norm_{nullptr};
+  torch::nn::Linear pool_proj_{nullptr};
+};
+
+}  // namespace imprint

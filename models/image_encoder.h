@@ -1,0 +1,26 @@
+// A small CNN over RGB images followed by a token resampler.
+#pragma once
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+
+#include "models/encoder.h"
+#include "models/token_resampler.h"
+
+namespace imprint {
+
+class ImageEncoder final : public Encoder {
+ public:
+  explicit ImageEncoder(const EncoderSpec& spec);
+  // images [B, 3, H, W] -> tokens [B, K, D], pooled [B, D]
+  Conditioning encode(const torch::Tensor& images) override;
+
+ private:
+  torch::nn::Sequential trunk_{nullptr};
+  torch::Tensor position_;
+  TokenResampler resampler_{nullptr};
+  torch::nn::LayerNorm pool_norm_{nullptr};
+  torch::nn::Linear pool_proj_{nullptr};
+};
+
+}  // namespace imprint

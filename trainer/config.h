@@ -1,0 +1,50 @@
+// A resolved, validated configuration: YAML file + --set overrides + schema defaults.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace imprint {
+
+// One message naming the source (file or --set) and the key path, and what was expected.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Config {
+ public:
+  // Schema defaults only.
+  Config();
+  // Reads `file` (YAML), applies `overrides` ("key.path=value", in order) and validates every key
+  // before returning. Throws ConfigError.
+  static Config load(const std::string& file, const std::vector<std::string>& overrides = {});
+  // Applies overrides to an in-memory YAML text; `source` names it in messages.
+  static Config parse(const std::string& yaml_text, const std::string& source,
+                      const std::vector<std::string>& overrides = {});
+
+  int64_t get_int(const std::string& path) const;
+  double get_float(const std::string& path) const;
+  bool get_bool(const std::string& path) const;
+  const std::string& get_string(const std::string& path) const;
+
+  // Values as canonical scalar text, every key of the schema.
+  const std::map<std::string, std::string>& values() const { return values_; }
+  // The resolved configuration as nested YAML; `prefix` keeps only keys under it.
+  std::string to_yaml(const std::string& prefix = "") const;
+
+  void set(const std::string& path, const std::string& value, const std::string& source);
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+// Rules between keys (batch vs identities, clip vs FFT size, ...); throws ConfigError naming `source`.
+void check_config_rules(const Config& config, const std::string& source);
+
+// Closest schema key to `path` when it is near enough to be a likely typo, else "".
+std::string did_you_mean(const std::string& path);
+
+}  // namespace imprint

@@ -1,0 +1,31 @@
+// Rules that tie several keys together; single-key types and ranges live in the schema.
+#include <cmath>
+
+#include "trainer/config.h"
+
+namespace imprint {
+
+void check_config_rules(const Config& c, const std::string& source) {
+  auto fail = [&](const std::string& key, const std::string& what) { throw ConfigError(source + ": " + key + ": " + what); };
+  const int64_t batch = c.get_int("train.batch_size"), ids = c.get_int("data.train_identities");
+  if (batch > ids)
+    fail("train.batch_size", std::to_string(batch) + " pairs per step need as many distinct identities, but "
+                             "data.train_identities is " + std::to_string(ids));
+  const int64_t gallery = c.get_int("eval.gallery_per_identity"), per_id = c.get_int("data.samples_per_identity");
+  if (gallery >= per_id)
+    fail("eval.gallery_per_identity", "must be below data.samples_per_identity (" + std::to_string(per_id) +
+                                          "): one sample of each held-out identity is the reference");
+  if (c.get_int("train.stop_at") > c.get_int("train.steps"))
+    fail("train.stop_at", "is after the last step (train.steps = " + std::to_string(c.get_int("train.steps")) + ")");
+  if (c.get_string("data.modality") == "audio") {
+    const int64_t n_fft = c.get_int("model.audio.n_fft");
+    const auto clip = static_cast<int64_t>(std::lround(c.get_float("data.clip_seconds") * c.get_int("data.sample_rate")));
+    if (clip <= n_fft)
+      fail("data.clip_seconds", "clip of " + std::to_string(clip) + " samples must be longer than model.audio.n_fft (" +
+                                    std::to_string(n_fft) + ")");
+    if (c.get_int("model.audio.n_mels") > n_fft / 2 + 1)
+      fail("model.audio.n_mels", "must be at most n_fft / 2 + 1 = " + std::to_string(n_fft / 2 + 1));
+  }
+}
+
+}  // namespace imprint

@@ -1,0 +1,132 @@
+#include "trainer/config_schema.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace imprint {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+KeySpec Int(std::string path, std::string def, double lo, double hi, std::string doc) {
+  return KeySpec{std::move(path), KeyType::Int, std::move(def), lo, hi, false, false, {}, std::move(doc)};
+}
+KeySpec Float(std::string path, std::string def, double lo, double hi, bool lo_excl, bool hi_excl,
+              std::string doc) {
+  return KeySpec{std::move(path), KeyType::Float, std::move(def), lo, hi, lo_excl, hi_excl, {}, std::move(doc)};
+}
+KeySpec Bool(std::string path, std::string def, std::string doc) {
+  return KeySpec{std::move(path), KeyType::Bool, std::move(def), -kInf, kInf, false, false, {}, std::move(doc)};
+}
+KeySpec Choice(std::string path, std::string def, std::vector<std::string> choices, std::string doc) {
+  return KeySpec{std::move(path), KeyType::Choice, std::move(def), -kInf, kInf, false, false,
+                 std::move(choices), std::move(doc)};
+}
+
+std::vector<KeySpec> build_schema() {
+  const double big = 9.0e15;  // integers stay exact in a double below 2^53
+  return {
+      Int("seed", "1234", 0, big, "Seed for model initialisation, pair sampling and augmentation."),
+
+      Choice("data.modality", "image", {"image", "audio"}, "Which encoder to train and which samples to read."),
+      Choice("data.source", "synthetic", {"synthetic"},
+             "Where samples come from: the built-in procedural identity generator."),
+      Int("data.seed", "7", 0, big,
+          "Seed of the synthetic identities themselves; fixed so that changing `seed` keeps the dataset."),
+      Int("data.train_identities", "1000", 2, 1e7, "Synthetic training identities."),
+      Int("data.eval_identities", "100", 2, 1e6,
+          "Held-out synthetic identities, disjoint from the training ones, used only for evaluation."),
+      Int("data.samples_per_identity", "16", 2, 1e6,
+          "Distinct samples (pose/utterance) each synthetic identity has; a training pair draws two of them."),
+      Int("data.image_size", "32", 8, 1024, "Image side in pixels (images are square, RGB)."),
+      Int("data.sample_rate", "8000", 4000, 48000, "Audio sample rate in Hz."),
+      Float("data.clip_seconds", "0.5", 0.1, 30, false, false, "Audio clip length fed to the encoder, seconds."),
+      Bool("data.augment", "true",
+           "Random colour jitter and noise (image) or gain and noise (audio) on training samples."),
+      Int("data.workers", "2", 0, 64,
+          "Threads that build batches ahead of the trainer; 0 builds them on the training thread."),
+      Int("data.prefetch", "4", 1, 256, "Batches the loader may hold ready ahead of the trainer."),
+
+      Int("model.embed_dim", "128", 8, 4096, "Width D of the conditioning tokens and the pooled vector."),
+      Int("model.tokens", "4", 1, 256, "Number K of conditioning tokens per sample."),
+      Int("model.width", "32", 4, 1024, "Base channel count of the convolutional trunk."),
+      Int("model.audio.n_mels", "40", 8, 256, "Mel bands of the audio front end."),
+      Int("model.audio.n_fft", "256", 32, 8192, "FFT size (and window length) of the audio front end."),
+      Int("model.audio.hop", "80", 1, 4096, "Hop in samples between STFT frames."),
+
+      Choice("objective.name", "infonce", {"infonce"},
+             "Training objective: symmetric InfoNCE between reference and target pooled embeddings."),
+      Float("objective.temperature", "0.07", 0, 10, true, false, "Softmax temperature (initial value if learned)."),
+      Bool("objective.learn_temperature", "true", "Learn the temperature as a parameter (clamped to >= 0.01)."),
+
+      Choice("optimizer.name", "adamw", {"adamw"}, "Optimizer."),
+      Bool("optimizer.fused", "true",
+           "Use imprint's fused single-pass optimizer; false uses torch::optim::AdamW."),
+      Float("optimizer.lr", "0.001", 0, 10, true, false, "Peak learning rate."),
+      Float("optimizer.beta1", "0.9", 0, 1, false, true, "First-moment decay."),
+      Float("optimizer.beta2", "0.999", 0, 1, false, true, "Second-moment decay."),
+      Float("optimizer.eps", "1e-8", 0, 1, true, false, "Denominator epsilon."),
+      Float("optimizer.weight_decay", "0.05", 0, 1, false, false,
+            "Decoupled weight decay, applied to weight matrices and kernels only (not biases, norms, temperature)."),
+      Float("optimizer.grad_clip", "1.0", 0, kInf, false, false,
+            "Clip gradients to this global L2 norm; 0 disables clipping."),
+
+      Choice("schedule.name", "cosine", {"cosine", "constant"}, "Learning-rate schedule after warm-up."),
+      Int("schedule.warmup_steps", "50", 0, big, "Linear warm-up steps from 0 to optimizer.lr."),
+      Float("schedule.min_lr_ratio", "0.1", 0, 1, false, false, "Cosine floor as a fraction of optimizer.lr."),
+
+      Int("train.steps", "300", 1, big, "Total optimizer steps of the run (the schedule spans these)."),
+      Int("train.batch_size", "64", 2, 1e6,
+          "Global batch: reference/target pairs per step, each pair from a different identity."),
+      Int("train.stop_at", "0", 0, big,
+          "Checkpoint and exit after this step (for time-limited allocations); 0 runs to train.steps."),
+      Int("train.threads", "0", 0, 1024, "Torch intra-op threads; 0 uses every core."),
+      Int("train.log_every", "20", 1, big, "Steps between log lines (and metrics.jsonl records)."),
+      Int("train.eval_every", "100", 0, big, "Steps between held-out evaluations; 0 evaluates only at the end."),
+
+      Int("eval.gallery_per_identity", "4", 1, 1e4,
+          "Gallery samples per held-out identity (the reference sample is not among them)."),
+      Int("eval.batch_size", "256", 1, 1e6, "Samples per forward pass during evaluation."),
+
+      Int("checkpoint.every", "100", 0, big, "Steps between checkpoints; 0 writes only at the end."),
+      Int("checkpoint.keep", "3", 1, 1e6, "Most recent checkpoints kept; older ones are deleted."),
+  };
+}
+
+std::string fmt_bound(double v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
+const std::vector<KeySpec>& config_schema() {
+  static const std::vector<KeySpec> schema = build_schema();
+  return schema;
+}
+
+const KeySpec* find_key(const std::string& path) {
+  for (const auto& k : config_schema())
+    if (k.path == path) return &k;
+  return nullptr;
+}
+
+std::string describe_expected(const KeySpec& spec) {
+  std::string range = std::string(spec.min_exclusive ? "(" : "[") + fmt_bound(spec.min) + ", " +
+                      fmt_bound(spec.max) + (spec.max_exclusive || std::isinf(spec.max) ? ")" : "]");
+  switch (spec.type) {
+    case KeyType::Int: return "an integer in " + range;
+    case KeyType::Float: return "a number in " + range;
+    case KeyType::Bool: return "true or false";
+    case KeyType::Choice: {
+      std::string s = "one of";
+      for (size_t i = 0; i < spec.choices.size(); ++i) s += (i ? ", " : " ") + spec.choices[i];
+      return s;
+    }
+  }
+  return "";
+}
+
+}  // namespace imprint

@@ -1,0 +1,26 @@
+// Held-out identity retrieval: one reference per held-out identity is matched (cosine, pooled embedding)
+// against a gallery of OTHER samples of every held-out identity; top-1 is right when the nearest gallery
+// sample has the reference's identity. Chance is 1 / identities.
+#pragma once
+#include <ATen/Tensor.h>
+
+#include "data/identity_dataset.h"
+#include "models/encoder.h"
+
+namespace imprint {
+
+struct EvalSet {
+  at::Tensor references;        // [M, ...]  sample 0 of each held-out identity
+  at::Tensor gallery;           // [M*G, ...] samples 1..G
+  at::Tensor gallery_identity;  // [M*G] index into the references (0..M-1)
+};
+
+struct RetrievalScore {
+  double top1 = 0, chance = 0;
+  int64_t identities = 0, gallery_size = 0;
+};
+
+EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_identity);
+RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t batch_size);
+
+}  // namespace imprint

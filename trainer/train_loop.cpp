@@ -1,0 +1,300 @@
+#include "trainer/train_loop.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "data/prefetch_loader.h"
+#include "data/synthetic_dataset.h"
+#include "trainer/checkpoint_store.h"
+#include "trainer/info_nce.h"
+#include "trainer/lr_schedule.h"
+#include "trainer/metrics_log.h"
+#include "trainer/optim/optimizer.h"
+
+namespace imprint {
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+SyntheticSpec synthetic_spec(const Config& c) {
+  SyntheticSpec s;
+  s.modality = parse_modality(c.get_string("data.modality"));
+  s.data_seed = static_cast<uint64_t>(c.get_int("data.seed"));
+  s.train_identities = c.get_int("data.train_identities");
+  s.eval_identities = c.get_int("data.eval_identities");
+  s.samples_per_identity = c.get_int("data.samples_per_identity");
+  s.image_size = static_cast<int>(c.get_int("data.image_size"));
+  s.sample_rate = static_cast<int>(c.get_int("data.sample_rate"));
+  s.clip_samples = static_cast<int>(std::lround(c.get_float("data.clip_seconds") * s.sample_rate));
+  return s;
+}
+
+EncoderSpec encoder_spec(const Config& c) {
+  EncoderSpec e;
+  e.modality = c.get_string("data.modality");
+  e.embed_dim = c.get_int("model.embed_dim");
+  e.tokens = c.get_int("model.tokens");
+  e.width = c.get_int("model.width");
+  e.image_size = c.get_int("data.image_size");
+  e.sample_rate = c.get_int("data.sample_rate");
+  e.n_mels = c.get_int("model.audio.n_mels");
+  e.n_fft = c.get_int("model.audio.n_fft");
+  e.hop = c.get_int("model.audio.hop");
+  return e;
+}
+
+// Weight matrices and kernels decay; biases, norms, queries, position tables and the temperature do not.
+std::vector<ParamGroup> param_groups(const std::vector<std::pair<std::string, at::Tensor>>& named, double wd) {
+  ParamGroup decay{{}, wd}, no_decay{{}, 0.0};
+  for (const auto& [name, p] : named) {
+    const bool is_weight = name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0;
+    (is_weight && p.dim() >= 2 ? decay : no_decay).params.push_back(p);
+  }
+  return {decay, no_decay};
+}
+
+std::string signature_text(const std::map<std::string, std::string>& sig) {
+  std::string s;
+  for (const auto& [k, v] : sig) s += k + "=" + v + "\n";
+  return s;
+}
+
+std::map<std::string, std::string> parse_signature(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const auto eq = line.find('=');
+    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return out;
+}
+
+struct Run {
+  std::shared_ptr<Encoder> encoder;
+  InfoNCE objective{nullptr};
+  std::unique_ptr<Optimizer> optimizer;
+  std::map<std::string, std::string> signature;
+};
+
+void save_checkpoint(Run& run, int64_t step, const CheckpointStore& store) {
+  torch::serialize::OutputArchive ar, model, objective, optimizer;
+  ar.write("format", c10::IValue(int64_t{1}));
+  ar.write("step", c10::IValue(step));
+  ar.write("signature", c10::IValue(signature_text(run.signature)));
+  run.encoder->save(model);
+  ar.write("model", model);
+  run.objective->save(objective);
+  ar.write("objective", objective);
+  run.optimizer->save(optimizer);
+  ar.write("optimizer", optimizer);
+  ar.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
+  const std::string path = store.save(step, ar);
+  spdlog::info("checkpoint: {}", path);
+}
+
+int64_t load_checkpoint(Run& run, const std::string& path) {
+  torch::serialize::InputArchive ar;
+  read_checkpoint(path, ar);
+  c10::IValue sig_value, step;
+  ar.read("signature", sig_value);
+  const auto theirs = parse_signature(sig_value.toStringRef());
+  std::string diffs;
+  for (const auto& [k, v] : run.signature) {
+    auto it = theirs.find(k);
+    const std::string other = it == theirs.end() ? "(absent)" : it->second;
+    if (other != v) diffs += (diffs.empty() ? "" : "; ") + k + " is " + other + " there, " + v + " here";
+  }
+  if (!diffs.empty())
+    throw CheckpointError(path + ": written for a different model, refusing to load it: " + diffs);
+  try {
+    torch::serialize::InputArchive model, objective, optimizer;
+    ar.read("model", model);
+    run.encoder->load(model);
+    ar.read("objective", objective);
+    run.objective->load(objective);
+    ar.read("optimizer", optimizer);
+    run.optimizer->load(optimizer);
+    at::Tensor rng;
+    ar.read("torch_rng", rng, true);
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    gen.set_state(rng);
+    ar.read("step", step);
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CheckpointError(path + ": cannot restore training state: " + std::string(e.what()).substr(0, 400));
+  }
+  return step.toInt();
+}
+
+}  // namespace
+
+std::map<std::string, std::string> model_signature(const Config& c) {
+  std::map<std::string, std::string> sig;
+  for (const auto& [k, v] : c.values())
+    if (k.rfind("model.", 0) == 0) sig[k] = v;
+  sig["data.modality"] = c.get_string("data.modality");
+  if (c.get_string("data.modality") == "image") {
+    sig["data.image_size"] = c.values().at("data.image_size");
+  } else {
+    sig["data.sample_rate"] = c.values().at("data.sample_rate");
+  }
+  sig["objective.learn_temperature"] = c.values().at("objective.learn_temperature");
+  sig["optimizer.fused"] = c.values().at("optimizer.fused");
+  return sig;
+}
+
+TrainSummary train(const Config& cfg, const TrainOptions& opts) {
+  if (cfg.get_int("train.threads") > 0) at::set_num_threads(static_cast<int>(cfg.get_int("train.threads")));
+  fs::create_directories(opts.run_dir);
+  CheckpointStore store(opts.run_dir + "/checkpoints", cfg.get_int("checkpoint.keep"));
+  const auto existing = store.latest();
+  if (existing && !opts.resume)
+    throw CheckpointError(opts.run_dir + " already holds checkpoints (" + *existing +
+                          "); pass --resume to continue that run or choose another --run-dir");
+  {
+    std::ofstream out(opts.run_dir + "/config.yaml");
+    out << cfg.to_yaml();
+  }
+
+  const uint64_t seed = static_cast<uint64_t>(cfg.get_int("seed"));
+  torch::manual_seed(seed);
+  SyntheticDataset dataset(synthetic_spec(cfg));
+
+  Run run;
+  run.signature = model_signature(cfg);
+  run.encoder = make_encoder(encoder_spec(cfg));
+  run.objective = InfoNCE(cfg.get_float("objective.temperature"), cfg.get_bool("objective.learn_temperature"));
+  auto named = run.encoder->named_parameters().pairs();
+  for (auto& kv : run.objective->named_parameters().pairs()) named.emplace_back("objective." + kv.first, kv.second);
+  OptimizerOptions oo;
+  oo.beta1 = cfg.get_float("optimizer.beta1");
+  oo.beta2 = cfg.get_float("optimizer.beta2");
+  oo.eps = cfg.get_float("optimizer.eps");
+  auto groups = param_groups(named, cfg.get_float("optimizer.weight_decay"));
+  run.optimizer = cfg.get_bool("optimizer.fused") ? make_fused_adamw(groups, oo) : make_torch_adamw(groups, oo);
+  int64_t n_params = 0;
+  for (const auto& kv : named) n_params += kv.second.numel();
+
+  TrainSummary summary;
+  int64_t step = 0;
+  if (opts.resume) {
+    if (existing) {
+      step = load_checkpoint(run, *existing);
+      spdlog::info("resumed from {} at step {}", *existing, step);
+    } else {
+      spdlog::info("--resume: no checkpoint in {} yet, starting at step 0", store.dir());
+    }
+  }
+  summary.start_step = step;
+
+  const int64_t total = cfg.get_int("train.steps"), stop_at = cfg.get_int("train.stop_at");
+  const int64_t end = stop_at > 0 ? stop_at : total;
+  const int64_t batch = cfg.get_int("train.batch_size");
+  const int64_t log_every = cfg.get_int("train.log_every"), eval_every = cfg.get_int("train.eval_every");
+  const int64_t ckpt_every = cfg.get_int("checkpoint.every");
+  const double clip = cfg.get_float("optimizer.grad_clip");
+  LrSchedule schedule{cfg.get_string("schedule.name"), cfg.get_float("optimizer.lr"),
+                      cfg.get_int("schedule.warmup_steps"), total, cfg.get_float("schedule.min_lr_ratio")};
+
+  PairSampler sampler(dataset, seed, batch, /*rank=*/0, /*world=*/1, cfg.get_bool("data.augment"));
+  const EvalSet eval_set = build_eval_set(dataset, cfg.get_int("eval.gallery_per_identity"));
+  PrefetchLoader loader(dataset, sampler, static_cast<int>(cfg.get_int("data.workers")),
+                        static_cast<int>(cfg.get_int("data.prefetch")), step);
+  MetricsLog metrics(opts.run_dir + "/metrics.jsonl");
+  spdlog::info("{} encoder: {:.2f}M parameters, {} tokens x {}; {} train / {} held-out identities; "
+               "{} pairs per step, {} steps per epoch; steps {}..{} of {}",
+               cfg.get_string("data.modality"), n_params / 1e6, cfg.get_int("model.tokens"),
+               cfg.get_int("model.embed_dim"), dataset.train_identities().size(), dataset.eval_identities().size(),
+               batch, sampler.steps_per_epoch(), step + 1, end, total);
+
+  auto evaluate = [&](int64_t at_step) {
+    const auto t = Clock::now();
+    const RetrievalScore s = evaluate_retrieval(*run.encoder, eval_set, cfg.get_int("eval.batch_size"));
+    spdlog::info("eval step {}: held-out top-1 retrieval {:.1f}% (chance {:.1f}%; {} identities, gallery {}) "
+                 "in {:.1f}s",
+                 at_step, 100 * s.top1, 100 * s.chance, s.identities, s.gallery_size, ms_since(t) / 1000);
+    metrics.write({{"step", at_step}, {"eval_top1", s.top1}, {"chance", s.chance}, {"identities", s.identities}});
+    return s;
+  };
+
+  double loss_sum = 0, data_ms = 0, compute_ms = 0, optim_ms = 0;
+  int64_t interval = 0, skipped = 0;
+  bool first_interval = true;
+  auto interval_start = Clock::now();
+  while (step < end) {
+    auto t0 = Clock::now();
+    PairBatch b = loader.next();
+    data_ms += ms_since(t0);
+
+    const auto t1 = Clock::now();
+    const double lr = schedule.at(step);
+    for (auto& kv : named) kv.second.mutable_grad() = at::Tensor();
+    auto loss = run.objective(run.encoder->encode(b.reference), run.encoder->encode(b.target));
+    loss.backward();
+    const double loss_value = loss.item<double>();
+    compute_ms += ms_since(t1);
+
+    const auto t2 = Clock::now();
+    const StepReport rep = run.optimizer->step(lr, clip);
+    optim_ms += ms_since(t2);
+    if (rep.skipped) {
+      ++skipped;
+      spdlog::warn("step {}: non-finite gradient (norm {}), update skipped", step + 1, rep.grad_norm);
+    }
+    loss_sum += loss_value;
+    ++interval;
+    ++step;
+
+    if (step % log_every == 0 || step == end) {
+      const double wall = ms_since(interval_start);
+      const double mean_loss = loss_sum / interval;
+      if (first_interval) summary.first_loss = mean_loss, first_interval = false;
+      summary.last_loss = mean_loss;
+      const double sps = 1000.0 * interval * batch / wall;
+      spdlog::info("step {:>6}/{} | loss {:.4f} | lr {:.2e} | {:.0f} samples/s | data {:.1f} ms ({:.1f}%) | "
+                   "fwd+bwd {:.1f} ms | optim {:.1f} ms",
+                   step, total, mean_loss, lr, sps, data_ms / interval, 100 * data_ms / wall, compute_ms / interval,
+                   optim_ms / interval);
+      metrics.write({{"step", step},
+                     {"loss", mean_loss},
+                     {"lr", lr},
+                     {"samples_per_s", sps},
+                     {"data_ms", data_ms / interval},
+                     {"fwd_bwd_ms", compute_ms / interval},
+                     {"optim_ms", optim_ms / interval},
+                     {"data_wait_fraction", data_ms / wall},
+                     {"grad_norm", rep.grad_norm},
+                     {"temperature", run.objective->temperature()},
+                     {"skipped_steps", skipped}});
+      loss_sum = data_ms = compute_ms = optim_ms = 0;
+      interval = 0;
+      interval_start = Clock::now();
+    }
+    if (step == end) break;
+    if (eval_every > 0 && step % eval_every == 0) evaluate(step);
+    if (ckpt_every > 0 && step % ckpt_every == 0) save_checkpoint(run, step, store);
+  }
+
+  save_checkpoint(run, step, store);
+  summary.steps_done = step;
+  summary.stopped_early = step < total;
+  if (summary.stopped_early) {
+    spdlog::info("stopped after step {} (train.stop_at); continue with --resume", step);
+  } else {
+    summary.eval = evaluate(step);
+  }
+  for (const auto& kv : named) summary.parameters.push_back(kv.second.detach().clone());
+  return summary;
+}
+
+}  // namespace imprint

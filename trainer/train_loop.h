@@ -1,0 +1,32 @@
+// One training run: build dataset, encoder, objective and optimizer from a validated config, train, log,
+// evaluate on held-out identities, checkpoint, and resume exactly.
+#pragma once
+#include <ATen/Tensor.h>
+
+#include <string>
+#include <vector>
+
+#include "trainer/config.h"
+#include "trainer/retrieval_eval.h"
+
+namespace imprint {
+
+struct TrainOptions {
+  std::string run_dir;  // checkpoints/, metrics.jsonl, config.yaml go here
+  bool resume = false;  // continue from the newest checkpoint in run_dir/checkpoints
+};
+
+struct TrainSummary {
+  int64_t start_step = 0, steps_done = 0;
+  bool stopped_early = false;  // train.stop_at reached
+  double first_loss = 0, last_loss = 0;  // mean loss of the first and last log interval
+  RetrievalScore eval;                   // at the end (not filled when stopped early)
+  std::vector<at::Tensor> parameters;    // the encoder's and the objective's, in registration order
+};
+
+TrainSummary train(const Config& config, const TrainOptions& options);
+
+// The keys that define the model's parameters; a checkpoint is only loaded into the same values.
+std::map<std::string, std::string> model_signature(const Config& config);
+
+}  // namespace imprint
