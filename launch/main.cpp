@@ -2,10 +2,12 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <iostream>
 #include <filesystem>
 
 #include "trainer/checkpoint_store.h"
 #include "trainer/config.h"
+#include "trainer/config_schema.h"
 #include "trainer/train_loop.h"
 
 namespace {
@@ -44,6 +46,9 @@ int main(int argc, char** argv) {
                     "Where checkpoints, metrics.jsonl and the resolved config.yaml go (default: runs/<config name>)");
   train->add_flag("--resume", resume, "Continue from the newest checkpoint in the run directory");
 
+  auto* reference = app.add_subcommand(
+      "config-reference", "Print every config key with its type, default, range and meaning (markdown).");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -51,6 +56,10 @@ int main(int argc, char** argv) {
   }
   try {
     if (*train) return run_train(config_file, sets, run_dir, resume);
+    if (*reference) {
+      std::cout << imprint::config_reference_markdown();
+      return 0;
+    }
   } catch (const imprint::ConfigError& e) {
     spdlog::error("config error: {}", e.what());
     return 2;

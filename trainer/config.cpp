@@ -181,19 +181,33 @@ bool Config::get_bool(const std::string& path) const { return values_.at(path) =
 const std::string& Config::get_string(const std::string& path) const { return values_.at(path); }
 
 std::string Config::to_yaml(const std::string& prefix) const {
-  YAML::Node root;
+  // values_ is sorted by path, so keys of one section are adjacent: open and close maps as the path's
+  // sections change.
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::vector<std::string> open;
   for (const auto& [path, value] : values_) {
     if (!prefix.empty() && path.compare(0, prefix.size(), prefix) != 0) continue;
     std::vector<std::string> parts;
     std::stringstream ss(path);
     for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
-    // yaml-cpp nodes are handles: walk down by re-binding a copy.
-    std::vector<YAML::Node> chain{root};
-    for (size_t i = 0; i + 1 < parts.size(); ++i) chain.push_back(chain.back()[parts[i]]);
-    chain.back()[parts.back()] = YAML::Load(value);
+    size_t common = 0;
+    while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common]) ++common;
+    while (open.size() > common) {
+      out << YAML::EndMap;
+      open.pop_back();
+    }
+    for (size_t i = common; i + 1 < parts.size(); ++i) {
+      out << YAML::Key << parts[i] << YAML::Value << YAML::BeginMap;
+      open.push_back(parts[i]);
+    }
+    out << YAML::Key << parts.back() << YAML::Value << value;
   }
-  YAML::Emitter out;
-  out << root;
+  while (!open.empty()) {
+    out << YAML::EndMap;
+    open.pop_back();
+  }
+  out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
 

@@ -24,5 +24,7 @@ struct KeySpec {
 const std::vector<KeySpec>& config_schema();
 const KeySpec* find_key(const std::string& path);
 std::string describe_expected(const KeySpec& spec);  // "an integer in [1, inf)"
+// The key table of docs/configuration.md (markdown), printed by `imprint config-reference`.
+std::string config_reference_markdown();
 
 }  // namespace imprint

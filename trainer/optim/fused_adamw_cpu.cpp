@@ -61,6 +61,8 @@ StepReport FusedAdamW::step(double lr, double max_grad_norm) {
   base.beta1 = static_cast<float>(options_.beta1);
   base.beta2 = static_cast<float>(options_.beta2);
   base.eps = static_cast<float>(options_.eps);
+  base.one_minus_beta1 = static_cast<float>(1.0 - options_.beta1);
+  base.one_minus_beta2 = static_cast<float>(1.0 - options_.beta2);
   base.step_size = static_cast<float>(lr / bc1);
   base.bias_correction2_sqrt = static_cast<float>(std::sqrt(bc2));
   base.grad_scale = clip;

@@ -16,6 +16,9 @@ namespace imprint {
 struct AdamWStep {
   float lr;
   float beta1, beta2, eps;
+  // 1 - beta in double, then rounded: 1.0f - 0.999f is off by 1.3e-5 relative, which would shift every
+  // second moment by that much.
+  float one_minus_beta1, one_minus_beta2;
   float decay_factor;        // 1 - lr * weight_decay (decoupled decay), per parameter group
   float step_size;           // lr / (1 - beta1^t)
   float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
@@ -28,8 +31,8 @@ struct AdamWStep {
 IMPRINT_HD void adamw_update(float& p, float grad, float& m, float& v, float& vmax, const AdamWStep& s) {
   const float g = grad * s.grad_scale;
   p = p * s.decay_factor;
-  m = m * s.beta1 + (1.0f - s.beta1) * g;
-  v = v * s.beta2 + (1.0f - s.beta2) * g * g;
+  m = m * s.beta1 + s.one_minus_beta1 * g;
+  v = v * s.beta2 + s.one_minus_beta2 * g * g;
   float second = v;
   if (s.amsgrad) {
     vmax = vmax > v ? vmax : v;

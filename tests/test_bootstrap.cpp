@@ -1,0 +1,48 @@
+#include <gtest/gtest.h>
+
+#include "collectives/bootstrap.h"
+
+using imprint::Bootstrap;
+using imprint::BootstrapError;
+
+TEST(Bootstrap, NoLauncherIsOneProcess) {
+  const Bootstrap b = Bootstrap::from({});
+  EXPECT_EQ(b.rank, 0);
+  EXPECT_EQ(b.world_size, 1);
+  EXPECT_EQ(b.launcher, "none");
+}
+
+TEST(Bootstrap, ReadsMpirun) {
+  const Bootstrap b = Bootstrap::from({{"OMPI_COMM_WORLD_SIZE", "4"}, {"OMPI_COMM_WORLD_RANK", "3"},
+                                       {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}});
+  EXPECT_EQ(b.launcher, "mpirun");
+  EXPECT_EQ(b.rank, 3);
+  EXPECT_EQ(b.world_size, 4);
+  EXPECT_EQ(b.local_rank, 1);
+  EXPECT_EQ(b.local_size, 2);
+}
+
+TEST(Bootstrap, ReadsSlurm) {
+  const Bootstrap b = Bootstrap::from(
+      {{"SLURM_NTASKS", "8"}, {"SLURM_PROCID", "5"}, {"SLURM_LOCALID", "1"}, {"SLURM_NTASKS_PER_NODE", "4(x2)"}});
+  EXPECT_EQ(b.launcher, "slurm");
+  EXPECT_EQ(b.rank, 5);
+  EXPECT_EQ(b.world_size, 8);
+  EXPECT_EQ(b.local_rank, 1);
+  EXPECT_EQ(b.local_size, 4);
+}
+
+TEST(Bootstrap, BadValuesNameTheVariable) {
+  try {
+    Bootstrap::from({{"OMPI_COMM_WORLD_SIZE", "two"}});
+    FAIL() << "no error";
+  } catch (const BootstrapError& e) {
+    EXPECT_NE(std::string(e.what()).find("OMPI_COMM_WORLD_SIZE='two'"), std::string::npos);
+  }
+  try {
+    Bootstrap::from({{"SLURM_NTASKS", "2"}, {"SLURM_PROCID", "2"}});
+    FAIL() << "no error";
+  } catch (const BootstrapError& e) {
+    EXPECT_EQ(std::string(e.what()), "SLURM_PROCID=2 is not below SLURM_NTASKS=2");
+  }
+}

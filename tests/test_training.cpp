@@ -1,0 +1,45 @@
+#include <gtest/gtest.h>
+
+#include "tests/tiny_run.h"
+#include "trainer/train_loop.h"
+
+using namespace imprint;
+using imprint::testing::fresh_dir;
+using imprint::testing::tiny_config;
+
+class TrainBothModalities : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TrainBothModalities, LossFallsAndHeldOutBeatsChance) {
+  const auto s = train(tiny_config(GetParam(), {"train.steps=60"}), {fresh_dir("loss-" + GetParam()), false});
+  EXPECT_EQ(s.steps_done, 60);
+  EXPECT_FALSE(s.stopped_early);
+  EXPECT_LT(s.last_loss, 0.8 * s.first_loss) << "first " << s.first_loss << " last " << s.last_loss;
+  EXPECT_EQ(s.eval.identities, 8);
+  EXPECT_DOUBLE_EQ(s.eval.chance, 1.0 / 8);
+  EXPECT_GT(s.eval.top1, s.eval.chance);
+}
+
+TEST_P(TrainBothModalities, ResumeIsBitwiseExact) {
+  // k steps, stop, resume to 2k == 2k steps in one go: parameters, optimizer moments, schedule and data
+  // position must all be restored.
+  const auto whole = train(tiny_config(GetParam()), {fresh_dir("whole-" + GetParam()), false});
+  const std::string dir = fresh_dir("split-" + GetParam());
+  const auto first = train(tiny_config(GetParam(), {"train.stop_at=12"}), {dir, false});
+  EXPECT_TRUE(first.stopped_early);
+  EXPECT_EQ(first.steps_done, 12);
+  const auto second = train(tiny_config(GetParam()), {dir, true});
+  EXPECT_EQ(second.start_step, 12);
+  EXPECT_EQ(second.steps_done, 24);
+  ASSERT_EQ(whole.parameters.size(), second.parameters.size());
+  for (size_t i = 0; i < whole.parameters.size(); ++i)
+    EXPECT_TRUE(torch::equal(whole.parameters[i], second.parameters[i])) << "parameter " << i << " differs";
+  EXPECT_FALSE(torch::equal(whole.parameters[1], first.parameters[1])) << "the run must go on after the resume";
+  EXPECT_DOUBLE_EQ(whole.eval.top1, second.eval.top1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modalities, TrainBothModalities, ::testing::Values("image", "audio"));
+
+TEST(Training, UnfusedOptimizerAlsoTrains) {
+  const auto s = train(tiny_config("image", {"optimizer.fused=false", "train.steps=40"}), {fresh_dir("unfused"), false});
+  EXPECT_LT(s.last_loss, 0.8 * s.first_loss);
+}
