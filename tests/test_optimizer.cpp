@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "models/encoder.h"
-#include "trainer/optim/fused_adamw_cpu.h"
+#include "trainer/optim/fused_optimizer_cpu.h"
 #include "trainer/optim/optimizer.h"
 
 using namespace imprint;
@@ -66,7 +66,7 @@ TEST(FusedAdamW, MatchesTorchAdamWOver100Steps) {
     Twin t = make_twin(1);
     OptimizerOptions o;
     o.amsgrad = amsgrad;
-    auto fused = make_fused_adamw(t.groups_a, o);
+    auto fused = make_fused_optimizer(t.groups_a, o);
     auto reference = make_torch_adamw(t.groups_b, o);
     for (int64_t step = 0; step < 100; ++step) {
       set_grads(t, step);
@@ -84,7 +84,7 @@ TEST(FusedAdamW, MatchesTorchAdamWOver100Steps) {
 
 TEST(FusedAdamW, ClipsByGlobalNormLikeTorch) {
   Twin t = make_twin(2);
-  auto fused = make_fused_adamw(t.groups_a, {});
+  auto fused = make_fused_optimizer(t.groups_a, {});
   auto reference = make_torch_adamw(t.groups_b, {});
   for (int64_t step = 0; step < 20; ++step) {
     set_grads(t, step);
@@ -97,7 +97,7 @@ TEST(FusedAdamW, ClipsByGlobalNormLikeTorch) {
 
 TEST(FusedAdamW, NonFiniteGradientChangesNothing) {
   Twin t = make_twin(3);
-  auto fused = make_fused_adamw(t.groups_a, {});
+  auto fused = make_fused_optimizer(t.groups_a, {});
   set_grads(t, 0);
   fused->step(1e-3, 1.0);
   std::vector<torch::Tensor> before;
@@ -117,11 +117,11 @@ TEST(FusedAdamW, GradNormIsBitwiseTheSameForAnyThreadCount) {
   Twin t = make_twin(4);
   set_grads(t, 0);
   const int threads = at::get_num_threads();
-  FusedAdamW one(t.groups_a, {});
+  FusedOptimizer one(t.groups_a, {});
   at::set_num_threads(1);
   const double n1 = one.step(0.0 + 1e-12, 0.0).grad_norm;
   at::set_num_threads(std::max(2, threads));
-  FusedAdamW two(t.groups_b, {});
+  FusedOptimizer two(t.groups_b, {});
   const double n2 = two.step(1e-12, 0.0).grad_norm;
   at::set_num_threads(threads);
   EXPECT_EQ(n1, n2);
@@ -129,7 +129,7 @@ TEST(FusedAdamW, GradNormIsBitwiseTheSameForAnyThreadCount) {
 
 TEST(FusedAdamW, StateRoundTripsThroughAnArchive) {
   Twin t = make_twin(5);
-  auto a = make_fused_adamw(t.groups_a, {});
+  auto a = make_fused_optimizer(t.groups_a, {});
   for (int64_t s = 0; s < 3; ++s) {
     set_grads(t, s);
     a->step(1e-3, 0.0);
@@ -140,7 +140,7 @@ TEST(FusedAdamW, StateRoundTripsThroughAnArchive) {
   out.save_to(bytes);
   // A second optimizer over copies of the same parameters, restored from the archive, must take the same step.
   for (size_t i = 0; i < t.a.size(); ++i) t.b[i].detach().copy_(t.a[i].detach());
-  auto b = make_fused_adamw(t.groups_b, {});
+  auto b = make_fused_optimizer(t.groups_b, {});
   torch::serialize::InputArchive in;
   std::istringstream src(bytes.str());
   in.load_from(src);
@@ -155,4 +155,113 @@ TEST(FusedAdamW, StateRoundTripsThroughAnArchive) {
   std::istringstream src2(bytes.str());
   again.load_from(src2);
   EXPECT_THROW(torch_opt->load(again), std::runtime_error) << "state of another optimizer kind must be refused";
+}
+
+namespace {
+
+// LAMB straight from the paper (You et al. 2019, Algorithm 2), in double, one tensor at a time; with Apex's
+// convention that parameters without weight decay are not rescaled by the trust ratio.
+struct ReferenceLamb {
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  std::vector<torch::Tensor> m, v;
+  int64_t t = 0;
+  void step(std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads,
+            const std::vector<double>& wd, double lr) {
+    if (m.empty())
+      for (auto& p : params) m.push_back(torch::zeros_like(p)), v.push_back(torch::zeros_like(p));
+    ++t;
+    for (size_t i = 0; i < params.size(); ++i) {
+      m[i] = beta1 * m[i] + (1 - beta1) * grads[i];
+      v[i] = beta2 * v[i] + (1 - beta2) * grads[i] * grads[i];
+      auto m_hat = m[i] / (1 - std::pow(beta1, t));
+      auto v_hat = v[i] / (1 - std::pow(beta2, t));
+      auto u = m_hat / (v_hat.sqrt() + eps) + wd[i] * params[i];
+      double trust = 1;
+      const double pn = params[i].norm().item<double>(), un = u.norm().item<double>();
+      if (wd[i] != 0 && pn > 0 && un > 0) trust = pn / un;
+      params[i] = params[i] - lr * trust * u;
+    }
+  }
+};
+
+}  // namespace
+
+TEST(FusedLamb, MatchesThePaperOver50Steps) {
+  Twin t = make_twin(6);
+  OptimizerOptions o;
+  o.kind = OptimizerKind::Lamb;
+  auto fused = make_fused_optimizer(t.groups_a, o);
+  std::vector<torch::Tensor> ref;
+  std::vector<double> wd;
+  for (auto& g : t.groups_b)
+    for (auto& p : g.params) ref.push_back(p.detach().to(torch::kDouble)), wd.push_back(g.weight_decay);
+  ReferenceLamb lamb;
+  for (int64_t step = 0; step < 50; ++step) {
+    set_grads(t, step);
+    std::vector<torch::Tensor> grads;
+    for (auto& g : t.groups_b)
+      for (auto& p : g.params) grads.push_back(p.grad().to(torch::kDouble));
+    fused->step(0.01, 0.0);
+    lamb.step(ref, grads, wd, 0.01);
+  }
+  std::vector<torch::Tensor> mine, theirs;
+  size_t k = 0;
+  for (auto& g : t.groups_a)
+    for (auto& p : g.params) mine.push_back(p.detach().to(torch::kDouble)), theirs.push_back(ref[k++]);
+  EXPECT_LT(max_rel_diff(mine, theirs), 1e-5);
+  Twin fresh = make_twin(6);
+  EXPECT_GT(max_rel_diff(t.a, fresh.a), 1e-2) << "LAMB must have moved the parameters";
+}
+
+TEST(FusedOptimizer, LossScaleIsUndoneExactly) {
+  // A power-of-two loss scale is exact in float: scaled gradients with that loss scale must give bitwise
+  // the update of unscaled gradients, clipping included.
+  for (auto kind : {OptimizerKind::AdamW, OptimizerKind::Lamb}) {
+    Twin t = make_twin(7);
+    OptimizerOptions o;
+    o.kind = kind;
+    auto plain = make_fused_optimizer(t.groups_a, o);
+    auto scaled = make_fused_optimizer(t.groups_b, o);
+    for (int64_t step = 0; step < 10; ++step) {
+      set_grads(t, step);
+      for (auto& p : t.b) p.mutable_grad().mul_(1024.0);
+      const auto a = plain->step(1e-3, 0.5);
+      const auto b = scaled->step(1e-3, 0.5, 1024.0);
+      EXPECT_DOUBLE_EQ(a.grad_norm, b.grad_norm);
+    }
+    for (size_t i = 0; i < t.a.size(); ++i) EXPECT_TRUE(torch::equal(t.a[i], t.b[i])) << i;
+  }
+}
+
+TEST(FusedOptimizer, LowPrecisionParametersTrackFloat32ThroughMasterWeights) {
+  // bf16 and fp16 parameters, fed the same gradient values as a float32 run: the float32 master weights must
+  // follow the float32 run exactly, and the model's copy must be the master rounded to its dtype. Without
+  // master weights, bf16 parameters would lose updates smaller than 2^-8 of their value.
+  for (auto dtype : {torch::kBFloat16, torch::kHalf}) {
+    torch::manual_seed(8);
+    auto p32 = torch::randn({3000}).set_requires_grad(true);
+    auto low = p32.detach().to(dtype).set_requires_grad(true);
+    p32.detach().copy_(low.detach().to(torch::kFloat));  // start from the same representable values
+    auto a = make_fused_optimizer({ParamGroup{{p32}, 0.01}}, {});
+    auto b = make_fused_optimizer({ParamGroup{{low}, 0.01}}, {});
+    for (int64_t step = 0; step < 100; ++step) {
+      auto g = (torch::randn({3000}) * 0.01).to(dtype);
+      low.mutable_grad() = g;
+      p32.mutable_grad() = g.to(torch::kFloat);
+      a->step(1e-4, 0.0);
+      b->step(1e-4, 0.0);
+    }
+    EXPECT_TRUE(torch::equal(low.detach(), p32.detach().to(dtype)));
+    torch::serialize::OutputArchive out;
+    b->save(out);
+    std::ostringstream bytes;
+    out.save_to(bytes);
+    torch::serialize::InputArchive in;
+    std::istringstream src(bytes.str());
+    in.load_from(src);
+    torch::Tensor master;
+    in.read("master.0", master, true);
+    EXPECT_TRUE(torch::equal(master, p32.detach())) << "master weights must equal the float32 run";
+    EXPECT_FALSE(torch::equal(master, low.detach().to(torch::kFloat))) << "the test must see sub-ulp updates";
+  }
 }

@@ -17,6 +17,11 @@ void check_config_rules(const Config& c, const std::string& source) {
                                           "): one sample of each held-out identity is the reference");
   if (c.get_int("train.stop_at") > c.get_int("train.steps"))
     fail("train.stop_at", "is after the last step (train.steps = " + std::to_string(c.get_int("train.steps")) + ")");
+  if (c.get_string("optimizer.name") == "lamb") {
+    if (!c.get_bool("optimizer.fused"))
+      fail("optimizer.fused", "must be true for optimizer.name: lamb (torch::optim has no LAMB)");
+    if (c.get_bool("optimizer.amsgrad")) fail("optimizer.amsgrad", "applies to adamw only, not lamb");
+  }
   if (c.get_string("data.modality") == "audio") {
     const int64_t n_fft = c.get_int("model.audio.n_fft");
     const auto clip = static_cast<int64_t>(std::lround(c.get_float("data.clip_seconds") * c.get_int("data.sample_rate")));

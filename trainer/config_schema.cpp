@@ -59,9 +59,11 @@ std::vector<KeySpec> build_schema() {
       Float("objective.temperature", "0.07", 0, 10, true, false, "Softmax temperature (initial value if learned)."),
       Bool("objective.learn_temperature", "true", "Learn the temperature as a parameter (clamped to >= 0.01)."),
 
-      Choice("optimizer.name", "adamw", {"adamw"}, "Optimizer."),
+      Choice("optimizer.name", "adamw", {"adamw", "lamb"},
+             "AdamW (decoupled weight decay) or LAMB (AdamW direction rescaled per tensor by a trust ratio)."),
       Bool("optimizer.fused", "true",
-           "Use imprint's fused single-pass optimizer; false uses torch::optim::AdamW."),
+           "Use imprint's fused single-pass optimizer; false uses torch::optim::AdamW (AdamW only)."),
+      Bool("optimizer.amsgrad", "false", "AdamW with the AMSGrad maximum of second moments."),
       Float("optimizer.lr", "0.001", 0, 10, true, false, "Peak learning rate."),
       Float("optimizer.beta1", "0.9", 0, 1, false, true, "First-moment decay."),
       Float("optimizer.beta2", "0.999", 0, 1, false, true, "Second-moment decay."),

@@ -149,7 +149,8 @@ std::map<std::string, std::string> model_signature(const Config& c) {
     sig["data.sample_rate"] = c.values().at("data.sample_rate");
   }
   sig["objective.learn_temperature"] = c.values().at("objective.learn_temperature");
-  sig["optimizer.fused"] = c.values().at("optimizer.fused");
+  // The optimizer state's layout depends on these too.
+  for (const char* k : {"optimizer.fused", "optimizer.name", "optimizer.amsgrad"}) sig[k] = c.values().at(k);
   return sig;
 }
 
@@ -180,8 +181,10 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   oo.beta1 = cfg.get_float("optimizer.beta1");
   oo.beta2 = cfg.get_float("optimizer.beta2");
   oo.eps = cfg.get_float("optimizer.eps");
+  oo.amsgrad = cfg.get_bool("optimizer.amsgrad");
+  oo.kind = cfg.get_string("optimizer.name") == "lamb" ? OptimizerKind::Lamb : OptimizerKind::AdamW;
   auto groups = param_groups(named, cfg.get_float("optimizer.weight_decay"));
-  run.optimizer = cfg.get_bool("optimizer.fused") ? make_fused_adamw(groups, oo) : make_torch_adamw(groups, oo);
+  run.optimizer = cfg.get_bool("optimizer.fused") ? make_fused_optimizer(groups, oo) : make_torch_adamw(groups, oo);
   int64_t n_params = 0;
   for (const auto& kv : named) n_params += kv.second.numel();
 

@@ -1,4 +1,4 @@
-// The optimizer interface the train loop drives, and the two implementations behind optimizer.fused.
+// The optimizer interface the train loop drives, and the implementations behind optimizer.name / .fused.
 #pragma once
 #include <torch/serialize/archive.h>
 
@@ -13,27 +13,35 @@ struct ParamGroup {
   double weight_decay = 0.0;
 };
 
+enum class OptimizerKind { AdamW, Lamb };
+
 struct OptimizerOptions {
+  OptimizerKind kind = OptimizerKind::AdamW;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  bool amsgrad = false;
+  bool amsgrad = false;  // AdamW only
 };
 
 struct StepReport {
-  double grad_norm = 0.0;  // global L2 norm of the gradients before clipping
+  double grad_norm = 0.0;  // global L2 norm of the (unscaled) gradients before clipping
   bool skipped = false;    // a non-finite gradient: nothing was changed
 };
 
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-  // One update with learning rate `lr`; clips to global norm `max_grad_norm` when it is > 0.
-  virtual StepReport step(double lr, double max_grad_norm) = 0;
+  // One update with learning rate `lr`. The gradients are divided by `loss_scale` (mixed precision) and
+  // then clipped to global norm `max_grad_norm` when it is > 0. A non-finite gradient skips the step and
+  // leaves parameters and state untouched.
+  virtual StepReport step(double lr, double max_grad_norm, double loss_scale = 1.0) = 0;
   virtual void save(torch::serialize::OutputArchive& archive) const = 0;
   virtual void load(torch::serialize::InputArchive& archive) = 0;
   virtual int64_t steps_taken() const = 0;
 };
 
-std::unique_ptr<Optimizer> make_fused_adamw(std::vector<ParamGroup> groups, const OptimizerOptions& options);
+// imprint's one-pass optimizer (CPU: contiguous float32, bfloat16 or float16 parameters; low-precision
+// parameters get float32 master weights). AdamW or LAMB per options.kind.
+std::unique_ptr<Optimizer> make_fused_optimizer(std::vector<ParamGroup> groups, const OptimizerOptions& options);
+// torch::optim::AdamW, the reference (AdamW only).
 std::unique_ptr<Optimizer> make_torch_adamw(std::vector<ParamGroup> groups, const OptimizerOptions& options);
 
 }  // namespace imprint

@@ -1,8 +1,8 @@
 // optimizer.fused: false — libtorch's own AdamW, kept as the reference the fused one is tested against.
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
 #include <cmath>
+#include <stdexcept>
 
 #include "trainer/optim/optimizer.h"
 
@@ -12,6 +12,8 @@ namespace {
 class TorchAdamW final : public Optimizer {
  public:
   TorchAdamW(std::vector<ParamGroup> groups, const OptimizerOptions& o) {
+    if (o.kind != OptimizerKind::AdamW)
+      throw std::invalid_argument("torch::optim has no LAMB: use the fused optimizer (optimizer.fused: true)");
     std::vector<torch::optim::OptimizerParamGroup> pg;
     for (auto& g : groups) {
       auto opts = std::make_unique<torch::optim::AdamWOptions>(1e-3);
@@ -22,21 +24,21 @@ class TorchAdamW final : public Optimizer {
     adamw_ = std::make_unique<torch::optim::AdamW>(std::move(pg), torch::optim::AdamWOptions(1e-3));
   }
 
-  StepReport step(double lr, double max_grad_norm) override {
+  StepReport step(double lr, double max_grad_norm, double loss_scale) override {
     StepReport r;
     double sq = 0;
     for (auto& p : params_)
       if (p.grad().defined()) sq += p.grad().to(at::kDouble).pow(2).sum().item<double>();
-    r.grad_norm = std::sqrt(sq);
+    r.grad_norm = std::sqrt(sq) / loss_scale;
     if (!std::isfinite(r.grad_norm)) {
       r.skipped = true;
       return r;
     }
-    if (max_grad_norm > 0) {
-      const double coef = std::min(1.0, max_grad_norm / (r.grad_norm + 1e-6));
+    double coef = 1.0 / loss_scale;
+    if (max_grad_norm > 0) coef *= std::min(1.0, max_grad_norm / (r.grad_norm + 1e-6));
+    if (coef != 1.0)
       for (auto& p : params_)
         if (p.grad().defined()) p.grad().mul_(coef);
-    }
     for (auto& g : adamw_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     adamw_->step();
     ++steps_;

@@ -1,0 +1,252 @@
+#include "trainer/optim/fused_optimizer_cpu.h"
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace imprint {
+namespace {
+
+// Calls f(T{}) with T the C++ type of a parameter dtype imprint's optimizer takes.
+template <typename F>
+void dispatch_param_type(at::ScalarType t, F&& f) {
+  switch (t) {
+    case at::kFloat: f(float{}); break;
+    case at::kBFloat16: f(at::BFloat16{}); break;
+    case at::kHalf: f(at::Half{}); break;
+    default: throw std::invalid_argument(std::string("fused optimizer: unsupported parameter dtype ") + at::toString(t));
+  }
+}
+
+const char* kind_name(OptimizerKind k) { return k == OptimizerKind::AdamW ? "fused_adamw" : "fused_lamb"; }
+
+}  // namespace
+
+OptimStep FusedOptimizer::constants(const OptimizerOptions& o, double lr, double weight_decay, int64_t t) {
+  const double bc1 = 1.0 - std::pow(o.beta1, static_cast<double>(t));
+  const double bc2 = 1.0 - std::pow(o.beta2, static_cast<double>(t));
+  OptimStep s{};
+  s.lr = static_cast<float>(lr);
+  s.beta1 = static_cast<float>(o.beta1);
+  s.beta2 = static_cast<float>(o.beta2);
+  s.eps = static_cast<float>(o.eps);
+  s.one_minus_beta1 = static_cast<float>(1.0 - o.beta1);
+  s.one_minus_beta2 = static_cast<float>(1.0 - o.beta2);
+  s.weight_decay = static_cast<float>(weight_decay);
+  s.decay_factor = static_cast<float>(1.0 - lr * weight_decay);
+  s.step_size = static_cast<float>(lr / bc1);
+  s.bias_correction1 = static_cast<float>(bc1);
+  s.bias_correction2 = static_cast<float>(bc2);
+  s.bias_correction2_sqrt = static_cast<float>(std::sqrt(bc2));
+  s.amsgrad = o.amsgrad ? 1 : 0;
+  return s;
+}
+
+FusedOptimizer::FusedOptimizer(std::vector<ParamGroup> groups, const OptimizerOptions& options) : options_(options) {
+  if (options.kind == OptimizerKind::Lamb && options.amsgrad)
+    throw std::invalid_argument("fused optimizer: AMSGrad applies to AdamW only, not LAMB");
+  for (auto& g : groups) {
+    for (auto& p : g.params) {
+      if (!p.is_contiguous() || p.device().type() != at::kCPU)
+        throw std::invalid_argument("fused optimizer (CPU) takes contiguous CPU parameters");
+      dispatch_param_type(p.scalar_type(), [](auto) {});
+      const auto f32 = p.options().dtype(at::kFloat);
+      Slot s{p, {}, at::zeros(p.sizes(), f32), at::zeros(p.sizes(), f32), {}, g.weight_decay};
+      if (p.scalar_type() != at::kFloat) s.master = p.detach().to(at::kFloat).contiguous();
+      if (options.amsgrad) s.max_exp_avg_sq = at::zeros(p.sizes(), f32);
+      const auto idx = static_cast<int64_t>(slots_.size());
+      for (int64_t b = 0; b < p.numel(); b += kChunk) chunks_.push_back({idx, b, std::min(b + kChunk, p.numel())});
+      slots_.push_back(std::move(s));
+    }
+  }
+}
+
+double FusedOptimizer::grad_sq_norm() const {
+  std::vector<double> partial(chunks_.size(), 0.0);
+  at::parallel_for(0, static_cast<int64_t>(chunks_.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c) {
+      const Chunk& ch = chunks_[c];
+      const auto& grad = slots_[ch.slot].param.grad();
+      if (!grad.defined()) continue;
+      dispatch_param_type(grad.scalar_type(), [&](auto tag) {
+        using T = decltype(tag);
+        const T* g = grad.data_ptr<T>();
+        double acc = 0;
+        for (int64_t i = ch.begin; i < ch.end; ++i) {
+          const double x = static_cast<float>(g[i]);
+          acc += x * x;
+        }
+        partial[c] = acc;
+      });
+    }
+  });
+  double total = 0;
+  for (double p : partial) total += p;  // fixed order: the same on every thread count and rank
+  return total;
+}
+
+void FusedOptimizer::adamw_pass(const std::vector<OptimStep>& steps, float grad_scale) {
+  at::parallel_for(0, static_cast<int64_t>(chunks_.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c) {
+      const Chunk& ch = chunks_[c];
+      const Slot& s = slots_[ch.slot];
+      const auto& grad = s.param.grad();
+      if (!grad.defined()) continue;  // an unused parameter keeps its value and state, as in torch
+      const OptimStep& st = steps[ch.slot];
+      float* m = s.exp_avg.data_ptr<float>();
+      float* v = s.exp_avg_sq.data_ptr<float>();
+      float* vmax = st.amsgrad ? s.max_exp_avg_sq.data_ptr<float>() : nullptr;
+      float* master = s.master.defined() ? s.master.data_ptr<float>() : nullptr;
+      dispatch_param_type(s.param.scalar_type(), [&](auto tag) {
+        using T = decltype(tag);
+        T* p = s.param.data_ptr<T>();
+        const T* g = grad.data_ptr<T>();
+        float unused = 0;
+        for (int64_t i = ch.begin; i < ch.end; ++i) {
+          float pv = master ? master[i] : static_cast<float>(p[i]);
+          adamw_update(pv, static_cast<float>(g[i]) * grad_scale, m[i], v[i], vmax ? vmax[i] : unused, st);
+          if (master) master[i] = pv;
+          p[i] = static_cast<T>(pv);
+        }
+      });
+    }
+  });
+}
+
+void FusedOptimizer::lamb_pass(const std::vector<OptimStep>& steps, float grad_scale) {
+  std::vector<double> p_sq(chunks_.size(), 0.0), u_sq(chunks_.size(), 0.0);
+  at::parallel_for(0, static_cast<int64_t>(chunks_.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c) {
+      const Chunk& ch = chunks_[c];
+      const Slot& s = slots_[ch.slot];
+      const auto& grad = s.param.grad();
+      if (!grad.defined()) continue;
+      const OptimStep& st = steps[ch.slot];
+      float* m = s.exp_avg.data_ptr<float>();
+      float* v = s.exp_avg_sq.data_ptr<float>();
+      const float* master = s.master.defined() ? s.master.data_ptr<float>() : nullptr;
+      dispatch_param_type(s.param.scalar_type(), [&](auto tag) {
+        using T = decltype(tag);
+        const T* p = s.param.data_ptr<T>();
+        const T* g = grad.data_ptr<T>();
+        double pp = 0, uu = 0;
+        for (int64_t i = ch.begin; i < ch.end; ++i) {
+          const float pv = master ? master[i] : static_cast<float>(p[i]);
+          const float u = lamb_moments(pv, static_cast<float>(g[i]) * grad_scale, m[i], v[i], st);
+          pp += static_cast<double>(pv) * pv;
+          uu += static_cast<double>(u) * u;
+        }
+        p_sq[c] = pp;
+        u_sq[c] = uu;
+      });
+    }
+  });
+  // Per-tensor norms from the chunk partials, in chunk order. Following Apex's FusedLAMB, parameters
+  // without weight decay (biases, norms) are not rescaled by a trust ratio.
+  std::vector<double> slot_p(slots_.size(), 0.0), slot_u(slots_.size(), 0.0);
+  for (size_t c = 0; c < chunks_.size(); ++c) {
+    slot_p[chunks_[c].slot] += p_sq[c];
+    slot_u[chunks_[c].slot] += u_sq[c];
+  }
+  std::vector<float> trust(slots_.size(), 1.0f);
+  for (size_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i].weight_decay != 0.0)
+      trust[i] = lamb_trust_ratio(static_cast<float>(std::sqrt(slot_p[i])), static_cast<float>(std::sqrt(slot_u[i])));
+  at::parallel_for(0, static_cast<int64_t>(chunks_.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c) {
+      const Chunk& ch = chunks_[c];
+      const Slot& s = slots_[ch.slot];
+      if (!s.param.grad().defined()) continue;
+      const OptimStep& st = steps[ch.slot];
+      const float scale = st.lr * trust[ch.slot];
+      const float* m = s.exp_avg.data_ptr<float>();
+      const float* v = s.exp_avg_sq.data_ptr<float>();
+      float* master = s.master.defined() ? s.master.data_ptr<float>() : nullptr;
+      dispatch_param_type(s.param.scalar_type(), [&](auto tag) {
+        using T = decltype(tag);
+        T* p = s.param.data_ptr<T>();
+        for (int64_t i = ch.begin; i < ch.end; ++i) {
+          float pv = master ? master[i] : static_cast<float>(p[i]);
+          pv -= scale * lamb_direction(pv, m[i], v[i], st);
+          if (master) master[i] = pv;
+          p[i] = static_cast<T>(pv);
+        }
+      });
+    }
+  });
+}
+
+StepReport FusedOptimizer::step(double lr, double max_grad_norm, double loss_scale) {
+  StepReport report;
+  for (const auto& s : slots_) {
+    const auto& g = s.param.grad();
+    if (g.defined() && (!g.is_contiguous() || g.scalar_type() != s.param.scalar_type()))
+      throw std::invalid_argument("fused optimizer (CPU) needs contiguous gradients of the parameter's dtype");
+  }
+  const double raw_norm = std::sqrt(grad_sq_norm());
+  report.grad_norm = raw_norm / loss_scale;
+  if (!std::isfinite(raw_norm)) {
+    report.skipped = true;
+    return report;
+  }
+  ++step_;
+  const float grad_scale = gradient_scale(static_cast<float>(raw_norm), static_cast<float>(loss_scale),
+                                          static_cast<float>(max_grad_norm));
+  std::vector<OptimStep> steps;
+  steps.reserve(slots_.size());
+  for (const auto& s : slots_) steps.push_back(constants(options_, lr, s.weight_decay, step_));
+  if (options_.kind == OptimizerKind::AdamW) {
+    adamw_pass(steps, grad_scale);
+  } else {
+    lamb_pass(steps, grad_scale);
+  }
+  return report;
+}
+
+void FusedOptimizer::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("kind", c10::IValue(std::string(kind_name(options_.kind))));
+  archive.write("step", c10::IValue(step_));
+  archive.write("slots", c10::IValue(static_cast<int64_t>(slots_.size())));
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const std::string k = std::to_string(i);
+    archive.write("exp_avg." + k, slots_[i].exp_avg, /*is_buffer=*/true);
+    archive.write("exp_avg_sq." + k, slots_[i].exp_avg_sq, true);
+    if (options_.amsgrad) archive.write("max_exp_avg_sq." + k, slots_[i].max_exp_avg_sq, true);
+    if (slots_[i].master.defined()) archive.write("master." + k, slots_[i].master, true);
+  }
+}
+
+void FusedOptimizer::load(torch::serialize::InputArchive& archive) {
+  c10::IValue kind, step, count;
+  archive.read("kind", kind);
+  if (kind.toStringRef() != kind_name(options_.kind))
+    throw std::runtime_error("optimizer state was written by '" + kind.toStringRef() + "', this config selects '" +
+                             kind_name(options_.kind) + "' (optimizer.name / optimizer.fused)");
+  archive.read("slots", count);
+  if (count.toInt() != static_cast<int64_t>(slots_.size()))
+    throw std::runtime_error("optimizer state holds " + std::to_string(count.toInt()) + " parameters, the model has " +
+                             std::to_string(slots_.size()));
+  archive.read("step", step);
+  auto restore = [&](const std::string& key, torch::Tensor& into) {
+    torch::Tensor t;
+    archive.read(key, t, true);
+    if (!t.sizes().equals(into.sizes()))
+      throw std::runtime_error("optimizer state '" + key + "' has the wrong shape");
+    into.copy_(t);
+  };
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const std::string k = std::to_string(i);
+    restore("exp_avg." + k, slots_[i].exp_avg);
+    restore("exp_avg_sq." + k, slots_[i].exp_avg_sq);
+    if (options_.amsgrad) restore("max_exp_avg_sq." + k, slots_[i].max_exp_avg_sq);
+    if (slots_[i].master.defined()) restore("master." + k, slots_[i].master);
+  }
+  step_ = step.toInt();
+}
+
+std::unique_ptr<Optimizer> make_fused_optimizer(std::vector<ParamGroup> groups, const OptimizerOptions& options) {
+  return std::make_unique<FusedOptimizer>(std::move(groups), options);
+}
+
+}  // namespace imprint

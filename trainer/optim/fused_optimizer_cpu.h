@@ -1,0 +1,43 @@
+// AdamW or LAMB over every parameter in one parallel pass: the parameters are cut into fixed chunks and
+// each chunk is read and written once per step (LAMB: twice, its trust ratio needs whole-tensor norms).
+// Norms are summed per chunk and then in chunk order, so they are bitwise the same for any thread count.
+#pragma once
+#include "trainer/optim/optimizer.h"
+#include "trainer/optim/update_rules.h"
+
+namespace imprint {
+
+class FusedOptimizer final : public Optimizer {
+ public:
+  static constexpr int64_t kChunk = 1 << 15;  // elements per work item
+
+  FusedOptimizer(std::vector<ParamGroup> groups, const OptimizerOptions& options);
+  StepReport step(double lr, double max_grad_norm, double loss_scale = 1.0) override;
+  void save(torch::serialize::OutputArchive& archive) const override;
+  void load(torch::serialize::InputArchive& archive) override;
+  int64_t steps_taken() const override { return step_; }
+
+  // The per-group constants of step number `t` (1-based), as both the CPU loop and the CUDA kernels use them.
+  static OptimStep constants(const OptimizerOptions& o, double lr, double weight_decay, int64_t t);
+
+ private:
+  struct Slot {
+    torch::Tensor param;   // the model's parameter (float32, bfloat16 or float16)
+    torch::Tensor master;  // float32 copy when param is lower precision, else undefined
+    torch::Tensor exp_avg, exp_avg_sq, max_exp_avg_sq;
+    double weight_decay;
+  };
+  struct Chunk {
+    int64_t slot, begin, end;
+  };
+  double grad_sq_norm() const;
+  void adamw_pass(const std::vector<OptimStep>& steps, float grad_scale);
+  void lamb_pass(const std::vector<OptimStep>& steps, float grad_scale);
+
+  OptimizerOptions options_;
+  std::vector<Slot> slots_;
+  std::vector<Chunk> chunks_;
+  int64_t step_ = 0;
+};
+
+}  // namespace imprint
