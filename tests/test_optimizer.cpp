@@ -89,7 +89,8 @@ TEST(FusedAdamW, ClipsByGlobalNormLikeTorch) {
   for (int64_t step = 0; step < 20; ++step) {
     set_grads(t, step);
     const StepReport a = fused->step(1e-3, 0.5), b = reference->step(1e-3, 0.5);
-    EXPECT_NEAR(a.grad_norm, b.grad_norm, 1e-9 * b.grad_norm);
+    // The fused norm sums squares in float within a chunk (16 lanes), in double across chunks.
+    EXPECT_NEAR(a.grad_norm, b.grad_norm, 1e-6 * b.grad_norm);
     EXPECT_GT(a.grad_norm, 0.5) << "the test must exercise clipping";
   }
   EXPECT_LT(max_rel_diff(t.a, t.b), 1e-6);

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "data/prefetch_loader.h"
 #include "data/synthetic_dataset.h"
@@ -155,7 +156,10 @@ std::map<std::string, std::string> model_signature(const Config& c) {
 }
 
 TrainSummary train(const Config& cfg, const TrainOptions& opts) {
-  if (cfg.get_int("train.threads") > 0) at::set_num_threads(static_cast<int>(cfg.get_int("train.threads")));
+  // Set explicitly even for "every core": Debian's libtorch starts with one OpenMP thread on some machines.
+  const int64_t threads = cfg.get_int("train.threads");
+  at::set_num_threads(threads > 0 ? static_cast<int>(threads)
+                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   fs::create_directories(opts.run_dir);
   CheckpointStore store(opts.run_dir + "/checkpoints", cfg.get_int("checkpoint.keep"));
   const auto existing = store.latest();
@@ -215,10 +219,10 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
                         static_cast<int>(cfg.get_int("data.prefetch")), step);
   MetricsLog metrics(opts.run_dir + "/metrics.jsonl");
   spdlog::info("{} encoder: {:.2f}M parameters, {} tokens x {}; {} train / {} held-out identities; "
-               "{} pairs per step, {} steps per epoch; steps {}..{} of {}",
+               "{} pairs per step, {} steps per epoch; steps {}..{} of {}; {} torch threads",
                cfg.get_string("data.modality"), n_params / 1e6, cfg.get_int("model.tokens"),
                cfg.get_int("model.embed_dim"), dataset.train_identities().size(), dataset.eval_identities().size(),
-               batch, sampler.steps_per_epoch(), step + 1, end, total);
+               batch, sampler.steps_per_epoch(), step + 1, end, total, at::get_num_threads());
 
   auto evaluate = [&](int64_t at_step) {
     const auto t = Clock::now();
