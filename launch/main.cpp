@@ -1,10 +1,10 @@
 // The `imprint` command line.
-#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <filesystem>
 
+#include "core/log.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/config.h"
 #include "trainer/config_schema.h"
@@ -15,22 +15,23 @@ namespace {
 int run_train(const std::string& config_file, const std::vector<std::string>& sets, std::string run_dir, bool resume) {
   const imprint::Config cfg = imprint::Config::load(config_file, sets);
   if (run_dir.empty()) run_dir = "runs/" + std::filesystem::path(config_file).stem().string();
-  spdlog::info("imprint train: config {} -> run directory {}", config_file, run_dir);
-  spdlog::info("resolved configuration (saved as {}/config.yaml):\n{}", run_dir, cfg.to_yaml());
+  imprint::log::info("imprint train: config " + config_file + " -> run directory " + run_dir);
+  imprint::log::info("resolved configuration (saved as " + run_dir + "/config.yaml):\n" + cfg.to_yaml());
   imprint::TrainOptions opts;
   opts.run_dir = run_dir;
   opts.resume = resume;
   const auto s = imprint::train(cfg, opts);
   if (s.stopped_early) return 0;
-  spdlog::info("done: {} steps, loss {:.4f} -> {:.4f}; held-out top-1 {:.1f}% vs chance {:.1f}%", s.steps_done,
-               s.first_loss, s.last_loss, 100 * s.eval.top1, 100 * s.eval.chance);
+  imprint::log::info(imprint::log::strf("done: %lld steps, loss %.4f -> %.4f; held-out top-1 %.1f%% vs chance %.1f%%",
+                                        (long long)s.steps_done, s.first_loss, s.last_loss, 100 * s.eval.top1,
+                                        100 * s.eval.chance));
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+  imprint::log::set_rank(0, 1);
   CLI::App app{"imprint: trains encoders that map one reference sample of an identity (an image, a voice) to "
                "conditioning embeddings for a generator."};
   app.require_subcommand(1);
@@ -61,13 +62,13 @@ int main(int argc, char** argv) {
       return 0;
     }
   } catch (const imprint::ConfigError& e) {
-    spdlog::error("config error: {}", e.what());
+    imprint::log::error(std::string("config error: ") + e.what());
     return 2;
   } catch (const imprint::CheckpointError& e) {
-    spdlog::error("checkpoint error: {}", e.what());
+    imprint::log::error(std::string("checkpoint error: ") + e.what());
     return 3;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    imprint::log::error(e.what());
     return 1;
   }
   return 0;

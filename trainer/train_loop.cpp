@@ -2,7 +2,6 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cmath>
@@ -10,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/log.h"
 #include "data/prefetch_loader.h"
 #include "data/synthetic_dataset.h"
 #include "trainer/checkpoint_store.h"
@@ -99,7 +99,7 @@ void save_checkpoint(Run& run, int64_t step, const CheckpointStore& store) {
   ar.write("optimizer", optimizer);
   ar.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
   const std::string path = store.save(step, ar);
-  spdlog::info("checkpoint: {}", path);
+  log::info("checkpoint: " + path);
 }
 
 int64_t load_checkpoint(Run& run, const std::string& path) {
@@ -197,9 +197,9 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   if (opts.resume) {
     if (existing) {
       step = load_checkpoint(run, *existing);
-      spdlog::info("resumed from {} at step {}", *existing, step);
+      log::info(log::strf("resumed from %s at step %lld", existing->c_str(), static_cast<long long>(step)));
     } else {
-      spdlog::info("--resume: no checkpoint in {} yet, starting at step 0", store.dir());
+      log::info("--resume: no checkpoint in " + store.dir() + " yet, starting at step 0");
     }
   }
   summary.start_step = step;
@@ -218,18 +218,20 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   PrefetchLoader loader(dataset, sampler, static_cast<int>(cfg.get_int("data.workers")),
                         static_cast<int>(cfg.get_int("data.prefetch")), step);
   MetricsLog metrics(opts.run_dir + "/metrics.jsonl");
-  spdlog::info("{} encoder: {:.2f}M parameters, {} tokens x {}; {} train / {} held-out identities; "
-               "{} pairs per step, {} steps per epoch; steps {}..{} of {}; {} torch threads",
-               cfg.get_string("data.modality"), n_params / 1e6, cfg.get_int("model.tokens"),
-               cfg.get_int("model.embed_dim"), dataset.train_identities().size(), dataset.eval_identities().size(),
-               batch, sampler.steps_per_epoch(), step + 1, end, total, at::get_num_threads());
+  log::info(log::strf("%s encoder: %.2fM parameters, %lld tokens x %lld; %zu train / %zu held-out identities; "
+                      "%lld pairs per step, %lld steps per epoch; steps %lld..%lld of %lld; %d torch threads",
+                      cfg.get_string("data.modality").c_str(), n_params / 1e6, (long long)cfg.get_int("model.tokens"),
+                      (long long)cfg.get_int("model.embed_dim"), dataset.train_identities().size(),
+                      dataset.eval_identities().size(), (long long)batch, (long long)sampler.steps_per_epoch(),
+                      (long long)step + 1, (long long)end, (long long)total, at::get_num_threads()));
 
   auto evaluate = [&](int64_t at_step) {
     const auto t = Clock::now();
     const RetrievalScore s = evaluate_retrieval(*run.encoder, eval_set, cfg.get_int("eval.batch_size"));
-    spdlog::info("eval step {}: held-out top-1 retrieval {:.1f}% (chance {:.1f}%; {} identities, gallery {}) "
-                 "in {:.1f}s",
-                 at_step, 100 * s.top1, 100 * s.chance, s.identities, s.gallery_size, ms_since(t) / 1000);
+    log::info(log::strf("eval step %lld: held-out top-1 retrieval %.1f%% (chance %.1f%%; %lld identities, gallery %lld) "
+                        "in %.1fs",
+                        (long long)at_step, 100 * s.top1, 100 * s.chance, (long long)s.identities,
+                        (long long)s.gallery_size, ms_since(t) / 1000));
     metrics.write({{"step", at_step}, {"eval_top1", s.top1}, {"chance", s.chance}, {"identities", s.identities}});
     return s;
   };
@@ -256,7 +258,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     optim_ms += ms_since(t2);
     if (rep.skipped) {
       ++skipped;
-      spdlog::warn("step {}: non-finite gradient (norm {}), update skipped", step + 1, rep.grad_norm);
+      log::warn(log::strf("step %lld: non-finite gradient (norm %g), update skipped", (long long)step + 1, rep.grad_norm));
     }
     loss_sum += loss_value;
     ++interval;
@@ -268,10 +270,10 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
       if (first_interval) summary.first_loss = mean_loss, first_interval = false;
       summary.last_loss = mean_loss;
       const double sps = 1000.0 * interval * batch / wall;
-      spdlog::info("step {:>6}/{} | loss {:.4f} | lr {:.2e} | {:.0f} samples/s | data {:.1f} ms ({:.1f}%) | "
-                   "fwd+bwd {:.1f} ms | optim {:.1f} ms",
-                   step, total, mean_loss, lr, sps, data_ms / interval, 100 * data_ms / wall, compute_ms / interval,
-                   optim_ms / interval);
+      log::info(log::strf("step %6lld/%lld | loss %.4f | lr %.2e | %.0f samples/s | data %.1f ms (%.1f%%) | "
+                          "fwd+bwd %.1f ms | optim %.1f ms",
+                          (long long)step, (long long)total, mean_loss, lr, sps, data_ms / interval,
+                          100 * data_ms / wall, compute_ms / interval, optim_ms / interval));
       metrics.write({{"step", step},
                      {"loss", mean_loss},
                      {"lr", lr},
@@ -296,7 +298,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   summary.steps_done = step;
   summary.stopped_early = step < total;
   if (summary.stopped_early) {
-    spdlog::info("stopped after step {} (train.stop_at); continue with --resume", step);
+    log::info(log::strf("stopped after step %lld (train.stop_at); continue with --resume", (long long)step));
   } else {
     summary.eval = evaluate(step);
   }

@@ -279,7 +279,22 @@ void FusedOptimizer::load(torch::serialize::InputArchive& archive) {
   step_ = step.toInt();
 }
 
+#if defined(IMPRINT_WITH_CUDA_OPTIMIZER)
+std::unique_ptr<Optimizer> make_cuda_fused_optimizer(std::vector<ParamGroup> groups, const OptimizerOptions& options);
+#endif
+
 std::unique_ptr<Optimizer> make_fused_optimizer(std::vector<ParamGroup> groups, const OptimizerOptions& options) {
+  bool on_cuda = false;
+  for (const auto& g : groups)
+    for (const auto& p : g.params) on_cuda = on_cuda || p.is_cuda();
+  if (on_cuda) {
+#if defined(IMPRINT_WITH_CUDA_OPTIMIZER)
+    return make_cuda_fused_optimizer(std::move(groups), options);
+#else
+    throw std::invalid_argument(
+        "fused optimizer: CUDA parameters need imprint built against a CUDA libtorch (docs/running.md)");
+#endif
+  }
   return std::make_unique<FusedOptimizer>(std::move(groups), options);
 }
 

@@ -1,0 +1,67 @@
+// Collectives on torch tensors across the ranks of a job. One interface, backends behind it: `local` for a
+// world of one process, `mpi` for CPU tensors (OpenMPI). Every collective is entered by every rank in the
+// same order with the same shapes; a collective that does not finish within the timeout ends the job with a
+// message naming it, the step and the ranks that never arrived.
+#pragma once
+#include <ATen/Tensor.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace imprint {
+
+enum class ReduceOp { Sum, Average, Max };
+
+// A collective that timed out, or whose ranks disagreed on shapes (debug checks). Fatal for the job.
+class CollectiveError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct CommOptions {
+  double timeout_s = 300;     // per collective; 0 waits forever
+  bool debug_checks = false;  // before each collective, check every rank enters the same one with the same shape
+};
+
+// An asynchronous collective in flight.
+class Work {
+ public:
+  virtual ~Work() = default;
+  // Blocks until done (throws CollectiveError on timeout). Idempotent.
+  virtual void wait() = 0;
+};
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string backend() const = 0;
+
+  // In place on a contiguous tensor.
+  virtual std::shared_ptr<Work> allreduce_async_(at::Tensor& t, ReduceOp op) = 0;
+  void allreduce_(at::Tensor& t, ReduceOp op) { allreduce_async_(t, op)->wait(); }
+  // Every rank's `t` (same shape), concatenated along dim 0 in rank order.
+  virtual at::Tensor allgather(const at::Tensor& t) = 0;
+  virtual void broadcast_(at::Tensor& t, int root) = 0;
+  // `t` is [size * n, ...]: returns this rank's [n, ...] slice of the element-wise reduction over ranks.
+  virtual at::Tensor reduce_scatter(const at::Tensor& t, ReduceOp op) = 0;
+  virtual void barrier() = 0;
+
+  // What the job is doing, named in timeout and mismatch messages (e.g. "step 41").
+  void set_context(std::string context) { context_ = std::move(context); }
+  const std::string& context() const { return context_; }
+
+ protected:
+  std::string context_ = "start-up";
+};
+
+// A world of one: every collective is the identity (allgather/reduce_scatter return the input).
+std::unique_ptr<Communicator> make_local_communicator();
+// OpenMPI over MPI_COMM_WORLD; initialises MPI if nobody has. CPU tensors.
+std::unique_ptr<Communicator> make_mpi_communicator(const CommOptions& options);
+// Ends every rank of the job (MPI_Abort when MPI is running), after this rank has logged why.
+[[noreturn]] void abort_job(int exit_code);
+
+}  // namespace imprint

@@ -1,0 +1,41 @@
+#include "core/log.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdarg>
+#include <vector>
+
+namespace imprint::log {
+namespace {
+int g_rank = 0;
+}
+
+void set_rank(int rank, int world_size) {
+  g_rank = rank;
+  if (world_size > 1) {
+    spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] [rank " + std::to_string(rank) + "] %v");
+    spdlog::set_level(rank == 0 ? spdlog::level::info : spdlog::level::warn);
+  } else {
+    spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+    spdlog::set_level(spdlog::level::info);
+  }
+}
+
+void info(const std::string& message) { spdlog::info("{}", message); }
+void warn(const std::string& message) { spdlog::warn("{}", message); }
+void error(const std::string& message) { spdlog::error("{}", message); }
+
+std::string strf(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  va_list copy;
+  va_copy(copy, args);
+  const int n = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  std::vector<char> buf(static_cast<size_t>(n > 0 ? n : 0) + 1);
+  std::vsnprintf(buf.data(), buf.size(), format, args);
+  va_end(args);
+  return std::string(buf.data(), static_cast<size_t>(n > 0 ? n : 0));
+}
+
+}  // namespace imprint::log
