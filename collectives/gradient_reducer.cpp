@@ -56,7 +56,7 @@ void GradientReducer::broadcast_from_rank0(Communicator& comm, std::vector<at::T
   for (auto& t : tensors) {
     at::Tensor buf = t.detach().contiguous();
     comm.broadcast_(buf, 0);
-    if (!buf.is_same(t)) t.detach().copy_(buf);
+    if (buf.data_ptr() != t.data_ptr()) t.detach().copy_(buf);
   }
 }
 

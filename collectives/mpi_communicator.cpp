@@ -40,10 +40,23 @@ const char* op_name(int code) {
 }
 enum OpCode { kAllreduce = 0, kAllgather, kBroadcast, kReduceScatter, kBarrier };
 
+std::string dtype_name(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kLong: return "int64";
+    case at::kInt: return "int32";
+    case at::kByte: return "uint8";
+    case at::kBFloat16: return "bfloat16";
+    case at::kHalf: return "float16";
+    default: return at::toString(t);
+  }
+}
+
 std::string describe(const at::Tensor& t) {
   if (!t.defined()) return "no tensor";
   std::ostringstream s;
-  s << at::toString(t.scalar_type()) << " " << t.sizes();
+  s << dtype_name(t.scalar_type()) << " " << t.sizes();
   return s.str();
 }
 
@@ -155,7 +168,7 @@ class MpiCommunicator final : public Communicator {
       const double waited = std::chrono::duration<double>(Clock::now() - start).count();
       if (options_.timeout_s > 0 && waited > options_.timeout_s) {
         throw CollectiveError("rank " + std::to_string(rank_) + ": " + what + " (collective #" + std::to_string(seq) +
-                              ", " + context_ + ") did not finish within " + std::to_string(options_.timeout_s) +
+                              ", " + context_ + ") did not finish within " + log::strf("%g", options_.timeout_s) +
                               " s (distributed.timeout_s); " + missing_ranks(seq));
       }
       if (spins > 1000) std::this_thread::sleep_for(std::chrono::microseconds(spins > 100000 ? 1000 : 50));
@@ -172,7 +185,7 @@ class MpiCommunicator final : public Communicator {
   std::string enter(int op, const at::Tensor& t) {
     ++entered_;
     MPI_Win_sync(window_);
-    const std::string what = std::string(op_name(op)) + " of " + describe(t);
+    const std::string what = std::string(op_name(op)) + (t.defined() ? " of " + describe(t) : "");
     if (options_.debug_checks) check_same_collective(op, t, what);
     return what;
   }
@@ -195,7 +208,7 @@ class MpiCommunicator final : public Communicator {
     for (int r = 0; r < size_; ++r) {
       const int64_t* d = &all[r * kFields];
       msg << " rank " << r << " " << op_name(static_cast<int>(d[1])) << " of "
-          << (d[2] < 0 ? "no tensor" : at::toString(static_cast<at::ScalarType>(d[2]))) << " [";
+          << (d[2] < 0 ? std::string("no tensor") : dtype_name(static_cast<at::ScalarType>(d[2]))) << " [";
       for (int64_t k = 0; k < d[4] && k < 7; ++k) msg << (k ? ", " : "") << d[5 + k];
       msg << "]" << (r + 1 < size_ ? ";" : "");
     }

@@ -1,9 +1,12 @@
 // The `imprint` command line.
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 #include <filesystem>
 
+#include "collectives/bootstrap.h"
+#include "collectives/communicator.h"
 #include "core/log.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/config.h"
@@ -12,14 +15,40 @@
 
 namespace {
 
+// The communicator for this process: MPI when a launcher started several ranks (or the config asks for it),
+// else a world of one.
+std::unique_ptr<imprint::Communicator> connect(const imprint::Config& cfg, const imprint::Bootstrap& boot) {
+  const std::string backend = cfg.get_string("distributed.backend");
+  if (backend == "nccl")
+    throw imprint::ConfigError("distributed.backend: nccl needs imprint built against a CUDA libtorch with NCCL "
+                               "(this build trains on CPU: use auto or mpi)");
+  if (boot.world_size == 1 && backend == "auto") return imprint::make_local_communicator();
+  imprint::CommOptions o;
+  o.timeout_s = cfg.get_float("distributed.timeout_s");
+  const char* env = std::getenv("IMPRINT_DEBUG_COLLECTIVES");
+  o.debug_checks = cfg.get_bool("distributed.debug") || (env && std::string(env) == "1");
+  auto comm = imprint::make_mpi_communicator(o);
+  if (comm->size() != boot.world_size || comm->rank() != boot.rank)
+    throw imprint::BootstrapError("MPI reports rank " + std::to_string(comm->rank()) + " of " +
+                                  std::to_string(comm->size()) + " but the " + boot.launcher +
+                                  " environment says rank " + std::to_string(boot.rank) + " of " +
+                                  std::to_string(boot.world_size));
+  return comm;
+}
+
 int run_train(const std::string& config_file, const std::vector<std::string>& sets, std::string run_dir, bool resume) {
+  const imprint::Bootstrap boot = imprint::Bootstrap::from_environment();
+  imprint::log::set_rank(boot.rank, boot.world_size);
   const imprint::Config cfg = imprint::Config::load(config_file, sets);
+  auto comm = connect(cfg, boot);
+  imprint::log::set_rank(comm->rank(), comm->size());
   if (run_dir.empty()) run_dir = "runs/" + std::filesystem::path(config_file).stem().string();
   imprint::log::info("imprint train: config " + config_file + " -> run directory " + run_dir);
   imprint::log::info("resolved configuration (saved as " + run_dir + "/config.yaml):\n" + cfg.to_yaml());
   imprint::TrainOptions opts;
   opts.run_dir = run_dir;
   opts.resume = resume;
+  opts.comm = comm.get();
   const auto s = imprint::train(cfg, opts);
   if (s.stopped_early) return 0;
   imprint::log::info(imprint::log::strf("done: %lld steps, loss %.4f -> %.4f; held-out top-1 %.1f%% vs chance %.1f%%",
@@ -55,6 +84,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  // On any rank, an error is logged there and then ends the whole job (MPI_Abort when MPI is running), so
+  // no other rank is left waiting in a collective.
+  auto fail = [](const std::string& message, int code) {
+    imprint::log::error(message);
+    imprint::abort_job(code);
+    return code;
+  };
   try {
     if (*train) return run_train(config_file, sets, run_dir, resume);
     if (*reference) {
@@ -62,14 +98,15 @@ int main(int argc, char** argv) {
       return 0;
     }
   } catch (const imprint::ConfigError& e) {
-    imprint::log::error(std::string("config error: ") + e.what());
-    return 2;
+    return fail(std::string("config error: ") + e.what(), 2);
   } catch (const imprint::CheckpointError& e) {
-    imprint::log::error(std::string("checkpoint error: ") + e.what());
-    return 3;
+    return fail(std::string("checkpoint error: ") + e.what(), 3);
+  } catch (const imprint::CollectiveError& e) {
+    return fail(std::string("collective error: ") + e.what(), 4);
+  } catch (const imprint::BootstrapError& e) {
+    return fail(std::string("launch error: ") + e.what(), 5);
   } catch (const std::exception& e) {
-    imprint::log::error(e.what());
-    return 1;
+    return fail(e.what(), 1);
   }
   return 0;
 }

@@ -16,13 +16,14 @@ torch::Tensor with_contiguous_grad(const torch::Tensor& trunk_output) {
 }
 
 void append_conv2d_block(torch::nn::Sequential& trunk, int64_t in, int64_t out, int64_t stride) {
-  trunk->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1)));
+  trunk->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)));
   trunk->push_back(torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups_for(out), out)));
   trunk->push_back(torch::nn::GELU());
 }
 
 void append_conv1d_block(torch::nn::Sequential& trunk, int64_t in, int64_t out, int64_t kernel, int64_t stride) {
-  trunk->push_back(torch::nn::Conv1d(torch::nn::Conv1dOptions(in, out, kernel).stride(stride).padding(kernel / 2)));
+  trunk->push_back(
+      torch::nn::Conv1d(torch::nn::Conv1dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false)));
   trunk->push_back(torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups_for(out), out)));
   trunk->push_back(torch::nn::GELU());
 }

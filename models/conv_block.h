@@ -1,5 +1,7 @@
 // Conv -> GroupNorm -> GELU, the unit both encoder trunks are built from. GroupNorm rather than BatchNorm:
 // no running statistics to synchronise across ranks, and the result does not depend on the local batch size.
+// The conv has no bias: the norm right after it removes any per-channel constant, so a bias would get a
+// zero gradient (rounding noise that Adam amplifies into random drift; caught by the multi-rank parity test).
 #pragma once
 #include <torch/nn/modules/container/sequential.h>
 

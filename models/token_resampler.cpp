@@ -12,7 +12,9 @@ TokenResamplerImpl::TokenResamplerImpl(int64_t in_dim, int64_t dim, int64_t toke
     : dim_(dim), heads_(dim % heads == 0 ? heads : 1) {
   queries_ = register_parameter("queries", torch::randn({tokens, dim}) * 0.02);
   norm_in_ = register_module("norm_in", torch::nn::LayerNorm(torch::nn::LayerNormOptions({in_dim})));
-  to_k_ = register_module("to_k", torch::nn::Linear(in_dim, dim));
+  // No key bias: softmax over keys is invariant to it (q.(k+b) shifts every logit of a query equally), so its
+  // gradient is zero up to rounding noise, which Adam would amplify into random updates.
+  to_k_ = register_module("to_k", torch::nn::Linear(torch::nn::LinearOptions(in_dim, dim).bias(false)));
   to_v_ = register_module("to_v", torch::nn::Linear(in_dim, dim));
   proj_ = register_module("proj", torch::nn::Linear(dim, dim));
   norm_out_ = register_module("norm_out", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));

@@ -60,19 +60,20 @@ TEST_P(EncoderBothModalities, GradientsMatchFiniteDifferences) {
   auto loss_of = [&] { return (enc->encode(x).pooled * probe).sum(); };
   torch::Tensor param;
   for (auto& kv : enc->named_parameters().pairs())
-    if (kv.first == "trunk.0.bias") param = kv.second;
+    if (kv.first == "trunk.0.weight") param = kv.second;
   ASSERT_TRUE(param.defined());
   loss_of().backward();
-  const auto analytic = param.grad().clone();
+  const auto analytic = param.grad().reshape({-1}).clone();
   torch::NoGradGuard no_grad;
+  auto flat = param.view({-1});
   for (int64_t i = 0; i < 4; ++i) {
     const double h = 1e-6;
-    const double orig = param[i].item<double>();
-    param[i].fill_(orig + h);
+    const double orig = flat[i].item<double>();
+    flat[i].fill_(orig + h);
     const double up = loss_of().item<double>();
-    param[i].fill_(orig - h);
+    flat[i].fill_(orig - h);
     const double down = loss_of().item<double>();
-    param[i].fill_(orig);
+    flat[i].fill_(orig);
     const double numeric = (up - down) / (2 * h);
     EXPECT_NEAR(analytic[i].item<double>(), numeric, 1e-5 + 1e-4 * std::abs(numeric)) << "element " << i;
   }

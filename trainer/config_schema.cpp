@@ -86,6 +86,22 @@ std::vector<KeySpec> build_schema() {
       Int("train.log_every", "20", 1, big, "Steps between log lines (and metrics.jsonl records)."),
       Int("train.eval_every", "100", 0, big, "Steps between held-out evaluations; 0 evaluates only at the end."),
 
+      Choice("distributed.backend", "auto", {"auto", "mpi", "nccl"},
+             "Collectives backend: auto picks mpi when launched with more than one rank (nccl: CUDA builds only)."),
+      Float("distributed.bucket_mb", "25", 0.001, 4096, false, false,
+            "Gradient bucket size in MB: each full bucket is all-reduced while backward goes on."),
+      Float("distributed.first_bucket_mb", "1", 0.001, 4096, false, false,
+            "Size of the first (last layers') bucket, small so communication starts early."),
+      Float("distributed.timeout_s", "300", 0, 1e6, false, false,
+            "A collective not done within this many seconds ends every rank with a message naming it, the step "
+            "and the missing ranks; 0 waits forever."),
+      Bool("distributed.debug", "false",
+           "Before each collective check that every rank enters the same one with the same shape and dtype "
+           "(also set by the environment variable IMPRINT_DEBUG_COLLECTIVES=1)."),
+      Bool("distributed.find_unused_parameters", "false",
+           "Allow parameters that get no gradient in a step (they are averaged with zeros, or left alone when no "
+           "rank used them); false names them in an error on the first step."),
+
       Int("eval.gallery_per_identity", "4", 1, 1e4,
           "Gallery samples per held-out identity (the reference sample is not among them)."),
       Int("eval.batch_size", "256", 1, 1e6, "Samples per forward pass during evaluation."),

@@ -1,5 +1,7 @@
 #include "trainer/info_nce.h"
 
+#include "collectives/all_gather_autograd.h"
+
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/functional/normalization.h>
 
@@ -20,13 +22,23 @@ InfoNCEImpl::InfoNCEImpl(double temperature, bool learn_temperature) {
 
 double InfoNCEImpl::temperature() const { return std::exp(-log_scale_.item<double>()); }
 
-torch::Tensor InfoNCEImpl::forward(const Conditioning& reference, const Conditioning& target) {
+torch::Tensor InfoNCEImpl::forward(const Conditioning& reference, const Conditioning& target, Communicator* comm) {
   auto r = F::normalize(reference.pooled, F::NormalizeFuncOptions().dim(1));
   auto t = F::normalize(target.pooled, F::NormalizeFuncOptions().dim(1));
+  torch::Tensor all_r = r, all_t = t;
+  int64_t offset = 0;
+  if (comm && comm->size() > 1) {
+    all_r = all_gather_with_grad(r, *comm);
+    all_t = all_gather_with_grad(t, *comm);
+    offset = comm->rank() * r.size(0);
+  }
   // The scale is capped at 100 (temperature 0.01) as in CLIP: beyond it training becomes unstable.
-  auto logits = torch::matmul(r, t.t()) * log_scale_.clamp_max(std::log(100.0)).exp();
-  auto labels = torch::arange(logits.size(0), torch::TensorOptions().dtype(torch::kLong).device(logits.device()));
-  return 0.5 * (F::cross_entropy(logits, labels) + F::cross_entropy(logits.t(), labels));
+  const auto scale = log_scale_.clamp_max(std::log(100.0)).exp();
+  auto ref_to_tgt = torch::matmul(r, all_t.t()) * scale;  // [B_local, B_global]
+  auto tgt_to_ref = torch::matmul(t, all_r.t()) * scale;
+  auto labels =
+      torch::arange(offset, offset + r.size(0), torch::TensorOptions().dtype(torch::kLong).device(r.device()));
+  return 0.5 * (F::cross_entropy(ref_to_tgt, labels) + F::cross_entropy(tgt_to_ref, labels));
 }
 
 }  // namespace imprint

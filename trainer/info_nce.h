@@ -1,8 +1,12 @@
 // Symmetric InfoNCE between the pooled embeddings of references and targets: pair i's target is the positive
-// of reference i, every other target in the batch is a negative (and the same from the target side).
+// of reference i, every other target in the GLOBAL batch is a negative (and the same from the target side).
+// With several ranks the embeddings are all-gathered (with a backward) so each rank scores its own rows
+// against every rank's columns; the gradient average over ranks then equals one rank's gradient on the
+// whole batch.
 #pragma once
 #include <torch/nn/module.h>
 
+#include "collectives/communicator.h"
 #include "models/encoder.h"
 
 namespace imprint {
@@ -11,7 +15,7 @@ class InfoNCEImpl : public torch::nn::Module {
  public:
   InfoNCEImpl(double temperature, bool learn_temperature);
   // Requires the identities in the batch to be distinct (the pair sampler guarantees it).
-  torch::Tensor forward(const Conditioning& reference, const Conditioning& target);
+  torch::Tensor forward(const Conditioning& reference, const Conditioning& target, Communicator* comm = nullptr);
   double temperature() const;
 
  private:

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "collectives/gradient_reducer.h"
 #include "core/log.h"
 #include "data/prefetch_loader.h"
 #include "data/synthetic_dataset.h"
@@ -156,17 +157,23 @@ std::map<std::string, std::string> model_signature(const Config& c) {
 }
 
 TrainSummary train(const Config& cfg, const TrainOptions& opts) {
+  std::unique_ptr<Communicator> own_comm;
+  Communicator* comm = opts.comm;
+  if (!comm) own_comm = make_local_communicator(), comm = own_comm.get();
+  const bool lead = comm->rank() == 0;
+  comm->set_context("start-up");
   // Set explicitly even for "every core": Debian's libtorch starts with one OpenMP thread on some machines.
   const int64_t threads = cfg.get_int("train.threads");
   at::set_num_threads(threads > 0 ? static_cast<int>(threads)
                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   fs::create_directories(opts.run_dir);
   CheckpointStore store(opts.run_dir + "/checkpoints", cfg.get_int("checkpoint.keep"));
+  // Every rank reads the run directory (it must be on a shared filesystem), so all agree on where to start.
   const auto existing = store.latest();
   if (existing && !opts.resume)
     throw CheckpointError(opts.run_dir + " already holds checkpoints (" + *existing +
                           "); pass --resume to continue that run or choose another --run-dir");
-  {
+  if (lead) {
     std::ofstream out(opts.run_dir + "/config.yaml");
     out << cfg.to_yaml();
   }
@@ -204,6 +211,24 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   }
   summary.start_step = step;
 
+  // Every rank starts from rank 0's parameters, buffers and temperature, whatever its own initialisation.
+  std::vector<at::Tensor> state;
+  for (const auto& kv : named) state.push_back(kv.second);
+  for (const auto& b : run.encoder->buffers()) state.push_back(b);
+  for (const auto& b : run.objective->buffers()) state.push_back(b);
+  GradientReducer::broadcast_from_rank0(*comm, state);
+  std::unique_ptr<GradientReducer> reducer;
+  if (comm->size() > 1) {
+    GradientReducer::Options ro;
+    ro.bucket_bytes = static_cast<int64_t>(cfg.get_float("distributed.bucket_mb") * (1 << 20));
+    ro.first_bucket_bytes = static_cast<int64_t>(cfg.get_float("distributed.first_bucket_mb") * (1 << 20));
+    ro.find_unused_parameters = cfg.get_bool("distributed.find_unused_parameters");
+    std::vector<at::Tensor> params;
+    std::vector<std::string> names;
+    for (const auto& kv : named) params.push_back(kv.second), names.push_back(kv.first);
+    reducer = std::make_unique<GradientReducer>(params, names, *comm, ro);
+  }
+
   const int64_t total = cfg.get_int("train.steps"), stop_at = cfg.get_int("train.stop_at");
   const int64_t end = stop_at > 0 ? stop_at : total;
   const int64_t batch = cfg.get_int("train.batch_size");
@@ -213,16 +238,19 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   LrSchedule schedule{cfg.get_string("schedule.name"), cfg.get_float("optimizer.lr"),
                       cfg.get_int("schedule.warmup_steps"), total, cfg.get_float("schedule.min_lr_ratio")};
 
-  PairSampler sampler(dataset, seed, batch, /*rank=*/0, /*world=*/1, cfg.get_bool("data.augment"));
+  PairSampler sampler(dataset, seed, batch, comm->rank(), comm->size(), cfg.get_bool("data.augment"));
   const EvalSet eval_set = build_eval_set(dataset, cfg.get_int("eval.gallery_per_identity"));
   PrefetchLoader loader(dataset, sampler, static_cast<int>(cfg.get_int("data.workers")),
                         static_cast<int>(cfg.get_int("data.prefetch")), step);
-  MetricsLog metrics(opts.run_dir + "/metrics.jsonl");
+  std::unique_ptr<MetricsLog> metrics;
+  if (lead) metrics = std::make_unique<MetricsLog>(opts.run_dir + "/metrics.jsonl");
   log::info(log::strf("%s encoder: %.2fM parameters, %lld tokens x %lld; %zu train / %zu held-out identities; "
-                      "%lld pairs per step, %lld steps per epoch; steps %lld..%lld of %lld; %d torch threads",
+                      "%lld pairs per step over %d rank(s) (%s), %lld steps per epoch; steps %lld..%lld of %lld; "
+                      "%d torch threads",
                       cfg.get_string("data.modality").c_str(), n_params / 1e6, (long long)cfg.get_int("model.tokens"),
                       (long long)cfg.get_int("model.embed_dim"), dataset.train_identities().size(),
-                      dataset.eval_identities().size(), (long long)batch, (long long)sampler.steps_per_epoch(),
+                      dataset.eval_identities().size(), (long long)batch, comm->size(), comm->backend().c_str(),
+                      (long long)sampler.steps_per_epoch(),
                       (long long)step + 1, (long long)end, (long long)total, at::get_num_threads()));
 
   auto evaluate = [&](int64_t at_step) {
@@ -232,11 +260,12 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
                         "in %.1fs",
                         (long long)at_step, 100 * s.top1, 100 * s.chance, (long long)s.identities,
                         (long long)s.gallery_size, ms_since(t) / 1000));
-    metrics.write({{"step", at_step}, {"eval_top1", s.top1}, {"chance", s.chance}, {"identities", s.identities}});
+    if (metrics)
+      metrics->write({{"step", at_step}, {"eval_top1", s.top1}, {"chance", s.chance}, {"identities", s.identities}});
     return s;
   };
 
-  double loss_sum = 0, data_ms = 0, compute_ms = 0, optim_ms = 0;
+  double loss_sum = 0, data_ms = 0, compute_ms = 0, comm_ms = 0, optim_ms = 0;
   int64_t interval = 0, skipped = 0;
   bool first_interval = true;
   auto interval_start = Clock::now();
@@ -246,11 +275,17 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     data_ms += ms_since(t0);
 
     const auto t1 = Clock::now();
+    comm->set_context(log::strf("step %lld", static_cast<long long>(step + 1)));
     const double lr = schedule.at(step);
     for (auto& kv : named) kv.second.mutable_grad() = at::Tensor();
-    auto loss = run.objective(run.encoder->encode(b.reference), run.encoder->encode(b.target));
+    if (reducer) reducer->prepare(/*sync=*/true);
+    auto loss = run.objective(run.encoder->encode(b.reference), run.encoder->encode(b.target), comm);
     loss.backward();
     const double loss_value = loss.item<double>();
+    if (reducer) {
+      reducer->finalize();
+      comm_ms += 1000 * reducer->last_wait_seconds();
+    }
     compute_ms += ms_since(t1);
 
     const auto t2 = Clock::now();
@@ -266,35 +301,43 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
 
     if (step % log_every == 0 || step == end) {
       const double wall = ms_since(interval_start);
-      const double mean_loss = loss_sum / interval;
+      // Each rank's loss covers its own rows of the global batch: their mean is the global-batch loss.
+      at::Tensor global_loss = at::full({1}, loss_sum / interval, at::kDouble);
+      comm->allreduce_(global_loss, ReduceOp::Average);
+      const double mean_loss = global_loss.item<double>();
       if (first_interval) summary.first_loss = mean_loss, first_interval = false;
       summary.last_loss = mean_loss;
       const double sps = 1000.0 * interval * batch / wall;
       log::info(log::strf("step %6lld/%lld | loss %.4f | lr %.2e | %.0f samples/s | data %.1f ms (%.1f%%) | "
-                          "fwd+bwd %.1f ms | optim %.1f ms",
+                          "fwd+bwd %.1f ms (comm wait %.1f) | optim %.1f ms",
                           (long long)step, (long long)total, mean_loss, lr, sps, data_ms / interval,
-                          100 * data_ms / wall, compute_ms / interval, optim_ms / interval));
-      metrics.write({{"step", step},
+                          100 * data_ms / wall, compute_ms / interval, comm_ms / interval, optim_ms / interval));
+      if (metrics)
+        metrics->write({{"step", step},
                      {"loss", mean_loss},
                      {"lr", lr},
                      {"samples_per_s", sps},
                      {"data_ms", data_ms / interval},
                      {"fwd_bwd_ms", compute_ms / interval},
+                     {"comm_wait_ms", comm_ms / interval},
                      {"optim_ms", optim_ms / interval},
                      {"data_wait_fraction", data_ms / wall},
                      {"grad_norm", rep.grad_norm},
                      {"temperature", run.objective->temperature()},
                      {"skipped_steps", skipped}});
-      loss_sum = data_ms = compute_ms = optim_ms = 0;
+      loss_sum = data_ms = compute_ms = comm_ms = optim_ms = 0;
       interval = 0;
       interval_start = Clock::now();
     }
     if (step == end) break;
     if (eval_every > 0 && step % eval_every == 0) evaluate(step);
-    if (ckpt_every > 0 && step % ckpt_every == 0) save_checkpoint(run, step, store);
+    if (lead && ckpt_every > 0 && step % ckpt_every == 0) save_checkpoint(run, step, store);
   }
 
-  save_checkpoint(run, step, store);
+  if (lead) save_checkpoint(run, step, store);
+  // No rank returns (and perhaps resumes or reads the checkpoint) before rank 0 has written it.
+  comm->set_context("final checkpoint");
+  comm->barrier();
   summary.steps_done = step;
   summary.stopped_early = step < total;
   if (summary.stopped_early) {

@@ -6,20 +6,23 @@
 #include <string>
 #include <vector>
 
+#include "collectives/communicator.h"
 #include "trainer/config.h"
 #include "trainer/retrieval_eval.h"
 
 namespace imprint {
 
 struct TrainOptions {
-  std::string run_dir;  // checkpoints/, metrics.jsonl, config.yaml go here
+  std::string run_dir;  // checkpoints/, metrics.jsonl, config.yaml go here (shared by all ranks)
   bool resume = false;  // continue from the newest checkpoint in run_dir/checkpoints
+  // The ranks of the job; nullptr trains as a world of one. Rank 0 writes metrics and checkpoints.
+  Communicator* comm = nullptr;
 };
 
 struct TrainSummary {
   int64_t start_step = 0, steps_done = 0;
   bool stopped_early = false;  // train.stop_at reached
-  double first_loss = 0, last_loss = 0;  // mean loss of the first and last log interval
+  double first_loss = 0, last_loss = 0;  // mean global-batch loss of the first and last log interval
   RetrievalScore eval;                   // at the end (not filled when stopped early)
   std::vector<at::Tensor> parameters;    // the encoder's and the objective's, in registration order
 };

@@ -1,0 +1,136 @@
+// Every collective of the MPI backend against a reference each rank computes on its own.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "collectives/all_gather_autograd.h"
+#include "collectives/gradient_reducer.h"
+#include "tests/mpi/mpi_world.h"
+
+using namespace imprint;
+using imprint::testing::g_world;
+
+namespace {
+// What rank r contributes: distinct per rank and per element, exactly representable.
+at::Tensor contribution(int r, int64_t n, at::ScalarType type = at::kFloat) {
+  return (at::arange(n, at::kDouble) * 3 + r * 1000).to(type);
+}
+at::Tensor sum_over_ranks(int64_t n, at::ScalarType type = at::kFloat) {
+  at::Tensor s = at::zeros({n}, at::kDouble);
+  for (int r = 0; r < g_world->size(); ++r) s += contribution(r, n);
+  return s.to(type);
+}
+}  // namespace
+
+TEST(MpiCollectives, AllreduceSumAverageMax) {
+  const int me = g_world->rank(), w = g_world->size();
+  for (int64_t n : {1, 1000, 1 << 20}) {
+    at::Tensor t = contribution(me, n);
+    g_world->allreduce_(t, ReduceOp::Sum);
+    EXPECT_TRUE(at::equal(t, sum_over_ranks(n))) << n;
+    at::Tensor a = contribution(me, n, at::kDouble);
+    g_world->allreduce_(a, ReduceOp::Average);
+    EXPECT_TRUE(at::allclose(a, sum_over_ranks(n, at::kDouble) / w)) << n;
+    at::Tensor m = contribution(me, n).to(at::kLong);
+    g_world->allreduce_(m, ReduceOp::Max);
+    EXPECT_TRUE(at::equal(m, contribution(w - 1, n).to(at::kLong))) << n;
+  }
+}
+
+TEST(MpiCollectives, SeveralAsyncAllreducesInFlight) {
+  std::vector<at::Tensor> ts;
+  std::vector<std::shared_ptr<Work>> works;
+  for (int i = 0; i < 6; ++i) {
+    ts.push_back(contribution(g_world->rank(), 5000 + i));
+    works.push_back(g_world->allreduce_async_(ts.back(), ReduceOp::Sum));
+  }
+  for (int i = 5; i >= 0; --i) works[i]->wait();  // any completion order
+  for (int i = 0; i < 6; ++i) EXPECT_TRUE(at::equal(ts[i], sum_over_ranks(5000 + i))) << i;
+}
+
+TEST(MpiCollectives, AllgatherBroadcastReduceScatterBarrier) {
+  const int me = g_world->rank(), w = g_world->size();
+  const at::Tensor mine = contribution(me, 6).view({2, 3});
+  const at::Tensor all = g_world->allgather(mine);
+  ASSERT_EQ(all.sizes(), (std::vector<int64_t>{2 * w, 3}));
+  for (int r = 0; r < w; ++r) EXPECT_TRUE(at::equal(all.slice(0, 2 * r, 2 * r + 2), contribution(r, 6).view({2, 3})));
+
+  at::Tensor b = contribution(me, 10);
+  g_world->broadcast_(b, w - 1);
+  EXPECT_TRUE(at::equal(b, contribution(w - 1, 10)));
+
+  const at::Tensor rs = g_world->reduce_scatter(contribution(me, 4 * w), ReduceOp::Sum);
+  EXPECT_TRUE(at::equal(rs, sum_over_ranks(4 * w).slice(0, 4 * me, 4 * me + 4)));
+  g_world->barrier();
+}
+
+TEST(MpiCollectives, AllGatherBackwardSumsEveryRanksGradient) {
+  // loss_r = sum(weights_r * gathered): the gradient reaching rank r's rows is sum over ranks of weights_s
+  // restricted to those rows.
+  const int me = g_world->rank(), w = g_world->size();
+  at::Tensor x = contribution(me, 4).to(at::kDouble).view({2, 2}).set_requires_grad(true);
+  at::Tensor gathered = all_gather_with_grad(x, *g_world);
+  at::Tensor weights = at::full({2 * w, 2}, me + 1.0, at::kDouble);
+  (gathered * weights).sum().backward();
+  const double expected = w * (w + 1) / 2.0;  // sum over ranks of (rank + 1)
+  EXPECT_TRUE(at::allclose(x.grad(), at::full({2, 2}, expected, at::kDouble)));
+}
+
+TEST(GradientReducer, AveragesInBucketsAndHandlesAccumulation) {
+  const int me = g_world->rank(), w = g_world->size();
+  // Three parameters, tiny buckets so there are several; gradient of p_k = (rank + 1) * (k + 1).
+  std::vector<at::Tensor> params;
+  for (int k = 0; k < 3; ++k) params.push_back(at::zeros({1000 + k}, at::kFloat).set_requires_grad(true));
+  GradientReducer::Options o;
+  o.bucket_bytes = 4000;
+  o.first_bucket_bytes = 100;
+  GradientReducer reducer(params, {"a", "b", "c"}, *g_world, o);
+  EXPECT_GE(reducer.bucket_count(), 3u);
+  auto backward = [&](double factor) {
+    at::Tensor loss = at::zeros({}, at::kFloat);
+    for (int k = 0; k < 3; ++k) loss = loss + params[k].sum() * static_cast<float>(factor * (me + 1) * (k + 1));
+    loss.backward();
+  };
+  reducer.prepare(true);
+  backward(1.0);
+  reducer.finalize();
+  const double mean_rank = (w + 1) / 2.0;
+  for (int k = 0; k < 3; ++k)
+    EXPECT_TRUE(at::allclose(params[k].grad(), at::full_like(params[k], mean_rank * (k + 1)))) << k;
+  // Two micro-batches: the first accumulates locally (no communication), the second reduces the total.
+  for (auto& p : params) p.mutable_grad() = at::Tensor();
+  reducer.prepare(false);
+  backward(1.0);
+  reducer.prepare(true);
+  backward(2.0);
+  reducer.finalize();
+  for (int k = 0; k < 3; ++k)
+    EXPECT_TRUE(at::allclose(params[k].grad(), at::full_like(params[k], 3 * mean_rank * (k + 1)))) << k;
+}
+
+TEST(GradientReducer, UnusedParameterIsNamedOrToleratedOnRequest) {
+  std::vector<at::Tensor> params{at::ones({10}).set_requires_grad(true), at::ones({10}).set_requires_grad(true)};
+  {
+    GradientReducer reducer(params, {"used", "frozen_branch.weight"}, *g_world, {});
+    reducer.prepare(true);
+    params[0].sum().backward();
+    try {
+      reducer.finalize();
+      FAIL() << "no error for a parameter without gradient";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("frozen_branch.weight"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("find_unused_parameters"), std::string::npos) << e.what();
+    }
+  }
+  for (auto& p : params) p.mutable_grad() = at::Tensor();
+  GradientReducer::Options o;
+  o.find_unused_parameters = true;
+  GradientReducer reducer(params, {"used", "sometimes"}, *g_world, o);
+  reducer.prepare(true);
+  // Rank 0 alone uses the second parameter: everyone gets its gradient averaged with zeros.
+  at::Tensor loss = params[0].sum();
+  if (g_world->rank() == 0) loss = loss + params[1].sum();
+  loss.backward();
+  reducer.finalize();
+  ASSERT_TRUE(params[1].grad().defined());
+  EXPECT_TRUE(at::allclose(params[1].grad(), at::full({10}, 1.0f / g_world->size())));
+}
