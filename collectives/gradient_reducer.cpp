@@ -39,7 +39,7 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> params, std::vector<std
   for (auto& b : buckets_) {
     int64_t n = 0;
     for (size_t k : b.params) n += params_[k].numel();
-    b.flat = at::zeros({n}, at::kFloat);
+    b.flat = at::zeros({n}, params_[b.params.front()].options());  // on the parameters' device
   }
   for (size_t k = 0; k < params_.size(); ++k) {
     std::weak_ptr<bool> alive = alive_;
@@ -117,10 +117,14 @@ void GradientReducer::finalize() {
   if (options_.find_unused_parameters) {
     used = at::empty({static_cast<int64_t>(params_.size())}, at::kInt);
     for (size_t k = 0; k < params_.size(); ++k) used.data_ptr<int32_t>()[k] = got_grad_[k] || params_[k].grad().defined();
+    used = used.to(buckets_.front().flat.device());
   }
   const auto start = std::chrono::steady_clock::now();
   for (auto& b : buckets_) b.work->wait();
-  if (options_.find_unused_parameters) comm_.allreduce_(used, ReduceOp::Max);
+  if (options_.find_unused_parameters) {
+    comm_.allreduce_(used, ReduceOp::Max);
+    used = used.cpu();
+  }
   last_wait_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (!missing.empty() && !options_.find_unused_parameters) {

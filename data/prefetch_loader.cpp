@@ -4,13 +4,15 @@
 
 namespace imprint {
 
-PairBatch build_batch(const IdentityDataset& dataset, const std::vector<PairSlot>& slots, int64_t step) {
+PairBatch build_batch(const IdentityDataset& dataset, const std::vector<PairSlot>& slots, int64_t step,
+                      bool pin_memory) {
   std::vector<int64_t> shape{static_cast<int64_t>(slots.size())};
   for (auto d : dataset.sample_shape()) shape.push_back(d);
   PairBatch b;
   b.step = step;
-  b.reference = at::empty(shape, at::kFloat);
-  b.target = at::empty(shape, at::kFloat);
+  const auto options = at::TensorOptions().dtype(at::kFloat).pinned_memory(pin_memory);
+  b.reference = at::empty(shape, options);
+  b.target = at::empty(shape, options);
   b.identity = at::empty({static_cast<int64_t>(slots.size())}, at::kLong);
   const int64_t numel = dataset.sample_numel();
   float* ref = b.reference.data_ptr<float>();
@@ -26,8 +28,13 @@ PairBatch build_batch(const IdentityDataset& dataset, const std::vector<PairSlot
 }
 
 PrefetchLoader::PrefetchLoader(const IdentityDataset& dataset, const PairSampler& sampler, int workers, int depth,
-                               int64_t first_step)
-    : dataset_(dataset), sampler_(sampler), depth_(depth), next_to_build_(first_step), next_to_return_(first_step) {
+                               int64_t first_step, bool pin_memory)
+    : dataset_(dataset),
+      sampler_(sampler),
+      depth_(depth),
+      pin_memory_(pin_memory),
+      next_to_build_(first_step),
+      next_to_return_(first_step) {
   for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
 }
 
@@ -50,7 +57,7 @@ void PrefetchLoader::work() {
       step = next_to_build_++;
     }
     try {
-      PairBatch b = build_batch(dataset_, sampler_.slots(step), step);
+      PairBatch b = build_batch(dataset_, sampler_.slots(step), step, pin_memory_);
       std::lock_guard<std::mutex> lock(mu_);
       ready_.emplace(step, std::move(b));
     } catch (...) {
@@ -64,7 +71,7 @@ void PrefetchLoader::work() {
 PairBatch PrefetchLoader::next() {
   if (threads_.empty()) {
     const int64_t step = next_to_return_++;
-    return build_batch(dataset_, sampler_.slots(step), step);
+    return build_batch(dataset_, sampler_.slots(step), step, pin_memory_);
   }
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return error_ || ready_.count(next_to_return_) > 0; });

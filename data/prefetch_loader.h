@@ -23,13 +23,15 @@ struct PairBatch {
   int64_t step = 0;
 };
 
-PairBatch build_batch(const IdentityDataset& dataset, const std::vector<PairSlot>& slots, int64_t step);
+// pin_memory: allocate in page-locked memory (CUDA builds only) so the copy to the GPU can be asynchronous.
+PairBatch build_batch(const IdentityDataset& dataset, const std::vector<PairSlot>& slots, int64_t step,
+                      bool pin_memory = false);
 
 class PrefetchLoader {
  public:
   // Produces the batches of steps first_step, first_step + 1, ...; `workers` == 0 builds them in next().
   PrefetchLoader(const IdentityDataset& dataset, const PairSampler& sampler, int workers, int depth,
-                 int64_t first_step);
+                 int64_t first_step, bool pin_memory = false);
   ~PrefetchLoader();
   PrefetchLoader(const PrefetchLoader&) = delete;
   PrefetchLoader& operator=(const PrefetchLoader&) = delete;
@@ -43,6 +45,7 @@ class PrefetchLoader {
   const IdentityDataset& dataset_;
   const PairSampler& sampler_;
   int depth_;
+  bool pin_memory_;
   std::mutex mu_;
   std::condition_variable cv_;
   int64_t next_to_build_;

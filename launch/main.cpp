@@ -1,5 +1,7 @@
 // The `imprint` command line.
 
+#include <torch/cuda.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -19,9 +21,11 @@ namespace {
 // else a world of one.
 std::unique_ptr<imprint::Communicator> connect(const imprint::Config& cfg, const imprint::Bootstrap& boot) {
   const std::string backend = cfg.get_string("distributed.backend");
+#if !defined(IMPRINT_WITH_NCCL)
   if (backend == "nccl")
     throw imprint::ConfigError("distributed.backend: nccl needs imprint built against a CUDA libtorch with NCCL "
                                "(this build trains on CPU: use auto or mpi)");
+#endif
   if (boot.world_size == 1 && backend == "auto") return imprint::make_local_communicator();
   imprint::CommOptions o;
   o.timeout_s = cfg.get_float("distributed.timeout_s");
@@ -33,6 +37,16 @@ std::unique_ptr<imprint::Communicator> connect(const imprint::Config& cfg, const
                                   std::to_string(comm->size()) + " but the " + boot.launcher +
                                   " environment says rank " + std::to_string(boot.rank) + " of " +
                                   std::to_string(boot.world_size));
+#if defined(IMPRINT_WITH_NCCL)
+  // On GPUs, auto means NCCL.
+  if (backend == "nccl" ||
+      (backend == "auto" && cfg.get_string("train.device") != "cpu" && torch::cuda::is_available())) {
+    // The MPI communicator stays alive for NCCL's set-up only.
+    static std::unique_ptr<imprint::Communicator> mpi_for_bootstrap;
+    mpi_for_bootstrap = std::move(comm);
+    return imprint::make_nccl_communicator(o, *mpi_for_bootstrap, boot.local_rank);
+  }
+#endif
   return comm;
 }
 
@@ -49,6 +63,7 @@ int run_train(const std::string& config_file, const std::vector<std::string>& se
   opts.run_dir = run_dir;
   opts.resume = resume;
   opts.comm = comm.get();
+  opts.local_rank = boot.local_rank;
   const auto s = imprint::train(cfg, opts);
   if (s.stopped_early) return 0;
   imprint::log::info(imprint::log::strf("done: %lld steps, loss %.4f -> %.4f; held-out top-1 %.1f%% vs chance %.1f%%",

@@ -83,6 +83,8 @@ std::vector<KeySpec> build_schema() {
       Int("train.stop_at", "0", 0, big,
           "Checkpoint and exit after this step (for time-limited allocations); 0 runs to train.steps."),
       Int("train.threads", "0", 0, 1024, "Torch intra-op threads; 0 uses every core."),
+      Choice("train.device", "auto", {"auto", "cpu", "cuda"},
+             "Where to train: auto takes the GPU of this rank's local rank when this build and machine have one."),
       Int("train.log_every", "20", 1, big, "Steps between log lines (and metrics.jsonl records)."),
       Int("train.eval_every", "100", 0, big, "Steps between held-out evaluations; 0 evaluates only at the end."),
 

@@ -51,7 +51,7 @@ RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t 
   const auto gallery = embed(encoder, set.gallery, batch_size);
   encoder.train(was_training);
   const auto nearest = at::matmul(refs, gallery.t()).argmax(1);  // [M]
-  const auto hit = set.gallery_identity.index_select(0, nearest).eq(at::arange(refs.size(0), at::kLong));
+  const auto hit = set.gallery_identity.index_select(0, nearest).eq(at::arange(refs.size(0), refs.options().dtype(at::kLong)));
   RetrievalScore s;
   s.identities = refs.size(0);
   s.gallery_size = gallery.size(0);

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <torch/cuda.h>
 
 #include <chrono>
 #include <cmath>
@@ -138,6 +139,17 @@ int64_t load_checkpoint(Run& run, const std::string& path) {
   return step.toInt();
 }
 
+at::Device pick_device(const Config& cfg, int local_rank) {
+  const std::string want = cfg.get_string("train.device");
+  const bool have_cuda = torch::cuda::is_available();
+  if (want == "cuda" && !have_cuda)
+    throw ConfigError("train.device: cuda was asked for, but this build of libtorch or this machine has no CUDA "
+                      "device (use auto or cpu)");
+  if (want == "cuda" || (want == "auto" && have_cuda))
+    return at::Device(at::kCUDA, static_cast<at::DeviceIndex>(local_rank % torch::cuda::device_count()));
+  return at::Device(at::kCPU);
+}
+
 }  // namespace
 
 std::map<std::string, std::string> model_signature(const Config& c) {
@@ -186,6 +198,14 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   run.signature = model_signature(cfg);
   run.encoder = make_encoder(encoder_spec(cfg));
   run.objective = InfoNCE(cfg.get_float("objective.temperature"), cfg.get_bool("objective.learn_temperature"));
+  const at::Device device = pick_device(cfg, opts.local_rank);
+  // Scalars the trainer itself reduces must live where the backend works: GPU memory for NCCL.
+  const at::Device comm_device = comm->backend() == "nccl" ? device : at::Device(at::kCPU);
+  if (device.is_cuda() && comm->size() > 1 && comm->backend() != "nccl")
+    throw ConfigError("train.device: training on GPUs with several ranks needs distributed.backend: nccl (the " +
+                      comm->backend() + " backend takes CPU tensors)");
+  run.encoder->to(device);
+  run.objective->to(device);
   auto named = run.encoder->named_parameters().pairs();
   for (auto& kv : run.objective->named_parameters().pairs()) named.emplace_back("objective." + kv.first, kv.second);
   OptimizerOptions oo;
@@ -239,19 +259,23 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
                       cfg.get_int("schedule.warmup_steps"), total, cfg.get_float("schedule.min_lr_ratio")};
 
   PairSampler sampler(dataset, seed, batch, comm->rank(), comm->size(), cfg.get_bool("data.augment"));
-  const EvalSet eval_set = build_eval_set(dataset, cfg.get_int("eval.gallery_per_identity"));
+  EvalSet eval_set = build_eval_set(dataset, cfg.get_int("eval.gallery_per_identity"));
+  eval_set.references = eval_set.references.to(device);
+  eval_set.gallery = eval_set.gallery.to(device);
+  eval_set.gallery_identity = eval_set.gallery_identity.to(device);
   PrefetchLoader loader(dataset, sampler, static_cast<int>(cfg.get_int("data.workers")),
-                        static_cast<int>(cfg.get_int("data.prefetch")), step);
+                        static_cast<int>(cfg.get_int("data.prefetch")), step, /*pin_memory=*/device.is_cuda());
   std::unique_ptr<MetricsLog> metrics;
   if (lead) metrics = std::make_unique<MetricsLog>(opts.run_dir + "/metrics.jsonl");
   log::info(log::strf("%s encoder: %.2fM parameters, %lld tokens x %lld; %zu train / %zu held-out identities; "
                       "%lld pairs per step over %d rank(s) (%s), %lld steps per epoch; steps %lld..%lld of %lld; "
-                      "%d torch threads",
+                      "%d torch threads; device %s",
                       cfg.get_string("data.modality").c_str(), n_params / 1e6, (long long)cfg.get_int("model.tokens"),
                       (long long)cfg.get_int("model.embed_dim"), dataset.train_identities().size(),
                       dataset.eval_identities().size(), (long long)batch, comm->size(), comm->backend().c_str(),
                       (long long)sampler.steps_per_epoch(),
-                      (long long)step + 1, (long long)end, (long long)total, at::get_num_threads()));
+                      (long long)step + 1, (long long)end, (long long)total, at::get_num_threads(),
+                      device.str().c_str()));
 
   auto evaluate = [&](int64_t at_step) {
     const auto t = Clock::now();
@@ -272,6 +296,10 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   while (step < end) {
     auto t0 = Clock::now();
     PairBatch b = loader.next();
+    if (device.is_cuda()) {  // pinned host memory: the copies overlap with queued GPU work
+      b.reference = b.reference.to(device, /*non_blocking=*/true);
+      b.target = b.target.to(device, /*non_blocking=*/true);
+    }
     data_ms += ms_since(t0);
 
     const auto t1 = Clock::now();
@@ -302,9 +330,9 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     if (step % log_every == 0 || step == end) {
       const double wall = ms_since(interval_start);
       // Each rank's loss covers its own rows of the global batch: their mean is the global-batch loss.
-      at::Tensor global_loss = at::full({1}, loss_sum / interval, at::kDouble);
+      at::Tensor global_loss = at::full({1}, loss_sum / interval, at::TensorOptions().dtype(at::kDouble).device(comm_device));
       comm->allreduce_(global_loss, ReduceOp::Average);
-      const double mean_loss = global_loss.item<double>();
+      const double mean_loss = global_loss.item<double>();  // .item() also syncs the GPU: timings are honest
       if (first_interval) summary.first_loss = mean_loss, first_interval = false;
       summary.last_loss = mean_loss;
       const double sps = 1000.0 * interval * batch / wall;
@@ -345,7 +373,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   } else {
     summary.eval = evaluate(step);
   }
-  for (const auto& kv : named) summary.parameters.push_back(kv.second.detach().clone());
+  for (const auto& kv : named) summary.parameters.push_back(kv.second.detach().cpu().clone());
   return summary;
 }
 

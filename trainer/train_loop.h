@@ -17,6 +17,7 @@ struct TrainOptions {
   bool resume = false;  // continue from the newest checkpoint in run_dir/checkpoints
   // The ranks of the job; nullptr trains as a world of one. Rank 0 writes metrics and checkpoints.
   Communicator* comm = nullptr;
+  int local_rank = 0;  // picks the GPU (local_rank modulo the visible GPUs)
 };
 
 struct TrainSummary {

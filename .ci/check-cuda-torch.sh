@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Compile-and-link check of every CUDA target against a CUDA build of libtorch: the one inside the PyPI
+# `torch` wheel (Debian's libtorch is CPU-only, so the default build cannot compile the torch glue of the
+# CUDA optimizer). Nothing here runs on a GPU. Needs nvcc (/usr/local/cuda); skips, saying so, without it.
+#
+# Link note: the wheel's libtorch_cuda.so needs cuDNN, cuBLAS, NVSHMEM... from other wheels that are not
+# downloaded; the link uses --allow-shlib-undefined so that only those libraries' symbols may stay
+# unresolved, while every symbol imprint's own objects need must still resolve.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v nvcc >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+  echo "check-cuda-torch: SKIPPED (no nvcc found)"; exit 0
+fi
+cache="${IMPRINT_TORCH_WHEEL_DIR:-$HOME/.cache/imprint/torch-wheel}"
+mkdir -p "$cache"
+if ! ls "$cache"/torch-*.whl >/dev/null 2>&1; then
+  python3 -m pip --version >/dev/null 2>&1 || apt-get install -y -qq python3-pip >/dev/null
+  echo "check-cuda-torch: downloading the torch wheel (no dependencies) into $cache"
+  python3 -m pip download --no-deps -q -d "$cache" torch
+fi
+wheel=$(ls "$cache"/torch-*.whl | head -1)
+root="$cache/unpacked"
+if [ ! -f "$root/torch/share/cmake/Torch/TorchConfig.cmake" ]; then
+  rm -rf "$root"; mkdir -p "$root"
+  python3 - "$wheel" "$root" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for n in z.namelist():
+        if n.startswith(("torch/include/", "torch/lib/", "torch/share/", "torch/version.py")):
+            z.extract(n, sys.argv[2])
+PY
+fi
+echo "check-cuda-torch: $(grep -E "^__version__|^cuda" "$root/torch/version.py" | tr '\n' ' ')"
+export TORCH_CUDA_ARCH_LIST="8.0;9.0"
+cmake -S . -B build-cuda-torch -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$root/torch/share/cmake" -DTORCH_LIBRARY="$root/torch/lib/libtorch.so" \
+  -DIMPRINT_CUDA=ON -DIMPRINT_BUILD_TESTS=OFF -DIMPRINT_BUILD_BENCH=OFF \
+  -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined >build-cuda-torch.log 2>&1 || { tail -40 build-cuda-torch.log; exit 1; }
+grep "imprint:" build-cuda-torch.log
+grep -q "torch-CUDA glue=ON" build-cuda-torch.log || { echo "check-cuda-torch: the wheel's torch has no CUDA target"; exit 1; }
+cmake --build build-cuda-torch -j"${IMPRINT_BUILD_JOBS:-2}" --target imprint
+echo "check-cuda-torch: OK (imprint with the CUDA optimizer glue compiled and linked against $(basename "$wheel"))"
