@@ -89,10 +89,11 @@ def main():
     p.add_argument("--tokens", type=int, default=4)
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--port", type=int, default=29533, help="rendezvous port on 127.0.0.1")
     a = p.parse_args()
     rank, world = int(os.environ.get("OMPI_COMM_WORLD_RANK", 0)), int(os.environ.get("OMPI_COMM_WORLD_SIZE", 1))
     torch.set_num_threads(a.threads)
-    dist.init_process_group("gloo", init_method="tcp://127.0.0.1:29533", rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{a.port}", rank=rank, world_size=world)
     torch.manual_seed(0)
     model = nn.parallel.DistributedDataParallel(ImageEncoderAndLoss(a.width, a.dim, a.tokens, a.size))
     decay = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() >= 2]
