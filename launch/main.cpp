@@ -3,6 +3,10 @@
 #include <torch/cuda.h>
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <filesystem>
@@ -10,6 +14,8 @@
 #include "collectives/bootstrap.h"
 #include "collectives/communicator.h"
 #include "core/log.h"
+#include "data/shard_dataset.h"
+#include "data/synthetic_export.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/config.h"
 #include "trainer/config_schema.h"
@@ -72,6 +78,60 @@ int run_train(const std::string& config_file, const std::vector<std::string>& se
   return 0;
 }
 
+// "256MB", "1GB", "64KB" or a byte count.
+int64_t parse_size(const std::string& text) {
+  size_t end = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &end);
+  } catch (const std::exception&) {
+    throw imprint::ConfigError("--shard-size " + text + ": expected a size such as 256MB");
+  }
+  std::string unit = text.substr(end);
+  for (auto& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  const double mult = unit.empty() || unit == "B" ? 1 : unit == "KB" ? 1e3 : unit == "MB" ? 1e6 : unit == "GB" ? 1e9 : -1;
+  if (mult < 0 || v <= 0) throw imprint::ConfigError("--shard-size " + text + ": expected a size such as 256MB");
+  return static_cast<int64_t>(v * mult);
+}
+
+int run_synth(const std::string& modality, int64_t identities, int64_t holdout, int64_t per_identity,
+              const std::string& output, int64_t image_size, int64_t sample_rate, double clip_seconds, int64_t seed,
+              const std::string& shard_size) {
+  if (holdout < 2 || holdout >= identities)
+    throw imprint::ConfigError("--holdout-identities " + std::to_string(holdout) + ": expected 2 to --identities - 1");
+  if (per_identity < 2) throw imprint::ConfigError("--samples-per-identity: expected at least 2");
+  imprint::SyntheticSpec spec;
+  spec.modality = imprint::parse_modality(modality);
+  spec.data_seed = static_cast<uint64_t>(seed);
+  spec.train_identities = identities - holdout;
+  spec.eval_identities = holdout;
+  spec.samples_per_identity = per_identity;
+  spec.image_size = static_cast<int>(image_size);
+  spec.sample_rate = static_cast<int>(sample_rate);
+  spec.clip_samples = static_cast<int>(std::lround(clip_seconds * sample_rate));
+  const bool tty = isatty(STDERR_FILENO);
+  int64_t last_percent = -1;
+  const auto m = imprint::export_synthetic(spec, output, parse_size(shard_size), [&](int64_t done, int64_t total) {
+    const int64_t percent = 100 * done / total;
+    if (tty) {
+      std::fprintf(stderr, "\rsynth: %lld/%lld identities (%lld%%)", (long long)done, (long long)total, (long long)percent);
+      if (done == total) std::fprintf(stderr, "\n");
+    } else if (percent / 10 != last_percent / 10 || done == total) {
+      std::fprintf(stderr, "synth: %lld/%lld identities\n", (long long)done, (long long)total);
+    }
+    last_percent = percent;
+  });
+  imprint::log::info(imprint::log::strf("wrote %zu identities (%zu held out), %lld samples each, in %zu shard(s) to %s",
+                                        m.identities.size(), m.holdout.size(), (long long)per_identity,
+                                        m.shards.size(), output.c_str()));
+  return 0;
+}
+
+int run_inspect(const std::string& dir) {
+  std::cout << imprint::inspect_dataset(dir).summary << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,6 +151,26 @@ int main(int argc, char** argv) {
                     "Where checkpoints, metrics.jsonl and the resolved config.yaml go (default: runs/<config name>)");
   train->add_flag("--resume", resume, "Continue from the newest checkpoint in the run directory");
 
+  auto* synth = app.add_subcommand("synth", "Write the built-in synthetic identities as a shard dataset.");
+  std::string synth_modality = "image", synth_output, shard_size = "256MB";
+  int64_t synth_ids = 1100, synth_holdout = 100, synth_per_id = 16, synth_size = 32, synth_rate = 8000, synth_seed = 7;
+  double synth_clip = 0.5;
+  synth->add_option("--modality", synth_modality, "image or audio")->check(CLI::IsMember({"image", "audio"}));
+  synth->add_option("--identities", synth_ids, "Identities in all, held-out ones included")->capture_default_str();
+  synth->add_option("--holdout-identities", synth_holdout, "The last N identities are held out (manifest holdout)")
+      ->capture_default_str();
+  synth->add_option("--samples-per-identity", synth_per_id, "Samples of each identity")->capture_default_str();
+  synth->add_option("--output", synth_output, "Dataset folder to create")->required();
+  synth->add_option("--image-size", synth_size, "Image side in pixels")->capture_default_str();
+  synth->add_option("--sample-rate", synth_rate, "Audio sample rate in Hz")->capture_default_str();
+  synth->add_option("--clip-seconds", synth_clip, "Audio clip length")->capture_default_str();
+  synth->add_option("--seed", synth_seed, "Seed of the identities (data.seed)")->capture_default_str();
+  synth->add_option("--shard-size", shard_size, "Target shard size, e.g. 256MB")->capture_default_str();
+
+  auto* inspect = app.add_subcommand("inspect", "Validate a dataset (manifest, shards, checksums) and summarise it.");
+  std::string inspect_dir;
+  inspect->add_option("DIR", inspect_dir, "Dataset folder")->required();
+
   auto* reference = app.add_subcommand(
       "config-reference", "Print every config key with its type, default, range and meaning (markdown).");
 
@@ -108,6 +188,10 @@ int main(int argc, char** argv) {
   };
   try {
     if (*train) return run_train(config_file, sets, run_dir, resume);
+    if (*synth)
+      return run_synth(synth_modality, synth_ids, synth_holdout, synth_per_id, synth_output, synth_size, synth_rate,
+                       synth_clip, synth_seed, shard_size);
+    if (*inspect) return run_inspect(inspect_dir);
     if (*reference) {
       std::cout << imprint::config_reference_markdown();
       return 0;
@@ -118,6 +202,8 @@ int main(int argc, char** argv) {
     return fail(std::string("checkpoint error: ") + e.what(), 3);
   } catch (const imprint::CollectiveError& e) {
     return fail(std::string("collective error: ") + e.what(), 4);
+  } catch (const imprint::DatasetError& e) {
+    return fail(std::string("dataset error: ") + e.what(), 6);
   } catch (const imprint::BootstrapError& e) {
     return fail(std::string("launch error: ") + e.what(), 5);
   } catch (const std::exception& e) {

@@ -70,6 +70,7 @@ std::string canonical(const KeySpec& spec, const std::string& text, const std::s
       s << v;
       return s.str();
     }
+    case KeyType::String: return text;
     case KeyType::Bool:
       if (text == "true" || text == "True") return "true";
       if (text == "false" || text == "False") return "false";

@@ -1,5 +1,6 @@
 // Rules that tie several keys together; single-key types and ranges live in the schema.
 #include <cmath>
+#include <fstream>
 
 #include "trainer/config.h"
 
@@ -17,6 +18,13 @@ void check_config_rules(const Config& c, const std::string& source) {
                                           "): one sample of each held-out identity is the reference");
   if (c.get_int("train.stop_at") > c.get_int("train.steps"))
     fail("train.stop_at", "is after the last step (train.steps = " + std::to_string(c.get_int("train.steps")) + ")");
+  if (c.get_string("data.source") == "shards") {
+    const std::string& path = c.get_string("data.path");
+    if (path.empty()) fail("data.path", "is required when data.source is shards");
+    if (!c.get_bool("data.create_if_missing") && !std::ifstream(path + "/manifest.json"))
+      fail("data.path", "'" + path + "' holds no manifest.json (make a dataset with `imprint synth`, or set "
+                        "data.create_if_missing: true)");
+  }
   if (c.get_string("optimizer.name") == "lamb") {
     if (!c.get_bool("optimizer.fused"))
       fail("optimizer.fused", "must be true for optimizer.name: lamb (torch::optim has no LAMB)");

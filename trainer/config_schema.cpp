@@ -18,6 +18,9 @@ KeySpec Float(std::string path, std::string def, double lo, double hi, bool lo_e
 KeySpec Bool(std::string path, std::string def, std::string doc) {
   return KeySpec{std::move(path), KeyType::Bool, std::move(def), -kInf, kInf, false, false, {}, std::move(doc)};
 }
+KeySpec String(std::string path, std::string def, std::string doc) {
+  return KeySpec{std::move(path), KeyType::String, std::move(def), -kInf, kInf, false, false, {}, std::move(doc)};
+}
 KeySpec Choice(std::string path, std::string def, std::vector<std::string> choices, std::string doc) {
   return KeySpec{std::move(path), KeyType::Choice, std::move(def), -kInf, kInf, false, false,
                  std::move(choices), std::move(doc)};
@@ -29,8 +32,15 @@ std::vector<KeySpec> build_schema() {
       Int("seed", "1234", 0, big, "Seed for model initialisation, pair sampling and augmentation."),
 
       Choice("data.modality", "image", {"image", "audio"}, "Which encoder to train and which samples to read."),
-      Choice("data.source", "synthetic", {"synthetic"},
-             "Where samples come from: the built-in procedural identity generator."),
+      Choice("data.source", "synthetic", {"synthetic", "shards"},
+             "Where samples come from: the built-in procedural generator, or a shard dataset at data.path "
+             "(docs/dataset-format.md)."),
+      String("data.path", "",
+             "Dataset folder (manifest.json + shard-*.h5) when data.source is shards; made by `imprint synth` "
+             "when data.create_if_missing is true and it does not exist."),
+      Bool("data.create_if_missing", "false",
+           "With data.source: shards, write the synthetic identities (data.seed, data.*_identities, "
+           "data.samples_per_identity, size/rate) to data.path first if it holds no dataset."),
       Int("data.seed", "7", 0, big,
           "Seed of the synthetic identities themselves; fixed so that changing `seed` keeps the dataset."),
       Int("data.train_identities", "1000", 2, 1e7, "Synthetic training identities."),
@@ -140,6 +150,7 @@ std::string describe_expected(const KeySpec& spec) {
     case KeyType::Int: return "an integer in " + range;
     case KeyType::Float: return "a number in " + range;
     case KeyType::Bool: return "true or false";
+    case KeyType::String: return "a string";
     case KeyType::Choice: {
       std::string s = "one of";
       for (size_t i = 0; i < spec.choices.size(); ++i) s += (i ? ", " : " ") + spec.choices[i];

@@ -7,7 +7,7 @@
 
 namespace imprint {
 
-enum class KeyType { Int, Float, Bool, Choice };
+enum class KeyType { Int, Float, Bool, Choice, String };
 
 struct KeySpec {
   std::string path;           // dotted, e.g. "optimizer.lr"

@@ -13,7 +13,9 @@
 #include "collectives/gradient_reducer.h"
 #include "core/log.h"
 #include "data/prefetch_loader.h"
+#include "data/shard_dataset.h"
 #include "data/synthetic_dataset.h"
+#include "data/synthetic_export.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/info_nce.h"
 #include "trainer/lr_schedule.h"
@@ -63,6 +65,41 @@ std::vector<ParamGroup> param_groups(const std::vector<std::pair<std::string, at
     (is_weight && p.dim() >= 2 ? decay : no_decay).params.push_back(p);
   }
   return {decay, no_decay};
+}
+
+// The dataset the config names: the generator itself, or shards (written from the generator first when
+// data.create_if_missing asks for it and the folder holds none). Rank 0 writes; the others wait.
+std::unique_ptr<IdentityDataset> open_dataset(const Config& c, Communicator& comm) {
+  const SyntheticSpec spec = synthetic_spec(c);
+  if (c.get_string("data.source") == "synthetic") return std::make_unique<SyntheticDataset>(spec);
+  const std::string path = c.get_string("data.path");
+  if (c.get_bool("data.create_if_missing") && !fs::exists(path + "/manifest.json")) {
+    if (comm.rank() == 0) {
+      log::info("data.create_if_missing: writing the synthetic identities to " + path);
+      const Manifest m = export_synthetic(spec, path, 256 << 20);
+      log::info(log::strf("wrote %zu identities in %zu shard(s) to %s", m.identities.size(), m.shards.size(),
+                          path.c_str()));
+    }
+    comm.barrier();
+  }
+  auto ds = std::make_unique<ShardDataset>(path, spec.clip_samples);
+  const Manifest& m = ds->manifest();
+  log::info(log::strf("dataset %s: %zu identities (%zu held out) in %zu shard(s); used as it is, the synthetic "
+                      "data.* keys only shape a dataset created here",
+                      path.c_str(), m.identities.size(), m.holdout.size(), m.shards.size()));
+  if (m.modality != spec.modality)
+    throw ConfigError("data.modality: is " + c.get_string("data.modality") + " but the dataset at " + path + " is " +
+                      modality_name(m.modality));
+  if (m.modality == Modality::Image && m.image_size != spec.image_size)
+    throw ConfigError("data.image_size: is " + std::to_string(spec.image_size) + " but the images of " + path +
+                      " are " + std::to_string(m.image_size) + " pixels");
+  if (m.modality == Modality::Audio && m.sample_rate != spec.sample_rate)
+    throw ConfigError("data.sample_rate: is " + std::to_string(spec.sample_rate) + " but " + path + " is at " +
+                      std::to_string(m.sample_rate) + " Hz");
+  if (ds->eval_identities().size() < 2)
+    throw ConfigError("data.path: " + path + " lists " + std::to_string(ds->eval_identities().size()) +
+                      " held-out identities; evaluation needs at least 2 (imprint synth --holdout-identities)");
+  return ds;
 }
 
 std::string signature_text(const std::map<std::string, std::string>& sig) {
@@ -192,7 +229,8 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
 
   const uint64_t seed = static_cast<uint64_t>(cfg.get_int("seed"));
   torch::manual_seed(seed);
-  SyntheticDataset dataset(synthetic_spec(cfg));
+  const std::unique_ptr<IdentityDataset> dataset_owner = open_dataset(cfg, *comm);
+  const IdentityDataset& dataset = *dataset_owner;
 
   Run run;
   run.signature = model_signature(cfg);

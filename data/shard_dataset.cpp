@@ -1,0 +1,218 @@
+#include "data/shard_dataset.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "data/counter_rng.h"
+
+namespace imprint {
+namespace fs = std::filesystem;
+
+struct ShardDataset::Shard {
+  std::string path;
+  H5Handle file, samples;           // samples: /images or /audio
+  std::vector<int64_t> offsets;     // audio
+};
+
+namespace {
+
+std::vector<hsize_t> dims_of(hid_t ds) {
+  H5Handle space(H5Dget_space(ds), H5Sclose, "cannot read a dataspace");
+  std::vector<hsize_t> d(static_cast<size_t>(std::max(0, H5Sget_simple_extent_ndims(space.get()))));
+  H5Sget_simple_extent_dims(space.get(), d.data(), nullptr);
+  return d;
+}
+
+template <typename T>
+std::vector<T> read_all(hid_t file, const char* name, hid_t type, const std::string& path) {
+  H5Handle ds(H5Dopen2(file, name, H5P_DEFAULT), H5Dclose, path + ": dataset /" + std::string(name) + " is missing");
+  const auto d = dims_of(ds.get());
+  if (d.size() != 1) throw DatasetError(path + ": /" + std::string(name) + " must be 1-D");
+  std::vector<T> v(d[0]);
+  if (!v.empty() && H5Dread(ds.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+    throw DatasetError(path + ": cannot read /" + std::string(name) + " (truncated or corrupt?)");
+  return v;
+}
+
+// Reads rows [start, start+count) of dimension 0 of `ds` into `out`.
+void read_rows(hid_t ds, hid_t type, const std::vector<hsize_t>& dims, hsize_t start, hsize_t count, void* out,
+               const std::string& what) {
+  H5Handle file_space(H5Dget_space(ds), H5Sclose, what);
+  std::vector<hsize_t> offset(dims.size(), 0), size = dims;
+  offset[0] = start;
+  size[0] = count;
+  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset.data(), nullptr, size.data(), nullptr);
+  H5Handle mem_space(H5Screate_simple(static_cast<int>(size.size()), size.data(), nullptr), H5Sclose, what);
+  if (H5Dread(ds, type, mem_space.get(), file_space.get(), H5P_DEFAULT, out) < 0)
+    throw DatasetError(what + ": read failed (truncated or corrupt shard?)");
+}
+
+}  // namespace
+
+ShardDataset::ShardDataset(const std::string& dir, int64_t clip_samples)
+    : dir_(dir), manifest_(Manifest::read(dir)), clip_samples_(clip_samples) {
+  quiet_hdf5_errors();
+  where_.resize(manifest_.identities.size());
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  for (size_t s = 0; s < manifest_.shards.size(); ++s) {
+    const ShardInfo& info = manifest_.shards[s];
+    auto shard = std::make_unique<Shard>();
+    shard->path = dir + "/" + info.file;
+    std::error_code ec;
+    const auto size = fs::file_size(shard->path, ec);
+    if (ec) throw DatasetError(shard->path + ": missing (listed in " + dir + "/manifest.json)");
+    if (static_cast<int64_t>(size) != info.bytes)
+      throw DatasetError(shard->path + ": " + std::to_string(size) + " bytes, the manifest says " +
+                         std::to_string(info.bytes) + " (truncated or replaced?)");
+    shard->file = H5Handle(H5Fopen(shard->path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose,
+                           shard->path + ": not a readable HDF5 file");
+    const char* name = manifest_.modality == Modality::Image ? "images" : "audio";
+    shard->samples = H5Handle(H5Dopen2(shard->file.get(), name, H5P_DEFAULT), H5Dclose,
+                              shard->path + ": dataset /" + std::string(name) + " is missing");
+    const auto ids = read_all<int32_t>(shard->file.get(), "identity", H5T_NATIVE_INT32, shard->path);
+    if (static_cast<int64_t>(ids.size()) != info.samples)
+      throw DatasetError(shard->path + ": /identity has " + std::to_string(ids.size()) + " samples, the manifest says " +
+                         std::to_string(info.samples));
+    const auto d = dims_of(shard->samples.get());
+    if (manifest_.modality == Modality::Image) {
+      const auto side = static_cast<hsize_t>(manifest_.image_size);
+      if (d.size() != 4 || d[0] != ids.size() || d[1] != side || d[2] != side || d[3] != 3)
+        throw DatasetError(shard->path + ": /images must be uint8 [" + std::to_string(ids.size()) + ", " +
+                           std::to_string(side) + ", " + std::to_string(side) + ", 3]");
+    } else {
+      shard->offsets = read_all<int64_t>(shard->file.get(), "offsets", H5T_NATIVE_INT64, shard->path);
+      if (shard->offsets.size() != ids.size() + 1 || shard->offsets.front() != 0 ||
+          shard->offsets.back() != static_cast<int64_t>(d.at(0)) ||
+          !std::is_sorted(shard->offsets.begin(), shard->offsets.end()))
+        throw DatasetError(shard->path + ": /offsets must be " + std::to_string(ids.size() + 1) +
+                           " non-decreasing values from 0 to the length of /audio");
+    }
+    for (size_t row = 0; row < ids.size(); ++row) {
+      const int64_t id = ids[row];
+      if (id < info.identity_begin || id >= info.identity_end)
+        throw DatasetError(shard->path + ": sample " + std::to_string(row) + " has identity " + std::to_string(id) +
+                           ", outside the shard's range [" + std::to_string(info.identity_begin) + ", " +
+                           std::to_string(info.identity_end) + ")");
+      Where& w = where_[id];
+      if (w.count == 0) {
+        w.shard = static_cast<int32_t>(s);
+        w.first_row = static_cast<int64_t>(row);
+      } else if (w.shard != static_cast<int32_t>(s) || w.first_row + w.count != static_cast<int64_t>(row)) {
+        throw DatasetError(shard->path + ": the samples of identity " + std::to_string(id) + " are not contiguous");
+      }
+      ++w.count;
+    }
+    shards_.push_back(std::move(shard));
+  }
+  std::vector<char> held(manifest_.identities.size(), 0);
+  for (int64_t h : manifest_.holdout) held[h] = 1;
+  for (size_t id = 0; id < where_.size(); ++id) {
+    if (held[id]) {
+      eval_.push_back(static_cast<int64_t>(id));
+    } else if (where_[id].count >= 2) {
+      train_.push_back(static_cast<int64_t>(id));
+    }
+  }
+}
+
+ShardDataset::~ShardDataset() {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  shards_.clear();
+}
+
+int64_t ShardDataset::num_samples(int64_t identity) const { return where_.at(identity).count; }
+
+std::vector<int64_t> ShardDataset::sample_shape() const {
+  if (manifest_.modality == Modality::Image) return {3, manifest_.image_size, manifest_.image_size};
+  return {clip_samples_};
+}
+
+void ShardDataset::read(int64_t identity, int64_t index, uint64_t augment_seed, float* out) const {
+  const Where& w = where_.at(identity);
+  if (index < 0 || index >= w.count)
+    throw DatasetError(dir_ + ": identity " + std::to_string(identity) + " has no sample " + std::to_string(index));
+  const Shard& shard = *shards_[w.shard];
+  const int64_t row = w.first_row + index;
+  CounterRng aug(augment_seed);
+  if (manifest_.modality == Modality::Image) {
+    const int64_t s = manifest_.image_size, plane = s * s;
+    std::vector<uint8_t> hwc(static_cast<size_t>(plane * 3));
+    {
+      std::lock_guard<std::mutex> lock(hdf5_mutex());
+      read_rows(shard.samples.get(), H5T_NATIVE_UINT8, {1, (hsize_t)s, (hsize_t)s, 3}, static_cast<hsize_t>(row), 1,
+                hwc.data(), shard.path);
+    }
+    // Same normalisation as the synthetic images; augmentation: per-channel gain, offset and pixel noise.
+    float gain[3] = {1, 1, 1}, offset = 0, noise = 0;
+    if (augment_seed != 0) {
+      for (float& g : gain) g = static_cast<float>(aug.uniform(0.9, 1.1));
+      offset = static_cast<float>(aug.uniform(-0.08, 0.08));
+      noise = 0.02f;
+    }
+    for (int64_t p = 0; p < plane; ++p)
+      for (int c = 0; c < 3; ++c) {
+        float v = hwc[p * 3 + c] / 255.0f * gain[c] + offset;
+        if (noise > 0) v += noise * static_cast<float>(aug.normal());
+        out[c * plane + p] = (std::clamp(v, 0.0f, 1.0f) - 0.5f) * 4.0f;
+      }
+    return;
+  }
+  const int64_t begin = shard.offsets[row], length = shard.offsets[row + 1] - begin;
+  const int64_t take = std::min(length, clip_samples_);
+  const int64_t start = augment_seed != 0 && length > clip_samples_ ? begin + aug.below(length - clip_samples_ + 1) : begin;
+  std::vector<int16_t> pcm(static_cast<size_t>(take));
+  if (take > 0) {
+    std::lock_guard<std::mutex> lock(hdf5_mutex());
+    read_rows(shard.samples.get(), H5T_NATIVE_INT16, {static_cast<hsize_t>(shard.offsets.back())},
+              static_cast<hsize_t>(start), static_cast<hsize_t>(take), pcm.data(), shard.path);
+  }
+  const float gain = augment_seed != 0 ? static_cast<float>(aug.log_uniform(0.5, 2.0)) : 1.0f;
+  for (int64_t i = 0; i < clip_samples_; ++i) out[i] = i < take ? gain * pcm[i] / 32768.0f : 0.0f;
+}
+
+InspectReport inspect_dataset(const std::string& dir) {
+  const Manifest m = Manifest::read(dir);
+  for (const auto& s : m.shards) {
+    const std::string path = dir + "/" + s.file;
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (ec) throw DatasetError(path + ": missing (listed in " + dir + "/manifest.json)");
+    if (static_cast<int64_t>(size) != s.bytes)
+      throw DatasetError(path + ": " + std::to_string(size) + " bytes, the manifest says " + std::to_string(s.bytes) +
+                         " (truncated or replaced?)");
+    const std::string sum = file_fnv1a64(path);
+    if (sum != s.fnv1a64)
+      throw DatasetError(path + ": checksum " + sum + ", the manifest says " + s.fnv1a64 + " (corrupt?)");
+  }
+  const ShardDataset ds(dir, 1);  // structure, counts, identity ranges
+  InspectReport r;
+  r.identities = static_cast<int64_t>(m.identities.size());
+  r.holdout = static_cast<int64_t>(m.holdout.size());
+  r.min_per_identity = INT64_MAX;
+  for (int64_t id = 0; id < r.identities; ++id) {
+    const int64_t n = ds.num_samples(id);
+    r.samples += n;
+    r.min_per_identity = std::min(r.min_per_identity, n);
+    r.max_per_identity = std::max(r.max_per_identity, n);
+    if (n < 2) ++r.unusable_identities;
+  }
+  for (const auto& s : m.shards) r.bytes += s.bytes;
+  std::ostringstream o;
+  o << dir << ": imprint dataset v" << Manifest::kVersion << ", " << modality_name(m.modality);
+  if (m.modality == Modality::Image) {
+    o << " " << m.image_size << "x" << m.image_size << " RGB\n";
+  } else {
+    o << " " << m.sample_rate << " Hz mono\n";
+  }
+  o << "  identities: " << r.identities << " (" << ds.train_identities().size() << " train, " << r.holdout
+    << " held out" << (r.unusable_identities ? ", " + std::to_string(r.unusable_identities) + " with < 2 samples" : "")
+    << ")\n";
+  o << "  samples:    " << r.samples << " (" << r.min_per_identity << " to " << r.max_per_identity << " per identity)\n";
+  o << "  shards:     " << m.shards.size() << ", " << r.bytes << " bytes, all checksums match";
+  r.summary = o.str();
+  return r;
+}
+
+}  // namespace imprint

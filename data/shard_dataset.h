@@ -1,0 +1,54 @@
+// An IdentityDataset read from shard files (data/shard_format.h). Identities listed as held out in the
+// manifest are the evaluation identities; every other identity with at least 2 samples trains.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "data/h5_handle.h"
+#include "data/identity_dataset.h"
+#include "data/shard_format.h"
+
+namespace imprint {
+
+class ShardDataset final : public IdentityDataset {
+ public:
+  // clip_samples: audio clips are cropped (randomly when augmenting, from the start otherwise) or zero-padded
+  // to this length. Opens every shard and checks it against the manifest (sizes, sample counts, identity
+  // ranges); checksums are verified by `imprint inspect`, not here (they read every byte).
+  ShardDataset(const std::string& dir, int64_t clip_samples);
+  ~ShardDataset() override;
+
+  Modality modality() const override { return manifest_.modality; }
+  const std::vector<int64_t>& train_identities() const override { return train_; }
+  const std::vector<int64_t>& eval_identities() const override { return eval_; }
+  int64_t num_samples(int64_t identity) const override;
+  std::vector<int64_t> sample_shape() const override;
+  void read(int64_t identity, int64_t index, uint64_t augment_seed, float* out) const override;
+  const Manifest& manifest() const { return manifest_; }
+
+ private:
+  struct Shard;
+  struct Where {
+    int32_t shard = -1;
+    int64_t first_row = 0, count = 0;
+  };
+  std::string dir_;
+  Manifest manifest_;
+  int64_t clip_samples_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<Where> where_;  // by identity
+  std::vector<int64_t> train_, eval_;
+};
+
+struct InspectReport {
+  int64_t identities = 0, holdout = 0, samples = 0, bytes = 0;
+  int64_t min_per_identity = 0, max_per_identity = 0;
+  int64_t unusable_identities = 0;  // fewer than 2 samples
+  std::string summary;              // human-readable, several lines
+};
+
+// Full validation: manifest, every shard's size and checksum, datasets, counts, identity table. Throws
+// DatasetError naming the file and what is wrong.
+InspectReport inspect_dataset(const std::string& dir);
+
+}  // namespace imprint
