@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 
+#include "data/checksum.h"
 #include "data/shard_format.h"
 
 namespace imprint {
@@ -33,7 +34,7 @@ std::string file_fnv1a64(const std::string& path) {
   std::vector<char> buf(1 << 20);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 0x100000001b3ULL;
+    h = fnv1a64_bytes(buf.data(), static_cast<size_t>(in.gcount()), h);
   }
   char hex[17];
   std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));

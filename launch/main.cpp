@@ -8,12 +8,15 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <iostream>
 #include <filesystem>
 
 #include "collectives/bootstrap.h"
 #include "collectives/communicator.h"
 #include "core/log.h"
+#include "data/folder_pack.h"
 #include "data/shard_dataset.h"
 #include "data/synthetic_export.h"
 #include "trainer/checkpoint_store.h"
@@ -94,6 +97,22 @@ int64_t parse_size(const std::string& text) {
   return static_cast<int64_t>(v * mult);
 }
 
+// Progress on a terminal as one rewritten line, otherwise a plain line every 10%.
+std::function<void(int64_t, int64_t)> progress_printer(const char* what, const char* unit) {
+  auto last = std::make_shared<int64_t>(-1);
+  const bool tty = isatty(STDERR_FILENO);
+  return [=](int64_t done, int64_t total) {
+    const int64_t percent = 100 * done / std::max<int64_t>(1, total);
+    if (tty) {
+      std::fprintf(stderr, "\r%s: %lld/%lld %s (%lld%%)", what, (long long)done, (long long)total, unit, (long long)percent);
+      if (done == total) std::fprintf(stderr, "\n");
+    } else if (percent / 10 != *last / 10 || done == total) {
+      std::fprintf(stderr, "%s: %lld/%lld %s\n", what, (long long)done, (long long)total, unit);
+    }
+    *last = percent;
+  };
+}
+
 int run_synth(const std::string& modality, int64_t identities, int64_t holdout, int64_t per_identity,
               const std::string& output, int64_t image_size, int64_t sample_rate, double clip_seconds, int64_t seed,
               const std::string& shard_size) {
@@ -109,21 +128,25 @@ int run_synth(const std::string& modality, int64_t identities, int64_t holdout, 
   spec.image_size = static_cast<int>(image_size);
   spec.sample_rate = static_cast<int>(sample_rate);
   spec.clip_samples = static_cast<int>(std::lround(clip_seconds * sample_rate));
-  const bool tty = isatty(STDERR_FILENO);
-  int64_t last_percent = -1;
-  const auto m = imprint::export_synthetic(spec, output, parse_size(shard_size), [&](int64_t done, int64_t total) {
-    const int64_t percent = 100 * done / total;
-    if (tty) {
-      std::fprintf(stderr, "\rsynth: %lld/%lld identities (%lld%%)", (long long)done, (long long)total, (long long)percent);
-      if (done == total) std::fprintf(stderr, "\n");
-    } else if (percent / 10 != last_percent / 10 || done == total) {
-      std::fprintf(stderr, "synth: %lld/%lld identities\n", (long long)done, (long long)total);
-    }
-    last_percent = percent;
-  });
+  const auto m = imprint::export_synthetic(spec, output, parse_size(shard_size), progress_printer("synth", "identities"));
   imprint::log::info(imprint::log::strf("wrote %zu identities (%zu held out), %lld samples each, in %zu shard(s) to %s",
                                         m.identities.size(), m.holdout.size(), (long long)per_identity,
                                         m.shards.size(), output.c_str()));
+  return 0;
+}
+
+int run_pack(imprint::PackOptions o, const std::string& modality, const std::string& shard_size) {
+  o.modality = imprint::parse_modality(modality);
+  o.shard_bytes = parse_size(shard_size);
+  o.progress = progress_printer("pack", "identities");
+  const auto r = imprint::pack_folders(o);
+  for (const auto& p : r.problems) imprint::log::warn(p);
+  imprint::log::info(imprint::log::strf(
+      "packed %lld identities (%zu held out), %lld samples into %zu shard(s) in %s; skipped %lld file(s) and "
+      "%lld identit%s",
+      (long long)r.identities, r.manifest.holdout.size(), (long long)r.samples, r.manifest.shards.size(),
+      o.output.c_str(), (long long)r.skipped_files, (long long)r.skipped_identities,
+      r.skipped_identities == 1 ? "y" : "ies"));
   return 0;
 }
 
@@ -167,6 +190,22 @@ int main(int argc, char** argv) {
   synth->add_option("--seed", synth_seed, "Seed of the identities (data.seed)")->capture_default_str();
   synth->add_option("--shard-size", shard_size, "Target shard size, e.g. 256MB")->capture_default_str();
 
+  auto* pack = app.add_subcommand("pack", "Make a dataset from ROOT/<identity>/**/*.{png,jpg,jpeg} or *.{wav,flac}.");
+  imprint::PackOptions pack_opts;
+  std::string pack_modality = "image", pack_shard_size = "256MB";
+  pack->add_option("--modality", pack_modality, "image or audio")->required()->check(CLI::IsMember({"image", "audio"}));
+  pack->add_option("--input", pack_opts.input, "ROOT: one folder per identity")->required();
+  pack->add_option("--output", pack_opts.output, "Dataset folder to create")->required();
+  pack->add_option("--image-size", pack_opts.image_size, "Images are centre-cropped and resized to N x N")
+      ->capture_default_str();
+  pack->add_option("--sample-rate", pack_opts.sample_rate, "Audio is mixed to mono and resampled to HZ")
+      ->capture_default_str();
+  pack->add_option("--shard-size", pack_shard_size, "Target shard size, e.g. 256MB")->capture_default_str();
+  pack->add_option("--threads", pack_opts.threads, "Decoding threads")->capture_default_str();
+  pack->add_option("--holdout-identities", pack_opts.holdout_identities,
+                   "Identities held out for evaluation, chosen by a hash of their name")
+      ->capture_default_str();
+
   auto* inspect = app.add_subcommand("inspect", "Validate a dataset (manifest, shards, checksums) and summarise it.");
   std::string inspect_dir;
   inspect->add_option("DIR", inspect_dir, "Dataset folder")->required();
@@ -192,6 +231,7 @@ int main(int argc, char** argv) {
       return run_synth(synth_modality, synth_ids, synth_holdout, synth_per_id, synth_output, synth_size, synth_rate,
                        synth_clip, synth_seed, shard_size);
     if (*inspect) return run_inspect(inspect_dir);
+    if (*pack) return run_pack(pack_opts, pack_modality, pack_shard_size);
     if (*reference) {
       std::cout << imprint::config_reference_markdown();
       return 0;

@@ -1,5 +1,7 @@
 #include "trainer/checkpoint_store.h"
 
+#include "data/checksum.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -49,11 +51,7 @@ void fsync_dir(const std::string& dir) {
 
 }  // namespace
 
-uint64_t fnv1a64(const char* data, size_t size) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (size_t i = 0; i < size; ++i) h = (h ^ static_cast<unsigned char>(data[i])) * 0x100000001b3ULL;
-  return h;
-}
+uint64_t fnv1a64(const char* data, size_t size) { return fnv1a64_bytes(data, size); }
 
 CheckpointStore::CheckpointStore(std::string dir, int64_t keep) : dir_(std::move(dir)), keep_(keep) {
   std::error_code ec;

@@ -1,0 +1,126 @@
+#include "data/folder_pack.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "data/checksum.h"
+#include "data/media_decode.h"
+#include "data/shard_writer.h"
+
+namespace imprint {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool wanted(const fs::path& p, Modality m) {
+  std::string ext = p.extension().string();
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (m == Modality::Image) return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+  return ext == ".wav" || ext == ".flac";
+}
+
+struct Decoded {
+  bool ok = false;
+  std::string error;
+  std::vector<uint8_t> image;
+  std::vector<int16_t> audio;
+};
+
+}  // namespace
+
+PackReport pack_folders(const PackOptions& o) {
+  std::error_code ec;
+  if (!fs::is_directory(o.input, ec)) throw DatasetError(o.input + ": input folder does not exist");
+  std::vector<fs::path> identity_dirs;
+  for (const auto& e : fs::directory_iterator(o.input, ec))
+    if (e.is_directory()) identity_dirs.push_back(e.path());
+  std::sort(identity_dirs.begin(), identity_dirs.end());
+  if (identity_dirs.empty())
+    throw DatasetError(o.input + ": no identity folders (expected " + o.input + "/<identity>/**/*." +
+                       (o.modality == Modality::Image ? "{png,jpg,jpeg}" : "{wav,flac}") + ")");
+
+  DatasetWriter writer(o.output, o.modality, o.modality == Modality::Image ? o.image_size : o.sample_rate,
+                       o.shard_bytes);
+  PackReport report;
+  std::vector<std::string> kept_names;
+  const auto total = static_cast<int64_t>(identity_dirs.size());
+  constexpr size_t kGroup = 16;  // identities decoded together (bounds memory)
+  for (size_t g = 0; g < identity_dirs.size(); g += kGroup) {
+    const size_t g_end = std::min(identity_dirs.size(), g + kGroup);
+    std::vector<std::vector<fs::path>> files(g_end - g);
+    std::vector<std::pair<size_t, size_t>> jobs;  // (identity in group, file)
+    for (size_t i = g; i < g_end; ++i) {
+      for (const auto& e : fs::recursive_directory_iterator(identity_dirs[i], ec))
+        if (e.is_regular_file() && wanted(e.path(), o.modality)) files[i - g].push_back(e.path());
+      std::sort(files[i - g].begin(), files[i - g].end());
+      for (size_t f = 0; f < files[i - g].size(); ++f) jobs.emplace_back(i - g, f);
+    }
+    std::vector<std::vector<Decoded>> out(files.size());
+    for (size_t i = 0; i < files.size(); ++i) out[i].resize(files[i].size());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t j; (j = next++) < jobs.size();) {
+        const auto [i, f] = jobs[j];
+        Decoded& d = out[i][f];
+        d.ok = o.modality == Modality::Image ? decode_image(files[i][f].string(), o.image_size, d.image, d.error)
+                                             : decode_audio(files[i][f].string(), o.sample_rate, d.audio, d.error);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < std::max(1, o.threads); ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+
+    for (size_t i = 0; i < files.size(); ++i) {
+      const std::string name = identity_dirs[g + i].filename().string();
+      std::vector<std::vector<uint8_t>> images;
+      std::vector<std::vector<int16_t>> clips;
+      for (size_t f = 0; f < files[i].size(); ++f) {
+        Decoded& d = out[i][f];
+        if (!d.ok) {
+          ++report.skipped_files;
+          report.problems.push_back(files[i][f].string() + ": skipped: " + d.error);
+          continue;
+        }
+        if (o.modality == Modality::Image) {
+          images.push_back(std::move(d.image));
+        } else {
+          clips.push_back(std::move(d.audio));
+        }
+      }
+      const size_t usable = o.modality == Modality::Image ? images.size() : clips.size();
+      if (usable < 2) {
+        ++report.skipped_identities;
+        report.problems.push_back(identity_dirs[g + i].string() + ": identity skipped: " + std::to_string(usable) +
+                                  " usable sample(s), a reference/target pair needs 2");
+        continue;
+      }
+      if (o.modality == Modality::Image) {
+        writer.add_image_identity(name, images);
+      } else {
+        writer.add_audio_identity(name, clips);
+      }
+      kept_names.push_back(name);
+      report.samples += static_cast<int64_t>(usable);
+    }
+    if (o.progress) o.progress(static_cast<int64_t>(g_end), total);
+  }
+  report.identities = static_cast<int64_t>(kept_names.size());
+  if (o.holdout_identities > 0 && o.holdout_identities >= report.identities - 1)
+    throw DatasetError(o.input + ": --holdout-identities " + std::to_string(o.holdout_identities) + " leaves too few of " +
+                       std::to_string(report.identities) + " usable identities to train on");
+  // Held out by a hash of the name, not by position: adding identities later does not move others across.
+  std::vector<std::pair<uint64_t, int64_t>> order;
+  for (size_t id = 0; id < kept_names.size(); ++id)
+    order.emplace_back(fnv1a64_bytes(kept_names[id].data(), kept_names[id].size()), static_cast<int64_t>(id));
+  std::sort(order.begin(), order.end());
+  std::vector<int64_t> holdout;
+  for (int64_t k = 0; k < o.holdout_identities; ++k) holdout.push_back(order[k].second);
+  std::sort(holdout.begin(), holdout.end());
+  report.manifest = writer.finish(holdout);
+  return report;
+}
+
+}  // namespace imprint

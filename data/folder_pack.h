@@ -1,0 +1,35 @@
+// `imprint pack`: a dataset from the folder layouts users already have,
+//   images: ROOT/<identity>/**/*.{png,jpg,jpeg}      audio: ROOT/<identity>/**/*.{wav,flac}
+// (VCTK / LibriSpeech-style nesting below the identity folder is fine). Files are decoded on `threads`
+// threads but written in sorted order, so the output is byte-identical for the same input whatever the
+// thread count. A file that fails to decode is reported and skipped; an identity with fewer than 2 usable
+// samples cannot form a reference/target pair and is skipped with a warning.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/shard_format.h"
+
+namespace imprint {
+
+struct PackOptions {
+  Modality modality = Modality::Image;
+  std::string input, output;
+  int image_size = 64;
+  int sample_rate = 16000;
+  int64_t shard_bytes = 256 << 20;
+  int threads = 2;
+  int64_t holdout_identities = 0;  // chosen by a hash of the identity name: stable when identities are added
+  std::function<void(int64_t done, int64_t total)> progress;
+};
+
+struct PackReport {
+  int64_t identities = 0, samples = 0, skipped_files = 0, skipped_identities = 0;
+  std::vector<std::string> problems;  // "path: reason", one per skipped file or identity
+  Manifest manifest;
+};
+
+PackReport pack_folders(const PackOptions& options);
+
+}  // namespace imprint

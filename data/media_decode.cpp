@@ -1,0 +1,183 @@
+#include "data/media_decode.h"
+
+#include <jpeglib.h>
+#include <png.h>
+#include <sndfile.h>
+#include <soxr.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csetjmp>
+#include <cstdio>
+#include <memory>
+
+namespace imprint {
+namespace {
+
+bool ends_with_ci(const std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size()) return false;
+  for (size_t i = 0; i < suffix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[s.size() - suffix.size() + i])) != suffix[i]) return false;
+  return true;
+}
+
+bool read_png(const std::string& path, std::vector<uint8_t>& rgb, int& w, int& h, std::string& error) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file(&image, path.c_str())) {
+    error = std::string("PNG: ") + image.message;
+    return false;
+  }
+  image.format = PNG_FORMAT_RGB;
+  rgb.resize(PNG_IMAGE_SIZE(image));
+  png_color white{255, 255, 255};
+  if (!png_image_finish_read(&image, &white, rgb.data(), 0, nullptr)) {
+    error = std::string("PNG: ") + image.message;
+    png_image_free(&image);
+    return false;
+  }
+  w = static_cast<int>(image.width);
+  h = static_cast<int>(image.height);
+  return true;
+}
+
+struct JpegError {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void jpeg_fail(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<JpegError*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+bool read_jpeg(const std::string& path, std::vector<uint8_t>& rgb, int& w, int& h, std::string& error) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) {
+    error = "cannot open";
+    return false;
+  }
+  jpeg_decompress_struct cinfo{};
+  JpegError err{};
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = jpeg_fail;
+  if (setjmp(err.jump)) {
+    error = std::string("JPEG: ") + err.message;
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_stdio_src(&cinfo, file.get());
+  jpeg_read_header(&cinfo, TRUE);
+  cinfo.out_color_space = JCS_RGB;  // grey and YCbCr alike
+  jpeg_start_decompress(&cinfo);
+  w = static_cast<int>(cinfo.output_width);
+  h = static_cast<int>(cinfo.output_height);
+  rgb.resize(static_cast<size_t>(w) * h * 3);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = rgb.data() + static_cast<size_t>(cinfo.output_scanline) * w * 3;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return true;
+}
+
+}  // namespace
+
+std::vector<uint8_t> square_resize(const std::vector<uint8_t>& rgb, int width, int height, int size) {
+  // Centre crop to a square of side s, then map it onto size x size.
+  const int s = std::min(width, height), x0 = (width - s) / 2, y0 = (height - s) / 2;
+  std::vector<uint8_t> out(static_cast<size_t>(size) * size * 3);
+  const double scale = static_cast<double>(s) / size;
+  for (int y = 0; y < size; ++y)
+    for (int x = 0; x < size; ++x)
+      for (int c = 0; c < 3; ++c) {
+        double v = 0;
+        if (scale >= 1) {  // area average over the source pixels this output pixel covers
+          const int ya = static_cast<int>(y * scale), yb = std::max(ya + 1, static_cast<int>((y + 1) * scale));
+          const int xa = static_cast<int>(x * scale), xb = std::max(xa + 1, static_cast<int>((x + 1) * scale));
+          for (int yy = ya; yy < yb; ++yy)
+            for (int xx = xa; xx < xb; ++xx) v += rgb[((static_cast<size_t>(y0 + yy) * width) + x0 + xx) * 3 + c];
+          v /= static_cast<double>((yb - ya) * (xb - xa));
+        } else {  // bilinear
+          const double fy = std::clamp((y + 0.5) * scale - 0.5, 0.0, s - 1.0), fx = std::clamp((x + 0.5) * scale - 0.5, 0.0, s - 1.0);
+          const int ya = static_cast<int>(fy), xa = static_cast<int>(fx);
+          const int yb = std::min(ya + 1, s - 1), xb = std::min(xa + 1, s - 1);
+          const double ty = fy - ya, tx = fx - xa;
+          auto at = [&](int yy, int xx) { return rgb[((static_cast<size_t>(y0 + yy) * width) + x0 + xx) * 3 + c]; };
+          v = (1 - ty) * ((1 - tx) * at(ya, xa) + tx * at(ya, xb)) + ty * ((1 - tx) * at(yb, xa) + tx * at(yb, xb));
+        }
+        out[(static_cast<size_t>(y) * size + x) * 3 + c] = static_cast<uint8_t>(std::lround(std::clamp(v, 0.0, 255.0)));
+      }
+  return out;
+}
+
+bool decode_image(const std::string& path, int size, std::vector<uint8_t>& rgb, std::string& error) {
+  std::vector<uint8_t> full;
+  int w = 0, h = 0;
+  const bool ok = ends_with_ci(path, ".png") ? read_png(path, full, w, h, error) : read_jpeg(path, full, w, h, error);
+  if (!ok) return false;
+  if (w < 1 || h < 1) {
+    error = "empty image";
+    return false;
+  }
+  rgb = square_resize(full, w, h, size);
+  return true;
+}
+
+bool decode_audio(const std::string& path, int sample_rate, std::vector<int16_t>& pcm, std::string& error) {
+  SF_INFO info{};
+  SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
+  if (!f) {
+    error = std::string("libsndfile: ") + sf_strerror(nullptr);
+    return false;
+  }
+  if (info.frames < 1 || info.channels < 1) {
+    sf_close(f);
+    error = "no audio frames";
+    return false;
+  }
+  std::vector<float> interleaved(static_cast<size_t>(info.frames) * info.channels);
+  const sf_count_t got = sf_readf_float(f, interleaved.data(), info.frames);
+  sf_close(f);
+  if (got < 1) {
+    error = "libsndfile read no frames";
+    return false;
+  }
+  std::vector<float> mono(static_cast<size_t>(got));
+  for (sf_count_t i = 0; i < got; ++i) {
+    float sum = 0;
+    for (int c = 0; c < info.channels; ++c) sum += interleaved[static_cast<size_t>(i) * info.channels + c];
+    mono[i] = sum / static_cast<float>(info.channels);
+  }
+  std::vector<float> resampled;
+  if (info.samplerate == sample_rate) {
+    resampled = std::move(mono);
+  } else {
+    const size_t out_len = static_cast<size_t>(std::ceil(mono.size() * static_cast<double>(sample_rate) / info.samplerate));
+    resampled.resize(out_len + 16);
+    size_t done = 0;
+    const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+    const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
+    const soxr_error_t e = soxr_oneshot(info.samplerate, sample_rate, 1, mono.data(), mono.size(), nullptr,
+                                        resampled.data(), resampled.size(), &done, &io, &quality, nullptr);
+    if (e) {
+      error = std::string("libsoxr: ") + e;
+      return false;
+    }
+    resampled.resize(done);
+  }
+  pcm.resize(resampled.size());
+  for (size_t i = 0; i < resampled.size(); ++i)
+    pcm[i] = static_cast<int16_t>(std::lround(std::clamp(resampled[i], -1.0f, 32767.0f / 32768.0f) * 32768.0f));
+  if (pcm.empty()) {
+    error = "no samples after resampling";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace imprint

@@ -1,0 +1,222 @@
+#include <gtest/gtest.h>
+#include <jpeglib.h>
+#include <png.h>
+#include <sndfile.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "data/folder_pack.h"
+#include "data/shard_dataset.h"
+#include "tests/tiny_run.h"
+
+using namespace imprint;
+using imprint::testing::fresh_dir;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_png(const fs::path& p, int w, int h, int channels, uint8_t value, uint8_t alpha = 255) {
+  fs::create_directories(p.parent_path());
+  png_image img{};
+  img.version = PNG_IMAGE_VERSION;
+  img.width = w;
+  img.height = h;
+  img.format = channels == 1 ? PNG_FORMAT_GRAY : channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_RGBA;
+  std::vector<uint8_t> px(static_cast<size_t>(w) * h * channels);
+  for (size_t i = 0; i < px.size(); ++i) {
+    const int c = static_cast<int>(i % channels);
+    px[i] = channels == 4 && c == 3 ? alpha : channels >= 3 ? (c == 0 ? value : 0) : value;
+  }
+  ASSERT_TRUE(png_image_write_to_file(&img, p.c_str(), 0, px.data(), 0, nullptr)) << img.message;
+}
+
+void write_jpeg(const fs::path& p, int w, int h, bool grey, uint8_t r, uint8_t g, uint8_t b) {
+  fs::create_directories(p.parent_path());
+  FILE* f = std::fopen(p.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  jpeg_compress_struct c{};
+  jpeg_error_mgr err{};
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  jpeg_stdio_dest(&c, f);
+  c.image_width = w;
+  c.image_height = h;
+  c.input_components = grey ? 1 : 3;
+  c.in_color_space = grey ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_set_defaults(&c);
+  jpeg_set_quality(&c, 95, TRUE);
+  jpeg_start_compress(&c, TRUE);
+  std::vector<uint8_t> row(static_cast<size_t>(w) * c.input_components);
+  for (int x = 0; x < w; ++x) {
+    if (grey) {
+      row[x] = r;
+    } else {
+      row[x * 3] = r, row[x * 3 + 1] = g, row[x * 3 + 2] = b;
+    }
+  }
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW rp = row.data();
+    jpeg_write_scanlines(&c, &rp, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  std::fclose(f);
+}
+
+// A sine at `hz` (right channel inverted when `cancel`), written by libsndfile in `format`.
+void write_audio(const fs::path& p, int format, int rate, int channels, double seconds, double hz, bool cancel = false) {
+  fs::create_directories(p.parent_path());
+  SF_INFO info{};
+  info.samplerate = rate;
+  info.channels = channels;
+  info.format = format;
+  SNDFILE* f = sf_open(p.c_str(), SFM_WRITE, &info);
+  ASSERT_NE(f, nullptr) << sf_strerror(nullptr);
+  const auto frames = static_cast<sf_count_t>(seconds * rate);
+  std::vector<float> buf(static_cast<size_t>(frames) * channels);
+  for (sf_count_t i = 0; i < frames; ++i)
+    for (int c = 0; c < channels; ++c)
+      buf[i * channels + c] = static_cast<float>(0.5 * std::sin(2 * M_PI * hz * i / rate) * (cancel && c == 1 ? -1 : 1));
+  sf_writef_float(f, buf.data(), frames);
+  sf_close(f);
+}
+
+void write_garbage(const fs::path& p) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << "this is not media at all";
+}
+
+PackOptions image_options(const std::string& in, const std::string& out, int threads) {
+  PackOptions o;
+  o.modality = Modality::Image;
+  o.input = in;
+  o.output = out;
+  o.image_size = 8;
+  o.threads = threads;
+  o.holdout_identities = 1;
+  return o;
+}
+
+std::string image_tree() {
+  const fs::path root = fresh_dir("pack-images");
+  write_png(root / "alice" / "a.png", 40, 30, 3, 255);          // red, landscape
+  write_jpeg(root / "alice" / "c.jpg", 50, 50, false, 0, 0, 255);  // blue
+  write_png(root / "alice" / "sub" / "deeper" / "b.PNG", 20, 20, 1, 128);  // grey, nested, upper-case ext
+  write_png(root / "bob" / "x.png", 16, 16, 4, 0, 0);           // fully transparent: composited on white
+  write_jpeg(root / "bob" / "y.jpeg", 12, 30, true, 60, 0, 0);   // grey JPEG, portrait
+  write_garbage(root / "bob" / "broken.png");
+  std::ofstream(root / "bob" / "notes.txt") << "ignored";
+  write_png(root / "carol" / "only.png", 8, 8, 3, 10);          // one sample: identity skipped
+  fs::create_directories(root / "empty");
+  write_png(root / "Zoë" / "ñandú.png", 9, 9, 3, 200);          // non-ASCII names
+  write_png(root / "Zoë" / "二.png", 9, 9, 3, 100);
+  write_png(root / "dave" / "1.png", 64, 64, 3, 50);
+  write_png(root / "dave" / "2.png", 64, 64, 3, 60);
+  return root.string();
+}
+
+}  // namespace
+
+TEST(Pack, ImagesOfEveryKindBecomeADataset) {
+  const std::string root = image_tree(), out = fresh_dir("pack-images-out");
+  const PackReport r = pack_folders(image_options(root, out, 3));
+  EXPECT_EQ(r.identities, 4);  // alice, bob, dave, Zoë
+  EXPECT_EQ(r.samples, 3 + 2 + 2 + 2);
+  EXPECT_EQ(r.skipped_files, 1);
+  EXPECT_EQ(r.skipped_identities, 2);  // carol (1 sample), empty (0)
+  std::string all;
+  for (const auto& p : r.problems) all += p + "\n";
+  EXPECT_NE(all.find("broken.png: skipped: PNG"), std::string::npos) << all;
+  EXPECT_NE(all.find("carol: identity skipped: 1 usable sample(s)"), std::string::npos) << all;
+  EXPECT_NE(all.find("empty: identity skipped: 0 usable sample(s)"), std::string::npos) << all;
+  const Manifest& m = r.manifest;
+  EXPECT_EQ(m.identities, (std::vector<std::string>{"Zoë", "alice", "bob", "dave"}));
+  EXPECT_EQ(m.holdout.size(), 1u);
+  EXPECT_NO_THROW(inspect_dataset(out));
+
+  ShardDataset ds(out, 1);
+  std::vector<float> px(3 * 8 * 8);
+  auto rgb_at = [&](int64_t id, int64_t index, int y, int x) {
+    ds.read(id, index, 0, px.data());
+    std::array<int, 3> v{};
+    for (int c = 0; c < 3; ++c) v[c] = static_cast<int>(std::lround((px[(c * 8 + y) * 8 + x] / 4.0f + 0.5f) * 255));
+    return v;
+  };
+  EXPECT_EQ(rgb_at(1, 0, 4, 4), (std::array<int, 3>{255, 0, 0})) << "alice/a.png is red";
+  const auto blue = rgb_at(1, 1, 4, 4);
+  EXPECT_LE(blue[0], 3);
+  EXPECT_GE(blue[2], 250) << "alice/c.jpg is blue (JPEG, within rounding)";
+  EXPECT_EQ(rgb_at(1, 2, 0, 0), (std::array<int, 3>{128, 128, 128})) << "grey PNG becomes RGB";
+  EXPECT_EQ(rgb_at(2, 0, 7, 7), (std::array<int, 3>{255, 255, 255})) << "transparent PNG composited on white";
+  EXPECT_EQ(rgb_at(2, 1, 3, 3), (std::array<int, 3>{60, 60, 60})) << "grey JPEG becomes RGB";
+}
+
+TEST(Pack, OutputIsByteIdenticalForAnyThreadCount) {
+  const std::string root = image_tree();
+  const Manifest a = pack_folders(image_options(root, fresh_dir("pack-a"), 1)).manifest;
+  const Manifest b = pack_folders(image_options(root, fresh_dir("pack-b"), 4)).manifest;
+  ASSERT_EQ(a.shards.size(), b.shards.size());
+  for (size_t s = 0; s < a.shards.size(); ++s) EXPECT_EQ(a.shards[s].fnv1a64, b.shards[s].fnv1a64);
+}
+
+TEST(Pack, AudioOfEveryKindIsMixedDownAndResampled) {
+  const fs::path root = fresh_dir("pack-audio");
+  write_audio(root / "p225" / "session1" / "u1.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_U8, 16000, 1, 0.5, 1000);
+  write_audio(root / "p225" / "u2.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 0.25, 1000);
+  write_audio(root / "p226" / "a.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_24, 22050, 1, 0.3, 1000);
+  write_audio(root / "p226" / "b.wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 1, 0.3, 1000);
+  write_audio(root / "p227" / "cancel.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 2, 0.2, 1000, true);
+  write_audio(root / "p227" / "d.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, 0.2, 1000);
+  write_garbage(root / "p227" / "bad.wav");
+  PackOptions o;
+  o.modality = Modality::Audio;
+  o.input = root.string();
+  o.output = fresh_dir("pack-audio-out");
+  o.sample_rate = 8000;
+  const PackReport r = pack_folders(o);
+  EXPECT_EQ(r.identities, 3);
+  EXPECT_EQ(r.samples, 6);
+  EXPECT_EQ(r.skipped_files, 1);
+  ShardDataset ds(o.output, 8000);
+  std::vector<float> x(8000);
+  struct Expect {
+    int64_t id, index, length;
+  };
+  // p225: session1/u1.wav (0.5 s), u2.flac (0.25 s); p226: a.wav, b.wav (0.3 s); p227: cancel.wav, d.wav (0.2 s)
+  for (const Expect& e : {Expect{0, 0, 4000}, Expect{0, 1, 2000}, Expect{1, 0, 2400}, Expect{1, 1, 2400},
+                          Expect{2, 1, 1600}}) {
+    ds.read(e.id, e.index, 0, x.data());
+    int64_t length = 0, crossings = 0;
+    for (int64_t i = 0; i < 8000; ++i)
+      if (x[i] != 0.0f) length = i + 1;
+    for (int64_t i = 1; i < length; ++i) crossings += (x[i - 1] < 0) != (x[i] < 0);
+    EXPECT_NEAR(length, e.length, 3) << e.id << "/" << e.index;
+    // A 1 kHz tone crosses zero 2000 times a second, whatever rate and bit depth it came in at.
+    EXPECT_NEAR(crossings, 2000.0 * e.length / 8000, 0.03 * 2000.0 * e.length / 8000) << e.id << "/" << e.index;
+  }
+  ds.read(2, 0, 0, x.data());
+  float peak = 0;
+  for (float v : x) peak = std::max(peak, std::abs(v));
+  EXPECT_LT(peak, 1e-3) << "left and right in opposite phase must mix down to silence";
+}
+
+TEST(Pack, MissingOrEmptyInputIsNamed) {
+  PackOptions o = image_options("/nonexistent/photos", fresh_dir("pack-none"), 1);
+  try {
+    pack_folders(o);
+    FAIL();
+  } catch (const DatasetError& e) {
+    EXPECT_STREQ(e.what(), "/nonexistent/photos: input folder does not exist");
+  }
+  o.input = fresh_dir("pack-empty-root");
+  fs::create_directories(o.input);
+  try {
+    pack_folders(o);
+    FAIL();
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("no identity folders"), std::string::npos) << e.what();
+  }
+}
