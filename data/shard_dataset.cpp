@@ -51,8 +51,23 @@ void read_rows(hid_t ds, hid_t type, const std::vector<hsize_t>& dims, hsize_t s
 
 }  // namespace
 
-ShardDataset::ShardDataset(const std::string& dir, int64_t clip_samples)
+namespace {
+void verify_shard(const std::string& path, const ShardInfo& s) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw DatasetError(path + ": missing (listed in the manifest)");
+  if (static_cast<int64_t>(size) != s.bytes)
+    throw DatasetError(path + ": " + std::to_string(size) + " bytes, the manifest says " + std::to_string(s.bytes) +
+                       " (truncated or replaced?)");
+  const std::string sum = file_fnv1a64(path);
+  if (sum != s.fnv1a64) throw DatasetError(path + ": checksum " + sum + ", the manifest says " + s.fnv1a64 + " (corrupt?)");
+}
+}  // namespace
+
+ShardDataset::ShardDataset(const std::string& dir, int64_t clip_samples, bool verify_checksums)
     : dir_(dir), manifest_(Manifest::read(dir)), clip_samples_(clip_samples) {
+  if (verify_checksums)
+    for (const auto& s : manifest_.shards) verify_shard(dir + "/" + s.file, s);
   quiet_hdf5_errors();
   where_.resize(manifest_.identities.size());
   std::lock_guard<std::mutex> lock(hdf5_mutex());
@@ -174,19 +189,7 @@ void ShardDataset::read(int64_t identity, int64_t index, uint64_t augment_seed, 
 
 InspectReport inspect_dataset(const std::string& dir) {
   const Manifest m = Manifest::read(dir);
-  for (const auto& s : m.shards) {
-    const std::string path = dir + "/" + s.file;
-    std::error_code ec;
-    const auto size = fs::file_size(path, ec);
-    if (ec) throw DatasetError(path + ": missing (listed in " + dir + "/manifest.json)");
-    if (static_cast<int64_t>(size) != s.bytes)
-      throw DatasetError(path + ": " + std::to_string(size) + " bytes, the manifest says " + std::to_string(s.bytes) +
-                         " (truncated or replaced?)");
-    const std::string sum = file_fnv1a64(path);
-    if (sum != s.fnv1a64)
-      throw DatasetError(path + ": checksum " + sum + ", the manifest says " + s.fnv1a64 + " (corrupt?)");
-  }
-  const ShardDataset ds(dir, 1);  // structure, counts, identity ranges
+  const ShardDataset ds(dir, 1, /*verify_checksums=*/true);  // checksums, structure, counts, identity ranges
   InspectReport r;
   r.identities = static_cast<int64_t>(m.identities.size());
   r.holdout = static_cast<int64_t>(m.holdout.size());

@@ -14,8 +14,8 @@ class ShardDataset final : public IdentityDataset {
  public:
   // clip_samples: audio clips are cropped (randomly when augmenting, from the start otherwise) or zero-padded
   // to this length. Opens every shard and checks it against the manifest (sizes, sample counts, identity
-  // ranges); checksums are verified by `imprint inspect`, not here (they read every byte).
-  ShardDataset(const std::string& dir, int64_t clip_samples);
+  // ranges) and, with verify_checksums, every shard's checksum (reads every byte once).
+  ShardDataset(const std::string& dir, int64_t clip_samples, bool verify_checksums = false);
   ~ShardDataset() override;
 
   Modality modality() const override { return manifest_.modality; }

@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -114,6 +115,15 @@ TEST_P(ShardsBothModalities, ImprintReadsWhatH5pyWrites) {
   ASSERT_EQ(run("/usr/bin/python3 " + kInterop + "write_dataset.py " + dir + " " + m), 0);
   EXPECT_NO_THROW(inspect_dataset(dir));
   expect_pattern(dir, GetParam());
+  // And imprint trains on it: 4 training identities, 2 held out with 3 samples each.
+  const auto s = train(imprint::testing::tiny_config(
+                           m, {"data.source=shards", "data.path=" + dir, "data.image_size=8",
+                               "model.audio.n_fft=64", "model.audio.hop=16", "model.audio.n_mels=16",
+                               "train.batch_size=4", "train.steps=6", "eval.gallery_per_identity=2"}),
+                       {fresh_dir("h5py-train"), false});
+  EXPECT_EQ(s.steps_done, 6);
+  EXPECT_EQ(s.eval.identities, 2);
+  EXPECT_TRUE(std::isfinite(s.last_loss));
 }
 
 TEST_P(ShardsBothModalities, SyntheticExportMatchesTheGeneratorAndIsReproducible) {
@@ -154,6 +164,8 @@ TEST(ShardDataset, DamagedDatasetsNameTheFile) {
   }
   std::string msg = error_of([&] { inspect_dataset(dir); });
   EXPECT_NE(msg.find(shard + ": checksum"), std::string::npos) << msg;
+  msg = error_of([&] { ShardDataset(dir, 1, /*verify_checksums=*/true); });
+  EXPECT_NE(msg.find(shard + ": checksum"), std::string::npos) << "training (data.verify_checksums) too: " << msg;
   fs::resize_file(shard, size / 2);
   msg = error_of([&] { inspect_dataset(dir); });
   EXPECT_NE(msg.find(shard + ": "), std::string::npos) << msg;

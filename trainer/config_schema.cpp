@@ -38,6 +38,9 @@ std::vector<KeySpec> build_schema() {
       String("data.path", "",
              "Dataset folder (manifest.json + shard-*.h5) when data.source is shards; made by `imprint synth` "
              "when data.create_if_missing is true and it does not exist."),
+      Bool("data.verify_checksums", "true",
+           "Check every shard's checksum against the manifest before training (reads each file once); a corrupt "
+           "shard then stops the run with its name instead of training on damaged samples."),
       Bool("data.create_if_missing", "false",
            "With data.source: shards, write the synthetic identities (data.seed, data.*_identities, "
            "data.samples_per_identity, size/rate) to data.path first if it holds no dataset."),

@@ -82,7 +82,7 @@ std::unique_ptr<IdentityDataset> open_dataset(const Config& c, Communicator& com
     }
     comm.barrier();
   }
-  auto ds = std::make_unique<ShardDataset>(path, spec.clip_samples);
+  auto ds = std::make_unique<ShardDataset>(path, spec.clip_samples, c.get_bool("data.verify_checksums"));
   const Manifest& m = ds->manifest();
   log::info(log::strf("dataset %s: %zu identities (%zu held out) in %zu shard(s); used as it is, the synthetic "
                       "data.* keys only shape a dataset created here",
