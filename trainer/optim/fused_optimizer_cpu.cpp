@@ -57,7 +57,6 @@ IMPRINT_CLONES void adamw_span(T* __restrict p, const T* __restrict g, float* __
   }
 }
 
-const char* kind_name(OptimizerKind k) { return k == OptimizerKind::AdamW ? "fused_adamw" : "fused_lamb"; }
 
 }  // namespace
 
@@ -238,45 +237,64 @@ StepReport FusedOptimizer::step(double lr, double max_grad_norm, double loss_sca
   return report;
 }
 
-void FusedOptimizer::save(torch::serialize::OutputArchive& archive) const {
-  archive.write("kind", c10::IValue(std::string(kind_name(options_.kind))));
-  archive.write("step", c10::IValue(step_));
-  archive.write("slots", c10::IValue(static_cast<int64_t>(slots_.size())));
-  for (size_t i = 0; i < slots_.size(); ++i) {
+const char* fused_state_kind(OptimizerKind k) { return k == OptimizerKind::AdamW ? "fused_adamw" : "fused_lamb"; }
+
+void save_fused_state(torch::serialize::OutputArchive& archive, OptimizerKind kind, int64_t step,
+                      const std::vector<FusedSlotState>& slots) {
+  archive.write("kind", c10::IValue(std::string(fused_state_kind(kind))));
+  archive.write("step", c10::IValue(step));
+  archive.write("slots", c10::IValue(static_cast<int64_t>(slots.size())));
+  for (size_t i = 0; i < slots.size(); ++i) {
     const std::string k = std::to_string(i);
-    archive.write("exp_avg." + k, slots_[i].exp_avg, /*is_buffer=*/true);
-    archive.write("exp_avg_sq." + k, slots_[i].exp_avg_sq, true);
-    if (options_.amsgrad) archive.write("max_exp_avg_sq." + k, slots_[i].max_exp_avg_sq, true);
-    if (slots_[i].master.defined()) archive.write("master." + k, slots_[i].master, true);
+    archive.write("exp_avg." + k, slots[i].exp_avg.cpu(), /*is_buffer=*/true);
+    archive.write("exp_avg_sq." + k, slots[i].exp_avg_sq.cpu(), true);
+    if (slots[i].max_exp_avg_sq.defined()) archive.write("max_exp_avg_sq." + k, slots[i].max_exp_avg_sq.cpu(), true);
+    if (slots[i].master.defined()) archive.write("master." + k, slots[i].master.cpu(), true);
   }
 }
 
-void FusedOptimizer::load(torch::serialize::InputArchive& archive) {
-  c10::IValue kind, step, count;
-  archive.read("kind", kind);
-  if (kind.toStringRef() != kind_name(options_.kind))
-    throw std::runtime_error("optimizer state was written by '" + kind.toStringRef() + "', this config selects '" +
-                             kind_name(options_.kind) + "' (optimizer.name / optimizer.fused)");
+int64_t load_fused_state(torch::serialize::InputArchive& archive, OptimizerKind kind,
+                         const std::vector<FusedSlotState>& slots) {
+  c10::IValue stored_kind, step, count;
+  archive.read("kind", stored_kind);
+  if (stored_kind.toStringRef() != fused_state_kind(kind))
+    throw std::runtime_error("optimizer state was written by '" + stored_kind.toStringRef() +
+                             "', this config selects '" + fused_state_kind(kind) + "' (optimizer.name / optimizer.fused)");
   archive.read("slots", count);
-  if (count.toInt() != static_cast<int64_t>(slots_.size()))
+  if (count.toInt() != static_cast<int64_t>(slots.size()))
     throw std::runtime_error("optimizer state holds " + std::to_string(count.toInt()) + " parameters, the model has " +
-                             std::to_string(slots_.size()));
+                             std::to_string(slots.size()));
   archive.read("step", step);
-  auto restore = [&](const std::string& key, torch::Tensor& into) {
+  auto restore = [&](const std::string& key, const torch::Tensor& into) {
+    if (!into.defined()) return;
     torch::Tensor t;
     archive.read(key, t, true);
-    if (!t.sizes().equals(into.sizes()))
-      throw std::runtime_error("optimizer state '" + key + "' has the wrong shape");
+    if (!t.sizes().equals(into.sizes())) throw std::runtime_error("optimizer state '" + key + "' has the wrong shape");
+    torch::NoGradGuard no_grad;
     into.copy_(t);
   };
-  for (size_t i = 0; i < slots_.size(); ++i) {
+  for (size_t i = 0; i < slots.size(); ++i) {
     const std::string k = std::to_string(i);
-    restore("exp_avg." + k, slots_[i].exp_avg);
-    restore("exp_avg_sq." + k, slots_[i].exp_avg_sq);
-    if (options_.amsgrad) restore("max_exp_avg_sq." + k, slots_[i].max_exp_avg_sq);
-    if (slots_[i].master.defined()) restore("master." + k, slots_[i].master);
+    restore("exp_avg." + k, slots[i].exp_avg);
+    restore("exp_avg_sq." + k, slots[i].exp_avg_sq);
+    restore("max_exp_avg_sq." + k, slots[i].max_exp_avg_sq);
+    restore("master." + k, slots[i].master);
   }
-  step_ = step.toInt();
+  return step.toInt();
+}
+
+std::vector<FusedSlotState> FusedOptimizer::state_views() const {
+  std::vector<FusedSlotState> v;
+  for (const auto& s : slots_) v.push_back({s.exp_avg, s.exp_avg_sq, s.max_exp_avg_sq, s.master});
+  return v;
+}
+
+void FusedOptimizer::save(torch::serialize::OutputArchive& archive) const {
+  save_fused_state(archive, options_.kind, step_, state_views());
+}
+
+void FusedOptimizer::load(torch::serialize::InputArchive& archive) {
+  step_ = load_fused_state(archive, options_.kind, state_views());
 }
 
 #if defined(IMPRINT_WITH_CUDA_OPTIMIZER)

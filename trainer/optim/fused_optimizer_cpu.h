@@ -7,6 +7,19 @@
 
 namespace imprint {
 
+// The optimizer state of one parameter as the checkpoint stores it; undefined tensors are absent (no AMSGrad,
+// no master weights). Shared by the CPU optimizer and the CUDA one, so a checkpoint moves between them.
+struct FusedSlotState {
+  torch::Tensor exp_avg, exp_avg_sq, max_exp_avg_sq, master;
+};
+const char* fused_state_kind(OptimizerKind kind);
+void save_fused_state(torch::serialize::OutputArchive& archive, OptimizerKind kind, int64_t step,
+                      const std::vector<FusedSlotState>& slots);
+// Copies the archive's state into `slots` (any device); returns the step count. Throws std::runtime_error
+// when the archive holds another optimizer's state or a different parameter list.
+int64_t load_fused_state(torch::serialize::InputArchive& archive, OptimizerKind kind,
+                         const std::vector<FusedSlotState>& slots);
+
 class FusedOptimizer final : public Optimizer {
  public:
   static constexpr int64_t kChunk = 1 << 15;  // elements per work item
@@ -31,6 +44,7 @@ class FusedOptimizer final : public Optimizer {
     int64_t slot, begin, end;
   };
   double grad_sq_norm() const;
+  std::vector<FusedSlotState> state_views() const;
   void adamw_pass(const std::vector<OptimStep>& steps, float grad_scale);
   void lamb_pass(const std::vector<OptimStep>& steps, float grad_scale);
 

@@ -88,48 +88,12 @@ class CudaFusedOptimizer final : public Optimizer {
     return report;
   }
 
-  // Same layout as the CPU optimizer's state, on the CPU: a checkpoint moves between CPU and GPU runs.
+  // The CPU optimizer's layout (save_fused_state): a checkpoint moves between CPU and GPU runs.
   void save(torch::serialize::OutputArchive& archive) const override {
-    archive.write("kind", c10::IValue(std::string(options_.kind == OptimizerKind::AdamW ? "fused_adamw" : "fused_lamb")));
-    archive.write("step", c10::IValue(step_));
-    archive.write("slots", c10::IValue(static_cast<int64_t>(params_.size())));
-    for (size_t i = 0; i < params_.size(); ++i) {
-      const std::string k = std::to_string(i);
-      archive.write("exp_avg." + k, params_[i].exp_avg.cpu(), true);
-      archive.write("exp_avg_sq." + k, params_[i].exp_avg_sq.cpu(), true);
-      if (options_.amsgrad) archive.write("max_exp_avg_sq." + k, params_[i].max_exp_avg_sq.cpu(), true);
-      if (params_[i].master.defined()) archive.write("master." + k, params_[i].master.cpu(), true);
-    }
+    save_fused_state(archive, options_.kind, step_, state_views());
   }
-
   void load(torch::serialize::InputArchive& archive) override {
-    c10::IValue kind, step, count;
-    archive.read("kind", kind);
-    const std::string want = options_.kind == OptimizerKind::AdamW ? "fused_adamw" : "fused_lamb";
-    if (kind.toStringRef() != want)
-      throw std::runtime_error("optimizer state was written by '" + kind.toStringRef() + "', this config selects '" + want + "'");
-    archive.read("slots", count);
-    if (count.toInt() != static_cast<int64_t>(params_.size()))
-      throw std::runtime_error("optimizer state holds " + std::to_string(count.toInt()) + " parameters, the model has " +
-                               std::to_string(params_.size()));
-    archive.read("step", step);
-    for (size_t i = 0; i < params_.size(); ++i) {
-      const std::string k = std::to_string(i);
-      torch::Tensor t;
-      archive.read("exp_avg." + k, t, true);
-      params_[i].exp_avg.copy_(t);
-      archive.read("exp_avg_sq." + k, t, true);
-      params_[i].exp_avg_sq.copy_(t);
-      if (options_.amsgrad) {
-        archive.read("max_exp_avg_sq." + k, t, true);
-        params_[i].max_exp_avg_sq.copy_(t);
-      }
-      if (params_[i].master.defined()) {
-        archive.read("master." + k, t, true);
-        params_[i].master.copy_(t);
-      }
-    }
-    step_ = step.toInt();
+    step_ = load_fused_state(archive, options_.kind, state_views());
   }
   int64_t steps_taken() const override { return step_; }
 
@@ -137,6 +101,11 @@ class CudaFusedOptimizer final : public Optimizer {
   struct Slot {
     torch::Tensor param, master, exp_avg, exp_avg_sq, max_exp_avg_sq;
   };
+  std::vector<FusedSlotState> state_views() const {
+    std::vector<FusedSlotState> v;
+    for (const auto& s : params_) v.push_back({s.exp_avg, s.exp_avg_sq, s.max_exp_avg_sq, s.master});
+    return v;
+  }
   OptimizerOptions options_;
   std::vector<Slot> params_;
   std::vector<cuda::TensorRef> refs_;
