@@ -10,7 +10,8 @@ namespace imprint {
 // Returns `trunk_output` with a backward hook that makes its incoming gradient contiguous. libtorch 1.13's
 // CPU GroupNorm backward returns wrong gradients (norms of 1e4 to inf instead of about 1) when the
 // gradient reaching it is strided, as it is after the transpose from [B, C, N] to [B, N, C] that feeds the
-// token resampler. tests/test_encoders.cpp checks the trunk's gradients against finite differences.
+// token resampler; only float32 is affected. tests/test_encoders.cpp (Float32GradientsMatchFloat64) fails
+// without this hook.
 torch::Tensor with_contiguous_grad(const torch::Tensor& trunk_output);
 
 void append_conv2d_block(torch::nn::Sequential& trunk, int64_t in, int64_t out, int64_t stride);

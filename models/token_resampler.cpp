@@ -25,7 +25,7 @@ TokenResamplerImpl::TokenResamplerImpl(int64_t in_dim, int64_t dim, int64_t toke
 torch::Tensor TokenResamplerImpl::forward(const torch::Tensor& features) {
   const int64_t B = features.size(0), N = features.size(1), K = queries_.size(0), hd = dim_ / heads_;
   // contiguous(): keep strided views out of libtorch's CPU norm kernels (see conv_block.h).
-  auto x = norm_in_(features.contiguous());
+  auto x = norm_in_(features);
   auto k = to_k_(x).view({B, N, heads_, hd}).transpose(1, 2);                   // [B,h,N,hd]
   auto v = to_v_(x).view({B, N, heads_, hd}).transpose(1, 2);                   // [B,h,N,hd]
   auto q = queries_.view({1, K, heads_, hd}).transpose(1, 2).expand({B, heads_, K, hd});

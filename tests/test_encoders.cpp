@@ -51,7 +51,7 @@ TEST_P(EncoderBothModalities, SamplesAreEncodedIndependently) {
 }
 
 TEST_P(EncoderBothModalities, GradientsMatchFiniteDifferences) {
-  // Guards the trunk's gradient path (see models/conv_block.h: libtorch 1.13 returned wrong gradients here).
+  // The gradient path through trunk, resampler and pooling, in float64.
   torch::manual_seed(0);
   auto enc = make_encoder(spec_for(GetParam()));
   enc->to(torch::kDouble);
@@ -76,6 +76,32 @@ TEST_P(EncoderBothModalities, GradientsMatchFiniteDifferences) {
     flat[i].fill_(orig);
     const double numeric = (up - down) / (2 * h);
     EXPECT_NEAR(analytic[i].item<double>(), numeric, 1e-5 + 1e-4 * std::abs(numeric)) << "element " << i;
+  }
+}
+
+TEST_P(EncoderBothModalities, Float32GradientsMatchFloat64) {
+  // The libtorch 1.13 GroupNorm bug (models/conv_block.h) shows only in float32 (inf gradients in the trunk),
+  // so the float64 finite-difference check above cannot see it: compare float32 autograd with float64.
+  torch::manual_seed(0);
+  auto enc = make_encoder(spec_for(GetParam()));
+  auto x = input_for(GetParam(), 3);
+  auto probe = torch::randn({3, 24});
+  auto grads = [&] {
+    enc->zero_grad();
+    const auto dtype = enc->parameters()[0].scalar_type();
+    (enc->encode(x.to(dtype)).pooled * probe.to(dtype)).sum().backward();
+    std::vector<torch::Tensor> g;
+    for (auto& p : enc->parameters()) g.push_back(p.grad().to(torch::kDouble).clone());
+    return g;
+  };
+  const auto g32 = grads();
+  enc->to(torch::kDouble);
+  const auto g64 = grads();
+  const auto names = enc->named_parameters().keys();
+  for (size_t i = 0; i < g64.size(); ++i) {
+    const double ref = g64[i].norm().item<double>();
+    if (ref < 1e-6) continue;  // nothing to compare against rounding
+    EXPECT_LT((g32[i] - g64[i]).norm().item<double>() / ref, 1e-3) << names[i];
   }
 }
 
