@@ -61,10 +61,11 @@ class Communicator {
 std::unique_ptr<Communicator> make_local_communicator();
 // OpenMPI over MPI_COMM_WORLD; initialises MPI if nobody has. CPU tensors.
 std::unique_ptr<Communicator> make_mpi_communicator(const CommOptions& options);
-// NCCL over the ranks of `bootstrap` (an MPI communicator, used to share NCCL's unique id), on GPU
-// `local_rank`; CUDA tensors. Only in builds with a CUDA libtorch and NCCL (IMPRINT_WITH_NCCL defined).
-std::unique_ptr<Communicator> make_nccl_communicator(const CommOptions& options, Communicator& bootstrap,
-                                                     int local_rank);
+// NCCL over the ranks of `bootstrap` (an MPI communicator that shares NCCL's unique id and is kept, and
+// finalised, with the NCCL one), on GPU `local_rank`; CUDA tensors. Only in builds with a CUDA libtorch and
+// NCCL (IMPRINT_WITH_NCCL defined).
+std::unique_ptr<Communicator> make_nccl_communicator(const CommOptions& options,
+                                                     std::unique_ptr<Communicator> bootstrap, int local_rank);
 // Ends every rank of the job (MPI_Abort when MPI is running), after this rank has logged why.
 [[noreturn]] void abort_job(int exit_code);
 

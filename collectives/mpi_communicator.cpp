@@ -197,15 +197,22 @@ class MpiCommunicator final : public Communicator {
     std::promise<void> done;
   };
 
+  // In-place collectives work on the caller's own memory, so it must already be contiguous.
   static void check_contiguous(const at::Tensor& t, const char* name) {
-    if (!t.is_contiguous() || t.device().type() != at::kCPU)
-      throw CollectiveError(std::string("mpi backend: ") + name + " needs a contiguous CPU tensor, got " + describe(t));
+    if (!t.is_contiguous())
+      throw CollectiveError(std::string("mpi backend: ") + name + " needs a contiguous tensor, got " + describe(t));
   }
 
   // Counts the collective (published in the window at once, so a timing-out rank sees who never got here)
   // and queues it, behind a debug check when those are on.
   std::shared_ptr<Work> submit(int op, const at::Tensor& t, std::function<void()> run) {
-    if (t.defined()) mpi_type(t);  // an unsupported dtype fails here, on the caller's thread
+    // Unsupported dtypes and devices fail here, on the caller's thread, for every collective alike.
+    if (t.defined()) {
+      mpi_type(t);
+      if (t.device().type() != at::kCPU)
+        throw CollectiveError(std::string("mpi backend: ") + op_name(op) + " needs a CPU tensor, got " + describe(t) +
+                              " on " + t.device().str() + " (GPU tensors need distributed.backend: nccl)");
+    }
     const int64_t seq = ++entered_;
     MPI_Win_sync(window_);
     const std::string what = std::string(op_name(op)) + (t.defined() ? " of " + describe(t) : "");

@@ -67,14 +67,18 @@ class NcclWork final : public Work {
 
 class NcclCommunicator final : public Communicator {
  public:
-  NcclCommunicator(const CommOptions& options, Communicator& bootstrap, int local_rank)
-      : options_(options), rank_(bootstrap.rank()), size_(bootstrap.size()), device_(local_rank) {
+  NcclCommunicator(const CommOptions& options, std::unique_ptr<Communicator> bootstrap, int local_rank)
+      : options_(options),
+        bootstrap_(std::move(bootstrap)),
+        rank_(bootstrap_->rank()),
+        size_(bootstrap_->size()),
+        device_(local_rank) {
     c10::cuda::set_device(static_cast<c10::DeviceIndex>(device_));
     stream_ = std::make_unique<c10::cuda::CUDAStream>(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device_));
     ncclUniqueId id;
     if (rank_ == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
     at::Tensor bytes = at::from_blob(&id, {static_cast<int64_t>(sizeof(id))}, at::kByte).clone();
-    bootstrap.broadcast_(bytes, 0);  // the unique id travels over MPI
+    bootstrap_->broadcast_(bytes, 0);  // the unique id travels over MPI
     std::memcpy(&id, bytes.data_ptr(), sizeof(id));
     check(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank");
   }
@@ -169,6 +173,7 @@ class NcclCommunicator final : public Communicator {
   }
 
   CommOptions options_;
+  std::unique_ptr<Communicator> bootstrap_;  // destroyed (MPI finalised) after the NCCL communicator
   int rank_, size_, device_;
   ncclComm_t comm_ = nullptr;
   std::unique_ptr<c10::cuda::CUDAStream> stream_;
@@ -182,9 +187,9 @@ void NcclWork::wait() {
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_nccl_communicator(const CommOptions& options, Communicator& bootstrap,
-                                                     int local_rank) {
-  return std::make_unique<NcclCommunicator>(options, bootstrap, local_rank);
+std::unique_ptr<Communicator> make_nccl_communicator(const CommOptions& options,
+                                                     std::unique_ptr<Communicator> bootstrap, int local_rank) {
+  return std::make_unique<NcclCommunicator>(options, std::move(bootstrap), local_rank);
 }
 
 }  // namespace imprint

@@ -50,10 +50,7 @@ std::unique_ptr<imprint::Communicator> connect(const imprint::Config& cfg, const
   // On GPUs, auto means NCCL.
   if (backend == "nccl" ||
       (backend == "auto" && cfg.get_string("train.device") != "cpu" && torch::cuda::is_available())) {
-    // The MPI communicator stays alive for NCCL's set-up only.
-    static std::unique_ptr<imprint::Communicator> mpi_for_bootstrap;
-    mpi_for_bootstrap = std::move(comm);
-    return imprint::make_nccl_communicator(o, *mpi_for_bootstrap, boot.local_rank);
+    return imprint::make_nccl_communicator(o, std::move(comm), boot.local_rank);
   }
 #endif
   return comm;

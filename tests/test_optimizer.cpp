@@ -103,7 +103,6 @@ TEST(FusedAdamW, NonFiniteGradientChangesNothing) {
   fused->step(1e-3, 1.0);
   std::vector<torch::Tensor> before;
   for (auto& p : t.a) before.push_back(p.detach().clone());
-  torch::serialize::OutputArchive state_before;
   set_grads(t, 1);
   t.a[3].mutable_grad()[0] = std::numeric_limits<float>::infinity();
   const StepReport r = fused->step(1e-3, 1.0);
