@@ -20,8 +20,12 @@ class CollectiveError : public std::runtime_error {
 };
 
 struct CommOptions {
-  double timeout_s = 300;     // per collective; 0 waits forever
+  double timeout_s = 300;     // per collective, and for start-up and shutdown; 0 waits forever
   bool debug_checks = false;  // before each collective, check every rank enters the same one with the same shape
+  // What the launcher's environment says (Bootstrap); checked against MPI before any collective, so a rank
+  // started without its launcher fails with a launch error instead of an MPI one. -1: not checked.
+  int expected_rank = -1, expected_world_size = -1;
+  std::string launcher = "none";
 };
 
 // An asynchronous collective in flight.
@@ -49,6 +53,10 @@ class Communicator {
   virtual at::Tensor reduce_scatter(const at::Tensor& t, ReduceOp op) = 0;
   virtual void barrier() = 0;
 
+  // A communicator for small CPU tensors of control values (stop flags) that all ranks agree on; for the
+  // NCCL backend the MPI communicator it bootstrapped from, so such values never touch the GPU.
+  virtual Communicator& host() { return *this; }
+
   // What the job is doing, named in timeout and mismatch messages (e.g. "step 41").
   void set_context(std::string context) { context_ = std::move(context); }
   const std::string& context() const { return context_; }
@@ -66,7 +74,8 @@ std::unique_ptr<Communicator> make_mpi_communicator(const CommOptions& options);
 // NCCL (IMPRINT_WITH_NCCL defined).
 std::unique_ptr<Communicator> make_nccl_communicator(const CommOptions& options,
                                                      std::unique_ptr<Communicator> bootstrap, int local_rank);
-// Ends every rank of the job (MPI_Abort when MPI is running), after this rank has logged why.
+// Ends every rank of the job (MPI_Abort when MPI is running), after this rank has logged why. Never waits
+// on a peer: should the MPI runtime itself not end the process within a few seconds, it exits anyway.
 [[noreturn]] void abort_job(int exit_code);
 
 }  // namespace imprint

@@ -1,9 +1,13 @@
 #include <ATen/ATen.h>
 #include <mpi.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "collectives/communicator.h"
+#include "core/log.h"
 
 namespace imprint {
 namespace {
@@ -30,6 +34,12 @@ class LocalCommunicator final : public Communicator {
 std::unique_ptr<Communicator> make_local_communicator() { return std::make_unique<LocalCommunicator>(); }
 
 void abort_job(int exit_code) {
+  log::flush();
+  std::thread([exit_code] {
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    std::fprintf(stderr, "imprint: MPI_Abort did not end this process within 5 s; exiting\n");
+    std::_Exit(exit_code);
+  }).detach();
   int initialised = 0, finalised = 0;
   MPI_Initialized(&initialised);
   MPI_Finalized(&finalised);

@@ -4,16 +4,23 @@
 // every rank), as a BLOCKING MPI call: OpenMPI's tuned blocking algorithms are about twice as fast as its
 // non-blocking ones on shared memory, and a thread of its own progresses an all-reduce while backward goes
 // on, which non-blocking calls would only do when the trainer happened to call into MPI. The caller waits
-// on a future with a deadline (MPI_THREAD_MULTIPLE lets it query the other ranks while the communication
-// thread is blocked).
+// on a future.
 //
-// Finding who is missing when a collective times out: every rank exposes the number of collectives it
-// has entered in a one-sided MPI window (a passive-target epoch is open for the communicator's lifetime).
-// The rank that timed out reads every peer's counter with MPI_Rget, itself waited on with a short
-// deadline, and names the ranks whose counter is behind its own.
+// Deadlines belong to a watchdog thread, not to the waiting caller: each collective is armed when the
+// communication thread starts it, and one that overruns distributed.timeout_s ends the job from the
+// watchdog (message, then MPI_Abort) while the stuck MPI call is left where it is — no thread stuck in MPI
+// is ever joined. Start-up (MPI_Init waits for every rank to arrive) and shutdown (MPI_Finalize is
+// collective) are armed the same way, so a rank that never joins or stops at the end cannot hang the others.
+//
+// Finding who is missing when a collective times out: each rank's watchdog thread answers status queries
+// five times a second, on a communicator of their own, with the number of collectives its rank has
+// entered. The rank that timed out asks every peer and waits two seconds for the answers: a peer behind
+// the stuck collective is "missing"; a peer that does not answer at all is stopped, hung or dead. Plain
+// point-to-point messages work on every transport (one-sided windows do not exist on TCP-only OpenMPI).
 #include <ATen/ATen.h>
 #include <mpi.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -23,7 +30,9 @@
 #include <sstream>
 #include <thread>
 
+#include "collectives/bootstrap.h"
 #include "collectives/communicator.h"
+#include "collectives/watchdog.h"
 #include "core/log.h"
 
 namespace imprint {
@@ -76,49 +85,72 @@ class MpiCommunicator;
 
 class MpiWork final : public Work {
  public:
-  MpiWork(MpiCommunicator* comm, std::shared_future<void> done, std::string what, int64_t seq)
-      : comm_(comm), done_(std::move(done)), what_(std::move(what)), seq_(seq) {}
+  MpiWork(MpiCommunicator* comm, std::shared_future<void> done) : comm_(comm), done_(std::move(done)) {}
   ~MpiWork() override;
   void wait() override;
 
  private:
   MpiCommunicator* comm_;
   std::shared_future<void> done_;
-  std::string what_;
-  int64_t seq_;
   bool waited_ = false;
 };
 
 class MpiCommunicator final : public Communicator {
  public:
   explicit MpiCommunicator(const CommOptions& o) : options_(o) {
-    int initialised = 0, provided = 0;
-    MPI_Initialized(&initialised);
-    if (!initialised) {
-      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
-      owns_mpi_ = true;
-    } else {
-      MPI_Query_thread(&provided);
+    const std::string who = o.expected_rank >= 0 ? "rank " + std::to_string(o.expected_rank) : "this rank";
+    {
+      // MPI_Init_thread waits until every rank of the job has arrived.
+      WatchdogScope startup(watchdog_, options_.timeout_s, [who, t = options_.timeout_s] {
+        return who + ": MPI start-up (MPI_Init_thread and communicator set-up) did not finish within " +
+               log::strf("%g", t) + " s (distributed.timeout_s): a rank of the job never started or cannot reach this one";
+      }, /*exit_code=*/5);
+      int initialised = 0, provided = 0;
+      MPI_Initialized(&initialised);
+      if (!initialised) {
+        MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
+        owns_mpi_ = true;
+      } else {
+        MPI_Query_thread(&provided);
+      }
+      if (provided < MPI_THREAD_MULTIPLE)
+        throw CollectiveError("mpi backend: this MPI library does not provide MPI_THREAD_MULTIPLE (got level " +
+                              std::to_string(provided) + "); imprint's communication thread needs it");
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+      MPI_Comm_size(MPI_COMM_WORLD, &size_);
+      // Checked before any collective: a rank started without its launcher is a world of one on its own.
+      if (o.expected_world_size > 0 && (size_ != o.expected_world_size || rank_ != o.expected_rank))
+        throw BootstrapError("MPI reports rank " + std::to_string(rank_) + " of " + std::to_string(size_) +
+                             " but the launch environment (" + o.launcher + ") says rank " +
+                             std::to_string(o.expected_rank) + " of " + std::to_string(o.expected_world_size) +
+                             "; start every rank with the launcher (mpirun, or srun with PMIx)");
+      MPI_Comm_dup(MPI_COMM_WORLD, &comm_);  // imprint's traffic never mixes with the application's
+      MPI_Comm_dup(MPI_COMM_WORLD, &status_comm_);
+      watchdog_.set_tick([this] { answer_status_queries(); }, std::chrono::milliseconds(200));
     }
-    if (provided < MPI_THREAD_MULTIPLE)
-      throw CollectiveError("mpi backend: this MPI library does not provide MPI_THREAD_MULTIPLE (got level " +
-                            std::to_string(provided) + "); imprint's communication thread needs it");
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &size_);
-    MPI_Comm_dup(MPI_COMM_WORLD, &comm_);  // imprint's traffic never mixes with the application's
-    MPI_Win_create(&entered_, sizeof(entered_), sizeof(entered_), MPI_INFO_NULL, MPI_COMM_WORLD, &window_);
-    MPI_Win_lock_all(MPI_MODE_NOCHECK, window_);
     worker_ = std::thread([this] { run_worker(); });
   }
   ~MpiCommunicator() override {
+    // On an error path (an exception unwinding past us) the peers may be stuck in a collective: freeing the
+    // window or finalising would wait for them. End the job instead; whoever threw has logged nothing yet,
+    // so say why.
+    if (std::uncaught_exceptions() > 0) {
+      log::error("rank " + std::to_string(rank_) + ": an error is unwinding past the MPI communicator (" + context_ +
+                 "); ending the job without waiting for the other ranks");
+      abort_job(1);
+    }
+    WatchdogScope shutdown(watchdog_, options_.timeout_s, [this] {
+      return "rank " + std::to_string(rank_) + ": MPI shutdown (MPI_Win_free, MPI_Finalize) did not finish within " +
+             log::strf("%g", options_.timeout_s) + " s (distributed.timeout_s): another rank stopped before the end";
+    }, /*exit_code=*/4);
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
-    worker_.join();
-    MPI_Win_unlock_all(window_);
-    MPI_Win_free(&window_);
+    worker_.join();  // idle: every submitted collective has been waited for (MpiWork's destructor waits)
+    watchdog_.set_tick(nullptr, std::chrono::milliseconds(200));
+    MPI_Comm_free(&status_comm_);
     MPI_Comm_free(&comm_);
     if (owns_mpi_) MPI_Finalize();
   }
@@ -179,15 +211,8 @@ class MpiCommunicator final : public Communicator {
     submit(kBarrier, at::Tensor(), [this]() { MPI_Barrier(comm_); })->wait();
   }
 
-  // Waits for `done` until the deadline; on timeout throws a CollectiveError naming the missing ranks.
-  void wait_for(const std::shared_future<void>& done, const std::string& what, int64_t seq) {
-    if (options_.timeout_s > 0) {
-      const auto limit = std::chrono::duration<double>(options_.timeout_s);
-      if (done.wait_for(limit) != std::future_status::ready)
-        throw CollectiveError("rank " + std::to_string(rank_) + ": " + what + " (collective #" + std::to_string(seq) +
-                              ", " + context_ + ") did not finish within " + log::strf("%g", options_.timeout_s) +
-                              " s (distributed.timeout_s); " + missing_ranks(seq));
-    }
+  // Waits for `done`; the watchdog ends the job if the collective overruns its deadline.
+  void wait_for(const std::shared_future<void>& done) {
     done.get();  // rethrows what the communication thread threw (a debug-check mismatch)
   }
 
@@ -195,6 +220,8 @@ class MpiCommunicator final : public Communicator {
   struct Task {
     std::function<void()> run;
     std::promise<void> done;
+    std::string what, context;
+    int64_t seq = 0;
   };
 
   // In-place collectives work on the caller's own memory, so it must already be contiguous.
@@ -203,7 +230,7 @@ class MpiCommunicator final : public Communicator {
       throw CollectiveError(std::string("mpi backend: ") + name + " needs a contiguous tensor, got " + describe(t));
   }
 
-  // Counts the collective (published in the window at once, so a timing-out rank sees who never got here)
+  // Counts the collective (status queries report the count, so a timing-out rank sees who never got here)
   // and queues it, behind a debug check when those are on.
   std::shared_ptr<Work> submit(int op, const at::Tensor& t, std::function<void()> run) {
     // Unsupported dtypes and devices fail here, on the caller's thread, for every collective alike.
@@ -214,7 +241,6 @@ class MpiCommunicator final : public Communicator {
                               " on " + t.device().str() + " (GPU tensors need distributed.backend: nccl)");
     }
     const int64_t seq = ++entered_;
-    MPI_Win_sync(window_);
     const std::string what = std::string(op_name(op)) + (t.defined() ? " of " + describe(t) : "");
     if (options_.debug_checks) {
       std::vector<int64_t> mine = descriptor(op, t, seq);
@@ -224,14 +250,14 @@ class MpiCommunicator final : public Communicator {
         run();
       };
     }
-    Task task{std::move(run), {}};
+    Task task{std::move(run), {}, what, context_, seq};
     std::shared_future<void> done = task.done.get_future().share();
     {
       std::lock_guard<std::mutex> lock(mu_);
       queue_.push_back(std::move(task));
     }
     cv_.notify_one();
-    return std::make_shared<MpiWork>(this, done, what, seq);
+    return std::make_shared<MpiWork>(this, done);
   }
 
   void run_worker() {
@@ -245,6 +271,11 @@ class MpiCommunicator final : public Communicator {
         queue_.pop_front();
       }
       try {
+        WatchdogScope deadline(watchdog_, options_.timeout_s, [this, &task] {
+          return "rank " + std::to_string(rank_) + ": " + task.what + " (collective #" + std::to_string(task.seq) +
+                 ", " + task.context + ") did not finish within " + log::strf("%g", options_.timeout_s) +
+                 " s (distributed.timeout_s); " + missing_ranks(task.seq);
+        }, /*exit_code=*/4);
         task.run();
         task.done.set_value();
       } catch (...) {
@@ -288,45 +319,80 @@ class MpiCommunicator final : public Communicator {
     throw CollectiveError(msg.str());
   }
 
+  enum StatusTag { kQuery = 1, kAnswer = 2 };
+
+  // On the watchdog thread (and while a timed-out rank waits for answers): answer every pending query.
+  void answer_status_queries() {
+    for (;;) {
+      int pending = 0;
+      MPI_Status st;
+      MPI_Iprobe(MPI_ANY_SOURCE, kQuery, status_comm_, &pending, &st);
+      if (!pending) return;
+      int64_t query = 0;
+      MPI_Recv(&query, 1, MPI_INT64_T, st.MPI_SOURCE, kQuery, status_comm_, MPI_STATUS_IGNORE);
+      answers_.push_back(entered_.load());
+      MPI_Request req;  // freed at once: 8 bytes go out eagerly, and the buffer lives as long as we do
+      MPI_Isend(&answers_.back(), 1, MPI_INT64_T, st.MPI_SOURCE, kAnswer, status_comm_, &req);
+      MPI_Request_free(&req);
+    }
+  }
+
+  // Which ranks hold collective `seq` up: those that have not entered it, and those that do not answer.
   std::string missing_ranks(int64_t seq) {
-    std::vector<int64_t> seen(size_, -1);
-    std::vector<MPI_Request> reqs(size_, MPI_REQUEST_NULL);
-    for (int r = 0; r < size_; ++r)
-      if (r != rank_) MPI_Rget(&seen[r], 1, MPI_INT64_T, r, 0, 1, MPI_INT64_T, window_, &reqs[r]);
-    const auto deadline = Clock::now() + std::chrono::seconds(3);
-    std::vector<int> pending;
+    std::vector<int64_t> entered(size_, -1);
+    std::vector<MPI_Request> asks(size_, MPI_REQUEST_NULL), answers(size_, MPI_REQUEST_NULL);
     for (int r = 0; r < size_; ++r) {
       if (r == rank_) continue;
-      int done = 0;
-      while (!done && Clock::now() < deadline) {
-        MPI_Test(&reqs[r], &done, MPI_STATUS_IGNORE);
-        if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      MPI_Irecv(&entered[r], 1, MPI_INT64_T, r, kAnswer, status_comm_, &answers[r]);
+      MPI_Isend(&seq, 1, MPI_INT64_T, r, kQuery, status_comm_, &asks[r]);
+    }
+    const auto deadline = Clock::now() + std::chrono::seconds(2);
+    std::vector<bool> answered(size_, false);
+    for (int waiting = size_ - 1; waiting > 0 && Clock::now() < deadline;) {
+      answer_status_queries();  // peers that timed out too are asking us meanwhile
+      for (int r = 0; r < size_; ++r) {
+        if (r == rank_ || answered[r]) continue;
+        int done = 0;
+        MPI_Test(&answers[r], &done, MPI_STATUS_IGNORE);
+        if (done) answered[r] = true, --waiting;
       }
-      if (!done) pending.push_back(r);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::vector<int> behind, silent;
+    for (int r = 0; r < size_; ++r) {
+      if (r == rank_) continue;
+      if (!answered[r]) {
+        silent.push_back(r);
+        MPI_Cancel(&answers[r]);
+        MPI_Request_free(&answers[r]);
+      } else if (entered[r] < seq) {
+        behind.push_back(r);
+      }
+      int done = 0;
+      MPI_Test(&asks[r], &done, MPI_STATUS_IGNORE);
+      if (!done) MPI_Request_free(&asks[r]);
     }
     std::ostringstream s;
-    std::vector<int> behind;
-    for (int r = 0; r < size_; ++r)
-      if (r != rank_ && seen[r] >= 0 && seen[r] < seq) behind.push_back(r);
     if (!behind.empty()) {
       s << "missing: rank(s)";
-      for (int r : behind) s << " " << r << " (entered " << seen[r] << " collectives)";
-    } else if (pending.empty()) {
-      s << "every rank entered it: a rank may have died or the interconnect stalled";
+      for (int r : behind) s << " " << r << " (entered " << entered[r] << " collectives)";
     }
-    if (!pending.empty()) {
-      s << (behind.empty() ? "" : "; ") << "no answer from rank(s)";
-      for (int r : pending) s << " " << r;
+    if (!silent.empty()) {
+      s << (behind.empty() ? "" : "; ") << "not responding (stopped, hung or dead): rank(s)";
+      for (int r : silent) s << " " << r;
     }
+    if (s.tellp() == 0) s << "every rank entered it and is alive: the interconnect may have stalled";
     return s.str();
   }
 
   CommOptions options_;
+  Watchdog watchdog_;  // first member: it is armed while the others are set up
   int rank_ = 0, size_ = 1;
   bool owns_mpi_ = false;
   MPI_Comm comm_ = MPI_COMM_NULL;
-  int64_t entered_ = 0;  // exposed in window_
-  MPI_Win window_ = MPI_WIN_NULL;
+  MPI_Comm status_comm_ = MPI_COMM_NULL;    // status queries only (watchdog threads)
+  std::atomic<int64_t> entered_{0};         // collectives this rank has entered
+  std::deque<int64_t> answers_;             // send buffers of status answers (watchdog thread only)
   std::thread worker_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -335,8 +401,9 @@ class MpiCommunicator final : public Communicator {
 };
 
 MpiWork::~MpiWork() {
-  // A Work dropped without wait() must still finish before the tensors it uses can be trusted.
-  if (!waited_) {
+  // A Work dropped without wait() must still finish before the tensors it uses can be trusted — except on an
+  // error path, which must not wait on peers (the communication thread keeps its own references to them).
+  if (!waited_ && std::uncaught_exceptions() == 0) {
     try {
       wait();
     } catch (const std::exception& e) {
@@ -349,7 +416,7 @@ MpiWork::~MpiWork() {
 void MpiWork::wait() {
   if (waited_) return;
   waited_ = true;
-  comm_->wait_for(done_, what_, seq_);
+  comm_->wait_for(done_);
 }
 
 }  // namespace

@@ -89,6 +89,7 @@ class NcclCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string backend() const override { return "nccl"; }
+  Communicator& host() override { return *bootstrap_; }
 
   std::shared_ptr<Work> allreduce_async_(at::Tensor& t, ReduceOp op) override {
     auto done = launch(t, "allreduce", [&](cudaStream_t s) {

@@ -24,6 +24,11 @@ void set_rank(int rank, int world_size) {
 void info(const std::string& message) { spdlog::info("{}", message); }
 void warn(const std::string& message) { spdlog::warn("{}", message); }
 void error(const std::string& message) { spdlog::error("{}", message); }
+void flush() {
+  spdlog::default_logger()->flush();
+  std::fflush(stdout);
+  std::fflush(stderr);
+}
 
 std::string strf(const char* format, ...) {
   va_list args;

@@ -13,6 +13,8 @@ void set_rank(int rank, int world_size);
 void info(const std::string& message);
 void warn(const std::string& message);
 void error(const std::string& message);
+// Writes out anything buffered (before the process ends abruptly).
+void flush();
 
 // printf-style formatting into a std::string.
 std::string strf(const char* format, ...) __attribute__((format(printf, 1, 2)));
