@@ -25,6 +25,9 @@ class ShardDataset final : public IdentityDataset {
   std::vector<int64_t> sample_shape() const override;
   void read(int64_t identity, int64_t index, uint64_t augment_seed, float* out) const override;
   const Manifest& manifest() const { return manifest_; }
+  // Reads every stored sample back through the same HDF5 path training uses (throws DatasetError naming the
+  // shard and rows that fail): a checksum proves the bytes are the ones written, not that they decode.
+  void read_back_every_sample() const;
 
  private:
   struct Shard;

@@ -33,11 +33,11 @@ TEST(CheckpointStore, RoundTripAndPruning) {
   }
   const auto all = store.list();
   ASSERT_EQ(all.size(), 2u) << "keep=2 must delete the oldest";
-  EXPECT_EQ(all[0].first, 10);
-  EXPECT_EQ(all[1].first, 15);
-  EXPECT_EQ(*store.latest(), store.path_for(15));
+  EXPECT_EQ(all[0].step, 15);
+  EXPECT_EQ(all[1].step, 10);
+  EXPECT_EQ(all[0].path, store.path_for(15));
   torch::serialize::InputArchive in;
-  read_checkpoint(*store.latest(), in);
+  EXPECT_EQ(read_checkpoint(all[0].path, in), 15);
   torch::Tensor v;
   in.read("value", v);
   EXPECT_TRUE(torch::equal(v, torch::full({3}, 15.0f)));
@@ -81,8 +81,8 @@ TEST(TrainCheckpoints, KeepsTheLastKAndRefusesToOverwriteARun) {
   CheckpointStore store(dir + "/checkpoints", 2);
   const auto all = store.list();
   ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0].first, 18);
-  EXPECT_EQ(all[1].first, 24);
+  EXPECT_EQ(all[0].step, 24);
+  EXPECT_EQ(all[1].step, 18);
   EXPECT_TRUE(fs::exists(dir + "/config.yaml"));
   EXPECT_TRUE(fs::exists(dir + "/metrics.jsonl"));
   const std::string msg = error_of([&] { train(tiny_config("image"), {dir, false}); });
@@ -97,13 +97,91 @@ TEST(TrainCheckpoints, ADifferentModelIsRefused) {
   EXPECT_NE(msg.find("model.width is 8 there, 16 here"), std::string::npos) << msg;
 }
 
-TEST(TrainCheckpoints, ATruncatedLatestCheckpointStopsTheResume) {
+void save_value(const CheckpointStore& store, int64_t step) {
+  torch::serialize::OutputArchive out;
+  out.write("value", torch::full({3}, static_cast<float>(step)));
+  store.save(step, out);
+}
+
+TEST(CheckpointStore, TheStepInsideDecidesNotTheName) {
+  CheckpointStore store(fresh_dir("by-content"), 3);
+  save_value(store, 5);
+  save_value(store, 10);
+  // A copy of step 5 under a name that sorts last must neither win nor push the real step 10 out.
+  fs::copy_file(store.path_for(5), store.dir() + "/step-00000099.ckpt");
+  torch::serialize::InputArchive in;
+  const auto newest = load_newest_valid(store, in, nullptr);
+  ASSERT_TRUE(newest);
+  EXPECT_EQ(newest->step, 10);
+  EXPECT_EQ(newest->path, store.path_for(10));
+  save_value(store, 15);
+  save_value(store, 20);
+  EXPECT_TRUE(fs::exists(store.path_for(20)));
+  EXPECT_TRUE(fs::exists(store.path_for(15)));
+  EXPECT_TRUE(fs::exists(store.path_for(10))) << "keep=3 keeps 10, 15, 20 by their stored steps";
+}
+
+TEST(CheckpointStore, ACorruptNewestFallsBackToThePreviousValidOne) {
+  CheckpointStore store(fresh_dir("fallback"), 5);
+  save_value(store, 4);
+  save_value(store, 8);
+  fs::resize_file(store.path_for(8), fs::file_size(store.path_for(8)) - 10);
+  fs::create_directory(store.dir() + "/step-00000012.ckpt");  // a directory named like a checkpoint
+  torch::serialize::InputArchive in;
+  std::vector<std::string> skipped;
+  const auto newest = load_newest_valid(store, in, &skipped);
+  ASSERT_TRUE(newest);
+  EXPECT_EQ(newest->step, 4);
+  ASSERT_EQ(skipped.size(), 2u);
+  std::string all = skipped[0] + "\n" + skipped[1];
+  EXPECT_NE(all.find("step-00000012.ckpt: not a regular file"), std::string::npos) << all;
+  EXPECT_NE(all.find(store.path_for(8) + ": truncated"), std::string::npos) << all;
+  torch::Tensor v;
+  in.read("value", v);
+  EXPECT_TRUE(torch::equal(v, torch::full({3}, 4.0f)));
+  // Rotation after resuming from 4 must not delete the checkpoint it resumed from.
+  CheckpointStore keep_one(store.dir(), 1);
+  save_value(keep_one, 5);
+  EXPECT_TRUE(fs::exists(store.path_for(5)));
+  EXPECT_FALSE(fs::exists(store.path_for(4)));
+  EXPECT_TRUE(fs::exists(store.path_for(8))) << "a damaged file claiming a later step is left for a person to look at";
+}
+
+TEST(CheckpointStore, AnUndecodablePayloadIsOneLineWithoutABacktrace) {
+  CheckpointStore store(fresh_dir("bad-payload"), 5);
+  save_value(store, 3);
+  // Rewrite the payload with garbage but a matching header and checksum: only decoding can fail.
+  std::ifstream in(store.path_for(3), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  std::string payload(bytes.size() - 40, 'x');
+  std::string header = bytes.substr(0, 40);
+  uint64_t h = fnv1a64(header.data() + 16, 8);
+  for (char c : payload) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  for (int i = 0; i < 8; ++i) header[32 + i] = static_cast<char>((h >> (8 * i)) & 0xff);
+  std::ofstream(store.path_for(3), std::ios::binary) << header << payload;
+  torch::serialize::InputArchive ar;
+  const std::string msg = error_of([&] { read_checkpoint(store.path_for(3), ar); });
+  EXPECT_NE(msg.find("cannot decode checkpoint payload"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line, no libtorch backtrace: " << msg;
+}
+
+TEST(TrainCheckpoints, ATruncatedLatestCheckpointFallsBackToThePreviousOne) {
   const std::string dir = fresh_dir("truncated-resume");
-  train(tiny_config("image", {"train.stop_at=6"}), {dir, false});
-  const std::string path = dir + "/checkpoints/step-00000006.ckpt";
+  train(tiny_config("image", {"train.stop_at=12", "checkpoint.keep=3"}), {dir, false});
+  const std::string path = dir + "/checkpoints/step-00000012.ckpt";
   ASSERT_TRUE(fs::exists(path));
   fs::resize_file(path, fs::file_size(path) / 2);
+  const auto s = train(tiny_config("image", {"checkpoint.keep=3"}), {dir, true});
+  EXPECT_EQ(s.start_step, 6);
+  EXPECT_EQ(s.steps_done, 24);
+}
+
+TEST(TrainCheckpoints, NoIntactCheckpointRefusesToRestartFromScratch) {
+  const std::string dir = fresh_dir("all-truncated");
+  train(tiny_config("image", {"train.stop_at=6"}), {dir, false});
+  const std::string path = dir + "/checkpoints/step-00000006.ckpt";
+  fs::resize_file(path, fs::file_size(path) / 2);
   const std::string msg = error_of([&] { train(tiny_config("image"), {dir, true}); });
-  EXPECT_NE(msg.find(path), std::string::npos) << msg;
-  EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("reads back intact"), std::string::npos) << msg;
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Writes a small imprint dataset with h5py, following docs/dataset-format.md and nothing else.
 
-  write_dataset.py DIR image|audio
+  write_dataset.py DIR image|audio [lzf]
+
+With `lzf`, the samples are compressed with h5py's own LZF filter, which plain libhdf5 cannot decode: the
+checksums match but no sample reads back (what `imprint inspect` must catch).
 
 Sample i of identity k holds a known pattern (tests/interop/pattern.py), so a reader can check values.
 Identities 0..5, 3 samples each (identity 2 has 4); identities 4 and 5 are held out; two shards.
@@ -27,6 +30,7 @@ def fnv1a64(path):
 
 def main():
     out, modality = sys.argv[1], sys.argv[2]
+    extra = {"compression": "lzf"} if sys.argv[3:] == ["lzf"] else {}
     os.makedirs(out, exist_ok=True)
     counts = [3, 3, 4, 3, 3, 3]
     names = [f"speaker_{k}" if modality == "audio" else f"subject_{k}" for k in range(len(counts))]
@@ -37,11 +41,11 @@ def main():
         with h5py.File(os.path.join(out, file), "w") as f:
             if modality == "image":
                 imgs = np.stack([image(k, i) for k in ids for i in range(counts[k])])
-                f.create_dataset("images", data=imgs, chunks=(1, SIZE, SIZE, 3))
+                f.create_dataset("images", data=imgs, chunks=(len(imgs), SIZE, SIZE, 3) if extra else (1, SIZE, SIZE, 3), shuffle=bool(extra), **extra)
             else:
                 clips = [clip(k, i) for k in ids for i in range(counts[k])]
                 offsets = np.cumsum([0] + [len(c) for c in clips]).astype(np.int64)
-                f.create_dataset("audio", data=np.concatenate(clips).astype(np.int16))
+                f.create_dataset("audio", data=np.concatenate(clips).astype(np.int16), shuffle=bool(extra), **extra)
                 f.create_dataset("offsets", data=offsets)
             f.create_dataset("identity", data=identity)
         path = os.path.join(out, file)
