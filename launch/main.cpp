@@ -1,10 +1,12 @@
 // The `imprint` command line.
 
 #include <torch/cuda.h>
+#include <torch/version.h>
 
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -16,15 +18,57 @@
 #include "collectives/bootstrap.h"
 #include "collectives/communicator.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "data/folder_pack.h"
 #include "data/shard_dataset.h"
 #include "data/synthetic_export.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/config.h"
 #include "trainer/config_schema.h"
+#include "trainer/stop_signals.h"
 #include "trainer/train_loop.h"
 
 namespace {
+
+// Exit status of the `imprint` command (docs/running.md lists them).
+enum ExitCode {
+  kExitOk = 0,
+  kExitError = 1,       // any other runtime error
+  kExitUsage = 2,       // command line or config
+  kExitCheckpoint = 3,
+  kExitCollective = 4,  // a collective timed out or ranks disagreed; a peer failed
+  kExitLaunch = 5,      // launch environment (ranks, MPI start-up)
+  kExitDataset = 6,
+  kExitStopped = 75,    // stopped by SIGTERM/SIGUSR1/SIGINT after checkpointing (EX_TEMPFAIL): resume it
+};
+
+// Logs the exception in flight and ends the whole job with its exit code (MPI_Abort when MPI runs), so no
+// other rank is left waiting in a collective. Called while the communicator is still alive: tearing it down
+// first would wait on peers.
+[[noreturn]] void fail_job() {
+  auto fail = [](const std::string& message, int code) {
+    imprint::log::error(message);
+    imprint::abort_job(code);
+  };
+  try {
+    throw;
+  } catch (const imprint::ConfigError& e) {
+    fail(std::string("config error: ") + e.what(), kExitUsage);
+  } catch (const imprint::CheckpointError& e) {
+    fail(std::string("checkpoint error: ") + e.what(), kExitCheckpoint);
+  } catch (const imprint::CollectiveError& e) {
+    fail(std::string("collective error: ") + e.what(), kExitCollective);
+  } catch (const imprint::DatasetError& e) {
+    fail(std::string("dataset error: ") + e.what(), kExitDataset);
+  } catch (const imprint::BootstrapError& e) {
+    fail(std::string("launch error: ") + e.what(), kExitLaunch);
+  } catch (const std::exception& e) {
+    fail(std::string("error: ") + imprint::first_line(e.what()), kExitError);
+  } catch (...) {
+    fail("error: unknown exception", kExitError);
+  }
+  std::abort();  // unreachable: fail() does not return
+}
 
 // The communicator for this process: MPI when a launcher started several ranks (or the config asks for it),
 // else a world of one.
@@ -40,12 +84,10 @@ std::unique_ptr<imprint::Communicator> connect(const imprint::Config& cfg, const
   o.timeout_s = cfg.get_float("distributed.timeout_s");
   const char* env = std::getenv("IMPRINT_DEBUG_COLLECTIVES");
   o.debug_checks = cfg.get_bool("distributed.debug") || (env && std::string(env) == "1");
+  o.expected_rank = boot.rank;
+  o.expected_world_size = boot.world_size;
+  o.launcher = boot.launcher;
   auto comm = imprint::make_mpi_communicator(o);
-  if (comm->size() != boot.world_size || comm->rank() != boot.rank)
-    throw imprint::BootstrapError("MPI reports rank " + std::to_string(comm->rank()) + " of " +
-                                  std::to_string(comm->size()) + " but the " + boot.launcher +
-                                  " environment says rank " + std::to_string(boot.rank) + " of " +
-                                  std::to_string(boot.world_size));
 #if defined(IMPRINT_WITH_NCCL)
   // On GPUs, auto means NCCL.
   if (backend == "nccl" ||
@@ -56,26 +98,82 @@ std::unique_ptr<imprint::Communicator> connect(const imprint::Config& cfg, const
   return comm;
 }
 
-int run_train(const std::string& config_file, const std::vector<std::string>& sets, std::string run_dir, bool resume) {
+struct TrainArgs {
+  std::string config_file, run_dir;
+  std::vector<std::string> sets;
+  bool resume = false, allow_config_change = false;
+};
+
+// The config to train with. A resumed run compares it with the config.yaml it saved: a change to a key
+// that shapes the run (steps, schedule, batch, model, data, ...) is refused unless allowed, so a forgotten
+// --set cannot silently turn a 60-step run into a 300-step one. Without --config, a resume uses the saved one.
+imprint::Config resolve_config(const TrainArgs& a, bool* write_config) {
+  const std::string saved_path = a.run_dir + "/config.yaml";
+  const bool have_saved = a.resume && std::filesystem::is_regular_file(saved_path);
+  *write_config = true;
+  if (a.config_file.empty()) {
+    if (!have_saved)
+      throw imprint::ConfigError("--resume without --config: " + saved_path + " does not exist; pass --config");
+    *write_config = !a.sets.empty();
+  }
+  // train.stop_at belongs to one invocation (a time-limited slot), not to the run: a bare --resume goes on.
+  std::vector<std::string> sets = a.sets;
+  if (a.config_file.empty()) sets.insert(sets.begin(), "train.stop_at=0");
+  const imprint::Config cfg = imprint::Config::load(a.config_file.empty() ? saved_path : a.config_file, sets);
+  if (!have_saved) return cfg;
+  const auto changes = imprint::diff_configs(imprint::Config::load(saved_path), cfg);
+  std::string refused;
+  for (const auto& c : changes) {
+    const std::string line = c.key + ": " + c.before + " -> " + c.after;
+    if (c.changes_run && !a.allow_config_change) {
+      refused += "\n  " + line;
+    } else {
+      imprint::log::warn("config change on resume (" + std::string(c.changes_run ? "allowed by --allow-config-change"
+                                                                                : "does not change what is trained") +
+                         "): " + line);
+    }
+  }
+  if (!refused.empty())
+    throw imprint::ConfigError(saved_path + ": resuming with a config that changes the run:" + refused +
+                               "\nresume with `--run-dir " + a.run_dir + " --resume` alone to keep the saved config, "
+                               "or pass --allow-config-change to continue with the new values");
+  *write_config = !changes.empty();
+  return cfg;
+}
+
+// `comm` is owned by the caller so that it outlives any exception thrown from here (see fail_job).
+int run_train(TrainArgs a, std::unique_ptr<imprint::Communicator>& comm) {
   const imprint::Bootstrap boot = imprint::Bootstrap::from_environment();
   imprint::log::set_rank(boot.rank, boot.world_size);
-  const imprint::Config cfg = imprint::Config::load(config_file, sets);
-  auto comm = connect(cfg, boot);
+  if (a.config_file.empty() && !a.resume)
+    throw imprint::ConfigError("--config: required (or continue a run with --run-dir DIR --resume)");
+  if (a.run_dir.empty()) {
+    if (a.config_file.empty()) throw imprint::ConfigError("--run-dir: required with --resume and no --config");
+    a.run_dir = "runs/" + std::filesystem::path(a.config_file).stem().string();
+  }
+  bool write_config = true;
+  const imprint::Config cfg = resolve_config(a, &write_config);
+  imprint::install_stop_signals();
+  comm = connect(cfg, boot);
   imprint::log::set_rank(comm->rank(), comm->size());
-  if (run_dir.empty()) run_dir = "runs/" + std::filesystem::path(config_file).stem().string();
-  imprint::log::info("imprint train: config " + config_file + " -> run directory " + run_dir);
-  imprint::log::info("resolved configuration (saved as " + run_dir + "/config.yaml):\n" + cfg.to_yaml());
+  imprint::log::info("imprint train: config " + (a.config_file.empty() ? a.run_dir + "/config.yaml" : a.config_file) +
+                     " -> run directory " + a.run_dir);
+  imprint::log::info("resolved configuration (saved as " + a.run_dir + "/config.yaml):\n" + cfg.to_yaml());
   imprint::TrainOptions opts;
-  opts.run_dir = run_dir;
-  opts.resume = resume;
+  opts.run_dir = a.run_dir;
+  opts.resume = a.resume;
   opts.comm = comm.get();
   opts.local_rank = boot.local_rank;
+  opts.write_config = write_config;
   const auto s = imprint::train(cfg, opts);
-  if (s.stopped_early) return 0;
-  imprint::log::info(imprint::log::strf("done: %lld steps, loss %.4f -> %.4f; held-out top-1 %.1f%% vs chance %.1f%%",
-                                        (long long)s.steps_done, s.first_loss, s.last_loss, 100 * s.eval.top1,
-                                        100 * s.eval.chance));
-  return 0;
+  if (s.already_finished) return kExitOk;
+  if (s.stop_signal) return kExitStopped;
+  if (s.stopped_early) return kExitOk;
+  imprint::log::info(imprint::log::strf(
+      "done: %lld steps, loss %.4f -> %.4f (first and last logged); held-out top-1 %.1f%% vs chance %.1f%%",
+      (long long)s.steps_done, s.first_loss, s.last_loss,
+      100 * s.eval.top1, 100 * s.eval.chance));
+  return kExitOk;
 }
 
 // "256MB", "1GB", "64KB" or a byte count.
@@ -113,6 +211,9 @@ std::function<void(int64_t, int64_t)> progress_printer(const char* what, const c
 int run_synth(const std::string& modality, int64_t identities, int64_t holdout, int64_t per_identity,
               const std::string& output, int64_t image_size, int64_t sample_rate, double clip_seconds, int64_t seed,
               const std::string& shard_size) {
+  if (identities < 3)
+    throw imprint::ConfigError("--identities " + std::to_string(identities) +
+                               ": expected at least 3 (at least 1 to train on and 2 held out)");
   if (holdout < 2 || holdout >= identities)
     throw imprint::ConfigError("--holdout-identities " + std::to_string(holdout) + ": expected 2 to --identities - 1");
   if (per_identity < 2) throw imprint::ConfigError("--samples-per-identity: expected at least 2");
@@ -147,8 +248,12 @@ int run_pack(imprint::PackOptions o, const std::string& modality, const std::str
   return 0;
 }
 
-int run_inspect(const std::string& dir) {
-  std::cout << imprint::inspect_dataset(dir).summary << std::endl;
+int run_inspect(const std::string& path) {
+  if (std::filesystem::is_regular_file(path)) {
+    std::cout << imprint::describe_checkpoint(path) << std::endl;
+    return 0;
+  }
+  std::cout << imprint::inspect_dataset(path).summary << std::endl;
   return 0;
 }
 
@@ -159,17 +264,20 @@ int main(int argc, char** argv) {
   CLI::App app{"imprint: trains encoders that map one reference sample of an identity (an image, a voice) to "
                "conditioning embeddings for a generator."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("imprint ") + IMPRINT_VERSION + " (libtorch " + TORCH_VERSION + ")");
 
   auto* train = app.add_subcommand("train", "Train an encoder from a YAML config.");
-  std::string config_file, run_dir;
-  std::vector<std::string> sets;
-  bool resume = false;
-  train->add_option("--config", config_file, "YAML config file (see configs/ and docs/configuration.md)")->required();
-  train->add_option("--set", sets,
+  TrainArgs train_args;
+  train->add_option("--config", train_args.config_file,
+                    "YAML config file (see configs/ and docs/configuration.md); with --resume it defaults to the "
+                    "run directory's saved config.yaml");
+  train->add_option("--set", train_args.sets,
                     "Override one config key, e.g. --set optimizer.lr=3e-4 (repeatable; applied after the file)");
-  train->add_option("--run-dir", run_dir,
+  train->add_option("--run-dir", train_args.run_dir,
                     "Where checkpoints, metrics.jsonl and the resolved config.yaml go (default: runs/<config name>)");
-  train->add_flag("--resume", resume, "Continue from the newest checkpoint in the run directory");
+  train->add_flag("--resume", train_args.resume, "Continue from the newest valid checkpoint in the run directory");
+  train->add_flag("--allow-config-change", train_args.allow_config_change,
+                  "With --resume: accept a config that differs from the saved one in keys that change the run");
 
   auto* synth = app.add_subcommand("synth", "Write the built-in synthetic identities as a shard dataset.");
   std::string synth_modality = "image", synth_output, shard_size = "256MB";
@@ -203,27 +311,40 @@ int main(int argc, char** argv) {
                    "Identities held out for evaluation, chosen by a hash of their name")
       ->capture_default_str();
 
-  auto* inspect = app.add_subcommand("inspect", "Validate a dataset (manifest, shards, checksums) and summarise it.");
+  auto* inspect = app.add_subcommand(
+      "inspect", "Validate a dataset (manifest, shards, checksums, every sample read back) or a checkpoint file "
+                 "(header, checksum, step, digest of the training state) and summarise it.");
   std::string inspect_dir;
-  inspect->add_option("DIR", inspect_dir, "Dataset folder")->required();
+  inspect->add_option("PATH", inspect_dir, "Dataset folder, or checkpoint file")->required();
 
   auto* reference = app.add_subcommand(
       "config-reference", "Print every config key with its type, default, range and meaning (markdown).");
 
+  // A mistyped command gets a suggestion (CLI11 alone would only say that a subcommand is required).
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      const std::string guess = imprint::closest(argv[1], names, 3);
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      imprint::log::error(std::string("unknown command '") + argv[1] + "'" +
+                          (guess.empty() ? "" : " (did you mean '" + guess + "'?)") + "; commands: " + list +
+                          " (imprint --help)");
+      return kExitUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every command-line mistake exits with the one usage/config code.
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
   }
-  // On any rank, an error is logged there and then ends the whole job (MPI_Abort when MPI is running), so
-  // no other rank is left waiting in a collective.
-  auto fail = [](const std::string& message, int code) {
-    imprint::log::error(message);
-    imprint::abort_job(code);
-    return code;
-  };
+  // Outlives every exception below: fail_job() ends the job while it is still alive.
+  std::unique_ptr<imprint::Communicator> comm;
   try {
-    if (*train) return run_train(config_file, sets, run_dir, resume);
+    if (*train) return run_train(train_args, comm);
     if (*synth)
       return run_synth(synth_modality, synth_ids, synth_holdout, synth_per_id, synth_output, synth_size, synth_rate,
                        synth_clip, synth_seed, shard_size);
@@ -231,20 +352,10 @@ int main(int argc, char** argv) {
     if (*pack) return run_pack(pack_opts, pack_modality, pack_shard_size);
     if (*reference) {
       std::cout << imprint::config_reference_markdown();
-      return 0;
+      return kExitOk;
     }
-  } catch (const imprint::ConfigError& e) {
-    return fail(std::string("config error: ") + e.what(), 2);
-  } catch (const imprint::CheckpointError& e) {
-    return fail(std::string("checkpoint error: ") + e.what(), 3);
-  } catch (const imprint::CollectiveError& e) {
-    return fail(std::string("collective error: ") + e.what(), 4);
-  } catch (const imprint::DatasetError& e) {
-    return fail(std::string("dataset error: ") + e.what(), 6);
-  } catch (const imprint::BootstrapError& e) {
-    return fail(std::string("launch error: ") + e.what(), 5);
-  } catch (const std::exception& e) {
-    return fail(e.what(), 1);
+  } catch (...) {
+    fail_job();
   }
-  return 0;
+  return kExitOk;
 }

@@ -3,7 +3,7 @@
 # present) and run the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash launch/setup.sh
+bash launch/setup.sh --tests
 bash launch/build.sh
 cd build
 ctest --output-on-failure -j2 --timeout 900

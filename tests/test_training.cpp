@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
 #include "tests/tiny_run.h"
 #include "trainer/train_loop.h"
 
@@ -42,4 +47,40 @@ INSTANTIATE_TEST_SUITE_P(Modalities, TrainBothModalities, ::testing::Values("ima
 TEST(Training, UnfusedOptimizerAlsoTrains) {
   const auto s = train(tiny_config("image", {"optimizer.fused=false", "train.steps=40"}), {fresh_dir("unfused"), false});
   EXPECT_LT(s.last_loss, 0.8 * s.first_loss);
+}
+
+TEST(Training, AResumedRunKeepsOneRecordPerStepAndItsTrueFirstLoss) {
+  const auto whole = train(tiny_config("image"), {fresh_dir("records-whole"), false});
+  const std::string dir = fresh_dir("records-split");
+  train(tiny_config("image", {"train.stop_at=12"}), {dir, false});
+  // As if the job died after step 12 was logged but before its checkpoint: the resume starts at step 6 and
+  // logs steps 8 and 12 again.
+  std::filesystem::remove(dir + "/checkpoints/step-00000012.ckpt");
+  const auto second = train(tiny_config("image"), {dir, true});
+  EXPECT_EQ(second.start_step, 6);
+  EXPECT_DOUBLE_EQ(second.first_loss, whole.first_loss) << "the summary must report the run's first loss";
+
+  std::ifstream in(dir + "/metrics.jsonl");
+  std::vector<int64_t> loss_steps;
+  int resumes = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto r = nlohmann::json::parse(line);
+    ASSERT_TRUE(r.contains("time") && r["time"].get<double>() > 1.6e9) << line;
+    ASSERT_TRUE(r.contains("restart")) << line;
+    if (r.contains("event") && r["event"] == "resume") {
+      ++resumes;
+      EXPECT_EQ(r["step"], 6);
+      EXPECT_EQ(r["restart"], 1);
+    }
+    if (r.contains("loss")) {
+      loss_steps.push_back(r["step"].get<int64_t>());
+      EXPECT_EQ(r["restart"].get<int64_t>(), loss_steps.back() <= 6 ? 0 : 1) << line;
+    }
+  }
+  EXPECT_EQ(resumes, 1);
+  EXPECT_EQ(loss_steps, (std::vector<int64_t>{4, 8, 12, 16, 20, 24}));
+
+  const auto again = train(tiny_config("image"), {dir, true});
+  EXPECT_TRUE(again.already_finished);
+  EXPECT_EQ(again.steps_done, 24);
 }

@@ -6,25 +6,16 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
+#include "core/text.h"
 #include "trainer/config_schema.h"
 
 namespace imprint {
 namespace {
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 bool is_section(const std::string& path) {
   const std::string p = path + ".";
@@ -65,9 +56,14 @@ std::string canonical(const KeySpec& spec, const std::string& text, const std::s
       const bool below = spec.min_exclusive ? v <= spec.min : v < spec.min;
       const bool above = spec.max_exclusive ? v >= spec.max : v > spec.max;
       if (below || above) fail(source, spec.path, expected);
+      // The shortest text that reads back as the same double: 0.07 stays "0.07", not 0.070000000000000007.
       std::ostringstream s;
-      s.precision(17);
-      s << v;
+      for (int precision = 1; precision <= 17; ++precision) {
+        s.str("");
+        s.precision(precision);
+        s << v;
+        if (std::strtod(s.str().c_str(), nullptr) == v) break;
+      }
       return s.str();
     }
     case KeyType::String: return text;
@@ -90,9 +86,15 @@ std::string canonical(const KeySpec& spec, const std::string& text, const std::s
 }
 
 void walk(const YAML::Node& node, const std::string& prefix, const std::string& source, Config& cfg) {
+  std::map<std::string, int> seen;  // key -> line, for duplicates (YAML forbids them; yaml-cpp keeps one silently)
   for (const auto& item : node) {
     const std::string key = item.first.as<std::string>();
     const std::string path = prefix.empty() ? key : prefix + "." + key;
+    const int line = item.first.Mark().line + 1;
+    const auto [it, fresh] = seen.emplace(key, line);
+    if (!fresh)
+      fail(source + ":" + std::to_string(line), path,
+           "appears twice in one mapping (first on line " + std::to_string(it->second) + "); keep one");
     const YAML::Node& value = item.second;
     const KeySpec* spec = find_key(path);
     if (value.IsMap()) {
@@ -163,11 +165,44 @@ Config Config::parse(const std::string& yaml_text, const std::string& source,
 }
 
 Config Config::load(const std::string& file, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    throw ConfigError(file + ": is a directory; expected a YAML config file (e.g. configs/smoke-image.yaml)");
   std::ifstream in(file);
   if (!in) throw ConfigError(file + ": cannot open config file (does it exist and is it readable?)");
   std::stringstream buf;
   buf << in.rdbuf();
+  if (in.bad()) throw ConfigError(file + ": cannot read config file");
+  // A file with no keys at all is a mistake (a wrong or truncated file), not a request for every default.
+  YAML::Node root;
+  try {
+    root = YAML::Load(buf.str());
+  } catch (const YAML::Exception&) {
+    return parse(buf.str(), file, overrides);  // parse() reports the syntax error with its position
+  }
+  if (root.IsNull() || (root.IsMap() && root.size() == 0))
+    throw ConfigError(file + ": holds no config keys; expected a mapping such as 'train:\n  steps: 300' "
+                      "(every key: docs/configuration.md)");
   return parse(buf.str(), file, overrides);
+}
+
+std::vector<ConfigChange> diff_configs(const Config& before, const Config& after) {
+  // Keys that change how a run is carried out or logged, not what it trains.
+  static const std::vector<std::string> operational = {
+      "train.stop_at", "train.threads", "train.device", "train.log_every", "train.eval_every", "eval.batch_size",
+      "checkpoint.", "distributed.", "data.workers", "data.prefetch", "data.verify_checksums",
+      "data.create_if_missing"};
+  std::vector<ConfigChange> out;
+  for (const auto& [key, value] : after.values()) {
+    const auto it = before.values().find(key);
+    const std::string old = it == before.values().end() ? "(absent)" : it->second;
+    if (old == value) continue;
+    bool changes_run = true;
+    for (const auto& p : operational)
+      if (key == p || (p.back() == '.' && key.compare(0, p.size(), p) == 0)) changes_run = false;
+    out.push_back({key, old, value, changes_run});
+  }
+  return out;
 }
 
 void Config::set(const std::string& path, const std::string& value, const std::string& source) {

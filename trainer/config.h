@@ -41,6 +41,13 @@ class Config {
   std::map<std::string, std::string> values_;
 };
 
+// A key whose value differs between two configs (a resumed run's saved config.yaml and the one given now).
+struct ConfigChange {
+  std::string key, before, after;
+  bool changes_run;  // false for keys that only change how the run is carried out (threads, logging, timeouts)
+};
+std::vector<ConfigChange> diff_configs(const Config& before, const Config& after);
+
 // Rules between keys (batch vs identities, clip vs FFT size, ...); throws ConfigError naming `source`.
 void check_config_rules(const Config& config, const std::string& source);
 

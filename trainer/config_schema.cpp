@@ -122,7 +122,11 @@ std::vector<KeySpec> build_schema() {
       Int("eval.batch_size", "256", 1, 1e6, "Samples per forward pass during evaluation."),
 
       Int("checkpoint.every", "100", 0, big, "Steps between checkpoints; 0 writes only at the end."),
-      Int("checkpoint.keep", "3", 1, 1e6, "Most recent checkpoints kept; older ones are deleted."),
+      Float("checkpoint.every_minutes", "0", 0, 1e6, false, false,
+            "Also checkpoint when this many minutes of wall-clock time have passed since the last checkpoint (the "
+            "ranks agree on the step); 0 turns the time-based interval off."),
+      Int("checkpoint.keep", "3", 1, 1e6,
+          "Most recent checkpoints kept (by the step stored inside them); older ones are deleted."),
   };
 }
 

@@ -17,10 +17,13 @@
 #include "data/synthetic_dataset.h"
 #include "data/synthetic_export.h"
 #include "trainer/checkpoint_store.h"
+#include "trainer/fault_injection.h"
 #include "trainer/info_nce.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics_log.h"
 #include "trainer/optim/optimizer.h"
+#include "trainer/step_agreement.h"
+#include "trainer/stop_signals.h"
 
 namespace imprint {
 namespace fs = std::filesystem;
@@ -123,6 +126,8 @@ struct Run {
   InfoNCE objective{nullptr};
   std::unique_ptr<Optimizer> optimizer;
   std::map<std::string, std::string> signature;
+  int64_t restarts = 0;                 // how many times this run was resumed
+  double first_loss = std::nan("");     // the run's first logged loss, carried across restarts
 };
 
 void save_checkpoint(Run& run, int64_t step, const CheckpointStore& store) {
@@ -130,6 +135,8 @@ void save_checkpoint(Run& run, int64_t step, const CheckpointStore& store) {
   ar.write("format", c10::IValue(int64_t{1}));
   ar.write("step", c10::IValue(step));
   ar.write("signature", c10::IValue(signature_text(run.signature)));
+  ar.write("restarts", c10::IValue(run.restarts));
+  ar.write("first_loss", c10::IValue(run.first_loss));
   run.encoder->save(model);
   ar.write("model", model);
   run.objective->save(objective);
@@ -141,9 +148,8 @@ void save_checkpoint(Run& run, int64_t step, const CheckpointStore& store) {
   log::info("checkpoint: " + path);
 }
 
-int64_t load_checkpoint(Run& run, const std::string& path) {
-  torch::serialize::InputArchive ar;
-  read_checkpoint(path, ar);
+// Restores `run` from the verified archive `ar` read from `path`; returns its step.
+int64_t restore_checkpoint(Run& run, torch::serialize::InputArchive& ar, const std::string& path) {
   c10::IValue sig_value, step;
   ar.read("signature", sig_value);
   const auto theirs = parse_signature(sig_value.toStringRef());
@@ -168,10 +174,13 @@ int64_t load_checkpoint(Run& run, const std::string& path) {
     at::Generator gen = at::detail::getDefaultCPUGenerator();
     gen.set_state(rng);
     ar.read("step", step);
+    c10::IValue restarts, first_loss;  // absent in checkpoints of earlier versions
+    if (ar.try_read("restarts", restarts)) run.restarts = restarts.toInt();
+    if (ar.try_read("first_loss", first_loss)) run.first_loss = first_loss.toDouble();
   } catch (const CheckpointError&) {
     throw;
   } catch (const std::exception& e) {
-    throw CheckpointError(path + ": cannot restore training state: " + std::string(e.what()).substr(0, 400));
+    throw CheckpointError(path + ": cannot restore training state: " + first_line(e.what()));
   }
   return step.toInt();
 }
@@ -218,14 +227,18 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   fs::create_directories(opts.run_dir);
   CheckpointStore store(opts.run_dir + "/checkpoints", cfg.get_int("checkpoint.keep"));
   // Every rank reads the run directory (it must be on a shared filesystem), so all agree on where to start.
-  const auto existing = store.latest();
-  if (existing && !opts.resume)
-    throw CheckpointError(opts.run_dir + " already holds checkpoints (" + *existing +
+  const auto existing = store.list();
+  if (!existing.empty() && !opts.resume)
+    throw CheckpointError(opts.run_dir + " already holds checkpoints (" + existing.front().path +
                           "); pass --resume to continue that run or choose another --run-dir");
-  if (lead) {
+  if (comm->size() > 1 && cfg.get_int("train.batch_size") % comm->size() != 0)
+    throw ConfigError("train.batch_size: " + std::to_string(cfg.get_int("train.batch_size")) +
+                      " pairs per step must be a multiple of the number of ranks (" + std::to_string(comm->size()) + ")");
+  if (lead && opts.write_config) {
     std::ofstream out(opts.run_dir + "/config.yaml");
     out << cfg.to_yaml();
   }
+  const Fault fault = fault_from_environment();
 
   const uint64_t seed = static_cast<uint64_t>(cfg.get_int("seed"));
   torch::manual_seed(seed);
@@ -259,13 +272,40 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
 
   TrainSummary summary;
   int64_t step = 0;
+  const int64_t total = cfg.get_int("train.steps");
   if (opts.resume) {
-    if (existing) {
-      step = load_checkpoint(run, *existing);
-      log::info(log::strf("resumed from %s at step %lld", existing->c_str(), static_cast<long long>(step)));
+    torch::serialize::InputArchive ar;
+    std::vector<std::string> skipped;
+    const auto found = load_newest_valid(store, ar, &skipped);
+    for (const auto& s : skipped) log::warn("checkpoint passed over: " + s);
+    if (!found && !existing.empty())
+      throw CheckpointError(store.dir() + ": none of its " + std::to_string(existing.size()) +
+                            " checkpoint file(s) reads back intact (see the warnings above); refusing to start "
+                            "the run again from step 0 — move them aside to do that");
+    if (found) {
+      step = restore_checkpoint(run, ar, found->path);
+      ++run.restarts;
+      log::info(log::strf("resumed from %s at step %lld (restart %lld)", found->path.c_str(),
+                          static_cast<long long>(step), static_cast<long long>(run.restarts)));
     } else {
       log::info("--resume: no checkpoint in " + store.dir() + " yet, starting at step 0");
     }
+  }
+  if (cfg.get_int("train.stop_at") > 0 && step >= cfg.get_int("train.stop_at") && step < total) {
+    log::info(log::strf("step %lld is already at train.stop_at=%lld; nothing to do (resume without it to go on)",
+                        static_cast<long long>(step), static_cast<long long>(cfg.get_int("train.stop_at"))));
+    summary.start_step = summary.steps_done = step;
+    summary.stopped_early = true;
+    summary.first_loss = run.first_loss;
+    return summary;
+  }
+  if (step >= total) {
+    log::info(log::strf("the run in %s is already finished (step %lld of %lld); nothing to do",
+                        opts.run_dir.c_str(), static_cast<long long>(step), static_cast<long long>(total)));
+    summary.start_step = summary.steps_done = step;
+    summary.already_finished = true;
+    summary.first_loss = run.first_loss;
+    return summary;
   }
   summary.start_step = step;
 
@@ -287,11 +327,12 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     reducer = std::make_unique<GradientReducer>(params, names, *comm, ro);
   }
 
-  const int64_t total = cfg.get_int("train.steps"), stop_at = cfg.get_int("train.stop_at");
+  const int64_t stop_at = cfg.get_int("train.stop_at");
   const int64_t end = stop_at > 0 ? stop_at : total;
   const int64_t batch = cfg.get_int("train.batch_size");
   const int64_t log_every = cfg.get_int("train.log_every"), eval_every = cfg.get_int("train.eval_every");
   const int64_t ckpt_every = cfg.get_int("checkpoint.every");
+  const double ckpt_minutes = cfg.get_float("checkpoint.every_minutes");
   const double clip = cfg.get_float("optimizer.grad_clip");
   LrSchedule schedule{cfg.get_string("schedule.name"), cfg.get_float("optimizer.lr"),
                       cfg.get_int("schedule.warmup_steps"), total, cfg.get_float("schedule.min_lr_ratio")};
@@ -304,7 +345,13 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   PrefetchLoader loader(dataset, sampler, static_cast<int>(cfg.get_int("data.workers")),
                         static_cast<int>(cfg.get_int("data.prefetch")), step, /*pin_memory=*/device.is_cuda());
   std::unique_ptr<MetricsLog> metrics;
-  if (lead) metrics = std::make_unique<MetricsLog>(opts.run_dir + "/metrics.jsonl");
+  if (lead) {
+    const std::string path = opts.run_dir + "/metrics.jsonl";
+    // A resumed run repeats the steps after its checkpoint: their old records go, so every step has one.
+    if (opts.resume) MetricsLog::drop_after(path, step);
+    metrics = std::make_unique<MetricsLog>(path, run.restarts);
+    if (run.restarts > 0) metrics->write({{"event", "resume"}, {"step", step}});
+  }
   log::info(log::strf("%s encoder: %.2fM parameters, %lld tokens x %lld; %zu train / %zu held-out identities; "
                       "%lld pairs per step over %d rank(s) (%s), %lld steps per epoch; steps %lld..%lld of %lld; "
                       "%d torch threads; device %s",
@@ -329,9 +376,15 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
 
   double loss_sum = 0, data_ms = 0, compute_ms = 0, comm_ms = 0, optim_ms = 0;
   int64_t interval = 0, skipped = 0;
-  bool first_interval = true;
   auto interval_start = Clock::now();
+  auto last_checkpoint = Clock::now();
+  StepAgreement agreement(comm->host());
+  auto checkpoint = [&](int64_t at_step) {
+    if (lead) save_checkpoint(run, at_step, store);
+    last_checkpoint = Clock::now();
+  };
   while (step < end) {
+    maybe_inject_fault(fault, comm->rank(), step + 1);
     auto t0 = Clock::now();
     PairBatch b = loader.next();
     if (device.is_cuda()) {  // pinned host memory: the copies overlap with queued GPU work
@@ -371,7 +424,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
       at::Tensor global_loss = at::full({1}, loss_sum / interval, at::TensorOptions().dtype(at::kDouble).device(comm_device));
       comm->allreduce_(global_loss, ReduceOp::Average);
       const double mean_loss = global_loss.item<double>();  // .item() also syncs the GPU: timings are honest
-      if (first_interval) summary.first_loss = mean_loss, first_interval = false;
+      if (std::isnan(run.first_loss)) run.first_loss = mean_loss;
       summary.last_loss = mean_loss;
       const double sps = 1000.0 * interval * batch / wall;
       log::info(log::strf("step %6lld/%lld | loss %.4f | lr %.2e | %.0f samples/s | data %.1f ms (%.1f%%) | "
@@ -395,18 +448,31 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
       interval = 0;
       interval_start = Clock::now();
     }
+    // Posted now, agreed on one step later (the all-reduce overlaps the next step), the same on every rank.
+    const bool time_due = ckpt_minutes > 0 && ms_since(last_checkpoint) >= ckpt_minutes * 60000;
+    const StepAgreement::Decision agreed = agreement.exchange(stop_signal(), lead && time_due);
     if (step == end) break;
+    if (agreed.stop_signal) {
+      summary.stop_signal = agreed.stop_signal;
+      break;
+    }
+    // Checkpoint first: an evaluation that fails or is preempted must not cost the training steps.
+    if ((ckpt_every > 0 && step % ckpt_every == 0) || agreed.checkpoint) checkpoint(step);
     if (eval_every > 0 && step % eval_every == 0) evaluate(step);
-    if (lead && ckpt_every > 0 && step % ckpt_every == 0) save_checkpoint(run, step, store);
   }
 
-  if (lead) save_checkpoint(run, step, store);
+  checkpoint(step);
   // No rank returns (and perhaps resumes or reads the checkpoint) before rank 0 has written it.
   comm->set_context("final checkpoint");
   comm->barrier();
   summary.steps_done = step;
+  summary.first_loss = run.first_loss;
   summary.stopped_early = step < total;
-  if (summary.stopped_early) {
+  if (summary.stop_signal) {
+    log::info(log::strf("stopped after step %lld on %s, checkpoint written; continue with --resume", (long long)step,
+                        signal_name(summary.stop_signal)));
+    if (metrics) metrics->write({{"event", "stopped"}, {"step", step}, {"signal", signal_name(summary.stop_signal)}});
+  } else if (summary.stopped_early) {
     log::info(log::strf("stopped after step %lld (train.stop_at); continue with --resume", (long long)step));
   } else {
     summary.eval = evaluate(step);

@@ -18,12 +18,16 @@ struct TrainOptions {
   // The ranks of the job; nullptr trains as a world of one. Rank 0 writes metrics and checkpoints.
   Communicator* comm = nullptr;
   int local_rank = 0;  // picks the GPU (local_rank modulo the visible GPUs)
+  bool write_config = true;  // (rank 0) write the resolved config to run_dir/config.yaml
 };
 
 struct TrainSummary {
   int64_t start_step = 0, steps_done = 0;
-  bool stopped_early = false;  // train.stop_at reached
-  double first_loss = 0, last_loss = 0;  // mean global-batch loss of the first and last log interval
+  bool stopped_early = false;     // train.stop_at reached, or a stop signal honoured
+  int stop_signal = 0;            // the signal that stopped the run (checkpoint written), else 0
+  bool already_finished = false;  // resumed a run that had done all its steps: nothing was done
+  // Mean global-batch loss of the run's first log interval (carried across restarts) and of the last one.
+  double first_loss = 0, last_loss = 0;
   RetrievalScore eval;                   // at the end (not filled when stopped early)
   std::vector<at::Tensor> parameters;    // the encoder's and the objective's, in registration order
 };
