@@ -185,3 +185,20 @@ TEST(TrainCheckpoints, NoIntactCheckpointRefusesToRestartFromScratch) {
   const std::string msg = error_of([&] { train(tiny_config("image"), {dir, true}); });
   EXPECT_NE(msg.find("reads back intact"), std::string::npos) << msg;
 }
+
+TEST(TrainCheckpoints, TimeBasedIntervalCheckpointsBetweenStepIntervals) {
+  // No step interval; a time interval every step is due (6 ms): checkpoints appear at steps the ranks
+  // agreed on, one step after each was posted, besides the final one.
+  const std::string dir = fresh_dir("every-minutes");
+  train(tiny_config("image", {"checkpoint.every=0", "checkpoint.every_minutes=0.0001", "checkpoint.keep=100"}),
+        {dir, false});
+  CheckpointStore store(dir + "/checkpoints", 100);
+  const auto all = store.list();
+  ASSERT_GE(all.size(), 5u) << "expected time-based checkpoints besides the final one";
+  EXPECT_EQ(all.front().step, 24);
+  EXPECT_GE(all.back().step, 2) << "the first decision lands one step after it was posted";
+
+  const std::string none = fresh_dir("every-minutes-off");
+  train(tiny_config("image", {"checkpoint.every=0", "checkpoint.keep=100"}), {none, false});
+  EXPECT_EQ(CheckpointStore(none + "/checkpoints", 100).list().size(), 1u) << "only the final checkpoint";
+}
