@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <cstdarg>
+#include <cstdlib>
 #include <vector>
 
 namespace imprint::log {
@@ -12,11 +15,15 @@ int g_rank = 0;
 
 void set_rank(int rank, int world_size) {
   g_rank = rank;
+  // Colour only for a person at a terminal: not in files, pipes, or behind a launcher (mpirun hands its
+  // ranks a pseudo-terminal and copies what they print into the job's log file). NO_COLOR turns it off too.
+  const bool colour = world_size == 1 && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+  const std::string level = colour ? "[%^%l%$]" : "[%l]";
   if (world_size > 1) {
-    spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] [rank " + std::to_string(rank) + "] %v");
+    spdlog::set_pattern("[%H:%M:%S.%e] " + level + " [rank " + std::to_string(rank) + "] %v");
     spdlog::set_level(rank == 0 ? spdlog::level::info : spdlog::level::warn);
   } else {
-    spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+    spdlog::set_pattern("[%H:%M:%S.%e] " + level + " %v");
     spdlog::set_level(spdlog::level::info);
   }
 }

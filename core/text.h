@@ -1,6 +1,8 @@
 // Small text helpers shared by the command line and the config loader (did-you-mean suggestions).
 #pragma once
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,21 @@ inline std::string closest(const std::string& word, const std::vector<std::strin
     if (d < best_d) best_d = d, best = c;
   }
   return best;
+}
+
+// "42s", "3m05s", "2h07m": a duration for progress lines.
+inline std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const long s = std::lround(seconds);
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%lds", s);
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
+  }
+  return buf;
 }
 
 }  // namespace imprint

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +26,8 @@
 #include "trainer/checkpoint_store.h"
 #include "trainer/config.h"
 #include "trainer/config_schema.h"
+#include "trainer/embed_files.h"
+#include "trainer/encoder_export.h"
 #include "trainer/stop_signals.h"
 #include "trainer/train_loop.h"
 
@@ -192,17 +195,25 @@ int64_t parse_size(const std::string& text) {
   return static_cast<int64_t>(v * mult);
 }
 
-// Progress on a terminal as one rewritten line, otherwise a plain line every 10%.
+// Progress on a terminal as one rewritten line (a bar, rate and ETA), otherwise a plain line every 10%.
 std::function<void(int64_t, int64_t)> progress_printer(const char* what, const char* unit) {
   auto last = std::make_shared<int64_t>(-1);
+  const auto start = std::chrono::steady_clock::now();
   const bool tty = isatty(STDERR_FILENO);
   return [=](int64_t done, int64_t total) {
     const int64_t percent = 100 * done / std::max<int64_t>(1, total);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double rate = secs > 0 ? done / secs : 0;
+    const std::string eta = rate > 0 ? imprint::format_duration((total - done) / rate) : "?";
     if (tty) {
-      std::fprintf(stderr, "\r%s: %lld/%lld %s (%lld%%)", what, (long long)done, (long long)total, unit, (long long)percent);
+      const int filled = static_cast<int>(percent * 30 / 100);
+      std::fprintf(stderr, "\r%s [%s%s] %lld/%lld %s (%lld%%) %.1f/s ETA %s   ", what, std::string(filled, '#').c_str(),
+                   std::string(30 - filled, '.').c_str(), (long long)done, (long long)total, unit, (long long)percent,
+                   rate, eta.c_str());
       if (done == total) std::fprintf(stderr, "\n");
     } else if (percent / 10 != *last / 10 || done == total) {
-      std::fprintf(stderr, "%s: %lld/%lld %s\n", what, (long long)done, (long long)total, unit);
+      std::fprintf(stderr, "%s: %lld/%lld %s (%.1f/s, ETA %s)\n", what, (long long)done, (long long)total, unit, rate,
+                   eta.c_str());
     }
     *last = percent;
   };
@@ -245,6 +256,26 @@ int run_pack(imprint::PackOptions o, const std::string& modality, const std::str
       (long long)r.identities, r.manifest.holdout.size(), (long long)r.samples, r.manifest.shards.size(),
       o.output.c_str(), (long long)r.skipped_files, (long long)r.skipped_identities,
       r.skipped_identities == 1 ? "y" : "ies"));
+  return 0;
+}
+
+int run_export(const std::string& checkpoint, const std::string& out) {
+  const auto trained = imprint::load_trained_encoder(checkpoint);
+  const auto files = imprint::export_encoder(trained, out);
+  imprint::log::info(imprint::log::strf("exported the %s encoder of %s (step %lld): %s, %s, %s",
+                                        trained.spec.modality.c_str(), checkpoint.c_str(), (long long)trained.step,
+                                        files.safetensors.c_str(), files.torchscript.c_str(), files.metadata.c_str()));
+  return 0;
+}
+
+int run_embed(imprint::EmbedOptions o) {
+  o.progress = progress_printer("embed", "files");
+  const auto r = imprint::embed_files(o);
+  for (const auto& s : r.skipped) imprint::log::warn("skipped " + s);
+  std::string written;
+  for (const auto& w : r.written) written += (written.empty() ? "" : ", ") + w;
+  imprint::log::info(imprint::log::strf("embedded %lld file(s), skipped %zu; wrote %s", (long long)r.embedded,
+                                        r.skipped.size(), written.c_str()));
   return 0;
 }
 
@@ -317,6 +348,26 @@ int main(int argc, char** argv) {
   std::string inspect_dir;
   inspect->add_option("PATH", inspect_dir, "Dataset folder, or checkpoint file")->required();
 
+  auto* exporter = app.add_subcommand(
+      "export", "Write a trained encoder as safetensors weights and a TorchScript module (with metadata).");
+  std::string export_checkpoint, export_out;
+  exporter->add_option("--checkpoint", export_checkpoint, "A checkpoint file (runs/NAME/checkpoints/step-*.ckpt)")
+      ->required();
+  exporter->add_option("--out", export_out, "Folder to write model.safetensors, encoder.torchscript.pt, export.json")
+      ->required();
+
+  auto* embed = app.add_subcommand(
+      "embed", "Embed image or audio files with a trained encoder (pooled vectors, optionally tokens).");
+  imprint::EmbedOptions embed_opts;
+  embed->add_option("--checkpoint", embed_opts.checkpoint, "A checkpoint file")->required();
+  embed->add_option("--input", embed_opts.input, "A file, or a folder searched recursively")->required();
+  embed->add_option("--out", embed_opts.out, "Folder for pooled.npy [N, D] (tokens.npy [N, K, D]) and index.tsv")
+      ->required();
+  embed->add_option("--format", embed_opts.format, "npy or safetensors (embeddings.safetensors)")
+      ->capture_default_str();
+  embed->add_flag("--tokens", embed_opts.tokens, "Also write the K conditioning tokens of each file");
+  embed->add_option("--batch-size", embed_opts.batch_size, "Images per forward pass")->capture_default_str();
+
   auto* reference = app.add_subcommand(
       "config-reference", "Print every config key with its type, default, range and meaning (markdown).");
 
@@ -350,6 +401,8 @@ int main(int argc, char** argv) {
                        synth_clip, synth_seed, shard_size);
     if (*inspect) return run_inspect(inspect_dir);
     if (*pack) return run_pack(pack_opts, pack_modality, pack_shard_size);
+    if (*exporter) return run_export(export_checkpoint, export_out);
+    if (*embed) return run_embed(embed_opts);
     if (*reference) {
       std::cout << imprint::config_reference_markdown();
       return kExitOk;

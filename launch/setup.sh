@@ -2,8 +2,10 @@
 # Installs every system dependency imprint needs on Debian 12 / Ubuntu.
 # Idempotent: when everything is present it checks and returns in about a second.
 #   --tests   also what the test suite needs beyond building: a throwaway Slurm (slurmctld, slurmd, munge)
-#             for the preemption test (tests/slurm/). Optional: if they cannot be installed, that test is
-#             reported as skipped. No daemon is enabled or started by this script.
+#             for the preemption test (tests/slurm/), and .venv-tests/, a Python venv over Debian's Python
+#             (so it sees python3-torch and numpy) with PyPI's safetensors and tensorboard, whose readers check
+#             imprint's exports and event files. Optional: what cannot be installed makes its tests skip,
+#             visibly. No daemon is enabled or started by this script.
 set -euo pipefail
 
 packages=(
@@ -15,6 +17,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   libpng-dev libjpeg-dev libsndfile1-dev libsoxr-dev
   python3-h5py python3-torch         # interop tests and the DDP reference benchmark
+  python3-matplotlib python3-venv    # launch/plot_run.py; the test venv (safetensors, tensorboard readers)
 )
 optional=()
 if [ "${1:-}" = "--tests" ]; then
@@ -30,8 +33,23 @@ missing_of() {
 missing=($(missing_of "${packages[@]}"))
 missing_optional=($(missing_of ${optional[@]+"${optional[@]}"}))
 
+test_venv() {
+  [ "${1:-}" = "--tests" ] || return 0
+  local venv
+  venv="$(cd "$(dirname "$0")/.." && pwd)/.venv-tests"
+  if "$venv/bin/python" -c "import safetensors, tensorboard, torch, numpy" 2>/dev/null; then
+    echo "setup: test venv $venv ready"
+    return 0
+  fi
+  echo "setup: making the test venv $venv (safetensors, tensorboard from PyPI)"
+  { /usr/bin/python3 -m venv --system-site-packages "$venv" &&
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check safetensors tensorboard; } ||
+    echo "setup: WARNING: could not make the test venv; the export and TensorBoard tests will be reported as skipped"
+}
+
 if [ ${#missing[@]} -eq 0 ] && [ ${#missing_optional[@]} -eq 0 ]; then
   echo "setup: all $(( ${#packages[@]} + ${#optional[@]} )) system packages present"
+  test_venv "$@"
   exit 0
 fi
 
@@ -48,4 +66,5 @@ if [ ${#missing_optional[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing_optional[@]}" >/dev/null ||
     echo "setup: WARNING: could not install ${missing_optional[*]}; the Slurm test will be reported as skipped"
 fi
+test_venv "$@"
 echo "setup: done"

@@ -23,14 +23,15 @@ TokenResamplerImpl::TokenResamplerImpl(int64_t in_dim, int64_t dim, int64_t toke
 }
 
 torch::Tensor TokenResamplerImpl::forward(const torch::Tensor& features) {
-  const int64_t B = features.size(0), N = features.size(1), K = queries_.size(0), hd = dim_ / heads_;
-  // contiguous(): keep strided views out of libtorch's CPU norm kernels (see conv_block.h).
+  // No batch or length sizes appear below (unflatten/flatten, broadcasting instead of expand): a traced
+  // export (imprint export) then works for any batch size and clip length.
+  const int64_t K = queries_.size(0), hd = dim_ / heads_;
   auto x = norm_in_(features);
-  auto k = to_k_(x).view({B, N, heads_, hd}).transpose(1, 2);                   // [B,h,N,hd]
-  auto v = to_v_(x).view({B, N, heads_, hd}).transpose(1, 2);                   // [B,h,N,hd]
-  auto q = queries_.view({1, K, heads_, hd}).transpose(1, 2).expand({B, heads_, K, hd});
+  auto k = to_k_(x).unflatten(-1, {heads_, hd}).transpose(1, 2);               // [B,h,N,hd]
+  auto v = to_v_(x).unflatten(-1, {heads_, hd}).transpose(1, 2);               // [B,h,N,hd]
+  auto q = queries_.view({1, K, heads_, hd}).transpose(1, 2);                   // [1,h,K,hd]
   auto attn = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
-  auto t = torch::matmul(attn, v).transpose(1, 2).reshape({B, K, dim_});
+  auto t = torch::matmul(attn, v).transpose(1, 2).flatten(2);                   // [B,K,dim]
   t = queries_.unsqueeze(0) + proj_(t);
   return t + mlp2_(F::gelu(mlp1_(norm_out_(t))));
 }

@@ -116,6 +116,22 @@ CheckpointFile probe(const std::string& path) {
 
 uint64_t fnv1a64(const char* data, size_t size) { return fnv1a64_bytes(data, size); }
 
+std::string signature_text(const std::map<std::string, std::string>& sig) {
+  std::string s;
+  for (const auto& [k, v] : sig) s += k + "=" + v + "\n";
+  return s;
+}
+
+std::map<std::string, std::string> parse_signature(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const auto eq = line.find('=');
+    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return out;
+}
+
 std::string first_line(const std::string& text) {
   const auto nl = text.find('\n');
   return nl == std::string::npos ? text : text.substr(0, nl);

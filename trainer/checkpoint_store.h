@@ -9,6 +9,7 @@
 #pragma once
 #include <torch/serialize/archive.h>
 
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -59,6 +60,10 @@ std::optional<CheckpointFile> load_newest_valid(const CheckpointStore& store, to
 // and value of the archive except the restart bookkeeping). Two checkpoints with equal digests hold the
 // same training state, bit for bit: how a preempted-and-requeued run is compared with an uninterrupted one.
 std::string describe_checkpoint(const std::string& path);
+
+// The model signature stored in a checkpoint ("key=value" lines: the config keys that shape the model).
+std::string signature_text(const std::map<std::string, std::string>& signature);
+std::map<std::string, std::string> parse_signature(const std::string& text);
 
 uint64_t fnv1a64(const char* data, size_t size);
 

@@ -190,7 +190,7 @@ std::vector<ConfigChange> diff_configs(const Config& before, const Config& after
   // Keys that change how a run is carried out or logged, not what it trains.
   static const std::vector<std::string> operational = {
       "train.stop_at", "train.threads", "train.device", "train.log_every", "train.eval_every", "eval.batch_size",
-      "checkpoint.", "distributed.", "data.workers", "data.prefetch", "data.verify_checksums",
+      "checkpoint.", "distributed.", "log.", "data.workers", "data.prefetch", "data.verify_checksums",
       "data.create_if_missing"};
   std::vector<ConfigChange> out;
   for (const auto& [key, value] : after.values()) {

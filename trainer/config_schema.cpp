@@ -121,6 +121,10 @@ std::vector<KeySpec> build_schema() {
           "Gallery samples per held-out identity (the reference sample is not among them)."),
       Int("eval.batch_size", "256", 1, 1e6, "Samples per forward pass during evaluation."),
 
+      Bool("log.tensorboard", "true",
+           "Rank 0 also writes TensorBoard event files to <run dir>/tensorboard (every numeric metric as a "
+           "scalar: train/*, eval/*, time/*); `tensorboard --logdir runs` shows them."),
+
       Int("checkpoint.every", "100", 0, big, "Steps between checkpoints; 0 writes only at the end."),
       Float("checkpoint.every_minutes", "0", 0, 1e6, false, false,
             "Also checkpoint when this many minutes of wall-clock time have passed since the last checkpoint (the "

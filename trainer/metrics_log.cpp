@@ -8,9 +8,23 @@
 
 namespace imprint {
 
-MetricsLog::MetricsLog(const std::string& path, int64_t restart)
+namespace {
+
+std::string tensorboard_tag(const std::string& key) {
+  const auto ends_with = [&](const std::string& tail) {
+    return key.size() >= tail.size() && key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  if (key.rfind("eval_", 0) == 0 || key == "chance") return "eval/" + key;
+  if (ends_with("_ms") || key == "samples_per_s" || key == "data_wait_fraction") return "time/" + key;
+  return "train/" + key;
+}
+
+}  // namespace
+
+MetricsLog::MetricsLog(const std::string& path, int64_t restart, const std::string& tensorboard_dir)
     : path_(path), restart_(restart), out_(path, std::ios::app) {
   if (!out_) throw std::runtime_error(path + ": cannot open metrics file for appending");
+  if (!tensorboard_dir.empty()) tensorboard_ = std::make_unique<TensorBoardWriter>(tensorboard_dir);
 }
 
 void MetricsLog::write(nlohmann::json record) {
@@ -19,6 +33,15 @@ void MetricsLog::write(nlohmann::json record) {
   record["restart"] = restart_;
   out_ << record.dump() << '\n';
   out_.flush();
+  if (!tensorboard_ || !record.contains("step") || record.contains("event")) return;
+  const int64_t step = record["step"].get<int64_t>();
+  for (const auto& [key, value] : record.items())
+    if (value.is_number() && key != "step" && key != "time" && key != "restart")
+      tensorboard_->scalar(tensorboard_tag(key), value.get<double>(), step);
+}
+
+void MetricsLog::mark_start(int64_t step) {
+  if (tensorboard_) tensorboard_->session_start(step);
 }
 
 void MetricsLog::drop_after(const std::string& path, int64_t step) {

@@ -1,18 +1,24 @@
 // Appends one JSON object per line to the run directory's metrics.jsonl, flushed per record so a crashed
 // run keeps what it logged. Every record carries "time" (Unix seconds, wall clock) and "restart" (how many
-// times the run had been resumed when it was written).
+// times the run had been resumed when it was written). With a TensorBoard folder, every numeric field of a
+// record that has a step also goes there as a scalar: train/<key>, eval/<key>, time/<key>.
 #pragma once
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <memory>
 #include <string>
+
+#include "trainer/tensorboard_writer.h"
 
 namespace imprint {
 
 class MetricsLog {
  public:
-  MetricsLog(const std::string& path, int64_t restart = 0);
+  MetricsLog(const std::string& path, int64_t restart = 0, const std::string& tensorboard_dir = "");
   void write(nlohmann::json record);
+  // A (re)start at `step`: TensorBoard readers drop what was logged for steps >= step before.
+  void mark_start(int64_t step);
   const std::string& path() const { return path_; }
 
   // Rewrites `path` (atomically) without the records of steps after `step`: a run resumed from the
@@ -23,6 +29,7 @@ class MetricsLog {
   std::string path_;
   int64_t restart_;
   std::ofstream out_;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;
 };
 
 }  // namespace imprint

@@ -2,7 +2,10 @@
 
 #include <torch/nn/functional/normalization.h>
 
+#include <chrono>
 #include <stdexcept>
+
+#include "core/log.h"
 
 namespace imprint {
 
@@ -35,10 +38,17 @@ EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_ident
 }
 
 namespace {
-at::Tensor embed(Encoder& encoder, const at::Tensor& samples, int64_t batch_size) {
+at::Tensor embed(Encoder& encoder, const at::Tensor& samples, int64_t batch_size, const char* what) {
   std::vector<at::Tensor> parts;
-  for (int64_t b = 0; b < samples.size(0); b += batch_size)
+  auto last = std::chrono::steady_clock::now();
+  for (int64_t b = 0; b < samples.size(0); b += batch_size) {
     parts.push_back(encoder.encode(samples.slice(0, b, std::min(b + batch_size, samples.size(0)))).pooled);
+    if (std::chrono::steady_clock::now() - last > std::chrono::seconds(10)) {
+      last = std::chrono::steady_clock::now();
+      log::info(log::strf("eval: %s %lld/%lld samples", what, static_cast<long long>(b + batch_size),
+                          static_cast<long long>(samples.size(0))));
+    }
+  }
   return F::normalize(at::cat(parts), F::NormalizeFuncOptions().dim(1));
 }
 }  // namespace
@@ -47,8 +57,8 @@ RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t 
   torch::NoGradGuard no_grad;
   const bool was_training = encoder.is_training();
   encoder.eval();
-  const auto refs = embed(encoder, set.references, batch_size);
-  const auto gallery = embed(encoder, set.gallery, batch_size);
+  const auto refs = embed(encoder, set.references, batch_size, "references");
+  const auto gallery = embed(encoder, set.gallery, batch_size, "gallery");
   encoder.train(was_training);
   const auto nearest = at::matmul(refs, gallery.t()).argmax(1);  // [M]
   const auto hit = set.gallery_identity.index_select(0, nearest).eq(at::arange(refs.size(0), refs.options().dtype(at::kLong)));
@@ -57,6 +67,7 @@ RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t 
   s.gallery_size = gallery.size(0);
   s.top1 = hit.to(at::kDouble).mean().item<double>();
   s.chance = 1.0 / static_cast<double>(s.identities);
+  s.gallery_embeddings = gallery;
   return s;
 }
 

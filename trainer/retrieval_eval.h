@@ -1,6 +1,7 @@
 // Held-out identity retrieval: one reference per held-out identity is matched (cosine, pooled embedding)
 // against a gallery of OTHER samples of every held-out identity; top-1 is right when the nearest gallery
-// sample has the reference's identity. Chance is 1 / identities.
+// sample has the reference's identity. Chance is 1 / identities. Progress is logged every 10 s when an
+// evaluation takes that long.
 #pragma once
 #include <ATen/Tensor.h>
 
@@ -18,6 +19,7 @@ struct EvalSet {
 struct RetrievalScore {
   double top1 = 0, chance = 0;
   int64_t identities = 0, gallery_size = 0;
+  at::Tensor gallery_embeddings;  // [M*G, D] unit-norm pooled embeddings of the gallery (for plots)
 };
 
 EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_identity);

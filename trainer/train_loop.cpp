@@ -12,6 +12,7 @@
 
 #include "collectives/gradient_reducer.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "data/prefetch_loader.h"
 #include "data/shard_dataset.h"
 #include "data/synthetic_dataset.h"
@@ -22,6 +23,7 @@
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics_log.h"
 #include "trainer/optim/optimizer.h"
+#include "trainer/safetensors_writer.h"
 #include "trainer/step_agreement.h"
 #include "trainer/stop_signals.h"
 
@@ -103,22 +105,6 @@ std::unique_ptr<IdentityDataset> open_dataset(const Config& c, Communicator& com
     throw ConfigError("data.path: " + path + " lists " + std::to_string(ds->eval_identities().size()) +
                       " held-out identities; evaluation needs at least 2 (imprint synth --holdout-identities)");
   return ds;
-}
-
-std::string signature_text(const std::map<std::string, std::string>& sig) {
-  std::string s;
-  for (const auto& [k, v] : sig) s += k + "=" + v + "\n";
-  return s;
-}
-
-std::map<std::string, std::string> parse_signature(const std::string& text) {
-  std::map<std::string, std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    const auto eq = line.find('=');
-    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return out;
 }
 
 struct Run {
@@ -349,8 +335,12 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     const std::string path = opts.run_dir + "/metrics.jsonl";
     // A resumed run repeats the steps after its checkpoint: their old records go, so every step has one.
     if (opts.resume) MetricsLog::drop_after(path, step);
-    metrics = std::make_unique<MetricsLog>(path, run.restarts);
-    if (run.restarts > 0) metrics->write({{"event", "resume"}, {"step", step}});
+    metrics = std::make_unique<MetricsLog>(path, run.restarts,
+                                           cfg.get_bool("log.tensorboard") ? opts.run_dir + "/tensorboard" : "");
+    if (run.restarts > 0) {
+      metrics->write({{"event", "resume"}, {"step", step}});
+      metrics->mark_start(step + 1);
+    }
   }
   log::info(log::strf("%s encoder: %.2fM parameters, %lld tokens x %lld; %zu train / %zu held-out identities; "
                       "%lld pairs per step over %d rank(s) (%s), %lld steps per epoch; steps %lld..%lld of %lld; "
@@ -378,6 +368,8 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   int64_t interval = 0, skipped = 0;
   auto interval_start = Clock::now();
   auto last_checkpoint = Clock::now();
+  const auto run_start = Clock::now();
+  const int64_t first_step = step;
   StepAgreement agreement(comm->host());
   auto checkpoint = [&](int64_t at_step) {
     if (lead) save_checkpoint(run, at_step, store);
@@ -427,10 +419,13 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
       if (std::isnan(run.first_loss)) run.first_loss = mean_loss;
       summary.last_loss = mean_loss;
       const double sps = 1000.0 * interval * batch / wall;
+      const double elapsed = ms_since(run_start) / 1000;
+      const double eta = elapsed / static_cast<double>(step - first_step) * static_cast<double>(end - step);
       log::info(log::strf("step %6lld/%lld | loss %.4f | lr %.2e | %.0f samples/s | data %.1f ms (%.1f%%) | "
-                          "fwd+bwd %.1f ms (comm wait %.1f) | optim %.1f ms",
+                          "fwd+bwd %.1f ms (comm wait %.1f) | optim %.1f ms | %s elapsed, ETA %s",
                           (long long)step, (long long)total, mean_loss, lr, sps, data_ms / interval,
-                          100 * data_ms / wall, compute_ms / interval, comm_ms / interval, optim_ms / interval));
+                          100 * data_ms / wall, compute_ms / interval, comm_ms / interval, optim_ms / interval,
+                          format_duration(elapsed).c_str(), format_duration(eta).c_str()));
       if (metrics)
         metrics->write({{"step", step},
                      {"loss", mean_loss},
@@ -476,6 +471,10 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     log::info(log::strf("stopped after step %lld (train.stop_at); continue with --resume", (long long)step));
   } else {
     summary.eval = evaluate(step);
+    if (lead) {  // for `launch/plot_run.py`: a 2-D map of the held-out identities
+      write_npy(opts.run_dir + "/heldout_embeddings.npy", summary.eval.gallery_embeddings.cpu().contiguous());
+      write_npy(opts.run_dir + "/heldout_identity.npy", eval_set.gallery_identity.cpu().contiguous());
+    }
   }
   for (const auto& kv : named) summary.parameters.push_back(kv.second.detach().cpu().clone());
   return summary;

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Round trip of `imprint export` and `imprint embed` through Python's own readers.
+
+  check_export.py IMPRINT EXPORT_DIR WORK_DIR
+
+Loads EXPORT_DIR/model.safetensors with the `safetensors` package and EXPORT_DIR/encoder.torchscript.pt with
+`torch.jit.load`; checks the metadata, that the weights are the TorchScript module's parameters, and that the
+TorchScript module on files written here gives what `imprint embed` gives on the same files (pooled and tokens).
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import wave
+import zlib
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+
+def write_png(path, rgb):
+    """8-bit RGB PNG, no filter, one zlib stream (the PNG specification, minimal)."""
+    h, w, _ = rgb.shape
+    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def main():
+    imprint, export_dir, work = sys.argv[1:4]
+    meta = safe_open(os.path.join(export_dir, "model.safetensors"), "pt").metadata()
+    for key in ("format", "imprint_version", "modality", "embed_dim", "tokens", "step", "signature", "input"):
+        assert key in meta, f"metadata lacks {key}: {meta}"
+    assert meta["format"] == "imprint-encoder"
+    assert json.load(open(os.path.join(export_dir, "export.json")))["step"] == meta["step"]
+    weights = load_file(os.path.join(export_dir, "model.safetensors"))
+    module = torch.jit.load(os.path.join(export_dir, "encoder.torchscript.pt"))
+    script_state = dict(module.named_parameters())
+    script_state.update(dict(module.named_buffers()))
+    assert len(weights) == len(script_state), (sorted(weights), sorted(script_state))
+    for name, tensor in weights.items():
+        twin = script_state[name[len("encoder."):].replace(".", "_")]
+        assert torch.equal(tensor, twin), f"{name} differs between safetensors and TorchScript"
+
+    rng = np.random.default_rng(7)
+    os.makedirs(os.path.join(work, "files"), exist_ok=True)
+    inputs, names = [], []
+    if meta["modality"] == "image":
+        size = int(meta["image_size"])
+        for i in range(5):
+            rgb = rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8)
+            names.append(os.path.join(work, "files", f"sample_{i}.png"))
+            write_png(names[-1], rgb)
+            inputs.append(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)
+        batch = torch.stack(inputs)
+        tokens, pooled = module(batch)
+    else:
+        rate = int(meta["sample_rate"])
+        outs = []
+        for i, length in enumerate((rate // 2, rate // 3, rate)):
+            pcm = (rng.normal(0, 3000, size=length)).clip(-32768, 32767).astype(np.int16)
+            names.append(os.path.join(work, "files", f"clip_{i}.wav"))
+            with wave.open(names[-1], "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(rate)
+                w.writeframes(pcm.tobytes())
+            outs.append(module(torch.from_numpy(pcm).float().unsqueeze(0) / 32768.0))
+        tokens = torch.cat([t for t, _ in outs])
+        pooled = torch.cat([p for _, p in outs])
+    assert tokens.shape[1:] == (int(meta["tokens"]), int(meta["embed_dim"])), tokens.shape
+
+    out = os.path.join(work, "embed")
+    ckpt = meta["checkpoint"]
+    subprocess.run([imprint, "embed", "--checkpoint", ckpt, "--input", os.path.join(work, "files"), "--out", out,
+                    "--tokens"], check=True)
+    index = [line.rstrip("\n").split("\t") for line in open(os.path.join(out, "index.tsv"))][1:]
+    assert [os.path.basename(f) for _, f in index] == sorted(os.path.basename(n) for n in names), index
+    order = [sorted(names).index(n) for n in names]
+    got_pooled = torch.from_numpy(np.load(os.path.join(out, "pooled.npy")))[order]
+    got_tokens = torch.from_numpy(np.load(os.path.join(out, "tokens.npy")))[order]
+    for what, mine, theirs in (("pooled", pooled, got_pooled), ("tokens", tokens, got_tokens)):
+        err = ((mine - theirs).norm() / theirs.norm()).item()
+        print(f"{meta['modality']} {what}: TorchScript vs imprint embed, relative difference {err:.2e}")
+        assert err < 1e-5, f"{what} differs: {err}"
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
