@@ -12,9 +12,7 @@ AudioEncoder::AudioEncoder(const EncoderSpec& spec) {
   append_conv1d_block(trunk, 2 * w, 4 * w, 3, 2);
   append_conv1d_block(trunk, 4 * w, 4 * w, 3, 1);
   trunk_ = register_module("trunk", trunk);
-  resampler_ = register_module("resampler", TokenResampler(4 * w, spec.embed_dim, spec.tokens));
-  pool_norm_ = register_module("pool_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({spec.embed_dim})));
-  pool_proj_ = register_module("pool_proj", torch::nn::Linear(spec.embed_dim, spec.embed_dim));
+  head_ = register_module("head", ConditioningHead(4 * w, spec.embed_dim, spec.tokens));
 }
 
 Conditioning AudioEncoder::encode(const torch::Tensor& audio) {
@@ -26,9 +24,7 @@ Conditioning AudioEncoder::encode(const torch::Tensor& audio) {
     mel = mel - mel.mean(-1, /*keepdim=*/true);
   }
   auto f = with_contiguous_grad(trunk_->forward(mel)).transpose(1, 2);  // [B, frames', 4w]
-  auto tokens = resampler_(f);
-  auto pooled = pool_proj_(pool_norm_(tokens.mean(1)));
-  return {tokens, pooled};
+  return head_(f);
 }
 
 }  // namespace imprint

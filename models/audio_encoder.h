@@ -1,12 +1,10 @@
 // Log-mel front end, a small 1-D conv net over time, then a token resampler.
 #pragma once
 #include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/linear.h>
-#include <torch/nn/modules/normalization.h>
 
 #include "models/encoder.h"
 #include "models/log_mel.h"
-#include "models/token_resampler.h"
+#include "models/conditioning_head.h"
 
 namespace imprint {
 
@@ -19,9 +17,7 @@ class AudioEncoder final : public Encoder {
  private:
   LogMel front_{nullptr};
   torch::nn::Sequential trunk_{nullptr};
-  TokenResampler resampler_{nullptr};
-  torch::nn::LayerNorm pool_norm_{nullptr};
-  torch::nn::Linear pool_proj_{nullptr};
+  ConditioningHead head_{nullptr};
 };
 
 }  // namespace imprint

@@ -3,6 +3,11 @@
 #pragma once
 #include <torch/nn/module.h>
 
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
 namespace imprint {
 
 struct Conditioning {
@@ -16,6 +21,7 @@ class Encoder : public torch::nn::Module {
 };
 
 struct EncoderSpec {
+  std::string name = "auto";       // a registry name (encoder_registry()); "auto": the modality's default
   std::string modality = "image";  // "image" | "audio"
   int64_t embed_dim = 128;         // D
   int64_t tokens = 4;              // K
@@ -25,6 +31,18 @@ struct EncoderSpec {
   int64_t n_mels = 40, n_fft = 256, hop = 80;
 };
 
+// The encoders imprint can build. Adding one: its file (a trunk producing features [B, N, C] and a
+// ConditioningHead), one line in models/registry.cpp, its name in model.name's choices
+// (trainer/config_schema.cpp) and a row in docs/configuration.md.
+struct EncoderInfo {
+  std::string name, modality, summary;
+  std::function<std::shared_ptr<Encoder>(const EncoderSpec&)> make;
+};
+const std::vector<EncoderInfo>& encoder_registry();
+
+// The registry name `spec.name` stands for ("auto" -> the modality's default). Throws std::invalid_argument
+// naming the choices when the name is unknown or encodes another modality.
+std::string resolve_encoder_name(const EncoderSpec& spec);
 std::shared_ptr<Encoder> make_encoder(const EncoderSpec& spec);
 
 }  // namespace imprint

@@ -14,9 +14,7 @@ ImageEncoder::ImageEncoder(const EncoderSpec& spec) {
   trunk_ = register_module("trunk", trunk);
   const int64_t side = (spec.image_size + 3) / 4;
   position_ = register_parameter("position", torch::randn({1, side * side, 4 * w}) * 0.02);
-  resampler_ = register_module("resampler", TokenResampler(4 * w, spec.embed_dim, spec.tokens));
-  pool_norm_ = register_module("pool_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({spec.embed_dim})));
-  pool_proj_ = register_module("pool_proj", torch::nn::Linear(spec.embed_dim, spec.embed_dim));
+  head_ = register_module("head", ConditioningHead(4 * w, spec.embed_dim, spec.tokens));
 }
 
 Conditioning ImageEncoder::encode(const torch::Tensor& images) {
@@ -26,9 +24,7 @@ Conditioning ImageEncoder::encode(const torch::Tensor& images) {
   f = f.flatten(2).transpose(1, 2);                        // [B, h*w, 4w]
   TORCH_CHECK(f.size(1) == position_.size(1), "image encoder was built for ", position_.size(1),
               " feature positions, got ", f.size(1), " (is data.image_size the one the model was built with?)");
-  auto tokens = resampler_(f + position_);
-  auto pooled = pool_proj_(pool_norm_(tokens.mean(1)));
-  return {tokens, pooled};
+  return head_(f + position_);
 }
 
 }  // namespace imprint

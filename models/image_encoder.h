@@ -1,11 +1,9 @@
 // A small CNN over RGB images followed by a token resampler.
 #pragma once
 #include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/linear.h>
-#include <torch/nn/modules/normalization.h>
 
 #include "models/encoder.h"
-#include "models/token_resampler.h"
+#include "models/conditioning_head.h"
 
 namespace imprint {
 
@@ -18,9 +16,7 @@ class ImageEncoder final : public Encoder {
  private:
   torch::nn::Sequential trunk_{nullptr};
   torch::Tensor position_;
-  TokenResampler resampler_{nullptr};
-  torch::nn::LayerNorm pool_norm_{nullptr};
-  torch::nn::Linear pool_proj_{nullptr};
+  ConditioningHead head_{nullptr};
 };
 
 }  // namespace imprint

@@ -6,10 +6,37 @@
 
 namespace imprint {
 
+const std::vector<EncoderInfo>& encoder_registry() {
+  static const std::vector<EncoderInfo> registry = {
+      {"image_cnn", "image", "4 conv blocks (stride 4 in all), learned positions, conditioning head",
+       [](const EncoderSpec& s) { return std::make_shared<ImageEncoder>(s); }},
+      {"audio_cnn", "audio", "log-mel front end, 3 conv1d blocks over time, conditioning head",
+       [](const EncoderSpec& s) { return std::make_shared<AudioEncoder>(s); }},
+  };
+  return registry;
+}
+
+std::string resolve_encoder_name(const EncoderSpec& spec) {
+  std::string names;
+  for (const auto& e : encoder_registry()) {
+    names += (names.empty() ? "" : ", ") + e.name + " (" + e.modality + ")";
+    if (spec.name == "auto" && e.modality == spec.modality) return e.name;  // the first of a modality is its default
+    if (e.name == spec.name) {
+      if (e.modality != spec.modality)
+        throw std::invalid_argument("model.name: " + e.name + " encodes " + e.modality + ", but data.modality is " +
+                                    spec.modality);
+      return e.name;
+    }
+  }
+  throw std::invalid_argument("model.name: no encoder '" + spec.name + "' for " + spec.modality + " (known: " + names +
+                              ")");
+}
+
 std::shared_ptr<Encoder> make_encoder(const EncoderSpec& spec) {
-  if (spec.modality == "image") return std::make_shared<ImageEncoder>(spec);
-  if (spec.modality == "audio") return std::make_shared<AudioEncoder>(spec);
-  throw std::invalid_argument("no encoder for modality '" + spec.modality + "'");
+  const std::string name = resolve_encoder_name(spec);
+  for (const auto& e : encoder_registry())
+    if (e.name == name) return e.make(spec);
+  throw std::logic_error("encoder registry: " + name);
 }
 
 }  // namespace imprint

@@ -118,12 +118,12 @@ TEST(Config, EveryKeyIsDocumented) {
 
 TEST(Config, FloatsPrintAsWrittenAndReadBackExactly) {
   // Shortest text that reads back as the same double: what a user wrote, not 0.070000000000000007.
-  Config c = Config::parse("objective:\n  temperature: 0.07\noptimizer:\n  lr: 3e-4\n  eps: 1e-8\n", "t.yaml");
+  Config c = Config::parse("objective:\n  infonce:\n    temperature: 0.07\noptimizer:\n  lr: 3e-4\n  eps: 1e-8\n", "t.yaml");
   const std::string yaml = c.to_yaml();
   EXPECT_NE(yaml.find("temperature: 0.07\n"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("lr: 0.0003\n"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("eps: 1e-08\n"), std::string::npos) << yaml;
-  EXPECT_EQ(Config::parse(yaml, "again.yaml").get_float("objective.temperature"), 0.07);
+  EXPECT_EQ(Config::parse(yaml, "again.yaml").get_float("objective.infonce.temperature"), 0.07);
   EXPECT_EQ(Config::parse("optimizer:\n  lr: 0.1234567890123456789\n", "t.yaml").get_float("optimizer.lr"),
             0.1234567890123456789);
 }

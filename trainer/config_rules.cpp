@@ -1,7 +1,9 @@
 // Rules that tie several keys together; single-key types and ranges live in the schema.
 #include <cmath>
 #include <fstream>
+#include <stdexcept>
 
+#include "models/encoder.h"
 #include "trainer/config.h"
 
 namespace imprint {
@@ -24,6 +26,14 @@ void check_config_rules(const Config& c, const std::string& source) {
     if (!c.get_bool("data.create_if_missing") && !std::ifstream(path + "/manifest.json"))
       fail("data.path", "'" + path + "' holds no manifest.json (make a dataset with `imprint synth`, or set "
                         "data.create_if_missing: true)");
+  }
+  EncoderSpec spec;
+  spec.name = c.get_string("model.name");
+  spec.modality = c.get_string("data.modality");
+  try {
+    resolve_encoder_name(spec);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(source + ": " + e.what());
   }
   if (c.get_string("optimizer.name") == "lamb") {
     if (!c.get_bool("optimizer.fused"))

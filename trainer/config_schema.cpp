@@ -60,6 +60,9 @@ std::vector<KeySpec> build_schema() {
           "Threads that build batches ahead of the trainer; 0 builds them on the training thread."),
       Int("data.prefetch", "4", 1, 256, "Batches the loader may hold ready ahead of the trainer."),
 
+      Choice("model.name", "auto", {"auto", "image_cnn", "audio_cnn"},
+             "Encoder to build (models/registry.cpp): image_cnn (image), audio_cnn (audio); auto picks the "
+             "data.modality's default."),
       Int("model.embed_dim", "128", 8, 4096, "Width D of the conditioning tokens and the pooled vector."),
       Int("model.tokens", "4", 1, 256, "Number K of conditioning tokens per sample."),
       Int("model.width", "32", 4, 1024, "Base channel count of the convolutional trunk."),
@@ -67,10 +70,14 @@ std::vector<KeySpec> build_schema() {
       Int("model.audio.n_fft", "256", 32, 8192, "FFT size (and window length) of the audio front end."),
       Int("model.audio.hop", "80", 1, 4096, "Hop in samples between STFT frames."),
 
-      Choice("objective.name", "infonce", {"infonce"},
-             "Training objective: symmetric InfoNCE between reference and target pooled embeddings."),
-      Float("objective.temperature", "0.07", 0, 10, true, false, "Softmax temperature (initial value if learned)."),
-      Bool("objective.learn_temperature", "true", "Learn the temperature as a parameter (clamped to >= 0.01)."),
+      Float("objective.infonce.weight", "1", 0, 1e6, false, false,
+            "Weight of symmetric InfoNCE (reference vs target pooled embeddings, negatives from the global batch) "
+            "in the training loss; 0 turns it off. The loss is the weighted sum of every objective with a weight "
+            "above 0."),
+      Float("objective.infonce.temperature", "0.07", 0, 10, true, false,
+            "InfoNCE softmax temperature (initial value if learned)."),
+      Bool("objective.infonce.learn_temperature", "true",
+           "Learn the InfoNCE temperature as a parameter (clamped to >= 0.01)."),
 
       Choice("optimizer.name", "adamw", {"adamw", "lamb"},
              "AdamW (decoupled weight decay) or LAMB (AdamW direction rescaled per tensor by a trust ratio)."),

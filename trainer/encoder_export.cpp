@@ -44,6 +44,7 @@ TrainedEncoder load_trained_encoder(const std::string& checkpoint) {
   const auto modality = s.find("data.modality");
   if (modality == s.end()) throw CheckpointError(checkpoint + ": its model signature names no data.modality");
   t.spec.modality = modality->second;
+  if (s.count("model.name")) t.spec.name = s.at("model.name");
   t.spec.embed_dim = signature_int(s, "model.embed_dim", checkpoint);
   t.spec.tokens = signature_int(s, "model.tokens", checkpoint);
   t.spec.width = signature_int(s, "model.width", checkpoint);

@@ -19,7 +19,7 @@
 #include "data/synthetic_export.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/fault_injection.h"
-#include "trainer/info_nce.h"
+#include "trainer/objectives/objective.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics_log.h"
 #include "trainer/optim/optimizer.h"
@@ -50,6 +50,7 @@ SyntheticSpec synthetic_spec(const Config& c) {
 
 EncoderSpec encoder_spec(const Config& c) {
   EncoderSpec e;
+  e.name = c.get_string("model.name");
   e.modality = c.get_string("data.modality");
   e.embed_dim = c.get_int("model.embed_dim");
   e.tokens = c.get_int("model.tokens");
@@ -109,7 +110,7 @@ std::unique_ptr<IdentityDataset> open_dataset(const Config& c, Communicator& com
 
 struct Run {
   std::shared_ptr<Encoder> encoder;
-  InfoNCE objective{nullptr};
+  std::shared_ptr<CombinedObjective> objective;
   std::unique_ptr<Optimizer> optimizer;
   std::map<std::string, std::string> signature;
   int64_t restarts = 0;                 // how many times this run was resumed
@@ -185,16 +186,28 @@ at::Device pick_device(const Config& cfg, int local_rank) {
 }  // namespace
 
 std::map<std::string, std::string> model_signature(const Config& c) {
+  // Only what shapes the parameters actually built: the encoder's keys (its modality's front-end keys
+  // only for audio) and the shaping keys of the objectives that are on.
   std::map<std::string, std::string> sig;
-  for (const auto& [k, v] : c.values())
-    if (k.rfind("model.", 0) == 0) sig[k] = v;
-  sig["data.modality"] = c.get_string("data.modality");
-  if (c.get_string("data.modality") == "image") {
+  const std::string modality = c.get_string("data.modality");
+  EncoderSpec spec = encoder_spec(c);
+  spec.modality = modality;
+  sig["model.name"] = resolve_encoder_name(spec);
+  for (const char* k : {"model.embed_dim", "model.tokens", "model.width"}) sig[k] = c.values().at(k);
+  sig["data.modality"] = modality;
+  if (modality == "image") {
     sig["data.image_size"] = c.values().at("data.image_size");
   } else {
     sig["data.sample_rate"] = c.values().at("data.sample_rate");
+    for (const char* k : {"model.audio.n_mels", "model.audio.n_fft", "model.audio.hop"}) sig[k] = c.values().at(k);
   }
-  sig["objective.learn_temperature"] = c.values().at("objective.learn_temperature");
+  std::string objectives;
+  for (const auto& info : objective_registry()) {
+    if (c.get_float("objective." + info.name + ".weight") <= 0) continue;
+    objectives += (objectives.empty() ? "" : ",") + info.name;
+    for (const auto& k : info.shaping_keys) sig[k] = c.values().at(k);
+  }
+  sig["objectives"] = objectives;
   // The optimizer state's layout depends on these too.
   for (const char* k : {"optimizer.fused", "optimizer.name", "optimizer.amsgrad"}) sig[k] = c.values().at(k);
   return sig;
@@ -234,7 +247,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   Run run;
   run.signature = model_signature(cfg);
   run.encoder = make_encoder(encoder_spec(cfg));
-  run.objective = InfoNCE(cfg.get_float("objective.temperature"), cfg.get_bool("objective.learn_temperature"));
+  run.objective = std::make_shared<CombinedObjective>(cfg);
   const at::Device device = pick_device(cfg, opts.local_rank);
   // Scalars the trainer itself reduces must live where the backend works: GPU memory for NCCL.
   const at::Device comm_device = comm->backend() == "nccl" ? device : at::Device(at::kCPU);
@@ -365,6 +378,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   };
 
   double loss_sum = 0, data_ms = 0, compute_ms = 0, comm_ms = 0, optim_ms = 0;
+  std::map<std::string, at::Tensor> logged_sums;  // the objectives' values, summed over the log interval
   int64_t interval = 0, skipped = 0;
   auto interval_start = Clock::now();
   auto last_checkpoint = Clock::now();
@@ -390,8 +404,15 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     const double lr = schedule.at(step);
     for (auto& kv : named) kv.second.mutable_grad() = at::Tensor();
     if (reducer) reducer->prepare(/*sync=*/true);
-    auto loss = run.objective(run.encoder->encode(b.reference), run.encoder->encode(b.target), comm);
+    const TrainBatch rows{b.reference, b.target, b.identity, {}};
+    ObjectiveOutput out = run.objective->compute(rows, run.encoder->encode(b.reference),
+                                                 run.encoder->encode(b.target), *comm);
+    auto& loss = out.loss;
     loss.backward();
+    for (auto& [name, value] : out.logged) {
+      auto& sum = logged_sums[name];
+      sum = sum.defined() ? sum + value : value;
+    }
     const double loss_value = loss.item<double>();
     if (reducer) {
       reducer->finalize();
@@ -426,19 +447,21 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
                           (long long)step, (long long)total, mean_loss, lr, sps, data_ms / interval,
                           100 * data_ms / wall, compute_ms / interval, comm_ms / interval, optim_ms / interval,
                           format_duration(elapsed).c_str(), format_duration(eta).c_str()));
-      if (metrics)
-        metrics->write({{"step", step},
-                     {"loss", mean_loss},
-                     {"lr", lr},
-                     {"samples_per_s", sps},
-                     {"data_ms", data_ms / interval},
-                     {"fwd_bwd_ms", compute_ms / interval},
-                     {"comm_wait_ms", comm_ms / interval},
-                     {"optim_ms", optim_ms / interval},
-                     {"data_wait_fraction", data_ms / wall},
-                     {"grad_norm", rep.grad_norm},
-                     {"temperature", run.objective->temperature()},
-                     {"skipped_steps", skipped}});
+      nlohmann::json record = {{"step", step},
+                               {"loss", mean_loss},
+                               {"lr", lr},
+                               {"samples_per_s", sps},
+                               {"data_ms", data_ms / interval},
+                               {"fwd_bwd_ms", compute_ms / interval},
+                               {"comm_wait_ms", comm_ms / interval},
+                               {"optim_ms", optim_ms / interval},
+                               {"data_wait_fraction", data_ms / wall},
+                               {"grad_norm", rep.grad_norm},
+                               {"skipped_steps", skipped}};
+      // The objectives' own values (temperature, per-term losses), read now: once per log line, not per step.
+      for (auto& [name, sum] : logged_sums) record[name] = sum.item<double>() / interval;
+      logged_sums.clear();
+      if (metrics) metrics->write(record);
       loss_sum = data_ms = compute_ms = comm_ms = optim_ms = 0;
       interval = 0;
       interval_start = Clock::now();

@@ -1,4 +1,4 @@
-#include "trainer/info_nce.h"
+#include "trainer/objectives/infonce.h"
 
 #include "collectives/all_gather_autograd.h"
 
@@ -11,7 +11,7 @@ namespace imprint {
 
 namespace F = torch::nn::functional;
 
-InfoNCEImpl::InfoNCEImpl(double temperature, bool learn_temperature) {
+InfoNCE::InfoNCE(double temperature, bool learn_temperature) {
   auto init = torch::full({}, std::log(1.0 / temperature));
   if (learn_temperature) {
     log_scale_ = register_parameter("log_scale", init);
@@ -20,9 +20,9 @@ InfoNCEImpl::InfoNCEImpl(double temperature, bool learn_temperature) {
   }
 }
 
-double InfoNCEImpl::temperature() const { return std::exp(-log_scale_.item<double>()); }
+double InfoNCE::temperature() const { return std::exp(-log_scale_.item<double>()); }
 
-torch::Tensor InfoNCEImpl::forward(const Conditioning& reference, const Conditioning& target, Communicator* comm) {
+torch::Tensor InfoNCE::loss(const Conditioning& reference, const Conditioning& target, Communicator* comm) {
   auto r = F::normalize(reference.pooled, F::NormalizeFuncOptions().dim(1));
   auto t = F::normalize(target.pooled, F::NormalizeFuncOptions().dim(1));
   torch::Tensor all_r = r, all_t = t;
@@ -39,6 +39,11 @@ torch::Tensor InfoNCEImpl::forward(const Conditioning& reference, const Conditio
   auto labels =
       torch::arange(offset, offset + r.size(0), torch::TensorOptions().dtype(torch::kLong).device(r.device()));
   return 0.5 * (F::cross_entropy(ref_to_tgt, labels) + F::cross_entropy(tgt_to_ref, labels));
+}
+
+ObjectiveOutput InfoNCE::compute(const TrainBatch&, const Conditioning& reference, const Conditioning& target,
+                                 Communicator& comm) {
+  return {loss(reference, target, &comm), {{"temperature", (-log_scale_).exp().detach()}}};
 }
 
 }  // namespace imprint

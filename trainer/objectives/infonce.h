@@ -4,23 +4,22 @@
 // against every rank's columns; the gradient average over ranks then equals one rank's gradient on the
 // whole batch.
 #pragma once
-#include <torch/nn/module.h>
-
-#include "collectives/communicator.h"
-#include "models/encoder.h"
+#include "trainer/objectives/objective.h"
 
 namespace imprint {
 
-class InfoNCEImpl : public torch::nn::Module {
+class InfoNCE final : public Objective {
  public:
-  InfoNCEImpl(double temperature, bool learn_temperature);
+  InfoNCE(double temperature, bool learn_temperature);
   // Requires the identities in the batch to be distinct (the pair sampler guarantees it).
-  torch::Tensor forward(const Conditioning& reference, const Conditioning& target, Communicator* comm = nullptr);
+  ObjectiveOutput compute(const TrainBatch& batch, const Conditioning& reference, const Conditioning& target,
+                          Communicator& comm) override;
+  // The loss alone (tests, benchmarks).
+  torch::Tensor loss(const Conditioning& reference, const Conditioning& target, Communicator* comm = nullptr);
   double temperature() const;
 
  private:
   torch::Tensor log_scale_;  // log(1 / temperature)
 };
-TORCH_MODULE(InfoNCE);
 
 }  // namespace imprint

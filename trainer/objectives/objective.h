@@ -1,0 +1,66 @@
+// A training objective: given the whole batch and the encoder's outputs for its references and targets,
+// a loss and the values it wants logged. Objectives are built by name from a registry; a run trains the
+// weighted sum of every objective whose `objective.<name>.weight` is above 0.
+//
+// Adding an objective: one file implementing Objective, one line in objective_registry.cpp (its name, the
+// config keys that shape its parameters, its factory), its keys `objective.<name>.*` in
+// trainer/config_schema.cpp, and their rows in docs/configuration.md.
+#pragma once
+#include <ATen/Tensor.h>
+#include <torch/nn/module.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "collectives/communicator.h"
+#include "models/encoder.h"
+#include "trainer/config.h"
+
+namespace imprint {
+
+// This rank's rows of the global batch (the pair sampler's output, on the training device).
+struct TrainBatch {
+  at::Tensor reference, target;  // [B, ...] samples; row i of both has the same identity
+  at::Tensor identity;           // [B] int64 dataset identity of row i (distinct within a step)
+  at::Tensor content;            // [B] int64 content label of the target when the dataset has them, else undefined
+};
+
+struct ObjectiveOutput {
+  torch::Tensor loss;  // scalar, this rank's share of the global-batch loss
+  // Detached scalars to log (averaged over the log interval, read only when a line is logged).
+  std::vector<std::pair<std::string, torch::Tensor>> logged;
+};
+
+class Objective : public torch::nn::Module {
+ public:
+  // `comm` spans every rank of the job: objectives that need the global batch (negatives) gather through it.
+  virtual ObjectiveOutput compute(const TrainBatch& batch, const Conditioning& reference, const Conditioning& target,
+                                  Communicator& comm) = 0;
+};
+
+struct ObjectiveInfo {
+  std::string name, summary;
+  std::vector<std::string> shaping_keys;  // config keys that change its parameters (part of the model signature)
+  std::function<std::shared_ptr<Objective>(const Config&)> make;
+};
+const std::vector<ObjectiveInfo>& objective_registry();
+
+// The weighted sum of the objectives a config turns on. Each term's parameters live under its name.
+class CombinedObjective : public torch::nn::Module {
+ public:
+  explicit CombinedObjective(const Config& config);  // throws ConfigError when no objective has a weight > 0
+  // The total loss; `logged` holds loss/<name> for each term (when several) and each term's own values.
+  ObjectiveOutput compute(const TrainBatch& batch, const Conditioning& reference, const Conditioning& target,
+                          Communicator& comm);
+  const std::vector<std::string>& names() const { return names_; }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<double> weights_;
+  std::vector<std::shared_ptr<Objective>> terms_;
+};
+
+}  // namespace imprint

@@ -1,0 +1,47 @@
+#include <stdexcept>
+
+#include "trainer/objectives/infonce.h"
+#include "trainer/objectives/objective.h"
+
+namespace imprint {
+
+const std::vector<ObjectiveInfo>& objective_registry() {
+  static const std::vector<ObjectiveInfo> registry = {
+      {"infonce", "symmetric InfoNCE of reference vs target pooled embeddings, global-batch negatives",
+       {"objective.infonce.learn_temperature"},
+       [](const Config& c) {
+         return std::make_shared<InfoNCE>(c.get_float("objective.infonce.temperature"),
+                                          c.get_bool("objective.infonce.learn_temperature"));
+       }},
+  };
+  return registry;
+}
+
+CombinedObjective::CombinedObjective(const Config& config) {
+  for (const auto& info : objective_registry()) {
+    const double weight = config.get_float("objective." + info.name + ".weight");
+    if (weight <= 0) continue;
+    names_.push_back(info.name);
+    weights_.push_back(weight);
+    terms_.push_back(register_module(info.name, info.make(config)));
+  }
+  if (terms_.empty()) {
+    std::string keys;
+    for (const auto& info : objective_registry()) keys += (keys.empty() ? "" : ", ") + ("objective." + info.name + ".weight");
+    throw ConfigError("objective: every objective's weight is 0; give at least one a weight above 0 (" + keys + ")");
+  }
+}
+
+ObjectiveOutput CombinedObjective::compute(const TrainBatch& batch, const Conditioning& reference,
+                                           const Conditioning& target, Communicator& comm) {
+  ObjectiveOutput total;
+  for (size_t i = 0; i < terms_.size(); ++i) {
+    ObjectiveOutput term = terms_[i]->compute(batch, reference, target, comm);
+    total.loss = i == 0 ? weights_[i] * term.loss : total.loss + weights_[i] * term.loss;
+    if (terms_.size() > 1) total.logged.emplace_back("loss_" + names_[i], term.loss.detach());
+    for (auto& kv : term.logged) total.logged.push_back(std::move(kv));
+  }
+  return total;
+}
+
+}  // namespace imprint
