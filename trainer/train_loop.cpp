@@ -19,7 +19,7 @@
 #include "data/synthetic_export.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/fault_injection.h"
-#include "trainer/objectives/objective.h"
+#include "trainer/training_run.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics_log.h"
 #include "trainer/optim/optimizer.h"
@@ -46,31 +46,6 @@ SyntheticSpec synthetic_spec(const Config& c) {
   s.sample_rate = static_cast<int>(c.get_int("data.sample_rate"));
   s.clip_samples = static_cast<int>(std::lround(c.get_float("data.clip_seconds") * s.sample_rate));
   return s;
-}
-
-EncoderSpec encoder_spec(const Config& c) {
-  EncoderSpec e;
-  e.name = c.get_string("model.name");
-  e.modality = c.get_string("data.modality");
-  e.embed_dim = c.get_int("model.embed_dim");
-  e.tokens = c.get_int("model.tokens");
-  e.width = c.get_int("model.width");
-  e.image_size = c.get_int("data.image_size");
-  e.sample_rate = c.get_int("data.sample_rate");
-  e.n_mels = c.get_int("model.audio.n_mels");
-  e.n_fft = c.get_int("model.audio.n_fft");
-  e.hop = c.get_int("model.audio.hop");
-  return e;
-}
-
-// Weight matrices and kernels decay; biases, norms, queries, position tables and the temperature do not.
-std::vector<ParamGroup> param_groups(const std::vector<std::pair<std::string, at::Tensor>>& named, double wd) {
-  ParamGroup decay{{}, wd}, no_decay{{}, 0.0};
-  for (const auto& [name, p] : named) {
-    const bool is_weight = name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0;
-    (is_weight && p.dim() >= 2 ? decay : no_decay).params.push_back(p);
-  }
-  return {decay, no_decay};
 }
 
 // The dataset the config names: the generator itself, or shards (written from the generator first when
@@ -108,70 +83,6 @@ std::unique_ptr<IdentityDataset> open_dataset(const Config& c, Communicator& com
   return ds;
 }
 
-struct Run {
-  std::shared_ptr<Encoder> encoder;
-  std::shared_ptr<CombinedObjective> objective;
-  std::unique_ptr<Optimizer> optimizer;
-  std::map<std::string, std::string> signature;
-  int64_t restarts = 0;                 // how many times this run was resumed
-  double first_loss = std::nan("");     // the run's first logged loss, carried across restarts
-};
-
-void save_checkpoint(Run& run, int64_t step, const CheckpointStore& store) {
-  torch::serialize::OutputArchive ar, model, objective, optimizer;
-  ar.write("format", c10::IValue(int64_t{1}));
-  ar.write("step", c10::IValue(step));
-  ar.write("signature", c10::IValue(signature_text(run.signature)));
-  ar.write("restarts", c10::IValue(run.restarts));
-  ar.write("first_loss", c10::IValue(run.first_loss));
-  run.encoder->save(model);
-  ar.write("model", model);
-  run.objective->save(objective);
-  ar.write("objective", objective);
-  run.optimizer->save(optimizer);
-  ar.write("optimizer", optimizer);
-  ar.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
-  const std::string path = store.save(step, ar);
-  log::info("checkpoint: " + path);
-}
-
-// Restores `run` from the verified archive `ar` read from `path`; returns its step.
-int64_t restore_checkpoint(Run& run, torch::serialize::InputArchive& ar, const std::string& path) {
-  c10::IValue sig_value, step;
-  ar.read("signature", sig_value);
-  const auto theirs = parse_signature(sig_value.toStringRef());
-  std::string diffs;
-  for (const auto& [k, v] : run.signature) {
-    auto it = theirs.find(k);
-    const std::string other = it == theirs.end() ? "(absent)" : it->second;
-    if (other != v) diffs += (diffs.empty() ? "" : "; ") + k + " is " + other + " there, " + v + " here";
-  }
-  if (!diffs.empty())
-    throw CheckpointError(path + ": written for a different model, refusing to load it: " + diffs);
-  try {
-    torch::serialize::InputArchive model, objective, optimizer;
-    ar.read("model", model);
-    run.encoder->load(model);
-    ar.read("objective", objective);
-    run.objective->load(objective);
-    ar.read("optimizer", optimizer);
-    run.optimizer->load(optimizer);
-    at::Tensor rng;
-    ar.read("torch_rng", rng, true);
-    at::Generator gen = at::detail::getDefaultCPUGenerator();
-    gen.set_state(rng);
-    ar.read("step", step);
-    c10::IValue restarts, first_loss;  // absent in checkpoints of earlier versions
-    if (ar.try_read("restarts", restarts)) run.restarts = restarts.toInt();
-    if (ar.try_read("first_loss", first_loss)) run.first_loss = first_loss.toDouble();
-  } catch (const CheckpointError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw CheckpointError(path + ": cannot restore training state: " + first_line(e.what()));
-  }
-  return step.toInt();
-}
-
 at::Device pick_device(const Config& cfg, int local_rank) {
   const std::string want = cfg.get_string("train.device");
   const bool have_cuda = torch::cuda::is_available();
@@ -183,35 +94,41 @@ at::Device pick_device(const Config& cfg, int local_rank) {
   return at::Device(at::kCPU);
 }
 
-}  // namespace
+// One optimizer step on this rank's rows `b`: forward through encoder and objectives, backward with the
+// gradient all-reduce overlapping it, then the optimizer. Adds the objectives' logged values to `logged`.
+struct StepOutcome {
+  double loss = 0;  // this rank's loss (read back: the step's one host synchronisation)
+  double compute_ms = 0, comm_wait_ms = 0, optim_ms = 0;
+  StepReport report;
+};
 
-std::map<std::string, std::string> model_signature(const Config& c) {
-  // Only what shapes the parameters actually built: the encoder's keys (its modality's front-end keys
-  // only for audio) and the shaping keys of the objectives that are on.
-  std::map<std::string, std::string> sig;
-  const std::string modality = c.get_string("data.modality");
-  EncoderSpec spec = encoder_spec(c);
-  spec.modality = modality;
-  sig["model.name"] = resolve_encoder_name(spec);
-  for (const char* k : {"model.embed_dim", "model.tokens", "model.width"}) sig[k] = c.values().at(k);
-  sig["data.modality"] = modality;
-  if (modality == "image") {
-    sig["data.image_size"] = c.values().at("data.image_size");
-  } else {
-    sig["data.sample_rate"] = c.values().at("data.sample_rate");
-    for (const char* k : {"model.audio.n_mels", "model.audio.n_fft", "model.audio.hop"}) sig[k] = c.values().at(k);
+StepOutcome train_step(TrainingRun& run, const PairBatch& b, GradientReducer* reducer, Communicator& comm, double lr,
+                       double clip, std::map<std::string, at::Tensor>& logged) {
+  StepOutcome o;
+  const auto t1 = Clock::now();
+  for (auto& kv : run.named) kv.second.mutable_grad() = at::Tensor();
+  if (reducer) reducer->prepare(/*sync=*/true);
+  const TrainBatch rows{b.reference, b.target, b.identity, {}};
+  ObjectiveOutput out =
+      run.objective->compute(rows, run.encoder->encode(b.reference), run.encoder->encode(b.target), comm);
+  out.loss.backward();
+  for (auto& [name, value] : out.logged) {
+    auto& sum = logged[name];
+    sum = sum.defined() ? sum + value : value;
   }
-  std::string objectives;
-  for (const auto& info : objective_registry()) {
-    if (c.get_float("objective." + info.name + ".weight") <= 0) continue;
-    objectives += (objectives.empty() ? "" : ",") + info.name;
-    for (const auto& k : info.shaping_keys) sig[k] = c.values().at(k);
+  o.loss = out.loss.item<double>();
+  if (reducer) {
+    reducer->finalize();
+    o.comm_wait_ms = 1000 * reducer->last_wait_seconds();
   }
-  sig["objectives"] = objectives;
-  // The optimizer state's layout depends on these too.
-  for (const char* k : {"optimizer.fused", "optimizer.name", "optimizer.amsgrad"}) sig[k] = c.values().at(k);
-  return sig;
+  o.compute_ms = ms_since(t1);
+  const auto t2 = Clock::now();
+  o.report = run.optimizer->step(lr, clip);
+  o.optim_ms = ms_since(t2);
+  return o;
 }
+
+}  // namespace
 
 TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   std::unique_ptr<Communicator> own_comm;
@@ -244,52 +161,20 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   const std::unique_ptr<IdentityDataset> dataset_owner = open_dataset(cfg, *comm);
   const IdentityDataset& dataset = *dataset_owner;
 
-  Run run;
-  run.signature = model_signature(cfg);
-  run.encoder = make_encoder(encoder_spec(cfg));
-  run.objective = std::make_shared<CombinedObjective>(cfg);
   const at::Device device = pick_device(cfg, opts.local_rank);
   // Scalars the trainer itself reduces must live where the backend works: GPU memory for NCCL.
   const at::Device comm_device = comm->backend() == "nccl" ? device : at::Device(at::kCPU);
   if (device.is_cuda() && comm->size() > 1 && comm->backend() != "nccl")
     throw ConfigError("train.device: training on GPUs with several ranks needs distributed.backend: nccl (the " +
                       comm->backend() + " backend takes CPU tensors)");
-  run.encoder->to(device);
-  run.objective->to(device);
-  auto named = run.encoder->named_parameters().pairs();
-  for (auto& kv : run.objective->named_parameters().pairs()) named.emplace_back("objective." + kv.first, kv.second);
-  OptimizerOptions oo;
-  oo.beta1 = cfg.get_float("optimizer.beta1");
-  oo.beta2 = cfg.get_float("optimizer.beta2");
-  oo.eps = cfg.get_float("optimizer.eps");
-  oo.amsgrad = cfg.get_bool("optimizer.amsgrad");
-  oo.kind = cfg.get_string("optimizer.name") == "lamb" ? OptimizerKind::Lamb : OptimizerKind::AdamW;
-  auto groups = param_groups(named, cfg.get_float("optimizer.weight_decay"));
-  run.optimizer = cfg.get_bool("optimizer.fused") ? make_fused_optimizer(groups, oo) : make_torch_adamw(groups, oo);
-  int64_t n_params = 0;
-  for (const auto& kv : named) n_params += kv.second.numel();
+  TrainingRun run = build_training_run(cfg, device);
+  auto& named = run.named;
+  const int64_t n_params = run.parameter_count();
 
   TrainSummary summary;
   int64_t step = 0;
   const int64_t total = cfg.get_int("train.steps");
-  if (opts.resume) {
-    torch::serialize::InputArchive ar;
-    std::vector<std::string> skipped;
-    const auto found = load_newest_valid(store, ar, &skipped);
-    for (const auto& s : skipped) log::warn("checkpoint passed over: " + s);
-    if (!found && !existing.empty())
-      throw CheckpointError(store.dir() + ": none of its " + std::to_string(existing.size()) +
-                            " checkpoint file(s) reads back intact (see the warnings above); refusing to start "
-                            "the run again from step 0 — move them aside to do that");
-    if (found) {
-      step = restore_checkpoint(run, ar, found->path);
-      ++run.restarts;
-      log::info(log::strf("resumed from %s at step %lld (restart %lld)", found->path.c_str(),
-                          static_cast<long long>(step), static_cast<long long>(run.restarts)));
-    } else {
-      log::info("--resume: no checkpoint in " + store.dir() + " yet, starting at step 0");
-    }
-  }
+  if (opts.resume) step = resume_training_run(run, store, existing.size());
   if (cfg.get_int("train.stop_at") > 0 && step >= cfg.get_int("train.stop_at") && step < total) {
     log::info(log::strf("step %lld is already at train.stop_at=%lld; nothing to do (resume without it to go on)",
                         static_cast<long long>(step), static_cast<long long>(cfg.get_int("train.stop_at"))));
@@ -399,30 +284,14 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     }
     data_ms += ms_since(t0);
 
-    const auto t1 = Clock::now();
     comm->set_context(log::strf("step %lld", static_cast<long long>(step + 1)));
     const double lr = schedule.at(step);
-    for (auto& kv : named) kv.second.mutable_grad() = at::Tensor();
-    if (reducer) reducer->prepare(/*sync=*/true);
-    const TrainBatch rows{b.reference, b.target, b.identity, {}};
-    ObjectiveOutput out = run.objective->compute(rows, run.encoder->encode(b.reference),
-                                                 run.encoder->encode(b.target), *comm);
-    auto& loss = out.loss;
-    loss.backward();
-    for (auto& [name, value] : out.logged) {
-      auto& sum = logged_sums[name];
-      sum = sum.defined() ? sum + value : value;
-    }
-    const double loss_value = loss.item<double>();
-    if (reducer) {
-      reducer->finalize();
-      comm_ms += 1000 * reducer->last_wait_seconds();
-    }
-    compute_ms += ms_since(t1);
-
-    const auto t2 = Clock::now();
-    const StepReport rep = run.optimizer->step(lr, clip);
-    optim_ms += ms_since(t2);
+    const StepOutcome outcome = train_step(run, b, reducer.get(), *comm, lr, clip, logged_sums);
+    compute_ms += outcome.compute_ms;
+    comm_ms += outcome.comm_wait_ms;
+    optim_ms += outcome.optim_ms;
+    const double loss_value = outcome.loss;
+    const StepReport& rep = outcome.report;
     if (rep.skipped) {
       ++skipped;
       log::warn(log::strf("step %lld: non-finite gradient (norm %g), update skipped", (long long)step + 1, rep.grad_norm));

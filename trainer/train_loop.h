@@ -9,6 +9,7 @@
 #include "collectives/communicator.h"
 #include "trainer/config.h"
 #include "trainer/retrieval_eval.h"
+#include "trainer/training_run.h"
 
 namespace imprint {
 
@@ -34,7 +35,5 @@ struct TrainSummary {
 
 TrainSummary train(const Config& config, const TrainOptions& options);
 
-// The keys that define the model's parameters; a checkpoint is only loaded into the same values.
-std::map<std::string, std::string> model_signature(const Config& config);
 
 }  // namespace imprint

@@ -39,6 +39,9 @@ wait_until() {  # wait_until SECONDS WHAT COMMAND...
 }
 training_in_restart() { grep -q "\"loss\".*\"restart\":$1" "$work/run/metrics.jsonl" 2>/dev/null; }
 requeued() { [ "$(job_field Restarts)" = "$1" ] && [ "$(job_field JobState)" = PENDING ]; }
+# Slurm holds a requeued job back for a while; release it, but not within the second of the requeue: slurmd
+# refuses a launch whose credential is as old as the revocation of the last one ("Job credential revoked").
+release() { sleep 3; scontrol update jobid="$jid" StartTime=now; }
 
 jid=$(cd "$src" && sbatch --parsable -n 2 -c 1 -o "$work/job.out" launch/slurm/train.sbatch "$work/tiny.yaml" "$work/run") \
   || fail "sbatch refused the job"
@@ -46,11 +49,11 @@ echo "submitted job $jid"
 wait_until 120 "training to start" training_in_restart 0
 scancel --batch --signal=USR1 "$jid"
 wait_until 120 "the job to requeue itself after SIGUSR1" requeued 1
-scontrol update jobid="$jid" StartTime=now  # Slurm holds a requeued job back for a while; release it
+release
 wait_until 120 "training to resume (restart 1)" training_in_restart 1
 scontrol requeue "$jid"
 wait_until 120 "Slurm's requeue" requeued 2
-scontrol update jobid="$jid" StartTime=now
+release
 wait_until 300 "the job to finish" bash -c "[ \"\$(scontrol show job $jid | grep -o 'JobState=[A-Z]*')\" = JobState=COMPLETED ]"
 
 cat "$work/job.out" | grep -E '^imprint:|resumed from|stopped after|done:' || true
