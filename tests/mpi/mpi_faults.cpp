@@ -1,4 +1,4 @@
-// Misbehaving ranks, for tests/mpi/expect_failure.sh: the job must end, non-zero, with a message naming the
+// Misbehaving ranks, for tests/cli/expect.sh: the job must end, non-zero, with a message naming the
 // collective and the rank, instead of hanging.
 //   stall     rank 1 never reaches the all-reduce (sleeps); timeout 3 s
 //   crash     rank 1 is killed (SIGKILL) before the all-reduce
