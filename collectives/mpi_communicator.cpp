@@ -132,7 +132,7 @@ class MpiCommunicator final : public Communicator {
   }
   ~MpiCommunicator() override {
     // On an error path (an exception unwinding past us) the peers may be stuck in a collective: freeing the
-    // window or finalising would wait for them. End the job instead; whoever threw has logged nothing yet,
+    // communicators or finalising would wait for them. End the job instead; whoever threw has logged nothing yet,
     // so say why.
     if (std::uncaught_exceptions() > 0) {
       log::error("rank " + std::to_string(rank_) + ": an error is unwinding past the MPI communicator (" + context_ +
@@ -140,7 +140,7 @@ class MpiCommunicator final : public Communicator {
       abort_job(1);
     }
     WatchdogScope shutdown(watchdog_, options_.timeout_s, [this] {
-      return "rank " + std::to_string(rank_) + ": MPI shutdown (MPI_Win_free, MPI_Finalize) did not finish within " +
+      return "rank " + std::to_string(rank_) + ": MPI shutdown (MPI_Comm_free, MPI_Finalize) did not finish within " +
              log::strf("%g", options_.timeout_s) + " s (distributed.timeout_s): another rank stopped before the end";
     }, /*exit_code=*/4);
     {
@@ -339,12 +339,13 @@ class MpiCommunicator final : public Communicator {
 
   // Which ranks hold collective `seq` up: those that have not entered it, and those that do not answer.
   std::string missing_ranks(int64_t seq) {
+    query_ = seq;  // a member: a query still in flight when this returns (its request freed) keeps its buffer
     std::vector<int64_t> entered(size_, -1);
     std::vector<MPI_Request> asks(size_, MPI_REQUEST_NULL), answers(size_, MPI_REQUEST_NULL);
     for (int r = 0; r < size_; ++r) {
       if (r == rank_) continue;
       MPI_Irecv(&entered[r], 1, MPI_INT64_T, r, kAnswer, status_comm_, &answers[r]);
-      MPI_Isend(&seq, 1, MPI_INT64_T, r, kQuery, status_comm_, &asks[r]);
+      MPI_Isend(&query_, 1, MPI_INT64_T, r, kQuery, status_comm_, &asks[r]);
     }
     const auto deadline = Clock::now() + std::chrono::seconds(2);
     std::vector<bool> answered(size_, false);
@@ -386,13 +387,14 @@ class MpiCommunicator final : public Communicator {
   }
 
   CommOptions options_;
-  Watchdog watchdog_;  // first member: it is armed while the others are set up
+  Watchdog watchdog_;  // before the MPI state: it is armed while that is set up, and outlives its teardown
   int rank_ = 0, size_ = 1;
   bool owns_mpi_ = false;
   MPI_Comm comm_ = MPI_COMM_NULL;
   MPI_Comm status_comm_ = MPI_COMM_NULL;    // status queries only (watchdog threads)
   std::atomic<int64_t> entered_{0};         // collectives this rank has entered
   std::deque<int64_t> answers_;             // send buffers of status answers (watchdog thread only)
+  int64_t query_ = 0;                       // send buffer of this rank's status queries (watchdog thread only)
   std::thread worker_;
   std::mutex mu_;
   std::condition_variable cv_;
