@@ -114,11 +114,8 @@ imprint::Config resolve_config(const TrainArgs& a, bool* write_config) {
   const std::string saved_path = a.run_dir + "/config.yaml";
   const bool have_saved = a.resume && std::filesystem::is_regular_file(saved_path);
   *write_config = true;
-  if (a.config_file.empty()) {
-    if (!have_saved)
-      throw imprint::ConfigError("--resume without --config: " + saved_path + " does not exist; pass --config");
-    *write_config = !a.sets.empty();
-  }
+  if (a.config_file.empty() && !have_saved)
+    throw imprint::ConfigError("--resume without --config: " + saved_path + " does not exist; pass --config");
   // train.stop_at belongs to one invocation (a time-limited slot), not to the run: a bare --resume goes on.
   std::vector<std::string> sets = a.sets;
   if (a.config_file.empty()) sets.insert(sets.begin(), "train.stop_at=0");

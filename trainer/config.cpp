@@ -144,15 +144,18 @@ Config::Config() {
   for (const auto& k : config_schema()) values_[k.path] = canonical(k, k.default_value, "schema");
 }
 
-Config Config::parse(const std::string& yaml_text, const std::string& source,
-                     const std::vector<std::string>& overrides) {
-  YAML::Node root;
+namespace {
+
+YAML::Node load_yaml(const std::string& yaml_text, const std::string& source) {
   try {
-    root = YAML::Load(yaml_text);
+    return YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
     throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
                       ": YAML syntax error: " + e.msg);
   }
+}
+
+Config from_yaml(const YAML::Node& root, const std::string& source, const std::vector<std::string>& overrides) {
   Config cfg;
   if (root.IsMap()) {
     walk(root, "", source, cfg);
@@ -164,6 +167,13 @@ Config Config::parse(const std::string& yaml_text, const std::string& source,
   return cfg;
 }
 
+}  // namespace
+
+Config Config::parse(const std::string& yaml_text, const std::string& source,
+                     const std::vector<std::string>& overrides) {
+  return from_yaml(load_yaml(yaml_text, source), source, overrides);
+}
+
 Config Config::load(const std::string& file, const std::vector<std::string>& overrides) {
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec))
@@ -173,17 +183,12 @@ Config Config::load(const std::string& file, const std::vector<std::string>& ove
   std::stringstream buf;
   buf << in.rdbuf();
   if (in.bad()) throw ConfigError(file + ": cannot read config file");
+  const YAML::Node root = load_yaml(buf.str(), file);
   // A file with no keys at all is a mistake (a wrong or truncated file), not a request for every default.
-  YAML::Node root;
-  try {
-    root = YAML::Load(buf.str());
-  } catch (const YAML::Exception&) {
-    return parse(buf.str(), file, overrides);  // parse() reports the syntax error with its position
-  }
   if (root.IsNull() || (root.IsMap() && root.size() == 0))
     throw ConfigError(file + ": holds no config keys; expected a mapping such as 'train:\n  steps: 300' "
                       "(every key: docs/configuration.md)");
-  return parse(buf.str(), file, overrides);
+  return from_yaml(root, file, overrides);
 }
 
 std::vector<ConfigChange> diff_configs(const Config& before, const Config& after) {
