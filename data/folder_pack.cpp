@@ -14,13 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool wanted(const fs::path& p, Modality m) {
-  std::string ext = p.extension().string();
-  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (m == Modality::Image) return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
-  return ext == ".wav" || ext == ".flac";
-}
-
 struct Decoded {
   bool ok = false;
   std::string error;
@@ -53,7 +46,7 @@ PackReport pack_folders(const PackOptions& o) {
     std::vector<std::pair<size_t, size_t>> jobs;  // (identity in group, file)
     for (size_t i = g; i < g_end; ++i) {
       for (const auto& e : fs::recursive_directory_iterator(identity_dirs[i], ec))
-        if (e.is_regular_file() && wanted(e.path(), o.modality)) files[i - g].push_back(e.path());
+        if (e.is_regular_file() && is_media_file(e.path().string(), o.modality)) files[i - g].push_back(e.path());
       std::sort(files[i - g].begin(), files[i - g].end());
       for (size_t f = 0; f < files[i - g].size(); ++f) jobs.emplace_back(i - g, f);
     }

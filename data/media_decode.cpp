@@ -6,12 +6,20 @@
 #include <soxr.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cmath>
 #include <csetjmp>
 #include <cstdio>
 #include <memory>
 
 namespace imprint {
+
+bool is_media_file(const std::string& path, Modality modality) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (modality == Modality::Image) return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+  return ext == ".wav" || ext == ".flac";
+}
 namespace {
 
 bool ends_with_ci(const std::string& s, const std::string& suffix) {

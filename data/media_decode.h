@@ -6,7 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "data/shard_format.h"
+
 namespace imprint {
+
+// Whether `path` names a file `pack` (and `embed`) read for `modality`: .png/.jpg/.jpeg for images,
+// .wav/.flac for audio, in any letter case.
+bool is_media_file(const std::string& path, Modality modality);
 
 // Any PNG (grey, RGB, palette, with alpha — composited on white) or JPEG (grey or colour), centre-cropped to a
 // square and resized (area average when shrinking, bilinear when growing) to size x size RGB, HWC.

@@ -17,37 +17,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string lower_extension(const fs::path& p) {
-  std::string e = p.extension().string();
-  for (auto& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return e;
-}
-
-bool is_image(const fs::path& p) {
-  const std::string e = lower_extension(p);
-  return e == ".png" || e == ".jpg" || e == ".jpeg";
-}
-bool is_audio(const fs::path& p) {
-  const std::string e = lower_extension(p);
-  return e == ".wav" || e == ".flac";
-}
-
 std::vector<fs::path> input_files(const std::string& input, const std::string& modality) {
   std::error_code ec;
   const bool image = modality == "image";
-  const auto wanted = [&](const fs::path& p) { return image ? is_image(p) : is_audio(p); };
+  const Modality mine = image ? Modality::Image : Modality::Audio, other = image ? Modality::Audio : Modality::Image;
   const char* kinds = image ? "images (.png, .jpg, .jpeg)" : "audio files (.wav, .flac)";
   if (fs::is_regular_file(input, ec)) {
-    if (!wanted(input))
+    if (!is_media_file(input, mine))
       throw ConfigError("--input " + input + ": the checkpoint holds an " + modality + " encoder, which embeds " +
-                        kinds + (image ? (is_audio(input) ? "; this is audio" : "") : (is_image(input) ? "; this is an image" : "")));
+                        kinds + (is_media_file(input, other) ? (image ? "; this is audio" : "; this is an image") : ""));
     return {fs::path(input)};
   }
   if (!fs::is_directory(input, ec)) throw ConfigError("--input " + input + ": no such file or folder");
   std::vector<fs::path> files;
   for (auto it = fs::recursive_directory_iterator(input, fs::directory_options::skip_permission_denied, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec))
-    if (it->is_regular_file(ec) && wanted(it->path())) files.push_back(it->path());
+    if (it->is_regular_file(ec) && is_media_file(it->path().string(), mine)) files.push_back(it->path());
   std::sort(files.begin(), files.end());
   if (files.empty()) throw ConfigError("--input " + input + ": no " + std::string(kinds) + " found under it");
   return files;
