@@ -157,9 +157,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   const Fault fault = fault_from_environment();
 
   const uint64_t seed = static_cast<uint64_t>(cfg.get_int("seed"));
-  torch::manual_seed(seed);
-  const std::unique_ptr<IdentityDataset> dataset_owner = open_dataset(cfg, *comm);
-  const IdentityDataset& dataset = *dataset_owner;
+  torch::manual_seed(seed);  // decides the initial parameters (the data use counter-based generators of their own)
 
   const at::Device device = pick_device(cfg, opts.local_rank);
   // Scalars the trainer itself reduces must live where the backend works: GPU memory for NCCL.
@@ -175,22 +173,21 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   int64_t step = 0;
   const int64_t total = cfg.get_int("train.steps");
   if (opts.resume) step = resume_training_run(run, store, existing.size());
-  if (cfg.get_int("train.stop_at") > 0 && step >= cfg.get_int("train.stop_at") && step < total) {
-    log::info(log::strf("step %lld is already at train.stop_at=%lld; nothing to do (resume without it to go on)",
-                        static_cast<long long>(step), static_cast<long long>(cfg.get_int("train.stop_at"))));
+  const int64_t stop_at = cfg.get_int("train.stop_at");
+  const bool at_stop = stop_at > 0 && step >= stop_at && step < total;
+  if (at_stop || step >= total) {  // nothing to do: say so before reading (and verifying) any data
+    log::info(at_stop ? log::strf("step %lld is already at train.stop_at=%lld; nothing to do (resume without it to "
+                                  "go on)", static_cast<long long>(step), static_cast<long long>(stop_at))
+                      : log::strf("the run in %s is already finished (step %lld of %lld); nothing to do",
+                                  opts.run_dir.c_str(), static_cast<long long>(step), static_cast<long long>(total)));
     summary.start_step = summary.steps_done = step;
-    summary.stopped_early = true;
+    summary.stopped_early = at_stop;
+    summary.already_finished = !at_stop;
     summary.first_loss = run.first_loss;
     return summary;
   }
-  if (step >= total) {
-    log::info(log::strf("the run in %s is already finished (step %lld of %lld); nothing to do",
-                        opts.run_dir.c_str(), static_cast<long long>(step), static_cast<long long>(total)));
-    summary.start_step = summary.steps_done = step;
-    summary.already_finished = true;
-    summary.first_loss = run.first_loss;
-    return summary;
-  }
+  const std::unique_ptr<IdentityDataset> dataset_owner = open_dataset(cfg, *comm);
+  const IdentityDataset& dataset = *dataset_owner;
   summary.start_step = step;
 
   // Every rank starts from rank 0's parameters, buffers and temperature, whatever its own initialisation.
@@ -211,7 +208,6 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     reducer = std::make_unique<GradientReducer>(params, names, *comm, ro);
   }
 
-  const int64_t stop_at = cfg.get_int("train.stop_at");
   const int64_t end = stop_at > 0 ? stop_at : total;
   const int64_t batch = cfg.get_int("train.batch_size");
   const int64_t log_every = cfg.get_int("train.log_every"), eval_every = cfg.get_int("train.eval_every");
