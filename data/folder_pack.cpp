@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <thread>
 
 #include "data/checksum.h"
@@ -21,6 +23,41 @@ struct Decoded {
   std::vector<int16_t> audio;
 };
 
+// The content label of every file, by path relative to the input root (docs/dataset-format.md, "pack").
+std::map<std::string, std::string> content_labels_of(const PackOptions& o,
+                                                     const std::vector<std::vector<fs::path>>& files) {
+  std::map<std::string, std::string> label;
+  if (o.content_from.empty()) return label;
+  std::map<std::string, std::string> table;
+  if (o.content_from != "stem") {
+    std::ifstream in(o.content_from);
+    if (!in) throw DatasetError(o.content_from + ": --content-from: cannot open (expected \"stem\" or a TSV file)");
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty() || line[0] == '#') continue;
+      const auto tab = line.find('\t');
+      if (tab == std::string::npos || tab == 0 || tab + 1 == line.size())
+        throw DatasetError(o.content_from + ":" + std::to_string(n) + ": expected <path relative to " + o.input +
+                           ">\t<label>");
+      table[line.substr(0, tab)] = line.substr(tab + 1);
+    }
+  }
+  for (const auto& identity : files)
+    for (const auto& f : identity) {
+      const std::string rel = f.lexically_relative(o.input).generic_string();
+      if (o.content_from == "stem") {
+        label[rel] = f.stem().string();
+        continue;
+      }
+      const auto it = table.find(rel);
+      if (it == table.end())
+        throw DatasetError(o.content_from + ": no content label for " + rel + " (every file packed needs a line)");
+      label[rel] = it->second;
+    }
+  return label;
+}
+
 }  // namespace
 
 PackReport pack_folders(const PackOptions& o) {
@@ -34,8 +71,23 @@ PackReport pack_folders(const PackOptions& o) {
     throw DatasetError(o.input + ": no identity folders (expected " + o.input + "/<identity>/**/*." +
                        (o.modality == Modality::Image ? "{png,jpg,jpeg}" : "{wav,flac}") + ")");
 
+  std::vector<std::vector<fs::path>> all_files(identity_dirs.size());
+  for (size_t i = 0; i < identity_dirs.size(); ++i) {
+    for (const auto& e : fs::recursive_directory_iterator(identity_dirs[i], ec))
+      if (e.is_regular_file() && is_media_file(e.path().string(), o.modality)) all_files[i].push_back(e.path());
+    std::sort(all_files[i].begin(), all_files[i].end());
+  }
+  const auto label_of = content_labels_of(o, all_files);
+  std::vector<std::string> vocabulary;
+  for (const auto& kv : label_of) vocabulary.push_back(kv.second);
+  std::sort(vocabulary.begin(), vocabulary.end());
+  vocabulary.erase(std::unique(vocabulary.begin(), vocabulary.end()), vocabulary.end());
+  std::map<std::string, int32_t> label_index;
+  for (size_t c = 0; c < vocabulary.size(); ++c) label_index[vocabulary[c]] = static_cast<int32_t>(c);
+
   DatasetWriter writer(o.output, o.modality, o.modality == Modality::Image ? o.image_size : o.sample_rate,
                        o.shard_bytes);
+  writer.set_content_labels(vocabulary);
   PackReport report;
   std::vector<std::string> kept_names;
   const auto total = static_cast<int64_t>(identity_dirs.size());
@@ -45,9 +97,7 @@ PackReport pack_folders(const PackOptions& o) {
     std::vector<std::vector<fs::path>> files(g_end - g);
     std::vector<std::pair<size_t, size_t>> jobs;  // (identity in group, file)
     for (size_t i = g; i < g_end; ++i) {
-      for (const auto& e : fs::recursive_directory_iterator(identity_dirs[i], ec))
-        if (e.is_regular_file() && is_media_file(e.path().string(), o.modality)) files[i - g].push_back(e.path());
-      std::sort(files[i - g].begin(), files[i - g].end());
+      files[i - g] = all_files[i];
       for (size_t f = 0; f < files[i - g].size(); ++f) jobs.emplace_back(i - g, f);
     }
     std::vector<std::vector<Decoded>> out(files.size());
@@ -70,6 +120,7 @@ PackReport pack_folders(const PackOptions& o) {
       const std::string name = identity_dirs[g + i].filename().string();
       std::vector<std::vector<uint8_t>> images;
       std::vector<std::vector<int16_t>> clips;
+      std::vector<int32_t> content;
       for (size_t f = 0; f < files[i].size(); ++f) {
         Decoded& d = out[i][f];
         if (!d.ok) {
@@ -77,6 +128,8 @@ PackReport pack_folders(const PackOptions& o) {
           report.problems.push_back(files[i][f].string() + ": skipped: " + d.error);
           continue;
         }
+        if (!vocabulary.empty())
+          content.push_back(label_index.at(label_of.at(files[i][f].lexically_relative(o.input).generic_string())));
         if (o.modality == Modality::Image) {
           images.push_back(std::move(d.image));
         } else {
@@ -91,9 +144,9 @@ PackReport pack_folders(const PackOptions& o) {
         continue;
       }
       if (o.modality == Modality::Image) {
-        writer.add_image_identity(name, images);
+        writer.add_image_identity(name, images, content);
       } else {
-        writer.add_audio_identity(name, clips);
+        writer.add_audio_identity(name, clips, content);
       }
       kept_names.push_back(name);
       report.samples += static_cast<int64_t>(usable);

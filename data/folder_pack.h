@@ -3,7 +3,8 @@
 // (VCTK / LibriSpeech-style nesting below the identity folder is fine). Files are decoded on `threads`
 // threads but written in sorted order, so the output is byte-identical for the same input whatever the
 // thread count. A file that fails to decode is reported and skipped; an identity with fewer than 2 usable
-// samples cannot form a reference/target pair and is skipped with a warning.
+// samples cannot form a reference/target pair and is skipped with a warning. With content_from, each sample
+// also gets a content label (dataset format v2).
 #pragma once
 #include <functional>
 #include <string>
@@ -21,6 +22,10 @@ struct PackOptions {
   int64_t shard_bytes = 256 << 20;
   int threads = 2;
   int64_t holdout_identities = 0;  // chosen by a hash of the identity name: stable when identities are added
+  // Content labels: "" none; "stem" the file name without its extension (ROOT/font/A.png -> "A"); otherwise
+  // a TSV file of "<path relative to ROOT>\t<label>" lines that must name every file packed. The labels'
+  // vocabulary is their sorted set.
+  std::string content_from;
   std::function<void(int64_t done, int64_t total)> progress;
 };
 

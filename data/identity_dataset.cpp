@@ -18,4 +18,11 @@ int64_t IdentityDataset::sample_numel() const {
   return n;
 }
 
+const std::vector<std::string>& IdentityDataset::content_labels() const {
+  static const std::vector<std::string> none;
+  return none;
+}
+
+int64_t IdentityDataset::content_label(int64_t, int64_t) const { return -1; }
+
 }  // namespace imprint

@@ -24,6 +24,11 @@ class IdentityDataset {
   // Writes sample `index` of `identity` into `out` (sample_numel() floats). `augment_seed` == 0 means no
   // augmentation. Must be safe to call from several threads at once.
   virtual void read(int64_t identity, int64_t index, uint64_t augment_seed, float* out) const = 0;
+  // Content labels (what a sample shows whatever its identity, e.g. the character of a glyph): their names,
+  // index = label. Empty when the dataset has none.
+  virtual const std::vector<std::string>& content_labels() const;
+  // The content label of a sample, or -1 when the dataset has none.
+  virtual int64_t content_label(int64_t identity, int64_t index) const;
 };
 
 }  // namespace imprint

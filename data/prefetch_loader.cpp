@@ -18,11 +18,14 @@ PairBatch build_batch(const IdentityDataset& dataset, const std::vector<PairSlot
   float* ref = b.reference.data_ptr<float>();
   float* tgt = b.target.data_ptr<float>();
   int64_t* ids = b.identity.data_ptr<int64_t>();
+  const bool labelled = !dataset.content_labels().empty();
+  if (labelled) b.content = at::empty({static_cast<int64_t>(slots.size())}, at::kLong);
   for (size_t i = 0; i < slots.size(); ++i) {
     const PairSlot& s = slots[i];
     dataset.read(s.identity, s.reference_index, s.reference_augment, ref + i * numel);
     dataset.read(s.identity, s.target_index, s.target_augment, tgt + i * numel);
     ids[i] = s.identity;
+    if (labelled) b.content.data_ptr<int64_t>()[i] = dataset.content_label(s.identity, s.target_index);
   }
   return b;
 }

@@ -20,6 +20,7 @@ struct PairBatch {
   at::Tensor reference;  // [B, ...sample_shape]
   at::Tensor target;     // [B, ...sample_shape]
   at::Tensor identity;   // [B] int64
+  at::Tensor content;    // [B] int64 content label of each target; undefined when the dataset has none
   int64_t step = 0;
 };
 

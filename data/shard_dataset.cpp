@@ -14,6 +14,7 @@ struct ShardDataset::Shard {
   std::string path;
   H5Handle file, samples;           // samples: /images or /audio
   std::vector<int64_t> offsets;     // audio
+  std::vector<int32_t> content;     // by row, when the dataset has content labels
 };
 
 namespace {
@@ -90,6 +91,17 @@ ShardDataset::ShardDataset(const std::string& dir, int64_t clip_samples, bool ve
     if (static_cast<int64_t>(ids.size()) != info.samples)
       throw DatasetError(shard->path + ": /identity has " + std::to_string(ids.size()) + " samples, the manifest says " +
                          std::to_string(info.samples));
+    if (!manifest_.content_labels.empty()) {
+      shard->content = read_all<int32_t>(shard->file.get(), "content", H5T_NATIVE_INT32, shard->path);
+      if (shard->content.size() != ids.size())
+        throw DatasetError(shard->path + ": /content has " + std::to_string(shard->content.size()) +
+                           " labels for " + std::to_string(ids.size()) + " samples");
+      for (size_t row = 0; row < ids.size(); ++row)
+        if (shard->content[row] < 0 || shard->content[row] >= static_cast<int32_t>(manifest_.content_labels.size()))
+          throw DatasetError(shard->path + ": /content of sample " + std::to_string(row) + " is " +
+                             std::to_string(shard->content[row]) + ", the manifest names " +
+                             std::to_string(manifest_.content_labels.size()) + " content labels");
+    }
     const auto d = dims_of(shard->samples.get());
     if (manifest_.modality == Modality::Image) {
       const auto side = static_cast<hsize_t>(manifest_.image_size);
@@ -138,6 +150,12 @@ ShardDataset::~ShardDataset() {
 }
 
 int64_t ShardDataset::num_samples(int64_t identity) const { return where_.at(identity).count; }
+
+int64_t ShardDataset::content_label(int64_t identity, int64_t index) const {
+  if (manifest_.content_labels.empty()) return -1;
+  const Where& w = where_.at(identity);
+  return shards_[w.shard]->content.at(static_cast<size_t>(w.first_row + index));
+}
 
 std::vector<int64_t> ShardDataset::sample_shape() const {
   if (manifest_.modality == Modality::Image) return {3, manifest_.image_size, manifest_.image_size};
@@ -227,8 +245,17 @@ InspectReport inspect_dataset(const std::string& dir) {
     if (n < 2) ++r.unusable_identities;
   }
   for (const auto& s : m.shards) r.bytes += s.bytes;
+  r.content_labels = static_cast<int64_t>(m.content_labels.size());
+  std::vector<int64_t> per_label(m.content_labels.size(), 0);
+  for (int64_t id = 0; id < r.identities && r.content_labels > 0; ++id)
+    for (int64_t i = 0; i < ds.num_samples(id); ++i) ++per_label[ds.content_label(id, i)];
+  int64_t least = INT64_MAX, most = 0;
+  for (int64_t n : per_label) {
+    least = std::min(least, n), most = std::max(most, n);
+    if (n == 0) ++r.unused_content_labels;
+  }
   std::ostringstream o;
-  o << dir << ": imprint dataset v" << Manifest::kVersion << ", " << modality_name(m.modality);
+  o << dir << ": imprint dataset v" << m.version << ", " << modality_name(m.modality);
   if (m.modality == Modality::Image) {
     o << " " << m.image_size << "x" << m.image_size << " RGB\n";
   } else {
@@ -238,6 +265,15 @@ InspectReport inspect_dataset(const std::string& dir) {
     << " held out" << (r.unusable_identities ? ", " + std::to_string(r.unusable_identities) + " with < 2 samples" : "")
     << ")\n";
   o << "  samples:    " << r.samples << " (" << r.min_per_identity << " to " << r.max_per_identity << " per identity)\n";
+  if (r.content_labels > 0) {
+    o << "  content:    " << r.content_labels << " labels (";
+    for (size_t c = 0; c < m.content_labels.size() && c < 8; ++c) o << (c ? ", " : "") << m.content_labels[c];
+    o << (m.content_labels.size() > 8 ? ", ..." : "") << "), " << least << " to " << most << " samples per label";
+    if (r.unused_content_labels) o << ", " << r.unused_content_labels << " on no sample";
+    o << "\n";
+  } else {
+    o << "  content:    no content labels\n";
+  }
   o << "  shards:     " << m.shards.size() << ", " << r.bytes << " bytes, all checksums match, every sample reads back";
   r.summary = o.str();
   return r;

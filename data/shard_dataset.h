@@ -24,6 +24,8 @@ class ShardDataset final : public IdentityDataset {
   int64_t num_samples(int64_t identity) const override;
   std::vector<int64_t> sample_shape() const override;
   void read(int64_t identity, int64_t index, uint64_t augment_seed, float* out) const override;
+  const std::vector<std::string>& content_labels() const override { return manifest_.content_labels; }
+  int64_t content_label(int64_t identity, int64_t index) const override;
   const Manifest& manifest() const { return manifest_; }
   // Reads every stored sample back through the same HDF5 path training uses (throws DatasetError naming the
   // shard and rows that fail): a checksum proves the bytes are the ones written, not that they decode.
@@ -47,6 +49,7 @@ struct InspectReport {
   int64_t identities = 0, holdout = 0, samples = 0, bytes = 0;
   int64_t min_per_identity = 0, max_per_identity = 0;
   int64_t unusable_identities = 0;  // fewer than 2 samples
+  int64_t content_labels = 0, unused_content_labels = 0;  // named in the manifest; of those, on no sample
   std::string summary;              // human-readable, several lines
 };
 

@@ -5,6 +5,8 @@
 //   audio:  /audio   int16 [total]  PCM, all samples of the shard back to back (chunks of 65536, uncompressed)
 //           /offsets int64 [N + 1]  sample i is audio[offsets[i] : offsets[i+1]]
 //   both:   /identity int32 [N]     global identity index of each sample; an identity's samples are contiguous
+//           /content  int32 [N]     (version 2, only when the manifest lists content_labels) each sample's
+//                                   content label, an index into content_labels
 #pragma once
 #include <cstdint>
 #include <stdexcept>
@@ -31,12 +33,14 @@ struct ShardInfo {
 
 struct Manifest {
   static constexpr const char* kFormat = "imprint-identity-dataset";
-  static constexpr int kVersion = 1;
+  static constexpr int kVersion = 2;  // written; versions 1 (no content labels) and 2 are read
+  int version = kVersion;
   Modality modality = Modality::Image;
   int64_t image_size = 0;   // image datasets: H = W
   int64_t sample_rate = 0;  // audio datasets
   std::vector<std::string> identities;  // index = global identity id
   std::vector<int64_t> holdout;         // held-out identity ids (never trained on)
+  std::vector<std::string> content_labels;  // index = content label; empty: the shards have no /content
   std::vector<ShardInfo> shards;
 
   // Reads and validates DIR/manifest.json; throws DatasetError naming the file and key.

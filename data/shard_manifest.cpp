@@ -54,9 +54,11 @@ Manifest Manifest::read(const std::string& dir) {
   }
   if (get<std::string>(j, "format", path) != kFormat) bad(path, "format", std::string("expected '") + kFormat + "'");
   const int version = get<int>(j, "version", path);
-  if (version != kVersion)
-    bad(path, "version", "is " + std::to_string(version) + ", this imprint reads version " + std::to_string(kVersion));
+  if (version < 1 || version > kVersion)
+    bad(path, "version", "is " + std::to_string(version) + ", this imprint reads versions 1 to " +
+                             std::to_string(kVersion));
   Manifest m;
+  m.version = version;
   const std::string modality = get<std::string>(j, "modality", path);
   if (modality != "image" && modality != "audio") bad(path, "modality", "expected image or audio, got '" + modality + "'");
   m.modality = parse_modality(modality);
@@ -69,6 +71,13 @@ Manifest Manifest::read(const std::string& dir) {
   }
   m.identities = get<std::vector<std::string>>(j, "identities", path);
   m.holdout = get<std::vector<int64_t>>(j, "holdout", path);
+  if (j.contains("content_labels")) {
+    if (version < 2) bad(path, "content_labels", "needs version 2 (version 1 datasets have no content labels)");
+    m.content_labels = get<std::vector<std::string>>(j, "content_labels", path);
+    std::set<std::string> names;
+    for (const auto& c : m.content_labels)
+      if (!names.insert(c).second) bad(path, "content_labels", "'" + c + "' is listed twice");
+  }
   const auto n_ids = static_cast<int64_t>(m.identities.size());
   std::set<int64_t> seen;
   for (int64_t h : m.holdout) {
@@ -111,6 +120,7 @@ void Manifest::write(const std::string& dir) const {
   }
   j["identities"] = identities;
   j["holdout"] = holdout;
+  if (!content_labels.empty()) j["content_labels"] = content_labels;
   j["shards"] = nlohmann::json::array();
   for (const auto& s : shards)
     j["shards"].push_back({{"file", s.file},

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <stdexcept>
 
 #include "data/h5_handle.h"
 
@@ -54,7 +55,30 @@ DatasetWriter::DatasetWriter(std::string dir, Modality modality, int64_t size_or
   quiet_hdf5_errors();
 }
 
-void DatasetWriter::add_image_identity(const std::string& name, const std::vector<std::vector<uint8_t>>& images) {
+void DatasetWriter::set_content_labels(std::vector<std::string> names) {
+  if (!manifest_.identities.empty()) throw std::logic_error("DatasetWriter: content labels are named before identities");
+  manifest_.content_labels = std::move(names);
+}
+
+void DatasetWriter::add_content(const std::string& name, size_t samples, const std::vector<int32_t>& content) {
+  const auto labels = static_cast<int32_t>(manifest_.content_labels.size());
+  if (labels == 0) {
+    if (!content.empty()) throw DatasetError("identity '" + name + "': content labels given, but none were named");
+    return;
+  }
+  if (content.size() != samples)
+    throw DatasetError("identity '" + name + "': " + std::to_string(content.size()) + " content labels for " +
+                       std::to_string(samples) + " samples");
+  for (int32_t c : content)
+    if (c < 0 || c >= labels)
+      throw DatasetError("identity '" + name + "': content label " + std::to_string(c) + " outside 0.." +
+                         std::to_string(labels - 1));
+  content_.insert(content_.end(), content.begin(), content.end());
+}
+
+void DatasetWriter::add_image_identity(const std::string& name, const std::vector<std::vector<uint8_t>>& images,
+                                       const std::vector<int32_t>& content) {
+  add_content(name, images.size(), content);
   const auto id = static_cast<int32_t>(manifest_.identities.size());
   const size_t bytes = static_cast<size_t>(manifest_.image_size * manifest_.image_size * 3);
   for (const auto& img : images) {
@@ -67,7 +91,9 @@ void DatasetWriter::add_image_identity(const std::string& name, const std::vecto
   if (buffered_bytes_ >= shard_bytes_) flush();
 }
 
-void DatasetWriter::add_audio_identity(const std::string& name, const std::vector<std::vector<int16_t>>& clips) {
+void DatasetWriter::add_audio_identity(const std::string& name, const std::vector<std::vector<int16_t>>& clips,
+                                       const std::vector<int32_t>& content) {
+  add_content(name, clips.size(), content);
   const auto id = static_cast<int32_t>(manifest_.identities.size());
   for (const auto& c : clips) {
     if (c.empty()) throw DatasetError("identity '" + name + "': an empty audio clip");
@@ -100,6 +126,8 @@ void DatasetWriter::flush() {
                     tmp);
     }
     write_dataset(file.get(), "identity", H5T_NATIVE_INT32, {n}, {n}, identity_.data(), tmp);
+    if (!manifest_.content_labels.empty())
+      write_dataset(file.get(), "content", H5T_NATIVE_INT32, {n}, {n}, content_.data(), tmp);
   }
   fs::rename(tmp, path);
   ShardInfo info;
@@ -115,6 +143,7 @@ void DatasetWriter::flush() {
   audio_.clear();
   offsets_.assign(1, 0);
   identity_.clear();
+  content_.clear();
   buffered_bytes_ = 0;
 }
 

@@ -14,15 +14,21 @@ class DatasetWriter {
  public:
   // image_size for images, sample_rate for audio.
   DatasetWriter(std::string dir, Modality modality, int64_t image_size_or_sample_rate, int64_t shard_bytes);
+  // Names the content labels (index = label); call before adding identities. Then every identity passes one
+  // label per sample in `content`; without it, `content` stays empty.
+  void set_content_labels(std::vector<std::string> names);
   // images: each H*W*3 bytes (HWC, RGB).
-  void add_image_identity(const std::string& name, const std::vector<std::vector<uint8_t>>& images);
+  void add_image_identity(const std::string& name, const std::vector<std::vector<uint8_t>>& images,
+                          const std::vector<int32_t>& content = {});
   // audio: mono int16 PCM clips of any length >= 1.
-  void add_audio_identity(const std::string& name, const std::vector<std::vector<int16_t>>& clips);
+  void add_audio_identity(const std::string& name, const std::vector<std::vector<int16_t>>& clips,
+                          const std::vector<int32_t>& content = {});
   // Writes the last shard and the manifest. `holdout`: identity ids never to train on.
   Manifest finish(const std::vector<int64_t>& holdout);
 
  private:
   void flush();
+  void add_content(const std::string& name, size_t samples, const std::vector<int32_t>& content);
 
   std::string dir_;
   Manifest manifest_;
@@ -33,6 +39,7 @@ class DatasetWriter {
   std::vector<int16_t> audio_;
   std::vector<int64_t> offsets_{0};
   std::vector<int32_t> identity_;
+  std::vector<int32_t> content_;
 };
 
 }  // namespace imprint

@@ -14,6 +14,13 @@ SyntheticDataset::SyntheticDataset(const SyntheticSpec& spec) : spec_(spec) {
   std::iota(train_.begin(), train_.end(), 0);
   eval_.resize(spec.eval_identities);
   std::iota(eval_.begin(), eval_.end(), spec.train_identities);
+  if (spec.content_classes > 0 && spec.modality != Modality::Image)
+    throw std::invalid_argument("data.content_classes: synthetic content labels exist for images only");
+  for (int c = 0; c < spec.content_classes; ++c) content_names_.push_back("spot" + std::to_string(c));
+}
+
+int64_t SyntheticDataset::content_label(int64_t, int64_t index) const {
+  return spec_.content_classes > 0 ? index % spec_.content_classes : -1;
 }
 
 std::vector<int64_t> SyntheticDataset::sample_shape() const {
@@ -28,7 +35,7 @@ void SyntheticDataset::read(int64_t identity, int64_t index, uint64_t augment_se
                             std::to_string(identity));
   if (spec_.modality == Modality::Image) {
     render_image(make_image_identity(spec_.data_seed, identity), spec_.data_seed, identity, index, augment_seed,
-                 spec_.image_size, out);
+                 spec_.image_size, out, static_cast<int>(content_label(identity, index)), spec_.content_classes);
   } else {
     render_utterance(make_voice(spec_.data_seed, identity), spec_.data_seed, identity, index, augment_seed,
                      spec_.sample_rate, spec_.clip_samples, out);

@@ -16,6 +16,9 @@ struct SyntheticSpec {
   int image_size = 32;
   int sample_rate = 8000;
   int clip_samples = 4000;
+  // Images only: > 0 gives sample i the content label i % content_classes, which decides where the shape
+  // sits (data/synthetic_image.h); 0: no content labels, shapes placed at random.
+  int content_classes = 0;
 };
 
 class SyntheticDataset final : public IdentityDataset {
@@ -27,9 +30,12 @@ class SyntheticDataset final : public IdentityDataset {
   int64_t num_samples(int64_t) const override { return spec_.samples_per_identity; }
   std::vector<int64_t> sample_shape() const override;
   void read(int64_t identity, int64_t index, uint64_t augment_seed, float* out) const override;
+  const std::vector<std::string>& content_labels() const override { return content_names_; }
+  int64_t content_label(int64_t identity, int64_t index) const override;
 
  private:
   SyntheticSpec spec_;
+  std::vector<std::string> content_names_;
   std::vector<int64_t> train_, eval_;
 };
 

@@ -13,6 +13,7 @@ Manifest export_synthetic(const SyntheticSpec& spec, const std::string& dir, int
   const SyntheticDataset source(spec);
   const bool image = spec.modality == Modality::Image;
   DatasetWriter writer(dir, spec.modality, image ? spec.image_size : spec.sample_rate, shard_bytes);
+  writer.set_content_labels(source.content_labels());
   const int64_t total = spec.train_identities + spec.eval_identities;
   std::vector<float> sample(static_cast<size_t>(source.sample_numel()));
   for (int64_t id = 0; id < total; ++id) {
@@ -21,15 +22,17 @@ Manifest export_synthetic(const SyntheticSpec& spec, const std::string& dir, int
     if (image) {
       const int64_t plane = static_cast<int64_t>(spec.image_size) * spec.image_size;
       std::vector<std::vector<uint8_t>> images;
+      std::vector<int32_t> content;
       for (int64_t i = 0; i < spec.samples_per_identity; ++i) {
         source.read(id, i, 0, sample.data());
+        if (spec.content_classes > 0) content.push_back(static_cast<int32_t>(source.content_label(id, i)));
         std::vector<uint8_t> hwc(static_cast<size_t>(plane * 3));
         for (int64_t p = 0; p < plane; ++p)
           for (int c = 0; c < 3; ++c)  // undo (x - 0.5) * 4, then 8 bits
             hwc[p * 3 + c] = static_cast<uint8_t>(std::lround(std::clamp(sample[c * plane + p] / 4.0f + 0.5f, 0.0f, 1.0f) * 255));
         images.push_back(std::move(hwc));
       }
-      writer.add_image_identity(name, images);
+      writer.add_image_identity(name, images, content);
     } else {
       std::vector<std::vector<int16_t>> clips;
       for (int64_t i = 0; i < spec.samples_per_identity; ++i) {

@@ -64,11 +64,17 @@ ImageIdentity make_image_identity(uint64_t data_seed, int64_t identity) {
 }
 
 void render_image(const ImageIdentity& id, uint64_t data_seed, int64_t identity, int64_t index,
-                  uint64_t augment_seed, int size, float* out) {
+                  uint64_t augment_seed, int size, float* out, int content, int content_classes) {
   CounterRng pose(mix(data_seed, 0x905e, static_cast<uint64_t>(identity), static_cast<uint64_t>(index)));
   const float theta = static_cast<float>(pose.uniform(0, 2 * kPi));
   const float scale = static_cast<float>(pose.uniform(0.55, 0.95));
-  const float cx = static_cast<float>(pose.uniform(-0.18, 0.18)), cy = static_cast<float>(pose.uniform(-0.18, 0.18));
+  float cx = static_cast<float>(pose.uniform(-0.18, 0.18)), cy = static_cast<float>(pose.uniform(-0.18, 0.18));
+  if (content >= 0 && content_classes > 0) {  // a smaller shape at a fixed spot, so the spots stay apart
+    const float a = 2 * kPi * static_cast<float>(content) / static_cast<float>(content_classes);
+    cx = 0.4f * std::cos(a);
+    cy = 0.4f * std::sin(a);
+  }
+  const float place = content >= 0 && content_classes > 0 ? 0.55f : 1.0f;
   const float shade = static_cast<float>(pose.uniform(0.85, 1.15));  // lighting of this sample
 
   float gain[3] = {shade, shade, shade}, offset = 0, noise = 0;
@@ -83,7 +89,7 @@ void render_image(const ImageIdentity& id, uint64_t data_seed, int64_t identity,
   for (int y = 0; y < size; ++y) {
     for (int x = 0; x < size; ++x) {
       const float px = (2.0f * x + 1) / size - 1 - cx, py = (2.0f * y + 1) / size - 1 - cy;
-      const float ux = (ct * px + st * py) / scale, uy = (-st * px + ct * py) / scale;
+      const float ux = (ct * px + st * py) / (scale * place), uy = (-st * px + ct * py) / (scale * place);
       const float* rgb = id.bg;
       if (inside_shape(id, ux, uy)) rgb = texture_on(id, ux, uy) ? id.tex : id.fg;
       for (int c = 0; c < 3; ++c) {

@@ -28,6 +28,7 @@
 #include "trainer/config_schema.h"
 #include "trainer/embed_files.h"
 #include "trainer/encoder_export.h"
+#include "trainer/generate_grid.h"
 #include "trainer/stop_signals.h"
 #include "trainer/train_loop.h"
 
@@ -216,9 +217,15 @@ std::function<void(int64_t, int64_t)> progress_printer(const char* what, const c
   };
 }
 
-int run_synth(const std::string& modality, int64_t identities, int64_t holdout, int64_t per_identity,
-              const std::string& output, int64_t image_size, int64_t sample_rate, double clip_seconds, int64_t seed,
-              const std::string& shard_size) {
+struct SynthArgs {
+  std::string modality = "image", output, shard_size = "256MB";
+  int64_t identities = 1100, holdout = 100, per_identity = 16, image_size = 32, sample_rate = 8000, seed = 7;
+  int64_t content_classes = 0;
+  double clip_seconds = 0.5;
+};
+
+int run_synth(const SynthArgs& a) {
+  const int64_t identities = a.identities, holdout = a.holdout, per_identity = a.per_identity;
   if (identities < 3)
     throw imprint::ConfigError("--identities " + std::to_string(identities) +
                                ": expected at least 3 (at least 1 to train on and 2 held out)");
@@ -226,15 +233,21 @@ int run_synth(const std::string& modality, int64_t identities, int64_t holdout, 
     throw imprint::ConfigError("--holdout-identities " + std::to_string(holdout) + ": expected 2 to --identities - 1");
   if (per_identity < 2) throw imprint::ConfigError("--samples-per-identity: expected at least 2");
   imprint::SyntheticSpec spec;
-  spec.modality = imprint::parse_modality(modality);
-  spec.data_seed = static_cast<uint64_t>(seed);
+  spec.modality = imprint::parse_modality(a.modality);
+  spec.data_seed = static_cast<uint64_t>(a.seed);
   spec.train_identities = identities - holdout;
   spec.eval_identities = holdout;
   spec.samples_per_identity = per_identity;
-  spec.image_size = static_cast<int>(image_size);
-  spec.sample_rate = static_cast<int>(sample_rate);
-  spec.clip_samples = static_cast<int>(std::lround(clip_seconds * sample_rate));
-  const auto m = imprint::export_synthetic(spec, output, parse_size(shard_size), progress_printer("synth", "identities"));
+  spec.image_size = static_cast<int>(a.image_size);
+  spec.sample_rate = static_cast<int>(a.sample_rate);
+  spec.clip_samples = static_cast<int>(std::lround(a.clip_seconds * a.sample_rate));
+  if (a.content_classes < 0 || (a.content_classes > 0 && spec.modality != imprint::Modality::Image))
+    throw imprint::ConfigError("--content-classes " + std::to_string(a.content_classes) +
+                               ": expected 0, or a positive count for image datasets");
+  spec.content_classes = static_cast<int>(a.content_classes);
+  const std::string& output = a.output;
+  const auto m =
+      imprint::export_synthetic(spec, output, parse_size(a.shard_size), progress_printer("synth", "identities"));
   imprint::log::info(imprint::log::strf("wrote %zu identities (%zu held out), %lld samples each, in %zu shard(s) to %s",
                                         m.identities.size(), m.holdout.size(), (long long)per_identity,
                                         m.shards.size(), output.c_str()));
@@ -276,6 +289,18 @@ int run_embed(imprint::EmbedOptions o) {
   return 0;
 }
 
+int run_generate(imprint::GenerateOptions o) {
+  o.progress = progress_printer("generate", "references");
+  const auto r = imprint::generate_grid(o);
+  std::string labels;
+  for (const auto& c : r.content) labels += (labels.empty() ? "" : ", ") + c;
+  imprint::log::info(imprint::log::strf("wrote %s: %lld reference(s) x %zu content label(s) (%s), each with and "
+                                        "without the identity tokens (%lld samples, %lld DDIM steps, guidance %.2g)",
+                                        r.out.c_str(), (long long)r.references, r.content.size(), labels.c_str(),
+                                        (long long)r.samples, (long long)o.sampler.steps, o.sampler.guidance));
+  return 0;
+}
+
 int run_inspect(const std::string& path) {
   if (std::filesystem::is_regular_file(path)) {
     std::cout << imprint::describe_checkpoint(path) << std::endl;
@@ -308,20 +333,21 @@ int main(int argc, char** argv) {
                   "With --resume: accept a config that differs from the saved one in keys that change the run");
 
   auto* synth = app.add_subcommand("synth", "Write the built-in synthetic identities as a shard dataset.");
-  std::string synth_modality = "image", synth_output, shard_size = "256MB";
-  int64_t synth_ids = 1100, synth_holdout = 100, synth_per_id = 16, synth_size = 32, synth_rate = 8000, synth_seed = 7;
-  double synth_clip = 0.5;
-  synth->add_option("--modality", synth_modality, "image or audio")->check(CLI::IsMember({"image", "audio"}));
-  synth->add_option("--identities", synth_ids, "Identities in all, held-out ones included")->capture_default_str();
-  synth->add_option("--holdout-identities", synth_holdout, "The last N identities are held out (manifest holdout)")
+  SynthArgs sa;
+  synth->add_option("--modality", sa.modality, "image or audio")->check(CLI::IsMember({"image", "audio"}));
+  synth->add_option("--identities", sa.identities, "Identities in all, held-out ones included")->capture_default_str();
+  synth->add_option("--holdout-identities", sa.holdout, "The last N identities are held out (manifest holdout)")
       ->capture_default_str();
-  synth->add_option("--samples-per-identity", synth_per_id, "Samples of each identity")->capture_default_str();
-  synth->add_option("--output", synth_output, "Dataset folder to create")->required();
-  synth->add_option("--image-size", synth_size, "Image side in pixels")->capture_default_str();
-  synth->add_option("--sample-rate", synth_rate, "Audio sample rate in Hz")->capture_default_str();
-  synth->add_option("--clip-seconds", synth_clip, "Audio clip length")->capture_default_str();
-  synth->add_option("--seed", synth_seed, "Seed of the identities (data.seed)")->capture_default_str();
-  synth->add_option("--shard-size", shard_size, "Target shard size, e.g. 256MB")->capture_default_str();
+  synth->add_option("--samples-per-identity", sa.per_identity, "Samples of each identity")->capture_default_str();
+  synth->add_option("--output", sa.output, "Dataset folder to create")->required();
+  synth->add_option("--image-size", sa.image_size, "Image side in pixels")->capture_default_str();
+  synth->add_option("--sample-rate", sa.sample_rate, "Audio sample rate in Hz")->capture_default_str();
+  synth->add_option("--clip-seconds", sa.clip_seconds, "Audio clip length")->capture_default_str();
+  synth->add_option("--seed", sa.seed, "Seed of the identities (data.seed)")->capture_default_str();
+  synth->add_option("--content-classes", sa.content_classes,
+                    "Images: sample i gets content label i % N, which decides where its shape sits (0: none)")
+      ->capture_default_str();
+  synth->add_option("--shard-size", sa.shard_size, "Target shard size, e.g. 256MB")->capture_default_str();
 
   auto* pack = app.add_subcommand("pack", "Make a dataset from ROOT/<identity>/**/*.{png,jpg,jpeg} or *.{wav,flac}.");
   imprint::PackOptions pack_opts;
@@ -338,6 +364,9 @@ int main(int argc, char** argv) {
   pack->add_option("--holdout-identities", pack_opts.holdout_identities,
                    "Identities held out for evaluation, chosen by a hash of their name")
       ->capture_default_str();
+  pack->add_option("--content-from", pack_opts.content_from,
+                   "Content labels (format v2): 'stem' (file name without extension) or a TSV of "
+                   "<path relative to ROOT><TAB><label> lines");
 
   auto* inspect = app.add_subcommand(
       "inspect", "Validate a dataset (manifest, shards, checksums, every sample read back) or a checkpoint file "
@@ -364,6 +393,27 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   embed->add_flag("--tokens", embed_opts.tokens, "Also write the K conditioning tokens of each file");
   embed->add_option("--batch-size", embed_opts.batch_size, "Images per forward pass")->capture_default_str();
+
+  auto* generate = app.add_subcommand(
+      "generate", "Draw samples from a generative checkpoint and ONE reference image per identity: a PNG grid of "
+                  "[reference | one sample per content label], each sample also without the identity tokens.");
+  imprint::GenerateOptions gen_opts;
+  generate->add_option("--checkpoint", gen_opts.checkpoint, "A checkpoint of a run with objective.denoise")
+      ->required();
+  generate->add_option("--reference", gen_opts.reference, "One reference image (PNG or JPEG)");
+  generate->add_option("--data", gen_opts.data, "A dataset: sample 0 of each held-out identity is a reference");
+  generate->add_option("--max-references", gen_opts.max_references, "With --data: at most this many identities")
+      ->capture_default_str();
+  generate->add_option("--content", gen_opts.content,
+                       "Comma-separated content labels (names with --data, else indices); default: all, up to 16");
+  generate->add_option("--out", gen_opts.out, "PNG file to write")->capture_default_str();
+  generate->add_option("--steps", gen_opts.sampler.steps, "DDIM steps")->capture_default_str();
+  generate->add_option("--guidance", gen_opts.sampler.guidance, "Classifier-free guidance scale (1 = none)")
+      ->capture_default_str();
+  generate->add_option("--id-scale", gen_opts.sampler.id_scale, "Weight of the identity branch")->capture_default_str();
+  generate->add_option("--seed", gen_opts.sampler.seed, "Seed of the starting noise")->capture_default_str();
+  generate->add_option("--zoom", gen_opts.zoom, "Draw each pixel as N x N")->capture_default_str()->check(
+      CLI::Range(1, 64));
 
   auto* reference = app.add_subcommand(
       "config-reference", "Print every config key with its type, default, range and meaning (markdown).");
@@ -394,12 +444,12 @@ int main(int argc, char** argv) {
   try {
     if (*train) return run_train(train_args, comm);
     if (*synth)
-      return run_synth(synth_modality, synth_ids, synth_holdout, synth_per_id, synth_output, synth_size, synth_rate,
-                       synth_clip, synth_seed, shard_size);
+      return run_synth(sa);
     if (*inspect) return run_inspect(inspect_dir);
     if (*pack) return run_pack(pack_opts, pack_modality, pack_shard_size);
     if (*exporter) return run_export(export_checkpoint, export_out);
     if (*embed) return run_embed(embed_opts);
+    if (*generate) return run_generate(gen_opts);
     if (*reference) {
       std::cout << imprint::config_reference_markdown();
       return kExitOk;

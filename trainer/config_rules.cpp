@@ -40,6 +40,27 @@ void check_config_rules(const Config& c, const std::string& source) {
       fail("optimizer.fused", "must be true for optimizer.name: lamb (torch::optim has no LAMB)");
     if (c.get_bool("optimizer.amsgrad")) fail("optimizer.amsgrad", "applies to adamw only, not lamb");
   }
+  if (c.get_int("data.content_classes") > 0 && c.get_string("data.modality") != "image")
+    fail("data.content_classes", "synthetic content labels exist for images only");
+  if (c.get_float("objective.denoise.weight") > 0) {
+    if (c.get_string("data.modality") != "image")
+      fail("objective.denoise.weight", "the denoise objective's generator draws images; data.modality is audio");
+    if (c.get_int("data.image_size") % 4 != 0)
+      fail("data.image_size", "must be a multiple of 4 for the denoise objective's generator (two 2x downsamplings)");
+    const double drops = c.get_float("objective.denoise.drop_identity") + c.get_float("objective.denoise.drop_content") +
+                         c.get_float("objective.denoise.drop_both");
+    if (drops > 1) fail("objective.denoise.drop_both", "the three dropout rates add up to more than 1");
+    const std::string train = c.get_string("objective.denoise.train");
+    if (train == "adapter" && c.get_string("objective.denoise.generator_from").empty())
+      fail("objective.denoise.generator_from", "is required with objective.denoise.train: adapter (the checkpoint of "
+                                               "a run with objective.denoise.train: generator)");
+    const std::string& from = c.get_string("objective.denoise.generator_from");
+    if (!from.empty() && !std::ifstream(from))
+      fail("objective.denoise.generator_from", "'" + from + "' cannot be opened");
+    if (train == "generator" && c.get_float("objective.infonce.weight") > 0)
+      fail("objective.denoise.train", "generator pretraining does not train the encoder; turn the encoder's "
+                                      "objectives off (objective.infonce.weight: 0)");
+  }
   if (c.get_string("data.modality") == "audio") {
     const int64_t n_fft = c.get_int("model.audio.n_fft");
     const auto clip = static_cast<int64_t>(std::lround(c.get_float("data.clip_seconds") * c.get_int("data.sample_rate")));

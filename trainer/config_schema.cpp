@@ -51,6 +51,9 @@ std::vector<KeySpec> build_schema() {
           "Held-out synthetic identities, disjoint from the training ones, used only for evaluation."),
       Int("data.samples_per_identity", "16", 2, 1e6,
           "Distinct samples (pose/utterance) each synthetic identity has; a training pair draws two of them."),
+      Int("data.content_classes", "0", 0, 1e4,
+          "Synthetic images only: > 0 gives sample i the content label i % N, which decides where its shape sits "
+          "(what a generator is asked to draw); 0: no content labels. Shard datasets carry their own labels."),
       Int("data.image_size", "32", 8, 1024, "Image side in pixels (images are square, RGB)."),
       Int("data.sample_rate", "8000", 4000, 48000, "Audio sample rate in Hz."),
       Float("data.clip_seconds", "0.5", 0.1, 30, false, false, "Audio clip length fed to the encoder, seconds."),
@@ -78,6 +81,39 @@ std::vector<KeySpec> build_schema() {
             "InfoNCE softmax temperature (initial value if learned)."),
       Bool("objective.infonce.learn_temperature", "true",
            "Learn the InfoNCE temperature as a parameter (clamped to >= 0.01)."),
+
+      Float("objective.denoise.weight", "0", 0, 1e6, false, false,
+            "Weight of the generative objective (trainer/objectives/denoise.h): a conditional diffusion generator "
+            "predicts the noise added to the target from its content label and the reference's identity tokens. "
+            "Images only."),
+      Choice("objective.denoise.train", "all", {"generator", "adapter", "all"},
+             "What learns: generator = pretraining on content only (encoder unused); adapter = generator frozen "
+             "(from generator_from) except the identity branch of its cross-attention, plus the encoder; all = "
+             "everything (from generator_from when given)."),
+      String("objective.denoise.generator_from", "",
+             "An imprint checkpoint whose generator (trained with objective.denoise.train: generator) is loaded; "
+             "required for adapter. Its path and content hash go into the model signature: a resume refuses "
+             "another generator."),
+      Int("objective.denoise.width", "32", 8, 1024,
+          "Channels of the generator's first level (deeper levels have twice as many)."),
+      Int("objective.denoise.heads", "4", 1, 64, "Attention heads of the generator's cross-attention blocks."),
+      Int("objective.denoise.content_classes", "0", 0, 1e6,
+          "Content labels the generator is conditioned on; must equal the dataset's count (0: none)."),
+      Choice("objective.denoise.schedule", "cosine", {"cosine", "linear"},
+             "Noise schedule of the forward process: cosine (Nichol & Dhariwal) or linear (DDPM)."),
+      Int("objective.denoise.timesteps", "1000", 2, 1e5, "Diffusion timesteps T."),
+      Choice("objective.denoise.prediction", "eps", {"eps", "v"},
+             "What the generator predicts: the noise (eps) or v = sqrt(ab) eps - sqrt(1 - ab) x0."),
+      Float("objective.denoise.drop_identity", "0.05", 0, 1, false, false,
+            "Fraction of rows trained with the identity tokens dropped (zeroed), for classifier-free guidance."),
+      Float("objective.denoise.drop_content", "0.05", 0, 1, false, false,
+            "Fraction of rows trained with the content label dropped (the null label)."),
+      Float("objective.denoise.drop_both", "0.05", 0, 1, false, false, "Fraction of rows with both dropped."),
+      Float("objective.denoise.min_snr_gamma", "0", 0, 1e6, false, false,
+            "> 0: weight each row's loss by min(SNR, gamma) / SNR (eps) or / (SNR + 1) (v), Min-SNR (Hang et al. "
+            "2023); 5 is the paper's choice. 0: unweighted."),
+      Float("objective.denoise.id_scale", "1", 0, 100, false, false,
+            "Scale lambda of the identity branch of every cross-attention while training."),
 
       Choice("optimizer.name", "adamw", {"adamw", "lamb"},
              "AdamW (decoupled weight decay) or LAMB (AdamW direction rescaled per tensor by a trust ratio)."),

@@ -45,14 +45,28 @@ SyntheticSpec synthetic_spec(const Config& c) {
   s.image_size = static_cast<int>(c.get_int("data.image_size"));
   s.sample_rate = static_cast<int>(c.get_int("data.sample_rate"));
   s.clip_samples = static_cast<int>(std::lround(c.get_float("data.clip_seconds") * s.sample_rate));
+  s.content_classes = static_cast<int>(c.get_int("data.content_classes"));
   return s;
 }
 
 // The dataset the config names: the generator itself, or shards (written from the generator first when
 // data.create_if_missing asks for it and the folder holds none). Rank 0 writes; the others wait.
+void check_content_labels(const Config& c, const IdentityDataset& ds, const std::string& where) {
+  if (c.get_float("objective.denoise.weight") <= 0) return;
+  const auto have = static_cast<int64_t>(ds.content_labels().size());
+  if (have != c.get_int("objective.denoise.content_classes"))
+    throw ConfigError("objective.denoise.content_classes: is " + std::to_string(c.get_int("objective.denoise.content_classes")) +
+                      " but " + where + " has " + std::to_string(have) + " content labels; set it to " +
+                      std::to_string(have));
+}
+
 std::unique_ptr<IdentityDataset> open_dataset(const Config& c, Communicator& comm) {
   const SyntheticSpec spec = synthetic_spec(c);
-  if (c.get_string("data.source") == "synthetic") return std::make_unique<SyntheticDataset>(spec);
+  if (c.get_string("data.source") == "synthetic") {
+    auto ds = std::make_unique<SyntheticDataset>(spec);
+    check_content_labels(c, *ds, "the synthetic dataset (data.content_classes)");
+    return ds;
+  }
   const std::string path = c.get_string("data.path");
   if (c.get_bool("data.create_if_missing") && !fs::exists(path + "/manifest.json")) {
     if (comm.rank() == 0) {
@@ -77,6 +91,7 @@ std::unique_ptr<IdentityDataset> open_dataset(const Config& c, Communicator& com
   if (m.modality == Modality::Audio && m.sample_rate != spec.sample_rate)
     throw ConfigError("data.sample_rate: is " + std::to_string(spec.sample_rate) + " but " + path + " is at " +
                       std::to_string(m.sample_rate) + " Hz");
+  check_content_labels(c, *ds, "the dataset at " + path);
   if (ds->eval_identities().size() < 2)
     throw ConfigError("data.path: " + path + " lists " + std::to_string(ds->eval_identities().size()) +
                       " held-out identities; evaluation needs at least 2 (imprint synth --holdout-identities)");
@@ -108,9 +123,10 @@ StepOutcome train_step(TrainingRun& run, const PairBatch& b, GradientReducer* re
   const auto t1 = Clock::now();
   for (auto& kv : run.named) kv.second.mutable_grad() = at::Tensor();
   if (reducer) reducer->prepare(/*sync=*/true);
-  const TrainBatch rows{b.reference, b.target, b.identity, {}};
-  ObjectiveOutput out =
-      run.objective->compute(rows, run.encoder->encode(b.reference), run.encoder->encode(b.target), comm);
+  TrainBatch rows{b.reference, b.target, b.identity, b.content, b.step, comm.rank() * b.identity.size(0)};
+  const Conditioning ref = run.objective->reads_reference() ? run.encoder->encode(b.reference) : Conditioning{};
+  const Conditioning tgt = run.objective->reads_target() ? run.encoder->encode(b.target) : Conditioning{};
+  ObjectiveOutput out = run.objective->compute(rows, ref, tgt, comm);
   out.loss.backward();
   for (auto& [name, value] : out.logged) {
     auto& sum = logged[name];
@@ -236,10 +252,19 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
       metrics->mark_start(step + 1);
     }
   }
+  int64_t encoder_params = 0, all_params = 0;
+  for (const auto& p : run.encoder->parameters()) encoder_params += p.numel();
+  for (const auto& p : run.objective->parameters()) all_params += p.numel();
+  all_params += encoder_params;
+  std::string objectives;
+  for (const auto& n : run.objective->names()) objectives += (objectives.empty() ? "" : " + ") + n;
+  log::info(log::strf("objectives: %s; training %.2fM parameters%s", objectives.c_str(), n_params / 1e6,
+                      all_params > n_params ? log::strf(" (%.2fM more frozen)", (all_params - n_params) / 1e6).c_str()
+                                            : ""));
   log::info(log::strf("%s encoder: %.2fM parameters, %lld tokens x %lld; %zu train / %zu held-out identities; "
                       "%lld pairs per step over %d rank(s) (%s), %lld steps per epoch; steps %lld..%lld of %lld; "
                       "%d torch threads; device %s",
-                      cfg.get_string("data.modality").c_str(), n_params / 1e6, (long long)cfg.get_int("model.tokens"),
+                      cfg.get_string("data.modality").c_str(), encoder_params / 1e6, (long long)cfg.get_int("model.tokens"),
                       (long long)cfg.get_int("model.embed_dim"), dataset.train_identities().size(),
                       dataset.eval_identities().size(), (long long)batch, comm->size(), comm->backend().c_str(),
                       (long long)sampler.steps_per_epoch(),
@@ -277,6 +302,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     if (device.is_cuda()) {  // pinned host memory: the copies overlap with queued GPU work
       b.reference = b.reference.to(device, /*non_blocking=*/true);
       b.target = b.target.to(device, /*non_blocking=*/true);
+      if (b.content.defined()) b.content = b.content.to(device, /*non_blocking=*/true);
     }
     data_ms += ms_since(t0);
 

@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "core/log.h"
+#include "trainer/module_state.h"
 
 namespace imprint {
 
@@ -16,6 +17,16 @@ std::vector<ParamGroup> param_groups(const std::vector<std::pair<std::string, at
     (is_weight && p.dim() >= 2 ? decay : no_decay).params.push_back(p);
   }
   return {decay, no_decay};
+}
+
+// The objectives' state a checkpoint holds: what trains, and buffers; not frozen weights (a frozen generator
+// is loaded from its own file, recorded in the signature).
+std::vector<NamedTensor> objective_state(torch::nn::Module& objective) {
+  std::vector<NamedTensor> state;
+  for (auto& kv : objective.named_parameters().pairs())
+    if (kv.second.requires_grad()) state.push_back({kv.first, kv.second, false});
+  for (auto& kv : objective.named_buffers().pairs()) state.push_back({kv.first, kv.second, true});
+  return state;
 }
 
 }  // namespace
@@ -48,8 +59,13 @@ TrainingRun build_training_run(const Config& cfg, const at::Device& device) {
   run.objective = std::make_shared<CombinedObjective>(cfg);
   run.encoder->to(device);
   run.objective->to(device);
-  run.named = run.encoder->named_parameters().pairs();
-  for (auto& kv : run.objective->named_parameters().pairs()) run.named.emplace_back("objective." + kv.first, kv.second);
+  for (const auto& [k, v] : run.objective->signature()) run.signature[k] = v;
+  // An encoder no objective reads (generator pretraining) stays as initialised.
+  const bool encoder_trains = run.objective->reads_reference() || run.objective->reads_target();
+  if (encoder_trains)
+    for (auto& kv : run.encoder->named_parameters().pairs()) run.named.push_back(kv);
+  for (auto& kv : run.objective->named_parameters().pairs())
+    if (kv.second.requires_grad()) run.named.emplace_back("objective." + kv.first, kv.second);
   OptimizerOptions oo;
   oo.beta1 = cfg.get_float("optimizer.beta1");
   oo.beta2 = cfg.get_float("optimizer.beta2");
@@ -98,7 +114,7 @@ void save_checkpoint(TrainingRun& run, int64_t step, const CheckpointStore& stor
   ar.write("first_loss", c10::IValue(run.first_loss));
   run.encoder->save(model);
   ar.write("model", model);
-  run.objective->save(objective);
+  write_named_tensors(objective, objective_state(*run.objective));
   ar.write("objective", objective);
   run.optimizer->save(optimizer);
   ar.write("optimizer", optimizer);
@@ -125,7 +141,9 @@ int64_t restore_checkpoint(TrainingRun& run, torch::serialize::InputArchive& ar,
     ar.read("model", model);
     run.encoder->load(model);
     ar.read("objective", objective);
-    run.objective->load(objective);
+    std::vector<std::pair<std::string, at::Tensor>> wanted;
+    for (const auto& t : objective_state(*run.objective)) wanted.emplace_back(t.name, t.tensor);
+    read_named_tensors(objective, wanted, path + ": objective");
     ar.read("optimizer", optimizer);
     run.optimizer->load(optimizer);
     at::Tensor rng;

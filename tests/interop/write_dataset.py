@@ -30,7 +30,8 @@ def fnv1a64(path):
 
 def main():
     out, modality = sys.argv[1], sys.argv[2]
-    extra = {"compression": "lzf"} if sys.argv[3:] == ["lzf"] else {}
+    extra = {"compression": "lzf"} if "lzf" in sys.argv[3:] else {}
+    content = "content" in sys.argv[3:]  # version 2: content label of sample i of identity k is (k + i) % 3
     os.makedirs(out, exist_ok=True)
     counts = [3, 3, 4, 3, 3, 3]
     names = [f"speaker_{k}" if modality == "audio" else f"subject_{k}" for k in range(len(counts))]
@@ -48,11 +49,15 @@ def main():
                 f.create_dataset("audio", data=np.concatenate(clips).astype(np.int16), shuffle=bool(extra), **extra)
                 f.create_dataset("offsets", data=offsets)
             f.create_dataset("identity", data=identity)
+            if content:
+                f.create_dataset("content", data=np.array([(k + i) % 3 for k in ids for i in range(counts[k])], dtype=np.int32))
         path = os.path.join(out, file)
         shards.append({"file": file, "samples": int(len(identity)), "identity_begin": ids[0],
                        "identity_end": ids[-1] + 1, "bytes": os.path.getsize(path), "fnv1a64": fnv1a64(path)})
     manifest = {"format": "imprint-identity-dataset", "version": 1, "modality": modality,
                 "identities": names, "holdout": [4, 5], "shards": shards}
+    if content:
+        manifest.update(version=2, content_labels=["c0", "c1", "c2"])
     manifest["image_size" if modality == "image" else "sample_rate"] = SIZE if modality == "image" else RATE
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)

@@ -77,3 +77,33 @@ TEST_P(ParityBothModalities, ResumeOnTheSameRankCountIsExact) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modalities, ParityBothModalities, ::testing::Values("image", "audio"));
+
+// The generative objective with a FROZEN generator: the frozen weights are not all-reduced (they are not in
+// the reducer), each row's timestep/noise/dropout come from its global row, so N ranks train what 1 rank does.
+TEST(ParityDenoise, FrozenGeneratorAdapterTrainingMatchesOneRank) {
+  const std::vector<std::string> generative = {
+      "data.content_classes=3",         "objective.infonce.weight=0.1",       "objective.denoise.weight=1",
+      "objective.denoise.content_classes=3", "objective.denoise.width=8",     "objective.denoise.timesteps=100",
+      "objective.denoise.drop_identity=0.2", "train.steps=6",                 "checkpoint.every=6"};
+  auto with = [&](std::vector<std::string> extra) {
+    auto sets = generative;
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    return tiny_config("image", sets);
+  };
+  const std::string pre = shared_dir("denoise-pretrain");
+  if (g_world->rank() == 0) train(with({"objective.infonce.weight=0", "objective.denoise.train=generator"}), {pre, false, nullptr});
+  g_world->barrier();
+  const Config adapter = with({"objective.denoise.train=adapter",
+                               "objective.denoise.generator_from=" + pre + "/checkpoints/step-00000006.ckpt"});
+  const auto dist = train(adapter, {shared_dir("denoise-parity"), false, g_world});
+  if (g_world->rank() == 0) {
+    const auto single = train(adapter, {shared_dir("denoise-parity-single") + "-r0", false, nullptr});
+    const double diff = max_rel_diff(dist.parameters, single.parameters);
+    EXPECT_LT(diff, 1e-4) << "parameters of " << g_world->size() << " ranks vs 1 rank";
+    std::printf("parity denoise (frozen generator): %d ranks vs 1 rank, max per-tensor relative difference %.3g over "
+                "%zu trained tensors\n", g_world->size(), diff, dist.parameters.size());
+    EXPECT_NEAR(dist.first_loss, single.first_loss, 1e-5 * single.first_loss);
+  } else {
+    shared_dir("denoise-parity-single");
+  }
+}

@@ -10,6 +10,7 @@
 #include <torch/nn/module.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -26,6 +27,8 @@ struct TrainBatch {
   at::Tensor reference, target;  // [B, ...] samples; row i of both has the same identity
   at::Tensor identity;           // [B] int64 dataset identity of row i (distinct within a step)
   at::Tensor content;            // [B] int64 content label of the target when the dataset has them, else undefined
+  int64_t step = 0;              // the optimizer step, and the global-batch row of row 0: per-row randomness
+  int64_t first_row = 0;         // derived from them is the same on any number of ranks (parity, exact resume)
 };
 
 struct ObjectiveOutput {
@@ -39,6 +42,13 @@ class Objective : public torch::nn::Module {
   // `comm` spans every rank of the job: objectives that need the global batch (negatives) gather through it.
   virtual ObjectiveOutput compute(const TrainBatch& batch, const Conditioning& reference, const Conditioning& target,
                                   Communicator& comm) = 0;
+  // Which encodings compute() reads; the trainer skips the others (an undefined Conditioning is passed), and
+  // the encoder does not train when no objective reads either.
+  virtual bool reads_reference() const { return true; }
+  virtual bool reads_target() const { return true; }
+  // Facts about the run's inputs that a checkpoint must match beyond the config (e.g. the content hash of a
+  // frozen generator it was trained against), merged into the model signature.
+  virtual std::map<std::string, std::string> signature() const { return {}; }
 };
 
 struct ObjectiveInfo {
@@ -56,6 +66,11 @@ class CombinedObjective : public torch::nn::Module {
   ObjectiveOutput compute(const TrainBatch& batch, const Conditioning& reference, const Conditioning& target,
                           Communicator& comm);
   const std::vector<std::string>& names() const { return names_; }
+  bool reads_reference() const;
+  bool reads_target() const;
+  std::map<std::string, std::string> signature() const;
+  // The term called `name`, or nullptr when it is off.
+  std::shared_ptr<Objective> term(const std::string& name) const;
 
  private:
   std::vector<std::string> names_;

@@ -1,5 +1,6 @@
 #include <stdexcept>
 
+#include "trainer/objectives/denoise.h"
 #include "trainer/objectives/infonce.h"
 #include "trainer/objectives/objective.h"
 
@@ -13,6 +14,11 @@ const std::vector<ObjectiveInfo>& objective_registry() {
          return std::make_shared<InfoNCE>(c.get_float("objective.infonce.temperature"),
                                           c.get_bool("objective.infonce.learn_temperature"));
        }},
+      {"denoise", "a conditional diffusion generator predicts the target's noise from the reference's tokens",
+       {"objective.denoise.train", "objective.denoise.width", "objective.denoise.heads",
+        "objective.denoise.content_classes", "objective.denoise.generator_from", "objective.denoise.schedule",
+        "objective.denoise.timesteps", "objective.denoise.prediction"},
+       [](const Config& c) { return std::make_shared<DenoiseObjective>(denoise_options(c)); }},
   };
   return registry;
 }
@@ -30,6 +36,30 @@ CombinedObjective::CombinedObjective(const Config& config) {
     for (const auto& info : objective_registry()) keys += (keys.empty() ? "" : ", ") + ("objective." + info.name + ".weight");
     throw ConfigError("objective: every objective's weight is 0; give at least one a weight above 0 (" + keys + ")");
   }
+}
+
+bool CombinedObjective::reads_reference() const {
+  for (const auto& t : terms_)
+    if (t->reads_reference()) return true;
+  return false;
+}
+
+bool CombinedObjective::reads_target() const {
+  for (const auto& t : terms_)
+    if (t->reads_target()) return true;
+  return false;
+}
+
+std::map<std::string, std::string> CombinedObjective::signature() const {
+  std::map<std::string, std::string> all;
+  for (const auto& t : terms_) all.merge(t->signature());
+  return all;
+}
+
+std::shared_ptr<Objective> CombinedObjective::term(const std::string& name) const {
+  for (size_t i = 0; i < names_.size(); ++i)
+    if (names_[i] == name) return terms_[i];
+  return nullptr;
 }
 
 ObjectiveOutput CombinedObjective::compute(const TrainBatch& batch, const Conditioning& reference,

@@ -1,0 +1,37 @@
+// A conditional generator a generative objective trains the encoder's tokens through: it predicts the
+// noise (or v) of a noised sample x_t from the timestep, a content label and the identity tokens. The same
+// call is what a user's own TorchScript generator must provide (docs/architecture.md, "Bring a generator").
+#pragma once
+#include <torch/nn/module.h>
+
+#include <memory>
+#include <string>
+
+namespace imprint {
+
+struct GeneratorSpec {
+  int64_t channels = 3, image_size = 32;
+  int64_t width = 32;            // channels of the first level; deeper levels have 2x
+  int64_t content_classes = 0;   // content labels it is conditioned on; index content_classes = "no content"
+  int64_t id_dim = 128;          // width D of the identity tokens
+  int64_t heads = 4;
+};
+
+class Generator : public torch::nn::Module {
+ public:
+  // x_t [B, C, H, W]; t [B] int64 timesteps; content [B] int64 (content_classes = dropped); id_tokens
+  // [B, K, D]; id_scale: weight of the identity branch of each cross-attention (0 = identity ignored).
+  // Returns the model's prediction, shaped like x_t.
+  virtual torch::Tensor predict(const torch::Tensor& x_t, const torch::Tensor& t, const torch::Tensor& content,
+                                const torch::Tensor& id_tokens, double id_scale) = 0;
+  // The names (as in named_parameters()) of the weights that read the identity tokens: what adapter
+  // training trains while the rest stays frozen.
+  virtual bool is_adapter_parameter(const std::string& name) const = 0;
+  // Sets the identity branch to a copy of the content branch (IP-Adapter's initialisation): called when
+  // adapter training starts from a generator pretrained without identity tokens.
+  virtual void init_adapter_from_content() = 0;
+};
+
+std::shared_ptr<Generator> make_generator(const GeneratorSpec& spec);
+
+}  // namespace imprint

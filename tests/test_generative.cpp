@@ -1,0 +1,417 @@
+// The generative path: noise schedule and DDIM algebra, the conditional UNet with decoupled cross-attention,
+// the denoise objective (per-row draws, frozen parameters, what a checkpoint holds), content labels in the
+// data, and sampling.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <torch/serialize/archive.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "collectives/communicator.h"
+#include "data/folder_pack.h"
+#include "data/media_decode.h"
+#include "data/png_write.h"
+#include "data/shard_dataset.h"
+#include "data/shard_writer.h"
+#include "data/synthetic_dataset.h"
+#include "data/synthetic_export.h"
+#include "models/conditional_unet.h"
+#include "tests/tiny_run.h"
+#include "trainer/checkpoint_store.h"
+#include "trainer/generate_grid.h"
+#include "trainer/objectives/denoise.h"
+#include "trainer/train_loop.h"
+#include "trainer/training_run.h"
+
+using namespace imprint;
+using imprint::testing::fresh_dir;
+using imprint::testing::tiny_config;
+namespace fs = std::filesystem;
+
+namespace {
+
+GeneratorSpec tiny_generator() {
+  GeneratorSpec s;
+  s.image_size = 8;
+  s.width = 8;
+  s.content_classes = 3;
+  s.id_dim = 16;
+  s.heads = 2;
+  return s;
+}
+
+std::vector<std::string> generative(const std::string& train, std::vector<std::string> extra = {}) {
+  std::vector<std::string> sets = {"data.content_classes=3",          "objective.infonce.weight=0",
+                                   "objective.denoise.weight=1",      "objective.denoise.train=" + train,
+                                   "objective.denoise.content_classes=3", "objective.denoise.width=8",
+                                   "objective.denoise.timesteps=100", "train.steps=8",
+                                   "checkpoint.every=4"};
+  sets.insert(sets.end(), extra.begin(), extra.end());
+  return sets;
+}
+
+}  // namespace
+
+TEST(NoiseSchedule, BothKindsDecayFromCleanToNoise) {
+  for (const char* kind : {"linear", "cosine"}) {
+    const NoiseSchedule s(kind, 1000);
+    EXPECT_GT(s.alpha_bar(0), 0.99) << kind;
+    EXPECT_LT(s.alpha_bar(999), 0.01) << kind;
+    for (int64_t t = 1; t < 1000; ++t) ASSERT_LT(s.alpha_bar(t), s.alpha_bar(t - 1)) << kind << " t=" << t;
+  }
+  EXPECT_THROW(NoiseSchedule("quadratic", 10), std::invalid_argument);
+}
+
+TEST(NoiseSchedule, TargetsSplitBackIntoTheCleanSampleAndTheNoise) {
+  const NoiseSchedule s("cosine", 1000);
+  torch::manual_seed(0);
+  const auto x0 = torch::randn({4, 3, 5, 5}, torch::kDouble), eps = torch::randn({4, 3, 5, 5}, torch::kDouble);
+  const auto t = torch::tensor({0, 10, 500, 999}, torch::kLong);
+  const auto x_t = s.add_noise(x0.to(torch::kFloat), eps.to(torch::kFloat), t);
+  for (Prediction kind : {Prediction::Eps, Prediction::V}) {
+    at::Tensor x0_hat, eps_hat;
+    s.split(kind, s.target(kind, x0.to(torch::kFloat), eps.to(torch::kFloat), t), x_t, t, x0_hat, eps_hat);
+    // Row 3 (t = 999, alpha_bar ~ 0) recovers x0 only through v; eps prediction divides by sqrt(alpha_bar).
+    const int64_t rows = kind == Prediction::Eps ? 3 : 4;
+    EXPECT_LT((x0_hat.slice(0, 0, rows) - x0.slice(0, 0, rows).to(torch::kFloat)).abs().max().item<double>(), 2e-3);
+    EXPECT_LT((eps_hat - eps.to(torch::kFloat)).abs().max().item<double>(), 2e-3);
+  }
+  // A DDIM step with the true noise lands on the noised sample of the earlier timestep.
+  const auto t500 = torch::full({4}, 500, torch::kLong), t200 = torch::full({4}, 200, torch::kLong);
+  const auto x500 = s.add_noise(x0.to(torch::kFloat), eps.to(torch::kFloat), t500);
+  const auto x200 = s.ddim_step(Prediction::Eps, eps.to(torch::kFloat), x500, 500, 200);
+  EXPECT_LT((x200 - s.add_noise(x0.to(torch::kFloat), eps.to(torch::kFloat), t200)).abs().max().item<double>(), 1e-4);
+  const auto grid = s.sampling_grid(10);
+  ASSERT_EQ(grid.size(), 10u);
+  EXPECT_EQ(grid.front(), 999);
+  EXPECT_EQ(grid.back(), 0);
+}
+
+TEST(ConditionalUnet, ShapesAndRowsAreIndependent) {
+  torch::manual_seed(0);
+  ConditionalUnet g(tiny_generator());
+  for (auto& p : g.parameters()) p.data().normal_(0, 0.1);  // conv_out starts at zero: make the output depend on x
+  const auto x = torch::randn({3, 3, 8, 8});
+  const auto t = torch::tensor({1, 50, 99}, torch::kLong), c = torch::tensor({0, 2, 3}, torch::kLong);
+  const auto tok = torch::randn({3, 2, 16});
+  const auto all = g.predict(x, t, c, tok, 1.0);
+  EXPECT_EQ(all.sizes(), x.sizes());
+  const auto row1 = g.predict(x.slice(0, 1, 2), t.slice(0, 1, 2), c.slice(0, 1, 2), tok.slice(0, 1, 2), 1.0);
+  EXPECT_LT((row1 - all.slice(0, 1, 2)).abs().max().item<double>(), 1e-5);
+  // Zeroed identity tokens add exactly nothing: the same as switching the identity branch off.
+  const auto zero = g.predict(x, t, c, torch::zeros_like(tok), 1.0), off = g.predict(x, t, c, tok, 0.0);
+  EXPECT_TRUE(torch::allclose(zero, off, 1e-6, 1e-6));
+  EXPECT_FALSE(torch::allclose(all, off, 1e-4, 1e-4)) << "the identity tokens change nothing";
+  EXPECT_THROW(g.predict(torch::randn({1, 3, 12, 12}), t.slice(0, 0, 1), c.slice(0, 0, 1), tok.slice(0, 0, 1), 1.0),
+               c10::Error);
+}
+
+TEST(ConditionalUnet, AdapterWeightsAreNamedAndStartAsTheContentBranch) {
+  torch::manual_seed(0);
+  ConditionalUnet g(tiny_generator());
+  int adapters = 0;
+  for (const auto& kv : g.named_parameters().pairs()) {
+    if (!g.is_adapter_parameter(kv.first)) continue;
+    ++adapters;
+    std::string twin = kv.first;
+    twin.replace(twin.find("adapter_"), 8, "to_");
+    EXPECT_TRUE(torch::equal(kv.second, g.named_parameters()[twin])) << kv.first;
+  }
+  EXPECT_EQ(adapters, 10);  // k and v in 5 attention blocks
+}
+
+TEST(ConditionalUnet, Float32GradientsMatchFloat64) {
+  // The attention blocks transpose a GroupNorm output, the pattern that breaks libtorch 1.13's float32
+  // GroupNorm backward in the encoders (models/conv_block.h): guard the generator against it too.
+  torch::manual_seed(0);
+  ConditionalUnet g(tiny_generator());
+  for (auto& p : g.parameters()) p.data().normal_(0, 0.2);
+  const auto x = torch::randn({2, 3, 8, 8}), tok = torch::randn({2, 2, 16}), probe = torch::randn({2, 3, 8, 8});
+  const auto t = torch::tensor({3, 70}, torch::kLong), c = torch::tensor({1, 3}, torch::kLong);
+  auto grads = [&](torch::Dtype dtype) {
+    g.zero_grad();
+    (g.predict(x.to(dtype), t, c, tok.to(dtype), 1.0) * probe.to(dtype)).sum().backward();
+    std::vector<torch::Tensor> out;
+    for (auto& p : g.parameters()) out.push_back(p.grad().to(torch::kDouble).clone());
+    return out;
+  };
+  const auto g32 = grads(torch::kFloat);
+  g.to(torch::kDouble);
+  const auto g64 = grads(torch::kDouble);
+  const auto names = g.named_parameters().keys();
+  for (size_t i = 0; i < g64.size(); ++i) {
+    const double ref = g64[i].norm().item<double>();
+    if (ref < 1e-6) continue;
+    EXPECT_LT((g32[i] - g64[i]).norm().item<double>() / ref, 1e-3) << names[i];
+  }
+}
+
+TEST(Denoise, RowDrawsDependOnTheGlobalRowNotOnTheSplit) {
+  const Config cfg = tiny_config("image", generative("all", {"objective.denoise.drop_identity=0.3"}));
+  torch::manual_seed(0);
+  DenoiseObjective d(denoise_options(cfg));
+  auto comm = make_local_communicator();
+  torch::manual_seed(1);
+  const auto x0 = torch::randn({6, 3, 16, 16}), tok = torch::randn({6, 2, 32});
+  const auto content = torch::tensor({0, 1, 2, 0, 1, 2}, torch::kLong);
+  auto loss = [&](int64_t begin, int64_t end) {
+    TrainBatch b{x0.slice(0, begin, end), x0.slice(0, begin, end), torch::arange(begin, end), content.slice(0, begin, end),
+                 /*step=*/5, /*first_row=*/begin};
+    return d.compute(b, Conditioning{tok.slice(0, begin, end), {}}, {}, *comm).loss.item<double>();
+  };
+  const double whole = loss(0, 6), halves = 0.5 * (loss(0, 3) + loss(3, 6));
+  EXPECT_NEAR(whole, halves, 1e-6 * whole);
+  TrainBatch other{x0, x0, torch::arange(6), content, 6, 0};
+  EXPECT_NE(d.compute(other, Conditioning{tok, {}}, {}, *comm).loss.item<double>(), whole) << "draws ignore the step";
+}
+
+TEST(Denoise, MinSnrWeightingChangesTheLossNotItsSign) {
+  const auto base = generative("all");
+  auto snr = base;
+  snr.push_back("objective.denoise.min_snr_gamma=5");
+  torch::manual_seed(0);
+  DenoiseObjective plain(denoise_options(tiny_config("image", base)));
+  torch::manual_seed(0);
+  DenoiseObjective weighted(denoise_options(tiny_config("image", snr)));
+  auto comm = make_local_communicator();
+  const auto x0 = torch::randn({4, 3, 16, 16}), tok = torch::randn({4, 2, 32});
+  TrainBatch b{x0, x0, torch::arange(4), torch::tensor({0, 1, 2, 0}, torch::kLong), 0, 0};
+  const double a = plain.compute(b, {tok, {}}, {}, *comm).loss.item<double>();
+  const double w = weighted.compute(b, {tok, {}}, {}, *comm).loss.item<double>();
+  EXPECT_GT(w, 0);
+  EXPECT_NE(a, w);
+  EXPECT_LE(w, a + 1e-9);  // every weight min(snr, 5) / snr is at most 1
+}
+
+TEST(Denoise, PretrainingFreezesTheIdentityBranchAndTheEncoder) {
+  const auto run = build_training_run(tiny_config("image", generative("generator")), at::Device(at::kCPU));
+  ASSERT_FALSE(run.named.empty());
+  for (const auto& [name, p] : run.named) {
+    EXPECT_EQ(name.rfind("objective.denoise.generator.", 0), 0u) << name << " trains in generator pretraining";
+    EXPECT_EQ(name.find("adapter"), std::string::npos) << name;
+  }
+}
+
+TEST(Denoise, AdapterTrainingFreezesTheGeneratorAndKeepsItOutOfCheckpoints) {
+  const std::string pre = fresh_dir("pretrain");
+  train(tiny_config("image", generative("generator")), {pre, false, nullptr});
+  const std::string ckpt = pre + "/checkpoints/step-00000008.ckpt";
+  ASSERT_TRUE(fs::exists(ckpt));
+  const Config adapter = tiny_config("image", generative("adapter", {"objective.denoise.generator_from=" + ckpt}));
+  auto run = build_training_run(adapter, at::Device(at::kCPU));
+  int64_t generator_weights = 0;
+  for (const auto& [name, p] : run.named) {
+    if (name.rfind("objective.", 0) != 0) continue;  // the encoder trains
+    EXPECT_NE(name.find("adapter"), std::string::npos) << name << " should be frozen";
+    ++generator_weights;
+  }
+  EXPECT_EQ(generator_weights, 10);
+  EXPECT_EQ(run.signature.count("objective.denoise.generator_fnv1a64"), 1u);
+  // The frozen weights equal the pretrained ones, and a checkpoint of this run does not hold them.
+  torch::serialize::InputArchive pre_ar, pre_obj;
+  read_checkpoint(ckpt, pre_ar);
+  pre_ar.read("objective", pre_obj);
+  const auto dir = fresh_dir("adapter");
+  const auto summary = train(adapter, {dir, false, nullptr});
+  torch::serialize::InputArchive ar, obj, denoise, generator, enc0;
+  read_checkpoint(dir + "/checkpoints/step-00000008.ckpt", ar);
+  ar.read("objective", obj);
+  obj.read("denoise", denoise);
+  denoise.read("generator", generator);
+  EXPECT_FALSE(generator.try_read("enc0", enc0)) << "frozen generator weights were checkpointed";
+  torch::serialize::InputArchive att1;
+  EXPECT_TRUE(generator.try_read("att1", att1));
+  EXPECT_LT(summary.last_loss, 10.0);
+}
+
+TEST(Denoise, ResumeRefusesAChangedGeneratorAndLoadRefusesAnotherShape) {
+  const std::string pre = fresh_dir("pretrain-b");
+  train(tiny_config("image", generative("generator")), {pre, false, nullptr});
+  const std::string ckpt = pre + "/checkpoints/step-00000008.ckpt", copy = pre + "/generator.ckpt";
+  fs::copy_file(ckpt, copy);
+  const auto sets = generative("adapter", {"objective.denoise.generator_from=" + copy, "train.stop_at=4"});
+  const std::string dir = fresh_dir("adapter-b");
+  train(tiny_config("image", sets), {dir, false, nullptr});
+  fs::copy_file(pre + "/checkpoints/step-00000004.ckpt", copy, fs::copy_options::overwrite_existing);
+  auto resumed = generative("adapter", {"objective.denoise.generator_from=" + copy});
+  try {
+    train(tiny_config("image", resumed), {dir, true, nullptr});
+    FAIL() << "resumed against another generator";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("objective.denoise.generator_fnv1a64"), std::string::npos) << e.what();
+  }
+  DenoiseOptions wider = denoise_options(tiny_config("image", resumed));
+  wider.generator.width = 16;
+  auto g = make_generator(wider.generator);
+  try {
+    load_generator_weights(*g, ckpt, wider);
+    FAIL() << "loaded a generator of another width";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("objective.denoise.width is 8 there, 16 here"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Denoise, GenerateDrawsAGridAndNamesBadInput) {
+  const std::string pre = fresh_dir("pretrain-c"), dir = fresh_dir("all-c"), data = fresh_dir("data-c");
+  train(tiny_config("image", generative("generator")), {pre, false, nullptr});
+  train(tiny_config("image", generative("all")), {dir, false, nullptr});
+  SyntheticSpec spec;
+  spec.train_identities = 6;
+  spec.eval_identities = 2;
+  spec.samples_per_identity = 3;
+  spec.image_size = 16;
+  spec.content_classes = 3;
+  spec.data_seed = 7;
+  export_synthetic(spec, data, 1 << 20);
+  GenerateOptions o;
+  o.checkpoint = dir + "/checkpoints/step-00000008.ckpt";
+  o.data = data;
+  o.content = "spot2,spot0";
+  o.out = dir + "/grid.png";
+  o.zoom = 2;
+  o.sampler.steps = 4;
+  const auto r = generate_grid(o);
+  EXPECT_EQ(r.references, 2);
+  EXPECT_EQ(r.samples, 8);
+  std::vector<uint8_t> rgb;
+  std::string error;
+  ASSERT_TRUE(decode_image(o.out, 16, rgb, error)) << error;  // a readable PNG
+  o.content = "spot7";
+  EXPECT_THROW(generate_grid(o), ConfigError);
+  o.content = "";
+  o.checkpoint = pre + "/checkpoints/step-00000008.ckpt";
+  EXPECT_THROW(generate_grid(o), CheckpointError);  // pretraining: no identity branch
+  o.checkpoint = dir + "/checkpoints/step-00000008.ckpt";
+  o.reference = o.out;
+  EXPECT_THROW(generate_grid(o), ConfigError);  // --reference and --data together
+}
+
+TEST(ContentLabels, SyntheticLabelsPlaceTheShape) {
+  SyntheticSpec spec;
+  spec.train_identities = 4;
+  spec.eval_identities = 2;
+  spec.samples_per_identity = 8;
+  spec.image_size = 16;
+  spec.content_classes = 4;
+  const SyntheticDataset ds(spec);
+  ASSERT_EQ(ds.content_labels().size(), 4u);
+  EXPECT_EQ(ds.content_label(1, 6), 2);
+  spec.content_classes = 0;
+  EXPECT_EQ(SyntheticDataset(spec).content_label(1, 6), -1);
+  spec.modality = Modality::Audio;
+  spec.content_classes = 2;
+  EXPECT_THROW(SyntheticDataset{spec}, std::invalid_argument);
+}
+
+TEST(ContentLabels, ShardsRoundTripAndVersion1StillReads) {
+  const std::string dir = fresh_dir("content-shards");
+  DatasetWriter w(dir, Modality::Image, 4, 200);  // small shards: labels cross shard boundaries
+  w.set_content_labels({"a", "b", "c"});
+  const std::vector<uint8_t> img(4 * 4 * 3, 7);
+  for (int id = 0; id < 5; ++id) w.add_image_identity("id" + std::to_string(id), {img, img, img}, {2, 0, id % 3});
+  EXPECT_THROW(w.add_image_identity("bad", {img, img}, {0, 3}), DatasetError);
+  EXPECT_THROW(w.add_image_identity("short", {img, img}, {0}), DatasetError);
+  const Manifest m = w.finish({4});
+  EXPECT_EQ(m.version, 2);
+  EXPECT_GT(m.shards.size(), 1u);
+  const ShardDataset ds(dir, 1, true);
+  EXPECT_EQ(ds.content_labels(), (std::vector<std::string>{"a", "b", "c"}));
+  for (int id = 0; id < 5; ++id) {
+    EXPECT_EQ(ds.content_label(id, 0), 2);
+    EXPECT_EQ(ds.content_label(id, 2), id % 3);
+  }
+  EXPECT_NE(inspect_dataset(dir).summary.find("content:    3 labels (a, b, c)"), std::string::npos);
+  // The same data without labels, written as version 1 by hand: still reads, with no labels.
+  const std::string v1 = fresh_dir("v1");
+  DatasetWriter plain(v1, Modality::Image, 4, 1 << 20);
+  for (int id = 0; id < 3; ++id) plain.add_image_identity("id" + std::to_string(id), {img, img});
+  plain.finish({2});
+  std::ifstream in(v1 + "/manifest.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text.replace(text.find("\"version\": 2"), 12, "\"version\": 1");
+  std::ofstream(v1 + "/manifest.json") << text;
+  const ShardDataset old(v1, 1);
+  EXPECT_EQ(old.manifest().version, 1);
+  EXPECT_TRUE(old.content_labels().empty());
+  EXPECT_EQ(old.content_label(0, 1), -1);
+}
+
+TEST(ContentLabels, PackTakesThemFromTheStemOrATsv) {
+  const std::string root = fresh_dir("pack-content");
+  std::vector<uint8_t> img(6 * 6 * 3, 100);
+  for (const char* id : {"fontA", "fontB", "fontC"}) {
+    fs::create_directories(root + "/" + id);
+    for (const char* glyph : {"x", "y"}) write_png_rgb(root + "/" + id + "/" + glyph + ".png", 6, 6, img);
+  }
+  PackOptions o;
+  o.input = root;
+  o.output = fresh_dir("packed-stem");
+  o.image_size = 6;
+  o.content_from = "stem";
+  pack_folders(o);
+  const ShardDataset stem(o.output, 1);
+  EXPECT_EQ(stem.content_labels(), (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(stem.content_label(1, 1), 1);
+
+  const std::string tsv = root + "/../labels-" + fs::path(root).filename().string() + ".tsv";
+  {
+    std::ofstream t(tsv);
+    t << "# path\tlabel\n";
+    for (const char* id : {"fontA", "fontB", "fontC"})
+      t << id << "/x.png\tglyph-x\n" << id << "/y.png\tglyph-y\n";
+  }
+  o.output = fresh_dir("packed-tsv");
+  o.content_from = tsv;
+  pack_folders(o);
+  EXPECT_EQ(ShardDataset(o.output, 1).content_labels(), (std::vector<std::string>{"glyph-x", "glyph-y"}));
+  std::ofstream(tsv) << "fontA/x.png\tglyph-x\n";
+  o.output = fresh_dir("packed-missing");
+  try {
+    pack_folders(o);
+    FAIL() << "a file without a label was packed";
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("no content label for fontA/y.png"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.output + "/manifest.json"));
+}
+
+TEST(ContentLabels, TheConfigMustMatchTheDataset) {
+  auto sets = generative("generator");
+  sets.push_back("objective.denoise.content_classes=5");
+  try {
+    train(tiny_config("image", sets), {fresh_dir("mismatch"), false, nullptr});
+    FAIL() << "trained with a content count the dataset does not have";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("set it to 3"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ContentLabels, H5pyReadsAndWritesThemBothWays) {
+  const std::string interop = std::string(IMPRINT_SOURCE_DIR) + "/tests/interop/";
+  const std::string from = fresh_dir("content-from-h5py");
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + interop + "write_dataset.py " + from + " image content").c_str()), 0);
+  const ShardDataset ds(from, 1, true);
+  ASSERT_EQ(ds.content_labels().size(), 3u);
+  for (int64_t k = 0; k < 6; ++k)
+    for (int64_t i = 0; i < ds.num_samples(k); ++i) EXPECT_EQ(ds.content_label(k, i), (k + i) % 3) << k << "/" << i;
+  // The other way: imprint writes tests/interop/pattern.py's images with labels (k + i) % 3, h5py checks them.
+  const std::string to = fresh_dir("content-to-h5py");
+  DatasetWriter w(to, Modality::Image, 8, 600);
+  w.set_content_labels({"c0", "c1", "c2"});
+  for (int k = 0; k < 4; ++k) {
+    std::vector<std::vector<uint8_t>> images;
+    std::vector<int32_t> labels;
+    for (int i = 0; i < 3; ++i) {
+      std::vector<uint8_t> img(8 * 8 * 3);
+      for (int y = 0; y < 8; ++y)
+        for (int x = 0; x < 8; ++x)
+          for (int c = 0; c < 3; ++c) img[(y * 8 + x) * 3 + c] = (7 * k + 3 * i + 5 * y + 11 * x + 13 * c) % 256;
+      images.push_back(img);
+      labels.push_back((k + i) % 3);
+    }
+    w.add_image_identity("subject_" + std::to_string(k), images, labels);
+  }
+  w.finish({3});
+  EXPECT_EQ(std::system(("/usr/bin/python3 " + interop + "check_imprint_dataset.py " + to + " image").c_str()), 0);
+}
