@@ -82,6 +82,10 @@ TEST(NoiseSchedule, TargetsSplitBackIntoTheCleanSampleAndTheNoise) {
   const auto x500 = s.add_noise(x0.to(torch::kFloat), eps.to(torch::kFloat), t500);
   const auto x200 = s.ddim_step(Prediction::Eps, eps.to(torch::kFloat), x500, 500, 200);
   EXPECT_LT((x200 - s.add_noise(x0.to(torch::kFloat), eps.to(torch::kFloat), t200)).abs().max().item<double>(), 1e-4);
+  // A wild prediction at t = T-1 (alpha_bar ~ 0) stays in the data range with x0_limit, not without.
+  const auto wild = torch::full({4, 3, 5, 5}, 5.0f), x999 = torch::randn({4, 3, 5, 5});
+  EXPECT_LE(s.ddim_step(Prediction::Eps, wild, x999, 999, -1, 2.0).abs().max().item<double>(), 2.0 + 1e-6);
+  EXPECT_GT(s.ddim_step(Prediction::Eps, wild, x999, 999, -1).abs().max().item<double>(), 10.0);
   const auto grid = s.sampling_grid(10);
   ASSERT_EQ(grid.size(), 10u);
   EXPECT_EQ(grid.front(), 999);

@@ -36,7 +36,7 @@ at::Tensor sample_ddim(Generator& generator, const NoiseSchedule& schedule, Pred
       const auto cond = out.slice(0, 0, B), uncond = out.slice(0, B);
       out = uncond + o.guidance * (cond - uncond);
     }
-    x = schedule.ddim_step(prediction, out, x, t, t_prev);
+    x = schedule.ddim_step(prediction, out, x, t, t_prev, o.x0_limit);
   }
   return x;
 }

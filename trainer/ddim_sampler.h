@@ -14,6 +14,7 @@ struct SamplerOptions {
   double guidance = 3.0;   // 1 = no guidance
   double id_scale = 1.0;   // lambda of the identity branch
   uint64_t seed = 0;       // row r's starting noise comes from (seed, r)
+  double x0_limit = 2.0;   // clean-sample estimates clamped to the data range: imprint's images are in [-2, 2]
 };
 
 // content [B] int64 (content_classes = none), id_tokens [B, K, D] (zero rows = identity dropped); returns

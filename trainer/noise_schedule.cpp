@@ -69,10 +69,15 @@ void NoiseSchedule::split(Prediction kind, const at::Tensor& out, const at::Tens
 }
 
 at::Tensor NoiseSchedule::ddim_step(Prediction kind, const at::Tensor& out, const at::Tensor& x_t, int64_t t,
-                                    int64_t t_prev) const {
+                                    int64_t t_prev, double x0_limit) const {
   const auto tt = at::full({x_t.size(0)}, t, x_t.options().dtype(at::kLong));
   at::Tensor x0, eps;
   split(kind, out, x_t, tt, x0, eps);
+  if (x0_limit > 0) {  // near t = T the x0 estimate divides by sqrt(alpha_bar) ~ 0: keep it in the data range
+    x0 = x0.clamp(-x0_limit, x0_limit);
+    const auto ab_t = alpha_bar_.at(static_cast<size_t>(t));
+    eps = (x_t - std::sqrt(ab_t) * x0) / std::sqrt(1 - ab_t);
+  }
   if (t_prev < 0) return x0;
   const double ab = alpha_bar_.at(static_cast<size_t>(t_prev));
   return std::sqrt(ab) * x0 + std::sqrt(1 - ab) * eps;
