@@ -94,14 +94,14 @@ PackReport pack_folders(const PackOptions& o) {
   constexpr size_t kGroup = 16;  // identities decoded together (bounds memory)
   for (size_t g = 0; g < identity_dirs.size(); g += kGroup) {
     const size_t g_end = std::min(identity_dirs.size(), g + kGroup);
-    std::vector<std::vector<fs::path>> files(g_end - g);
+    const size_t n = g_end - g;
+    const std::vector<fs::path>* files = &all_files[g];  // this group's identities
     std::vector<std::pair<size_t, size_t>> jobs;  // (identity in group, file)
     for (size_t i = g; i < g_end; ++i) {
-      files[i - g] = all_files[i];
       for (size_t f = 0; f < files[i - g].size(); ++f) jobs.emplace_back(i - g, f);
     }
-    std::vector<std::vector<Decoded>> out(files.size());
-    for (size_t i = 0; i < files.size(); ++i) out[i].resize(files[i].size());
+    std::vector<std::vector<Decoded>> out(n);
+    for (size_t i = 0; i < n; ++i) out[i].resize(files[i].size());
     std::atomic<size_t> next{0};
     auto work = [&] {
       for (size_t j; (j = next++) < jobs.size();) {
@@ -116,7 +116,7 @@ PackReport pack_folders(const PackOptions& o) {
     work();
     for (auto& t : pool) t.join();
 
-    for (size_t i = 0; i < files.size(); ++i) {
+    for (size_t i = 0; i < n; ++i) {
       const std::string name = identity_dirs[g + i].filename().string();
       std::vector<std::vector<uint8_t>> images;
       std::vector<std::vector<int16_t>> clips;

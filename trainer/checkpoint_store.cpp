@@ -122,6 +122,17 @@ std::string signature_text(const std::map<std::string, std::string>& sig) {
   return s;
 }
 
+std::string signature_differences(const std::map<std::string, std::string>& here,
+                                  const std::map<std::string, std::string>& there) {
+  std::string diffs;
+  for (const auto& [k, v] : here) {
+    const auto it = there.find(k);
+    const std::string other = it == there.end() ? "(absent)" : it->second;
+    if (other != v) diffs += (diffs.empty() ? "" : "; ") + k + " is " + other + " there, " + v + " here";
+  }
+  return diffs;
+}
+
 std::map<std::string, std::string> parse_signature(const std::string& text) {
   std::map<std::string, std::string> out;
   std::istringstream in(text);

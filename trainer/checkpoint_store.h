@@ -64,6 +64,10 @@ std::string describe_checkpoint(const std::string& path);
 // The model signature stored in a checkpoint ("key=value" lines: the config keys that shape the model).
 std::string signature_text(const std::map<std::string, std::string>& signature);
 std::map<std::string, std::string> parse_signature(const std::string& text);
+// "key is X there, Y here" for each key of `here` whose value in `there` differs ("(absent)" when it has none),
+// joined by "; "; empty when they agree.
+std::string signature_differences(const std::map<std::string, std::string>& here,
+                                  const std::map<std::string, std::string>& there);
 
 uint64_t fnv1a64(const char* data, size_t size);
 

@@ -33,6 +33,10 @@ std::string attribute_name(std::string name) {
 
 TrainedEncoder load_trained_encoder(const std::string& checkpoint) {
   torch::serialize::InputArchive ar;
+  return load_trained_encoder(checkpoint, ar);
+}
+
+TrainedEncoder load_trained_encoder(const std::string& checkpoint, torch::serialize::InputArchive& ar) {
   TrainedEncoder t;
   t.checkpoint = checkpoint;
   t.step = read_checkpoint(checkpoint, ar);

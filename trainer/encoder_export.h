@@ -24,6 +24,8 @@ struct TrainedEncoder {
 
 // Throws CheckpointError naming the file when it is not a readable imprint encoder checkpoint.
 TrainedEncoder load_trained_encoder(const std::string& checkpoint);
+// The same, leaving the verified checkpoint in `archive` for callers that read more of it.
+TrainedEncoder load_trained_encoder(const std::string& checkpoint, torch::serialize::InputArchive& archive);
 
 // The encoder's input from what `imprint pack` stores: HWC uint8 RGB -> [3, S, S] in the training
 // normalisation; int16 PCM -> [T]. Both as training reads them (no augmentation).

@@ -10,6 +10,7 @@
 #include "data/shard_dataset.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/config.h"
+#include "trainer/config_schema.h"
 #include "trainer/module_state.h"
 
 namespace imprint {
@@ -40,25 +41,26 @@ std::vector<uint8_t> to_bytes(const at::Tensor& chw) {
 
 TrainedGenerator load_trained_generator(const std::string& checkpoint) {
   TrainedGenerator g;
-  g.encoder = load_trained_encoder(checkpoint);
+  torch::serialize::InputArchive ar;
+  g.encoder = load_trained_encoder(checkpoint, ar);
   const auto& sig = g.encoder.signature;
   if (need(sig, "objectives", checkpoint).find("denoise") == std::string::npos)
     throw CheckpointError(checkpoint + ": trained without the denoise objective, so it holds no generator (train "
                           "one with objective.denoise.weight > 0)");
+  // The generator's options as training derived them: from the config keys the signature holds (the
+  // shaping ones; the rest, such as dropout rates, do not matter for sampling and take their defaults).
+  std::vector<std::string> sets;
+  for (const auto& [key, value] : sig)
+    if (find_key(key)) sets.push_back(key + "=" + value);
   DenoiseOptions o;
-  o.train = need(sig, "objective.denoise.train", checkpoint);
+  try {
+    o = denoise_options(Config::parse("", checkpoint + " (model signature)", sets));
+  } catch (const ConfigError& e) {
+    throw CheckpointError(checkpoint + ": its model signature does not make a valid config: " + first_line(e.what()));
+  }
   if (o.train == "generator")
     throw CheckpointError(checkpoint + ": a generator-pretraining checkpoint (objective.denoise.train: generator): "
                           "its identity branch never trained; generate from a run with train: adapter or all");
-  o.generator_from = need(sig, "objective.denoise.generator_from", checkpoint);
-  o.generator.image_size = std::stoll(need(sig, "data.image_size", checkpoint));
-  o.generator.width = std::stoll(need(sig, "objective.denoise.width", checkpoint));
-  o.generator.heads = std::stoll(need(sig, "objective.denoise.heads", checkpoint));
-  o.generator.content_classes = std::stoll(need(sig, "objective.denoise.content_classes", checkpoint));
-  o.generator.id_dim = std::stoll(need(sig, "model.embed_dim", checkpoint));
-  o.schedule = need(sig, "objective.denoise.schedule", checkpoint);
-  o.timesteps = std::stoll(need(sig, "objective.denoise.timesteps", checkpoint));
-  o.prediction = parse_prediction(need(sig, "objective.denoise.prediction", checkpoint));
   try {
     g.denoise = std::make_shared<DenoiseObjective>(o);
   } catch (const ConfigError& e) {
@@ -71,8 +73,7 @@ TrainedGenerator load_trained_generator(const std::string& checkpoint) {
     throw CheckpointError(checkpoint + ": trained against the generator in " + o.generator_from + " with hash " +
                           (recorded == sig.end() ? "(absent)" : recorded->second) + ", but that file now hashes to " +
                           loaded.at("objective.denoise.generator_fnv1a64"));
-  torch::serialize::InputArchive ar, objective;
-  read_checkpoint(checkpoint, ar);
+  torch::serialize::InputArchive objective;
   ar.read("objective", objective);
   std::vector<std::pair<std::string, at::Tensor>> wanted;
   for (auto& kv : g.denoise->named_parameters().pairs())

@@ -88,7 +88,6 @@ std::vector<int64_t> NoiseSchedule::sampling_grid(int64_t steps) const {
   steps = std::max<int64_t>(1, std::min(steps, T));
   std::vector<int64_t> grid;
   for (int64_t i = 0; i < steps; ++i) grid.push_back((T - 1) - (i * (T - 1)) / std::max<int64_t>(1, steps - 1));
-  if (steps == 1) grid = {T - 1};
   return grid;
 }
 

@@ -49,8 +49,7 @@ SyntheticSpec synthetic_spec(const Config& c) {
   return s;
 }
 
-// The dataset the config names: the generator itself, or shards (written from the generator first when
-// data.create_if_missing asks for it and the folder holds none). Rank 0 writes; the others wait.
+// The denoise objective's generator knows a fixed number of content labels: the dataset must have as many.
 void check_content_labels(const Config& c, const IdentityDataset& ds, const std::string& where) {
   if (c.get_float("objective.denoise.weight") <= 0) return;
   const auto have = static_cast<int64_t>(ds.content_labels().size());
@@ -60,6 +59,8 @@ void check_content_labels(const Config& c, const IdentityDataset& ds, const std:
                       std::to_string(have));
 }
 
+// The dataset the config names: the generator itself, or shards (written from the generator first when
+// data.create_if_missing asks for it and the folder holds none). Rank 0 writes; the others wait.
 std::unique_ptr<IdentityDataset> open_dataset(const Config& c, Communicator& comm) {
   const SyntheticSpec spec = synthetic_spec(c);
   if (c.get_string("data.source") == "synthetic") {

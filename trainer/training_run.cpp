@@ -127,13 +127,7 @@ void save_checkpoint(TrainingRun& run, int64_t step, const CheckpointStore& stor
 int64_t restore_checkpoint(TrainingRun& run, torch::serialize::InputArchive& ar, const std::string& path) {
   c10::IValue sig_value, step;
   ar.read("signature", sig_value);
-  const auto theirs = parse_signature(sig_value.toStringRef());
-  std::string diffs;
-  for (const auto& [k, v] : run.signature) {
-    auto it = theirs.find(k);
-    const std::string other = it == theirs.end() ? "(absent)" : it->second;
-    if (other != v) diffs += (diffs.empty() ? "" : "; ") + k + " is " + other + " there, " + v + " here";
-  }
+  const std::string diffs = signature_differences(run.signature, parse_signature(sig_value.toStringRef()));
   if (!diffs.empty())
     throw CheckpointError(path + ": written for a different model, refusing to load it: " + diffs);
   try {

@@ -45,18 +45,13 @@ std::string load_generator_weights(Generator& generator, const std::string& path
   if (objectives.find("denoise") == std::string::npos)
     throw CheckpointError(path + ": objective.denoise.generator_from: this checkpoint holds no generator (trained "
                           "with objectives '" + objectives + "'; train one with objective.denoise.train: generator)");
-  const std::pair<const char*, int64_t> expected[] = {{"objective.denoise.width", o.generator.width},
-                                                      {"objective.denoise.heads", o.generator.heads},
-                                                      {"objective.denoise.content_classes", o.generator.content_classes},
-                                                      {"data.image_size", o.generator.image_size},
-                                                      {"model.embed_dim", o.generator.id_dim}};
-  std::string diffs;
-  for (const auto& [key, value] : expected) {
-    const auto it = sig.find(key);
-    if (it == sig.end() || it->second != std::to_string(value))
-      diffs += (diffs.empty() ? "" : "; ") + std::string(key) + " is " + (it == sig.end() ? "(absent)" : it->second) +
-               " there, " + std::to_string(value) + " here";
-  }
+  const std::map<std::string, std::string> shape = {
+      {"objective.denoise.width", std::to_string(o.generator.width)},
+      {"objective.denoise.heads", std::to_string(o.generator.heads)},
+      {"objective.denoise.content_classes", std::to_string(o.generator.content_classes)},
+      {"data.image_size", std::to_string(o.generator.image_size)},
+      {"model.embed_dim", std::to_string(o.generator.id_dim)}};
+  const std::string diffs = signature_differences(shape, sig);
   if (!diffs.empty())
     throw CheckpointError(path + ": objective.denoise.generator_from: its generator has another shape: " + diffs);
   torch::serialize::InputArchive objective;

@@ -69,8 +69,6 @@ class CombinedObjective : public torch::nn::Module {
   bool reads_reference() const;
   bool reads_target() const;
   std::map<std::string, std::string> signature() const;
-  // The term called `name`, or nullptr when it is off.
-  std::shared_ptr<Objective> term(const std::string& name) const;
 
  private:
   std::vector<std::string> names_;

@@ -56,12 +56,6 @@ std::map<std::string, std::string> CombinedObjective::signature() const {
   return all;
 }
 
-std::shared_ptr<Objective> CombinedObjective::term(const std::string& name) const {
-  for (size_t i = 0; i < names_.size(); ++i)
-    if (names_[i] == name) return terms_[i];
-  return nullptr;
-}
-
 ObjectiveOutput CombinedObjective::compute(const TrainBatch& batch, const Conditioning& reference,
                                            const Conditioning& target, Communicator& comm) {
   ObjectiveOutput total;
