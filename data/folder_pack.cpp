@@ -58,6 +58,32 @@ std::map<std::string, std::string> content_labels_of(const PackOptions& o,
   return label;
 }
 
+// The identity folder names of --holdout-list, checked against the input before anything is decoded.
+std::vector<std::string> holdout_names(const PackOptions& o, const std::vector<fs::path>& identity_dirs) {
+  std::vector<std::string> names;
+  if (o.holdout_list.empty()) return names;
+  if (o.holdout_identities > 0)
+    throw DatasetError("--holdout-list and --holdout-identities: give one of them, not both");
+  std::ifstream in(o.holdout_list);
+  if (!in) throw DatasetError(o.holdout_list + ": --holdout-list: cannot open");
+  std::vector<std::string> folders;
+  for (const auto& d : identity_dirs) folders.push_back(d.filename().string());
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    if (!std::binary_search(folders.begin(), folders.end(), line))
+      throw DatasetError(o.holdout_list + ":" + std::to_string(n) + ": '" + line + "' is not an identity folder of " +
+                         o.input);
+    names.push_back(line);
+  }
+  if (names.size() < 2) throw DatasetError(o.holdout_list + ": names " + std::to_string(names.size()) +
+                                           " identities; evaluation needs at least 2");
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
 }  // namespace
 
 PackReport pack_folders(const PackOptions& o) {
@@ -78,6 +104,7 @@ PackReport pack_folders(const PackOptions& o) {
     std::sort(all_files[i].begin(), all_files[i].end());
   }
   const auto label_of = content_labels_of(o, all_files);
+  const auto listed_holdout = holdout_names(o, identity_dirs);
   std::vector<std::string> vocabulary;
   for (const auto& kv : label_of) vocabulary.push_back(kv.second);
   std::sort(vocabulary.begin(), vocabulary.end());
@@ -157,12 +184,22 @@ PackReport pack_folders(const PackOptions& o) {
   if (o.holdout_identities > 0 && o.holdout_identities >= report.identities - 1)
     throw DatasetError(o.input + ": --holdout-identities " + std::to_string(o.holdout_identities) + " leaves too few of " +
                        std::to_string(report.identities) + " usable identities to train on");
+  std::vector<int64_t> holdout;
+  if (!listed_holdout.empty()) {
+    for (size_t id = 0; id < kept_names.size(); ++id)
+      if (std::binary_search(listed_holdout.begin(), listed_holdout.end(), kept_names[id]))
+        holdout.push_back(static_cast<int64_t>(id));
+    if (holdout.size() < 2 || holdout.size() + 1 >= kept_names.size())
+      throw DatasetError(o.holdout_list + ": " + std::to_string(holdout.size()) + " of the listed identities were packed (" +
+                         std::to_string(kept_names.size()) + " in all); evaluation needs at least 2 and training 2");
+    report.manifest = writer.finish(holdout);
+    return report;
+  }
   // Held out by a hash of the name, not by position: adding identities later does not move others across.
   std::vector<std::pair<uint64_t, int64_t>> order;
   for (size_t id = 0; id < kept_names.size(); ++id)
     order.emplace_back(fnv1a64_bytes(kept_names[id].data(), kept_names[id].size()), static_cast<int64_t>(id));
   std::sort(order.begin(), order.end());
-  std::vector<int64_t> holdout;
   for (int64_t k = 0; k < o.holdout_identities; ++k) holdout.push_back(order[k].second);
   std::sort(holdout.begin(), holdout.end());
   report.manifest = writer.finish(holdout);

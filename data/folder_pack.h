@@ -22,6 +22,9 @@ struct PackOptions {
   int64_t shard_bytes = 256 << 20;
   int threads = 2;
   int64_t holdout_identities = 0;  // chosen by a hash of the identity name: stable when identities are added
+  // Or a file naming the held-out identities (folder names), one per line ('#' comments): e.g. every face of
+  // the held-out font families. Every name must be an identity folder of the input.
+  std::string holdout_list;
   // Content labels: "" none; "stem" the file name without its extension (ROOT/font/A.png -> "A"); otherwise
   // a TSV file of "<path relative to ROOT>\t<label>" lines that must name every file packed. The labels'
   // vocabulary is their sorted set.

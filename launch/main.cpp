@@ -364,6 +364,8 @@ int main(int argc, char** argv) {
   pack->add_option("--holdout-identities", pack_opts.holdout_identities,
                    "Identities held out for evaluation, chosen by a hash of their name")
       ->capture_default_str();
+  pack->add_option("--holdout-list", pack_opts.holdout_list,
+                   "A file naming the held-out identity folders, one per line (e.g. whole font families)");
   pack->add_option("--content-from", pack_opts.content_from,
                    "Content labels (format v2): 'stem' (file name without extension) or a TSV of "
                    "<path relative to ROOT><TAB><label> lines");
@@ -405,7 +407,7 @@ int main(int argc, char** argv) {
   generate->add_option("--max-references", gen_opts.max_references, "With --data: at most this many identities")
       ->capture_default_str();
   generate->add_option("--content", gen_opts.content,
-                       "Comma-separated content labels (names with --data, else indices); default: all, up to 16");
+                       "Comma-separated content labels (names with --data, else indices), or all; default: the first 16");
   generate->add_option("--out", gen_opts.out, "PNG file to write")->capture_default_str();
   generate->add_option("--steps", gen_opts.sampler.steps, "DDIM steps")->capture_default_str();
   generate->add_option("--guidance", gen_opts.sampler.guidance, "Classifier-free guidance scale (1 = none)")

@@ -154,6 +154,30 @@ TEST(Pack, ImagesOfEveryKindBecomeADataset) {
   EXPECT_EQ(rgb_at(2, 1, 3, 3), (std::array<int, 3>{60, 60, 60})) << "grey JPEG becomes RGB";
 }
 
+TEST(Pack, AHoldoutListNamesTheHeldOutIdentities) {
+  const std::string root = image_tree(), list = fresh_dir("holdout-list") + ".txt";
+  auto o = image_options(root, fresh_dir("pack-listed"), 2);
+  o.holdout_identities = 0;
+  o.holdout_list = list;
+  std::ofstream(list) << "# whole families\nbob\n\ndave\n";
+  const Manifest m = pack_folders(o).manifest;  // identities: Zoë, alice, bob, dave
+  EXPECT_EQ(m.holdout, (std::vector<int64_t>{2, 3}));
+
+  std::ofstream(list) << "bob\nmallory\n";
+  o.output = fresh_dir("pack-listed-bad");
+  try {
+    pack_folders(o);
+    ADD_FAILURE() << "a name that is no identity folder was accepted";
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find(list + ":2: 'mallory' is not an identity folder"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.output + "/manifest.json")) << "checked before anything is written";
+  std::ofstream(list) << "bob\ncarol\n";  // carol is skipped (one sample): one held-out identity is too few
+  EXPECT_THROW(pack_folders(o), DatasetError);
+  o.holdout_identities = 1;
+  EXPECT_THROW(pack_folders(o), DatasetError);
+}
+
 TEST(Pack, OutputIsByteIdenticalForAnyThreadCount) {
   const std::string root = image_tree();
   const Manifest a = pack_folders(image_options(root, fresh_dir("pack-a"), 1)).manifest;
