@@ -19,6 +19,8 @@
 #include "models/conditional_unet.h"
 #include "tests/tiny_run.h"
 #include "trainer/checkpoint_store.h"
+#include "trainer/ddim_sampler.h"
+#include "trainer/fidelity_eval.h"
 #include "trainer/generate_grid.h"
 #include "trainer/objectives/denoise.h"
 #include "trainer/train_loop.h"
@@ -289,6 +291,94 @@ TEST(Denoise, GenerateDrawsAGridAndNamesBadInput) {
   o.checkpoint = dir + "/checkpoints/step-00000008.ckpt";
   o.reference = o.out;
   EXPECT_THROW(generate_grid(o), ConfigError);  // --reference and --data together
+}
+
+TEST(Sampler, RowsSharingANoiseStreamDifferOnlyByTheirCondition) {
+  torch::manual_seed(0);
+  ConditionalUnet g(tiny_generator());
+  for (auto& p : g.parameters()) p.data().normal_(0, 0.1);
+  const NoiseSchedule schedule("cosine", 100);
+  const auto content = torch::tensor({1, 1, 1}, torch::kLong);
+  const auto tok = torch::randn({1, 2, 16}).expand({3, 2, 16}).contiguous();
+  SamplerOptions o;
+  o.steps = 3;
+  o.guidance = 1;
+  const auto apart = sample_ddim(g, schedule, Prediction::Eps, 3, content, tok, {3, 8, 8}, o);
+  EXPECT_GT((apart[0] - apart[1]).abs().max().item<double>(), 1e-3) << "rows drew the same noise by default";
+  o.noise_rows = {5, 5, 6};
+  const auto shared = sample_ddim(g, schedule, Prediction::Eps, 3, content, tok, {3, 8, 8}, o);
+  EXPECT_TRUE(torch::equal(shared[0], shared[1]));
+  EXPECT_GT((shared[0] - shared[2]).abs().max().item<double>(), 1e-3);
+  o.noise_rows = {5};
+  EXPECT_THROW(sample_ddim(g, schedule, Prediction::Eps, 3, content, tok, {3, 8, 8}, o), c10::Error);
+}
+
+TEST(Fidelity, JudgeScoresAgainstPrototypesAndRealSamplesLeaveOneOut) {
+  // Identity 0's real samples a = (1,0), b = (0,1); identity 1's c = d = (0.6,0.8).
+  const auto real = torch::tensor({1.0f, 0.0f, 0.0f, 1.0f, 0.6f, 0.8f, 0.6f, 0.8f}).view({4, 2});
+  const auto own = torch::tensor({0, 0, 1, 1}, torch::kLong);
+  const auto sums = torch::zeros({2, 2}).index_add(0, own, real);
+  // Scored as outside samples, a is nearest its own prototype (0.707 > 0.6), b is not (0.707 < 0.8).
+  const auto plain = judge_scores(real, own, sums, false);
+  EXPECT_DOUBLE_EQ(plain.top1, 0.75);
+  // Leave-one-out, a and b each only have the other to match: cosine 0, nearer identity 1's prototype.
+  const auto loo = judge_scores(real, own, sums, true);
+  EXPECT_DOUBLE_EQ(loo.top1, 0.5);
+  EXPECT_NEAR(loo.cosine, 0.5, 1e-6);
+  // Generated samples: each conditioned on its own identity.
+  const auto generated = torch::tensor({0.0f, 1.0f, 0.6f, 0.8f}).view({2, 2});
+  const auto g = judge_scores(generated, torch::tensor({1, 1}, torch::kLong), sums, false);
+  EXPECT_DOUBLE_EQ(g.top1, 1.0);
+  EXPECT_NEAR(g.cosine, (0.8 + 1.0) / 2, 1e-6);
+}
+
+TEST(Fidelity, ContentIsReadByTheNearestBankSample) {
+  const auto bank = torch::tensor({0.0f, 0.0f, 10.0f, 10.0f, 0.0f, 10.0f}).view({3, 2});
+  const auto bank_content = torch::tensor({0, 1, 2}, torch::kLong);
+  const auto samples = torch::tensor({1.0f, 1.0f, 9.0f, 8.0f, 1.0f, 8.0f, 9.0f, 9.0f}).view({4, 2});
+  EXPECT_DOUBLE_EQ(content_accuracy(samples, torch::tensor({0, 1, 2, 1}, torch::kLong), bank, bank_content), 1.0);
+  EXPECT_DOUBLE_EQ(content_accuracy(samples, torch::tensor({0, 1, 1, 0}, torch::kLong), bank, bank_content), 0.5);
+}
+
+TEST(Fidelity, TheTrainingLoopScoresGeneratedSamplesWithAJudge) {
+  const std::string judge = fresh_dir("judge"), pre = fresh_dir("pretrain-f"), dir = fresh_dir("adapter-f");
+  train(tiny_config("image", {"data.content_classes=3", "train.steps=6"}), {judge, false, nullptr});
+  train(tiny_config("image", generative("generator")), {pre, false, nullptr});
+  const std::string judge_ckpt = judge + "/checkpoints/step-00000006.ckpt";
+  const auto sets = generative("adapter", {"objective.denoise.generator_from=" + pre + "/checkpoints/step-00000008.ckpt",
+                                           "eval.judge=" + judge_ckpt, "eval.fidelity_identities=5",
+                                           "eval.fidelity_content=2", "eval.fidelity_steps=3", "train.eval_every=4"});
+  const auto s = train(tiny_config("image", sets), {dir, false, nullptr});
+  EXPECT_EQ(s.fidelity.identities, 5);
+  EXPECT_EQ(s.fidelity.samples, 10);
+  EXPECT_DOUBLE_EQ(s.fidelity.chance, 0.2);
+  for (const auto* f : {&s.fidelity.generated, &s.fidelity.floor, &s.fidelity.ceiling}) {
+    EXPECT_GE(f->top1, 0);
+    EXPECT_LE(f->top1, 1);
+    EXPECT_GE(f->content, 0) << "the synthetic dataset has content labels";
+    EXPECT_LE(f->cosine, 1 + 1e-6);
+  }
+  // Samples with and without the identity are different samples (the adapter trained), scored apart.
+  EXPECT_NE(s.fidelity.generated.cosine, s.fidelity.floor.cosine);
+  std::ifstream metrics(dir + "/metrics.jsonl");
+  std::string line;
+  int records = 0;
+  while (std::getline(metrics, line)) records += line.find("\"fidelity_top1_real\"") != std::string::npos;
+  EXPECT_EQ(records, 2) << "steps 4 and 8";
+
+  // A judge that reads other samples, and a run that generates nothing from identity tokens, are refused.
+  const std::string audio_judge = fresh_dir("audio-judge");
+  train(tiny_config("audio", {"train.steps=2", "checkpoint.every=2"}), {audio_judge, false, nullptr});
+  auto wrong = sets;
+  wrong.push_back("eval.judge=" + audio_judge + "/checkpoints/step-00000002.ckpt");
+  try {
+    train(tiny_config("image", wrong), {fresh_dir("wrong-judge"), false, nullptr});
+    ADD_FAILURE() << "an audio judge scored images";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("eval.judge"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("encodes audio"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(tiny_config("image", generative("generator", {"eval.judge=" + judge_ckpt})), ConfigError);
 }
 
 TEST(ContentLabels, SyntheticLabelsPlaceTheShape) {

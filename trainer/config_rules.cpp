@@ -61,6 +61,15 @@ void check_config_rules(const Config& c, const std::string& source) {
       fail("objective.denoise.train", "generator pretraining does not train the encoder; turn the encoder's "
                                       "objectives off (objective.infonce.weight: 0)");
   }
+  if (!c.get_string("eval.judge").empty()) {
+    if (c.get_float("objective.denoise.weight") <= 0 || c.get_string("objective.denoise.train") == "generator")
+      fail("eval.judge", "scores samples generated from a reference's identity tokens: it needs the denoise objective "
+                         "with objective.denoise.train adapter or all");
+    if (!std::ifstream(c.get_string("eval.judge")))
+      fail("eval.judge", "'" + c.get_string("eval.judge") + "' cannot be opened");
+    if (c.get_int("eval.gallery_per_identity") < 2)
+      fail("eval.gallery_per_identity", "must be at least 2 with eval.judge (real samples are scored leave-one-out)");
+  }
   if (c.get_string("data.modality") == "audio") {
     const int64_t n_fft = c.get_int("model.audio.n_fft");
     const auto clip = static_cast<int64_t>(std::lround(c.get_float("data.clip_seconds") * c.get_int("data.sample_rate")));

@@ -163,6 +163,20 @@ std::vector<KeySpec> build_schema() {
       Int("eval.gallery_per_identity", "4", 1, 1e4,
           "Gallery samples per held-out identity (the reference sample is not among them)."),
       Int("eval.batch_size", "256", 1, 1e6, "Samples per forward pass during evaluation."),
+      String("eval.judge", "",
+             "Identity fidelity of generated samples (needs objective.denoise.train adapter or all): an imprint "
+             "checkpoint of an encoder trained on the TRAINING identities only (e.g. a contrastive run on the same "
+             "dataset) that scores samples generated from ONE reference of each held-out identity, beside the same "
+             "without the identity tokens (floor) and real samples (ceiling); \"\" turns it off."),
+      Int("eval.fidelity_identities", "16", 2, 1e6,
+          "Held-out identities whose reference is generated from (the first ones; top-1 chance is 1 / this)."),
+      Int("eval.fidelity_content", "4", 1, 1e4,
+          "Samples generated per reference: one per content label, spread over the vocabulary."),
+      Int("eval.fidelity_steps", "20", 1, 1e4, "DDIM steps of the samples the judge scores."),
+      Float("eval.fidelity_guidance", "3.0", 0, 100, false, false,
+            "Classifier-free guidance scale of those samples (1 = none)."),
+      Int("eval.content_bank_identities", "64", 1, 1e6,
+          "Training identities whose samples read a sample's content label (nearest neighbour in pixels)."),
 
       Bool("log.tensorboard", "true",
            "Rank 0 also writes TensorBoard event files to <run dir>/tensorboard (every numeric metric as a "

@@ -12,13 +12,16 @@ at::Tensor sample_ddim(Generator& generator, const NoiseSchedule& schedule, Pred
                        const std::vector<int64_t>& sample_shape, const SamplerOptions& o) {
   torch::NoGradGuard no_grad;
   const int64_t B = content.size(0);
+  TORCH_CHECK(o.noise_rows.empty() || static_cast<int64_t>(o.noise_rows.size()) == B,
+              "sample_ddim: noise_rows names ", o.noise_rows.size(), " rows for a batch of ", B);
   std::vector<int64_t> shape{B};
   shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
   at::Tensor x = at::empty(shape, at::kFloat);
   const int64_t numel = x.numel() / B;
   float* p = x.data_ptr<float>();
   for (int64_t r = 0; r < B; ++r) {
-    CounterRng rng(mix(o.seed, 0x5a3b1e, static_cast<uint64_t>(r)));
+    const int64_t stream = o.noise_rows.empty() ? r : o.noise_rows[static_cast<size_t>(r)];
+    CounterRng rng(mix(o.seed, 0x5a3b1e, static_cast<uint64_t>(stream)));
     for (int64_t i = 0; i < numel; ++i) p[r * numel + i] = static_cast<float>(rng.normal());
   }
   x = x.to(id_tokens.device());

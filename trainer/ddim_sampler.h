@@ -4,6 +4,8 @@
 #pragma once
 #include <ATen/Tensor.h>
 
+#include <vector>
+
 #include "models/generator.h"
 #include "trainer/noise_schedule.h"
 
@@ -13,7 +15,8 @@ struct SamplerOptions {
   int64_t steps = 50;
   double guidance = 3.0;   // 1 = no guidance
   double id_scale = 1.0;   // lambda of the identity branch
-  uint64_t seed = 0;       // row r's starting noise comes from (seed, r)
+  uint64_t seed = 0;       // row r's starting noise comes from (seed, noise_rows[r]), or (seed, r) when empty
+  std::vector<int64_t> noise_rows;  // rows that differ only in their condition share a stream: comparisons
   double x0_limit = 2.0;   // clean-sample estimates clamped to the data range: imprint's images are in [-2, 2]
 };
 

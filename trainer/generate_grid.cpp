@@ -124,8 +124,9 @@ GenerateReport generate_grid(const GenerateOptions& o) {
   // Columns: content labels.
   std::vector<int64_t> columns;
   std::vector<std::string> column_names;
-  if (o.content.empty()) {
-    for (int64_t c = 0; c < std::max<int64_t>(1, std::min<int64_t>(classes, 16)); ++c) {
+  if (o.content.empty() || o.content == "all") {
+    const int64_t shown = o.content.empty() ? std::min<int64_t>(classes, 16) : classes;
+    for (int64_t c = 0; c < std::max<int64_t>(1, shown); ++c) {
       columns.push_back(classes > 0 ? c : 0);
       column_names.push_back(classes == 0 ? "(none)" : c < static_cast<int64_t>(vocabulary.size()) ? vocabulary[c]
                                                                                                   : std::to_string(c));
@@ -172,9 +173,12 @@ GenerateReport generate_grid(const GenerateOptions& o) {
       tokens = g.encoder.encoder->encode(refs[r].unsqueeze(0)).tokens;  // [1, K, D]
     }
     const auto with_id = tokens.expand({N, tokens.size(1), tokens.size(2)});
+    SamplerOptions sampler = o.sampler;  // the samples without the identity start from the same noise
+    for (int half = 0; half < 2; ++half)
+      for (int64_t n = 0; n < N; ++n) sampler.noise_rows.push_back(n);
     const auto both = sample_ddim(g.denoise->generator(), g.denoise->schedule(), g.denoise->options().prediction,
                                   classes, at::cat({content, content}), at::cat({with_id, at::zeros_like(with_id)}),
-                                  {3, size, size}, o.sampler);
+                                  {3, size, size}, sampler);
     paste(refs[r], 2 * r, 0);
     for (int64_t n = 0; n < N; ++n) {
       paste(both[n], 2 * r, n + 1);

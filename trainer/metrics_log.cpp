@@ -14,7 +14,7 @@ std::string tensorboard_tag(const std::string& key) {
   const auto ends_with = [&](const std::string& tail) {
     return key.size() >= tail.size() && key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
   };
-  if (key.rfind("eval_", 0) == 0 || key == "chance") return "eval/" + key;
+  if (key.rfind("eval_", 0) == 0 || key.rfind("fidelity_", 0) == 0 || key == "chance") return "eval/" + key;
   if (ends_with("_ms") || key == "samples_per_s" || key == "data_wait_fraction") return "time/" + key;
   return "train/" + key;
 }

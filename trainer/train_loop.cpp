@@ -18,7 +18,9 @@
 #include "data/synthetic_dataset.h"
 #include "data/synthetic_export.h"
 #include "trainer/checkpoint_store.h"
+#include "trainer/encoder_export.h"
 #include "trainer/fault_injection.h"
+#include "trainer/fidelity_eval.h"
 #include "trainer/training_run.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics_log.h"
@@ -97,6 +99,28 @@ std::unique_ptr<IdentityDataset> open_dataset(const Config& c, Communicator& com
     throw ConfigError("data.path: " + path + " lists " + std::to_string(ds->eval_identities().size()) +
                       " held-out identities; evaluation needs at least 2 (imprint synth --holdout-identities)");
   return ds;
+}
+
+// The identity judge of eval.judge, checked against the run's samples, on `device`; nullptr when none.
+std::shared_ptr<Encoder> load_judge(const Config& c, const at::Device& device) {
+  const std::string path = c.get_string("eval.judge");
+  if (path.empty()) return nullptr;
+  TrainedEncoder judge;
+  try {
+    judge = load_trained_encoder(path);
+  } catch (const CheckpointError& e) {
+    throw ConfigError(std::string("eval.judge: ") + e.what());
+  }
+  if (judge.spec.modality != c.get_string("data.modality"))
+    throw ConfigError("eval.judge: " + path + " encodes " + judge.spec.modality + "; this run's samples are " +
+                      c.get_string("data.modality"));
+  if (judge.spec.image_size != c.get_int("data.image_size"))
+    throw ConfigError("eval.judge: " + path + " encodes images of " + std::to_string(judge.spec.image_size) +
+                      " pixels; this run's are " + std::to_string(c.get_int("data.image_size")));
+  log::info(log::strf("eval.judge: %s (step %lld, %s encoder) scores identity fidelity", path.c_str(),
+                      (long long)judge.step, judge.spec.name.c_str()));
+  judge.encoder->to(device);
+  return judge.encoder;
 }
 
 at::Device pick_device(const Config& cfg, int local_rank) {
@@ -239,6 +263,22 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   eval_set.references = eval_set.references.to(device);
   eval_set.gallery = eval_set.gallery.to(device);
   eval_set.gallery_identity = eval_set.gallery_identity.to(device);
+  // Identity fidelity of generated samples: every rank draws the same samples (like the retrieval eval), so
+  // no rank waits on another's evaluation.
+  const std::shared_ptr<Encoder> judge = load_judge(cfg, device);
+  std::shared_ptr<DenoiseObjective> denoise;
+  FidelitySet fidelity_set;
+  SamplerOptions fidelity_sampler;
+  if (judge) {
+    denoise = std::dynamic_pointer_cast<DenoiseObjective>(run.objective->find("denoise"));
+    fidelity_set = build_fidelity_set(dataset, eval_set, cfg.get_int("eval.fidelity_identities"),
+                                      cfg.get_int("eval.fidelity_content"), cfg.get_int("eval.content_bank_identities"),
+                                      device);
+    fidelity_sampler.steps = cfg.get_int("eval.fidelity_steps");
+    fidelity_sampler.guidance = cfg.get_float("eval.fidelity_guidance");
+    fidelity_sampler.id_scale = cfg.get_float("objective.denoise.id_scale");
+    fidelity_sampler.seed = seed;
+  }
   PrefetchLoader loader(dataset, sampler, static_cast<int>(cfg.get_int("data.workers")),
                         static_cast<int>(cfg.get_int("data.prefetch")), step, /*pin_memory=*/device.is_cuda());
   std::unique_ptr<MetricsLog> metrics;
@@ -281,6 +321,33 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
                         (long long)s.gallery_size, ms_since(t) / 1000));
     if (metrics)
       metrics->write({{"step", at_step}, {"eval_top1", s.top1}, {"chance", s.chance}, {"identities", s.identities}});
+    if (judge) {
+      const auto tf = Clock::now();
+      const FidelityReport f = evaluate_fidelity(*run.encoder, *denoise, *judge, fidelity_set, fidelity_sampler,
+                                                 cfg.get_int("eval.batch_size"));
+      auto pct = [](double v) { return v < 0 ? std::string("-") : log::strf("%.1f%%", 100 * v); };
+      log::info(log::strf("eval step %lld: identity fidelity from ONE reference (%lld held-out identities, %lld samples; "
+                          "chance %.1f%%) | judge top-1 generated %s, identity dropped %s, real %s | judge cosine %.3f, "
+                          "%.3f, %.3f | content accuracy %s, %s, %s | in %.1fs",
+                          (long long)at_step, (long long)f.identities, (long long)f.samples, 100 * f.chance,
+                          pct(f.generated.top1).c_str(), pct(f.floor.top1).c_str(), pct(f.ceiling.top1).c_str(),
+                          f.generated.cosine, f.floor.cosine, f.ceiling.cosine, pct(f.generated.content).c_str(),
+                          pct(f.floor.content).c_str(), pct(f.ceiling.content).c_str(), ms_since(tf) / 1000));
+      if (metrics) {
+        nlohmann::json record{{"step", at_step},
+                              {"fidelity_top1", f.generated.top1}, {"fidelity_top1_floor", f.floor.top1},
+                              {"fidelity_top1_real", f.ceiling.top1}, {"fidelity_cosine", f.generated.cosine},
+                              {"fidelity_cosine_floor", f.floor.cosine}, {"fidelity_cosine_real", f.ceiling.cosine},
+                              {"fidelity_chance", f.chance}, {"fidelity_identities", f.identities}};
+        if (f.generated.content >= 0) {
+          record["fidelity_content"] = f.generated.content;
+          record["fidelity_content_floor"] = f.floor.content;
+          record["fidelity_content_real"] = f.ceiling.content;
+        }
+        metrics->write(record);
+      }
+      summary.fidelity = f;
+    }
     return s;
   };
 

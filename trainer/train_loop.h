@@ -8,6 +8,7 @@
 
 #include "collectives/communicator.h"
 #include "trainer/config.h"
+#include "trainer/fidelity_eval.h"
 #include "trainer/retrieval_eval.h"
 #include "trainer/training_run.h"
 
@@ -30,6 +31,7 @@ struct TrainSummary {
   // Mean global-batch loss of the run's first log interval (carried across restarts) and of the last one.
   double first_loss = 0, last_loss = 0;
   RetrievalScore eval;                   // at the end (not filled when stopped early)
+  FidelityReport fidelity;               // the last identity-fidelity evaluation (eval.judge), else zeros
   std::vector<at::Tensor> parameters;    // the encoder's and the objective's, in registration order
 };
 

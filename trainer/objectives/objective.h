@@ -66,6 +66,8 @@ class CombinedObjective : public torch::nn::Module {
   ObjectiveOutput compute(const TrainBatch& batch, const Conditioning& reference, const Conditioning& target,
                           Communicator& comm);
   const std::vector<std::string>& names() const { return names_; }
+  // The term called `name`, or nullptr when the config does not turn it on.
+  std::shared_ptr<Objective> find(const std::string& name) const;
   bool reads_reference() const;
   bool reads_target() const;
   std::map<std::string, std::string> signature() const;

@@ -38,6 +38,12 @@ CombinedObjective::CombinedObjective(const Config& config) {
   }
 }
 
+std::shared_ptr<Objective> CombinedObjective::find(const std::string& name) const {
+  for (size_t i = 0; i < names_.size(); ++i)
+    if (names_[i] == name) return terms_[i];
+  return nullptr;
+}
+
 bool CombinedObjective::reads_reference() const {
   for (const auto& t : terms_)
     if (t->reads_reference()) return true;
