@@ -6,7 +6,9 @@
 #include <fstream>
 
 #include "tests/tiny_run.h"
+#include "trainer/encoder_export.h"
 #include "trainer/train_loop.h"
+#include "trainer/weight_average.h"
 
 using namespace imprint;
 using imprint::testing::fresh_dir;
@@ -83,4 +85,39 @@ TEST(Training, AResumedRunKeepsOneRecordPerStepAndItsTrueFirstLoss) {
   const auto again = train(tiny_config("image"), {dir, true});
   EXPECT_TRUE(again.already_finished);
   EXPECT_EQ(again.steps_done, 24);
+}
+
+TEST(WeightAverage, FollowsTheFormulaAndTheRawWeightsComeBack) {
+  auto w = torch::tensor({1.0f, 2.0f});
+  const NamedParameters named{{"w", w}};
+  auto average = start_average(named);
+  w.copy_(torch::tensor({3.0f, 6.0f}));
+  update_average(average, named, 0.75);  // 0.75 * (1, 2) + 0.25 * (3, 6)
+  EXPECT_TRUE(torch::allclose(average[0], torch::tensor({1.5f, 3.0f})));
+  {
+    AveragedWeights swapped(named, average);
+    EXPECT_TRUE(torch::equal(w, average[0]));
+  }
+  EXPECT_TRUE(torch::equal(w, torch::tensor({3.0f, 6.0f})));
+}
+
+TEST(WeightAverage, ResumesExactlyAndIsWhatExportLoads) {
+  const std::vector<std::string> ema{"ema.decay=0.9"};
+  const auto whole = train(tiny_config("image", ema), {fresh_dir("ema-whole"), false});
+  const std::string dir = fresh_dir("ema-split");
+  auto first_half = ema;
+  first_half.push_back("train.stop_at=12");
+  train(tiny_config("image", first_half), {dir, false});
+  const auto resumed = train(tiny_config("image", ema), {dir, true});
+  ASSERT_EQ(whole.averaged.size(), whole.parameters.size());
+  ASSERT_EQ(resumed.averaged.size(), whole.averaged.size());
+  for (size_t i = 0; i < whole.averaged.size(); ++i)
+    EXPECT_TRUE(torch::equal(whole.averaged[i], resumed.averaged[i])) << "averaged parameter " << i << " differs";
+  EXPECT_FALSE(torch::equal(whole.averaged[1], whole.parameters[1])) << "the average is not the last weights";
+  // Rebuilt from its checkpoint, the encoder holds the average, not the raw weights.
+  const auto loaded = load_trained_encoder(dir + "/checkpoints/step-00000024.ckpt");
+  const auto params = loaded.encoder->parameters();
+  for (size_t i = 0; i < params.size(); ++i)
+    EXPECT_TRUE(torch::equal(params[i], whole.averaged[i])) << "encoder parameter " << i;
+  EXPECT_TRUE(loaded.averaged_weights);
 }

@@ -129,6 +129,10 @@ std::vector<KeySpec> build_schema() {
       Float("optimizer.grad_clip", "1.0", 0, kInf, false, false,
             "Clip gradients to this global L2 norm; 0 disables clipping."),
 
+      Float("ema.decay", "0", 0, 1, false, true,
+            "Keep an exponential moving average of the trainable weights (avg = decay * avg + (1 - decay) * w "
+            "after each step; e.g. 0.999) in checkpoints, and evaluate, generate and export with it; 0 keeps none."),
+
       Choice("schedule.name", "cosine", {"cosine", "constant"}, "Learning-rate schedule after warm-up."),
       Int("schedule.warmup_steps", "50", 0, big, "Linear warm-up steps from 0 to optimizer.lr."),
       Float("schedule.min_lr_ratio", "0.1", 0, 1, false, false, "Cosine floor as a fraction of optimizer.lr."),

@@ -11,6 +11,7 @@
 
 #include "trainer/checkpoint_store.h"
 #include "trainer/safetensors_writer.h"
+#include "trainer/weight_average.h"
 
 namespace imprint {
 namespace {
@@ -65,6 +66,9 @@ TrainedEncoder load_trained_encoder(const std::string& checkpoint, torch::serial
     torch::serialize::InputArchive model;
     ar.read("model", model);
     t.encoder->load(model);
+    t.averaged_weights = load_average_into(ar, *t.encoder, "", checkpoint) > 0;  // a run with ema.decay
+  } catch (const CheckpointError&) {
+    throw;
   } catch (const std::exception& e) {
     throw CheckpointError(checkpoint + ": cannot restore the encoder: " + first_line(e.what()));
   }
@@ -92,6 +96,7 @@ ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& o
       {"embed_dim", std::to_string(spec.embed_dim)},
       {"tokens", std::to_string(spec.tokens)},
       {"step", std::to_string(trained.step)},
+      {"weights", trained.averaged_weights ? "ema (moving average, ema.decay)" : "last step"},
       {"checkpoint", trained.checkpoint},
       {"signature", signature_text(trained.signature)},
       {"input", spec.modality == "image"

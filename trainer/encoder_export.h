@@ -20,6 +20,7 @@ struct TrainedEncoder {
   int64_t step = 0;
   std::map<std::string, std::string> signature;
   std::string checkpoint;
+  bool averaged_weights = false;  // the run kept a weight average (ema.decay) and these are its weights
 };
 
 // Throws CheckpointError naming the file when it is not a readable imprint encoder checkpoint.

@@ -12,6 +12,7 @@
 #include "trainer/config.h"
 #include "trainer/config_schema.h"
 #include "trainer/module_state.h"
+#include "trainer/weight_average.h"
 
 namespace imprint {
 
@@ -79,6 +80,7 @@ TrainedGenerator load_trained_generator(const std::string& checkpoint) {
   for (auto& kv : g.denoise->named_parameters().pairs())
     if (kv.second.requires_grad()) wanted.emplace_back("denoise." + kv.first, kv.second);
   read_named_tensors(objective, wanted, checkpoint + ": objective");
+  load_average_into(ar, *g.denoise, "objective.denoise.", checkpoint);
   g.denoise->eval();
   return g;
 }

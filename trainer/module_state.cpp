@@ -27,9 +27,11 @@ void write_named_tensors(torch::serialize::OutputArchive& archive, const std::ve
   }
 }
 
-void read_named_tensors(torch::serialize::InputArchive& archive,
-                        const std::vector<std::pair<std::string, at::Tensor>>& tensors, const std::string& what) {
+int64_t read_named_tensors(torch::serialize::InputArchive& archive,
+                           const std::vector<std::pair<std::string, at::Tensor>>& tensors, const std::string& what,
+                           bool missing_ok) {
   torch::NoGradGuard no_grad;
+  int64_t copied = 0;
   for (const auto& [name, dest] : tensors) {
     std::deque<torch::serialize::InputArchive> chain;  // sub-archives along the name (archives do not copy)
     torch::serialize::InputArchive* node = &archive;
@@ -42,13 +44,17 @@ void read_named_tensors(torch::serialize::InputArchive& archive,
       rest = rest.substr(dot + 1);
     }
     at::Tensor value;
-    if (!found || !(node->try_read(rest, value) || node->try_read(rest, value, /*is_buffer=*/true)))
+    if (!found || !(node->try_read(rest, value) || node->try_read(rest, value, /*is_buffer=*/true))) {
+      if (missing_ok) continue;
       throw CheckpointError(what + ": " + name + " is missing");
+    }
     if (value.sizes() != dest.sizes())
       throw CheckpointError(what + ": " + name + " has shape " + c10::str(value.sizes()) + ", expected " +
                             c10::str(dest.sizes()));
     dest.copy_(value);
+    ++copied;
   }
+  return copied;
 }
 
 }  // namespace imprint

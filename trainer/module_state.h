@@ -18,9 +18,11 @@ struct NamedTensor {
 };
 
 void write_named_tensors(torch::serialize::OutputArchive& archive, const std::vector<NamedTensor>& tensors);
-// Copies each named entry of `archive` into its tensor (in place, no autograd). Throws CheckpointError
-// "<what>: <name> is missing" or "... has shape X, expected Y".
-void read_named_tensors(torch::serialize::InputArchive& archive,
-                        const std::vector<std::pair<std::string, at::Tensor>>& tensors, const std::string& what);
+// Copies each named entry of `archive` into its tensor (in place, no autograd); returns how many it copied.
+// Throws CheckpointError "<what>: <name> is missing" (unless `missing_ok`: then it is left alone) or
+// "... has shape X, expected Y".
+int64_t read_named_tensors(torch::serialize::InputArchive& archive,
+                           const std::vector<std::pair<std::string, at::Tensor>>& tensors, const std::string& what,
+                           bool missing_ok = false);
 
 }  // namespace imprint

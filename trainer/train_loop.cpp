@@ -22,6 +22,7 @@
 #include "trainer/fault_injection.h"
 #include "trainer/fidelity_eval.h"
 #include "trainer/training_run.h"
+#include "trainer/weight_average.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/metrics_log.h"
 #include "trainer/optim/optimizer.h"
@@ -313,6 +314,9 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
                       device.str().c_str()));
 
   auto evaluate = [&](int64_t at_step) {
+    // With ema.decay, what is evaluated is what generate and export will use: the averaged weights.
+    std::unique_ptr<AveragedWeights> averaged;
+    if (!run.average.empty()) averaged = std::make_unique<AveragedWeights>(run.named, run.average);
     const auto t = Clock::now();
     const RetrievalScore s = evaluate_retrieval(*run.encoder, eval_set, cfg.get_int("eval.batch_size"));
     log::info(log::strf("eval step %lld: held-out top-1 retrieval %.1f%% (chance %.1f%%; %lld identities, gallery %lld) "
@@ -385,6 +389,8 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     if (rep.skipped) {
       ++skipped;
       log::warn(log::strf("step %lld: non-finite gradient (norm %g), update skipped", (long long)step + 1, rep.grad_norm));
+    } else if (!run.average.empty()) {
+      update_average(run.average, run.named, run.average_decay);
     }
     loss_sum += loss_value;
     ++interval;
@@ -459,6 +465,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     }
   }
   for (const auto& kv : named) summary.parameters.push_back(kv.second.detach().cpu().clone());
+  for (const auto& a : run.average) summary.averaged.push_back(a.cpu().clone());
   return summary;
 }
 

@@ -33,6 +33,7 @@ struct TrainSummary {
   RetrievalScore eval;                   // at the end (not filled when stopped early)
   FidelityReport fidelity;               // the last identity-fidelity evaluation (eval.judge), else zeros
   std::vector<at::Tensor> parameters;    // the encoder's and the objective's, in registration order
+  std::vector<at::Tensor> averaged;      // their moving average (ema.decay > 0), else empty
 };
 
 TrainSummary train(const Config& config, const TrainOptions& options);

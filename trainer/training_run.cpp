@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "trainer/module_state.h"
+#include "trainer/weight_average.h"
 
 namespace imprint {
 
@@ -72,6 +73,8 @@ TrainingRun build_training_run(const Config& cfg, const at::Device& device) {
   oo.eps = cfg.get_float("optimizer.eps");
   oo.amsgrad = cfg.get_bool("optimizer.amsgrad");
   oo.kind = cfg.get_string("optimizer.name") == "lamb" ? OptimizerKind::Lamb : OptimizerKind::AdamW;
+  run.average_decay = cfg.get_float("ema.decay");
+  if (run.average_decay > 0) run.average = start_average(run.named);
   auto groups = param_groups(run.named, cfg.get_float("optimizer.weight_decay"));
   run.optimizer = cfg.get_bool("optimizer.fused") ? make_fused_optimizer(groups, oo) : make_torch_adamw(groups, oo);
   return run;
@@ -118,6 +121,7 @@ void save_checkpoint(TrainingRun& run, int64_t step, const CheckpointStore& stor
   ar.write("objective", objective);
   run.optimizer->save(optimizer);
   ar.write("optimizer", optimizer);
+  if (!run.average.empty()) write_average(ar, run.named, run.average);
   ar.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
   const std::string path = store.save(step, ar);
   log::info("checkpoint: " + path);
@@ -140,6 +144,10 @@ int64_t restore_checkpoint(TrainingRun& run, torch::serialize::InputArchive& ar,
     read_named_tensors(objective, wanted, path + ": objective");
     ar.read("optimizer", optimizer);
     run.optimizer->load(optimizer);
+    if (run.average_decay > 0 && !read_average(ar, run.named, run.average, path)) {
+      run.average = start_average(run.named);
+      log::warn(path + ": keeps no weight average (written without ema.decay); the average starts from its weights");
+    }
     at::Tensor rng;
     ar.read("torch_rng", rng, true);
     at::Generator gen = at::detail::getDefaultCPUGenerator();

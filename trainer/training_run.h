@@ -27,6 +27,8 @@ struct TrainingRun {
   std::unique_ptr<Optimizer> optimizer;
   // What trains, by name: the encoder's parameters, then the objectives' as "objective.<name>.<param>".
   std::vector<std::pair<std::string, at::Tensor>> named;
+  std::vector<at::Tensor> average;  // ema.decay > 0: the moving average of `named` (trainer/weight_average.h)
+  double average_decay = 0;
   std::map<std::string, std::string> signature;  // model_signature() of the config
   int64_t restarts = 0;                          // how many times this run was resumed
   double first_loss = std::nan("");              // the run's first logged loss, carried across restarts
