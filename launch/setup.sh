@@ -18,6 +18,9 @@ packages=(
   libpng-dev libjpeg-dev libsndfile1-dev libsoxr-dev
   python3-h5py python3-torch         # interop tests and the DDP reference benchmark
   python3-matplotlib python3-venv    # launch/plot_run.py; the test venv (safetensors, tensorboard readers)
+  python3-pil python3-fonttools fontconfig           # the font recipe's renderer (recipes/fonts/)
+  fonts-dejavu-core fonts-dejavu-extra fonts-liberation  # its small set (run.sh --small, CI); the full
+                                                         # recipe installs the rest (run.sh --install)
 )
 optional=()
 if [ "${1:-}" = "--tests" ]; then

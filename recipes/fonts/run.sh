@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 done
 
 packages=$recipe/font-packages.txt prefix=$runs/fonts data=$runs/data/fonts holdout=0.15
-judge=() pretrain=() adapter=() judge_steps=800 pretrain_steps=1500 adapter_steps=1000
+judge=() pretrain=() adapter=() judge_steps=800 pretrain_steps=1500 adapter_steps=1000 grid=(--max-references 8 --steps 50)
 if [ "$small" = 1 ]; then
   packages=$recipe/ci-packages.txt prefix=$runs/fonts-small data=$runs/data/fonts-small holdout=0.3
   judge_steps=40 pretrain_steps=60 adapter_steps=30
@@ -37,6 +37,7 @@ if [ "$small" = 1 ]; then
   pretrain=("${small_data[@]}" --set objective.denoise.width=16)
   adapter=("${small_data[@]}" --set objective.denoise.width=16 --set train.eval_every=15
            --set eval.fidelity_identities=4 --set eval.fidelity_steps=5)
+  grid=(--max-references 2 --steps 10)
 fi
 if [ "$install" = 1 ]; then
   apt-get install -y --no-install-recommends python3-pil python3-fonttools fontconfig $(grep -v '^#' "$packages")
@@ -74,6 +75,6 @@ stage "3/3 encoder + identity adapter against the frozen generator, scored by th
 adapter_ckpt=$(printf '%s/checkpoints/step-%08d.ckpt' "$prefix-adapter" $adapter_steps)
 
 stage "the grid: ONE reference glyph of each unseen family -> A-Z in its style"
-"$imprint" generate --checkpoint "$adapter_ckpt" --data "$data" --max-references 8 --steps 50 --guidance 3 \
-  --content all --out "$prefix-adapter/grid.png"
+"$imprint" generate --checkpoint "$adapter_ckpt" --data "$data" "${grid[@]}" --guidance 3 --content all \
+  --out "$prefix-adapter/grid.png"
 stage "done: $prefix-adapter/grid.png; identity fidelity in $prefix-adapter/metrics.jsonl"

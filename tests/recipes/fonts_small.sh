@@ -14,7 +14,7 @@ held=$(grep -c . "$work/fonts-small-glyphs/holdout.txt") || true
 [ "${held:-0}" -ge 2 ] || fail "fewer than 2 held-out faces in holdout.txt"
 "$imprint" inspect "$work/data/fonts-small" > "$work.inspect" 2>&1 || fail "the packed dataset does not validate"
 grep -q "content:    26 labels (A, B, C" "$work.inspect" || fail "the dataset lacks the A-Z content labels: $(cat "$work.inspect")"
-grep -q "($held held out)" "$work.inspect" || fail "pack did not hold out the $held listed faces: $(cat "$work.inspect")"
+grep -q " $held held out)" "$work.inspect" || fail "pack did not hold out the $held listed faces: $(cat "$work.inspect")"
 metrics=$work/fonts-small-adapter/metrics.jsonl
 records=$(grep -c '"fidelity_top1_real"' "$metrics") || true
 [ "${records:-0}" -eq 2 ] || fail "expected identity fidelity at steps 15 and 30 in $metrics, found ${records:-0}"
