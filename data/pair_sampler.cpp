@@ -8,8 +8,14 @@
 namespace imprint {
 
 PairSampler::PairSampler(const IdentityDataset& dataset, uint64_t seed, int64_t global_batch, int rank, int world,
-                         bool augment)
-    : dataset_(dataset), seed_(seed), global_batch_(global_batch), rank_(rank), world_(world), augment_(augment) {
+                         bool augment, bool augment_targets)
+    : dataset_(dataset),
+      seed_(seed),
+      global_batch_(global_batch),
+      rank_(rank),
+      world_(world),
+      augment_(augment),
+      augment_targets_(augment_targets) {
   const auto n = static_cast<int64_t>(dataset.train_identities().size());
   if (global_batch > n)
     throw std::invalid_argument("train.batch_size=" + std::to_string(global_batch) +
@@ -50,6 +56,7 @@ std::vector<PairSlot> PairSampler::slots(int64_t step) const {
     if (augment_) {
       s.reference_augment = rng.next_u64() | 1;
       s.target_augment = rng.next_u64() | 1;
+      if (!augment_targets_) s.target_augment = 0;  // drawn all the same: the other draws do not move
     }
     out.push_back(s);
   }

@@ -22,7 +22,7 @@ class PairSampler {
   // Throws std::invalid_argument when the batch cannot be formed (more pairs than training identities, or a
   // global batch that does not split evenly over the ranks).
   PairSampler(const IdentityDataset& dataset, uint64_t seed, int64_t global_batch, int rank, int world,
-              bool augment);
+              bool augment, bool augment_targets = true);
   // Every identity appears at most once per step and at most once per epoch.
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
   int64_t local_batch() const { return global_batch_ / world_; }
@@ -36,7 +36,7 @@ class PairSampler {
   uint64_t seed_;
   int64_t global_batch_;
   int rank_, world_;
-  bool augment_;
+  bool augment_, augment_targets_;
   int64_t steps_per_epoch_;
   mutable std::mutex mu_;
   mutable int64_t cached_epoch_ = -1;

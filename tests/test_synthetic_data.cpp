@@ -109,6 +109,23 @@ TEST(PairSampler, RanksSplitTheGlobalBatchWithoutOverlap) {
   }
 }
 
+TEST(PairSampler, GeneratorTargetsCanStayClean) {
+  // The denoise objective's targets are what its generator learns to draw: not augmented, and turning their
+  // augmentation off changes nothing else the sampler draws.
+  SyntheticDataset d(small(Modality::Image));
+  PairSampler both(d, 5, 8, 0, 1, true), references_only(d, 5, 8, 0, 1, true, /*augment_targets=*/false);
+  for (int64_t step : {0, 7}) {
+    const auto a = both.slots(step), b = references_only.slots(step);
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(b[i].target_augment, 0u);
+      EXPECT_NE(a[i].target_augment, 0u);
+      EXPECT_EQ(a[i].reference_augment, b[i].reference_augment);
+      EXPECT_EQ(a[i].identity, b[i].identity);
+      EXPECT_EQ(a[i].target_index, b[i].target_index);
+    }
+  }
+}
+
 TEST(PairSampler, RefusesImpossibleBatches) {
   SyntheticDataset d(small(Modality::Image));
   EXPECT_THROW(PairSampler(d, 1, 41, 0, 1, true), std::invalid_argument);

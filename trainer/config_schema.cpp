@@ -58,7 +58,8 @@ std::vector<KeySpec> build_schema() {
       Int("data.sample_rate", "8000", 4000, 48000, "Audio sample rate in Hz."),
       Float("data.clip_seconds", "0.5", 0.1, 30, false, false, "Audio clip length fed to the encoder, seconds."),
       Bool("data.augment", "true",
-           "Random colour jitter and noise (image) or gain and noise (audio) on training samples."),
+           "Random colour jitter and noise (image) or gain and noise (audio) on training samples (with the "
+           "denoise objective on references only: the generator's targets stay clean)."),
       Int("data.workers", "2", 0, 64,
           "Threads that build batches ahead of the trainer; 0 builds them on the training thread."),
       Int("data.prefetch", "4", 1, 256, "Batches the loader may hold ready ahead of the trainer."),

@@ -259,7 +259,9 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   LrSchedule schedule{cfg.get_string("schedule.name"), cfg.get_float("optimizer.lr"),
                       cfg.get_int("schedule.warmup_steps"), total, cfg.get_float("schedule.min_lr_ratio")};
 
-  PairSampler sampler(dataset, seed, batch, comm->rank(), comm->size(), cfg.get_bool("data.augment"));
+  // A generator learns to draw its targets: they stay clean (augmented ones taught it colour casts and speckle).
+  PairSampler sampler(dataset, seed, batch, comm->rank(), comm->size(), cfg.get_bool("data.augment"),
+                      /*augment_targets=*/cfg.get_float("objective.denoise.weight") <= 0);
   EvalSet eval_set = build_eval_set(dataset, cfg.get_int("eval.gallery_per_identity"));
   eval_set.references = eval_set.references.to(device);
   eval_set.gallery = eval_set.gallery.to(device);
