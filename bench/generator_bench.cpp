@@ -1,0 +1,129 @@
+// One training step of the generative path (encoder forward on the references, the denoise objective's
+// generator forward, backward, no optimizer), timed per mode against full float32 training:
+//   full        every generator weight and the encoder train (objective.denoise.train: all)
+//   adapter     the generator frozen except its identity branch (train: adapter): backward still runs
+//               through the generator to reach the encoder, but computes no frozen weight's gradient
+//   pretrain    the generator alone on content (train: generator): the encoder is not run
+// each in float32 and under CPU autocast to bfloat16 (libtorch's at::autocast, as torch.autocast("cpu")),
+// with the bf16 loss's relative difference from float32 on the same batch.
+//
+//   ./build/bench/generator_bench [--width 32] [--batch 32] [--size 32] [--steps 10] [--threads 2]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "collectives/communicator.h"
+#include "models/encoder.h"
+#include "trainer/objectives/denoise.h"
+
+using namespace imprint;
+
+namespace {
+
+struct Args {
+  int64_t width = 32, batch = 32, size = 32, steps = 10, threads = 2, classes = 26;
+};
+
+struct Result {
+  double median_ms = 0, loss = 0;
+};
+
+Result time_mode(const Args& a, const std::string& mode, bool bf16) {
+  torch::manual_seed(0);
+  DenoiseOptions o;
+  o.train = mode == "pretrain" ? "generator" : "all";  // adapter: frozen below, as train: adapter does
+  o.generator.image_size = a.size;
+  o.generator.width = a.width;
+  o.generator.content_classes = a.classes;
+  o.generator.id_dim = 128;
+  o.generator.heads = 4;
+  o.timesteps = 1000;
+  DenoiseObjective objective(o);
+  if (mode == "adapter")
+    for (auto& kv : objective.generator().named_parameters().pairs())
+      kv.second.set_requires_grad(objective.generator().is_adapter_parameter(kv.first));
+  EncoderSpec spec;
+  spec.image_size = a.size;
+  spec.embed_dim = 128;
+  spec.width = 16;
+  auto encoder = make_encoder(spec);
+  auto comm = make_local_communicator();
+  TrainBatch b;
+  b.reference = torch::randn({a.batch, 3, a.size, a.size});
+  b.target = torch::randn({a.batch, 3, a.size, a.size});
+  b.identity = torch::arange(a.batch);
+  b.content = torch::randint(a.classes, {a.batch}, torch::kLong);
+  std::vector<double> ms;
+  Result r;
+  for (int64_t s = 0; s < a.steps + 2; ++s) {  // 2 warm-up steps
+    b.step = s;
+    objective.zero_grad();
+    encoder->zero_grad();
+    const auto t0 = std::chrono::steady_clock::now();
+    at::autocast::set_cpu_enabled(bf16);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    const Conditioning ref = mode == "pretrain" ? Conditioning{} : encoder->encode(b.reference);
+    const auto out = objective.compute(b, ref, Conditioning{}, *comm);
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+    out.loss.backward();
+    const double elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (s == 0) r.loss = out.loss.item<double>();
+    if (s >= 2) ms.push_back(elapsed);
+  }
+  std::sort(ms.begin(), ms.end());
+  r.median_ms = ms[ms.size() / 2];
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    const int64_t v = std::stoll(argv[i + 1]);
+    if (k == "--width") a.width = v;
+    else if (k == "--batch") a.batch = v;
+    else if (k == "--size") a.size = v;
+    else if (k == "--steps") a.steps = v;
+    else if (k == "--threads") a.threads = v;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  at::set_num_threads(static_cast<int>(a.threads));
+  std::printf("# generator_bench: one generative training step (forward + backward, no optimizer), median of %lld\n"
+              "# generator width %lld, %lldx%lld images, batch %lld, %lld torch threads, libtorch CPU\n",
+              (long long)a.steps, (long long)a.width, (long long)a.size, (long long)a.size, (long long)a.batch,
+              (long long)a.threads);
+  std::printf("%-9s %-9s %12s %12s %14s %14s\n", "mode", "dtype", "ms/step", "samples/s", "vs full fp32",
+              "bf16 loss diff");
+  double base = 0;
+  for (const std::string mode : {"full", "adapter", "pretrain"}) {
+    const Result f = time_mode(a, mode, false);
+    if (mode == "full") base = f.median_ms;
+    std::printf("%-9s %-9s %12.1f %12.1f %13.2fx %14s\n", mode.c_str(), "float32", f.median_ms,
+                1000.0 * a.batch / f.median_ms, base / f.median_ms, "-");
+    try {
+      const Result h = time_mode(a, mode, true);
+      std::printf("%-9s %-9s %12.1f %12.1f %13.2fx %13.2e\n", mode.c_str(), "bf16-amp", h.median_ms,
+                  1000.0 * a.batch / h.median_ms, base / h.median_ms, std::abs(h.loss - f.loss) / std::abs(f.loss));
+    } catch (const c10::Error& e) {
+      at::autocast::set_cpu_enabled(false);
+      const std::string what = e.what_without_backtrace();
+      std::printf("%-9s %-9s unsupported by this libtorch: %s\n", mode.c_str(), "bf16-amp",
+                  what.substr(0, what.find('\n')).c_str());
+    }
+  }
+  return 0;
+}
