@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 done
 
 packages=$recipe/font-packages.txt prefix=$runs/fonts data=$runs/data/fonts holdout=0.15
-judge=() pretrain=() adapter=() judge_steps=800 pretrain_steps=1500 adapter_steps=1000 grid=(--max-references 8 --steps 50)
+judge=() pretrain=() adapter=() judge_steps=800 pretrain_steps=1200 adapter_steps=600 grid=(--max-references 8 --steps 50)
 if [ "$small" = 1 ]; then
   packages=$recipe/ci-packages.txt prefix=$runs/fonts-small data=$runs/data/fonts-small holdout=0.3
   judge_steps=40 pretrain_steps=60 adapter_steps=30
