@@ -12,17 +12,7 @@
 namespace imprint {
 
 namespace {
-
 at::Tensor unit_rows(const at::Tensor& x) { return x / x.norm(2, {1}, true).clamp_min(1e-12); }
-
-// Unit judge embeddings of `samples`, `batch_size` at a time.
-at::Tensor judge_embed(Encoder& judge, const at::Tensor& samples, int64_t batch_size) {
-  std::vector<at::Tensor> parts;
-  for (int64_t b = 0; b < samples.size(0); b += batch_size)
-    parts.push_back(judge.encode(samples.slice(0, b, std::min(b + batch_size, samples.size(0)))).pooled);
-  return unit_rows(at::cat(parts));
-}
-
 }  // namespace
 
 FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval, int64_t identities,
@@ -127,11 +117,11 @@ FidelityReport evaluate_fidelity(Encoder& encoder, DenoiseObjective& denoise, En
   const auto own = at::arange(m, set.columns.options()).repeat_interleave(n);
   const auto content = set.columns.repeat({m});
 
-  const auto real = judge_embed(judge, set.real, batch_size);
+  const auto real = embed_pooled(judge, set.real, batch_size, "judge: real samples");
   const auto sums = at::zeros({m, real.size(1)}, real.options()).index_add(0, set.real_identity, real);
   FidelityReport r;
-  r.generated = judge_scores(judge_embed(judge, generated, batch_size), own, sums, false);
-  r.floor = judge_scores(judge_embed(judge, floor, batch_size), own, sums, false);
+  r.generated = judge_scores(embed_pooled(judge, generated, batch_size, "judge: generated"), own, sums, false);
+  r.floor = judge_scores(embed_pooled(judge, floor, batch_size, "judge: identity dropped"), own, sums, false);
   r.ceiling = judge_scores(real, set.real_identity, sums, true);
   if (set.bank.defined()) {
     r.generated.content = content_accuracy(generated, content, set.bank, set.bank_content);

@@ -37,8 +37,7 @@ EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_ident
   return set;
 }
 
-namespace {
-at::Tensor embed(Encoder& encoder, const at::Tensor& samples, int64_t batch_size, const char* what) {
+at::Tensor embed_pooled(Encoder& encoder, const at::Tensor& samples, int64_t batch_size, const char* what) {
   std::vector<at::Tensor> parts;
   auto last = std::chrono::steady_clock::now();
   for (int64_t b = 0; b < samples.size(0); b += batch_size) {
@@ -51,14 +50,13 @@ at::Tensor embed(Encoder& encoder, const at::Tensor& samples, int64_t batch_size
   }
   return F::normalize(at::cat(parts), F::NormalizeFuncOptions().dim(1));
 }
-}  // namespace
 
 RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t batch_size) {
   torch::NoGradGuard no_grad;
   const bool was_training = encoder.is_training();
   encoder.eval();
-  const auto refs = embed(encoder, set.references, batch_size, "references");
-  const auto gallery = embed(encoder, set.gallery, batch_size, "gallery");
+  const auto refs = embed_pooled(encoder, set.references, batch_size, "references");
+  const auto gallery = embed_pooled(encoder, set.gallery, batch_size, "gallery");
   encoder.train(was_training);
   const auto nearest = at::matmul(refs, gallery.t()).argmax(1);  // [M]
   const auto hit = set.gallery_identity.index_select(0, nearest).eq(at::arange(refs.size(0), refs.options().dtype(at::kLong)));

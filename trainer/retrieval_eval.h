@@ -23,6 +23,8 @@ struct RetrievalScore {
 };
 
 EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_identity);
+// Unit-norm pooled embeddings of `samples`, `batch_size` at a time (progress logged every 10 s as `what`).
+at::Tensor embed_pooled(Encoder& encoder, const at::Tensor& samples, int64_t batch_size, const char* what);
 RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t batch_size);
 
 }  // namespace imprint
