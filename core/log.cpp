@@ -28,6 +28,8 @@ void set_rank(int rank, int world_size) {
   }
 }
 
+int rank() { return g_rank; }
+
 void info(const std::string& message) { spdlog::info("{}", message); }
 void warn(const std::string& message) { spdlog::warn("{}", message); }
 void error(const std::string& message) { spdlog::error("{}", message); }

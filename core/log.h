@@ -10,6 +10,8 @@
 namespace imprint::log {
 
 void set_rank(int rank, int world_size);
+// This process's rank as set_rank() recorded it (0 before), for messages that must name it.
+int rank();
 void info(const std::string& message);
 void warn(const std::string& message);
 void error(const std::string& message);

@@ -1,5 +1,6 @@
 // The CUDA fused optimizer against the CPU one (same update_rules.h) on the same parameters and gradients.
-// Built whenever nvcc is found; skips, saying why, on a machine without a GPU.
+// Built whenever nvcc is found; skips, saying why, on a machine without a GPU. The torch glue (CUDA tensors,
+// every dtype, AMSGrad, the skip flag, checks) is tested in test_fused_optimizer_cuda_glue.cpp.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -21,12 +22,13 @@ void skip_without_gpu() {
 float* to_device(const torch::Tensor& t) {
   float* d = nullptr;
   EXPECT_EQ(cudaMalloc(&d, t.numel() * sizeof(float)), cudaSuccess);
-  cudaMemcpy(d, t.contiguous().data_ptr<float>(), t.numel() * sizeof(float), cudaMemcpyHostToDevice);
+  EXPECT_EQ(cudaMemcpy(d, t.contiguous().data_ptr<float>(), t.numel() * sizeof(float), cudaMemcpyHostToDevice),
+            cudaSuccess);
   return d;
 }
 torch::Tensor to_host(const float* d, const torch::Tensor& like) {
   auto t = torch::empty_like(like);
-  cudaMemcpy(t.data_ptr<float>(), d, t.numel() * sizeof(float), cudaMemcpyDeviceToHost);
+  EXPECT_EQ(cudaMemcpy(t.data_ptr<float>(), d, t.numel() * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
   return t;
 }
 
@@ -64,7 +66,8 @@ void compare(OptimizerKind kind) {
   size_t floats = cuda::workspace_floats(refs);
   float* base = nullptr;
   ASSERT_EQ(cudaMalloc(&base, floats * sizeof(float)), cudaSuccess);
-  const cuda::Workspace ws = cuda::prepare_workspace(refs, {0.05f, 0.0f}, base, nullptr);
+  cuda::Workspace ws{};
+  ASSERT_EQ(cuda::prepare_workspace(refs, {0.05f, 0.0f}, base, nullptr, &ws), cudaSuccess);
   for (int64_t step = 1; step <= 5; ++step) {
     for (size_t i = 0; i < order.size(); ++i) {
       auto g = torch::randn_like(order[i]) * 0.1;
@@ -73,15 +76,19 @@ void compare(OptimizerKind kind) {
       refs[i].grad = to_device(g);
     }
     reference.step(1e-3, 1.0);
-    const OptimStep steps[2] = {FusedOptimizer::constants(o, 1e-3, 0.05, step),
-                                FusedOptimizer::constants(o, 1e-3, 0.0, step)};
-    ASSERT_EQ(cuda::grad_norm_and_scale(refs, cuda::ParamType::F32, 1.0f, 1.0f, ws, nullptr), cudaSuccess);
-    const cudaError_t e = kind == OptimizerKind::AdamW
-                              ? cuda::adamw_step(refs, cuda::ParamType::F32, steps, 2, ws, nullptr)
-                              : cuda::lamb_step(refs, cuda::ParamType::F32, steps, 2, ws, nullptr);
+    cuda::StepHypers hypers{};
+    hypers.groups = 2;
+    hypers.group[0] = FusedOptimizer::hyper(o, 1e-3, 0.05);
+    hypers.group[1] = FusedOptimizer::hyper(o, 1e-3, 0.0);
+    ASSERT_EQ(cuda::begin_step(refs, cuda::ParamType::F32, 1.0f, 1.0f, hypers, ws, nullptr), cudaSuccess);
+    const cudaError_t e = kind == OptimizerKind::AdamW ? cuda::adamw_step(refs, cuda::ParamType::F32, ws, nullptr)
+                                                       : cuda::lamb_step(refs, cuda::ParamType::F32, ws, nullptr);
     ASSERT_EQ(e, cudaSuccess) << cudaGetErrorString(e);
   }
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  int taken = 0;  // the device's own update counter drove the bias corrections
+  ASSERT_EQ(cudaMemcpy(&taken, ws.step_count, sizeof(int), cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(taken, 5);
   for (size_t i = 0; i < order.size(); ++i) {
     auto got = to_host(static_cast<float*>(refs[i].param), order[i].detach());
     const double rel = ((got - order[i].detach()).norm() / order[i].detach().norm()).item<double>();

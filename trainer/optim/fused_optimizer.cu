@@ -20,7 +20,6 @@ struct LaunchArgs {
   unsigned char block_tensor[kMaxBlocks];
   int block_chunk[kMaxBlocks];      // chunk within its tensor
   int block_global[kMaxBlocks];     // chunk index over all tensors (partials slot)
-  OptimStep steps[kMaxGroups];
 };
 static_assert(sizeof(LaunchArgs) <= 4096, "kernel arguments must fit the 4 KB limit of older drivers");
 
@@ -80,25 +79,33 @@ __global__ void grad_sq_kernel(LaunchArgs a, float* partials) {
   if (threadIdx.x == 0) partials[a.block_global[blockIdx.x]] = acc;
 }
 
-__global__ void finish_norm_kernel(const float* partials, int64_t chunks, float loss_scale, float max_norm,
-                                   float* scalars) {
+// One block: the global norm, the gradient factor and the skip flag; then, in one thread, this step's
+// constants from the device's own count of applied updates (so a skipped step needs no host round trip).
+__global__ void finish_step_kernel(const float* partials, int64_t chunks, float loss_scale, float max_norm,
+                                   StepHypers h, float* scalars, OptimStep* steps, int* step_count) {
   float acc = 0.0f;
   for (int64_t i = threadIdx.x; i < chunks; i += kThreads) acc += partials[i];
   acc = block_sum(acc);
   if (threadIdx.x == 0) {
     const float norm = sqrtf(acc);
+    const bool skip = !isfinite(norm);
     scalars[0] = norm;
     scalars[1] = gradient_scale(norm, loss_scale, max_norm);
-    scalars[2] = isfinite(norm) ? 0.0f : 1.0f;
+    scalars[2] = skip ? 1.0f : 0.0f;
+    if (!skip) {
+      const int t = *step_count + 1;
+      for (int g = 0; g < h.groups; ++g) steps[g] = step_constants(h.group[g], static_cast<double>(t));
+      *step_count = t;
+    }
   }
 }
 
 template <typename T>
-__global__ void adamw_kernel(LaunchArgs a, const float* scalars) {
+__global__ void adamw_kernel(LaunchArgs a, const float* scalars, const OptimStep* steps) {
   if (scalars[2] != 0.0f) return;  // non-finite gradient: the step is skipped on every rank alike
   const ChunkRange c = chunk_of(a);
   const float scale = scalars[1];
-  const OptimStep s = a.steps[a.group[c.t]];
+  const OptimStep s = steps[a.group[c.t]];
   float* master = a.master[c.t];
   float* m = a.exp_avg[c.t];
   float* v = a.exp_avg_sq[c.t];
@@ -113,11 +120,12 @@ __global__ void adamw_kernel(LaunchArgs a, const float* scalars) {
 }
 
 template <typename T>
-__global__ void lamb_moments_kernel(LaunchArgs a, const float* scalars, float* p_sq, float* u_sq) {
+__global__ void lamb_moments_kernel(LaunchArgs a, const float* scalars, const OptimStep* steps, float* p_sq,
+                                    float* u_sq) {
   if (scalars[2] != 0.0f) return;
   const ChunkRange c = chunk_of(a);
   const float scale = scalars[1];
-  const OptimStep s = a.steps[a.group[c.t]];
+  const OptimStep s = steps[a.group[c.t]];
   const float* master = a.master[c.t];
   float* m = a.exp_avg[c.t];
   float* v = a.exp_avg_sq[c.t];
@@ -147,10 +155,10 @@ __global__ void lamb_trust_kernel(const float* p_sq, const float* u_sq, const in
 }
 
 template <typename T>
-__global__ void lamb_update_kernel(LaunchArgs a, const float* scalars, const float* trust) {
+__global__ void lamb_update_kernel(LaunchArgs a, const float* scalars, const OptimStep* steps, const float* trust) {
   if (scalars[2] != 0.0f) return;
   const ChunkRange c = chunk_of(a);
-  const OptimStep s = a.steps[a.group[c.t]];
+  const OptimStep s = steps[a.group[c.t]];
   const float step = s.lr * trust[a.tensor_index[c.t]];
   float* master = a.master[c.t];
   const float* m = a.exp_avg[c.t];
@@ -165,10 +173,8 @@ __global__ void lamb_update_kernel(LaunchArgs a, const float* scalars, const flo
 
 // Packs tensors and their chunks into LaunchArgs and calls launch(args, blocks) whenever a pack is full.
 template <typename Launch>
-cudaError_t for_each_pack(const std::vector<TensorRef>& tensors, const OptimStep* steps, int groups, Launch&& launch) {
-  if (groups > kMaxGroups) return cudaErrorInvalidValue;
+cudaError_t for_each_pack(const std::vector<TensorRef>& tensors, Launch&& launch) {
   LaunchArgs a{};
-  for (int g = 0; g < groups && steps; ++g) a.steps[g] = steps[g];
   int n_tensors = 0, n_blocks = 0, global = 0;
   auto flush = [&]() -> cudaError_t {
     if (n_blocks > 0) {
@@ -251,80 +257,97 @@ int64_t total_chunks(const std::vector<TensorRef>& tensors) {
 }
 
 size_t workspace_floats(const std::vector<TensorRef>& tensors) {
-  // partials (2 per chunk), trust + decay (2 per tensor), chunk offsets (tensors + 1 ints), 4 scalars
-  return 2 * total_chunks(tensors) + 2 * tensors.size() + (tensors.size() + 1) + 4;
+  // partials (2 per chunk), trust + decay (2 per tensor), chunk offsets (tensors + 1 ints), 4 scalars,
+  // the groups' step constants, the applied-update counter
+  return 2 * total_chunks(tensors) + 2 * tensors.size() + (tensors.size() + 1) + 4 + kStepFloats * kMaxGroups + 1;
 }
 
-Workspace prepare_workspace(const std::vector<TensorRef>& tensors, const std::vector<float>& group_weight_decay,
-                            float* base, cudaStream_t stream) {
+cudaError_t prepare_workspace(const std::vector<TensorRef>& tensors, const std::vector<float>& group_weight_decay,
+                              float* base, cudaStream_t stream, Workspace* out) {
   const size_t chunks = total_chunks(tensors), n = tensors.size();
   Workspace ws;
   ws.chunk_partials = base;
   ws.tensor_trust = base + 2 * chunks;
   ws.tensor_chunk_begin = reinterpret_cast<int*>(base + 2 * chunks + 2 * n);
   ws.scalars = base + 2 * chunks + 2 * n + (n + 1);
+  ws.steps = reinterpret_cast<OptimStep*>(ws.scalars + 4);
+  ws.step_count = reinterpret_cast<int*>(ws.scalars + 4 + kStepFloats * kMaxGroups);
   std::vector<int> begin(n + 1, 0);
   for (size_t t = 0; t < n; ++t) begin[t + 1] = begin[t] + static_cast<int>((tensors[t].numel + kChunk - 1) / kChunk);
   std::vector<float> decay(n);
-  for (size_t t = 0; t < n; ++t) decay[t] = group_weight_decay.at(tensors[t].group);
-  cudaMemcpyAsync(ws.tensor_chunk_begin, begin.data(), begin.size() * sizeof(int), cudaMemcpyHostToDevice, stream);
-  cudaMemcpyAsync(ws.tensor_trust + n, decay.data(), n * sizeof(float), cudaMemcpyHostToDevice, stream);
-  cudaMemsetAsync(ws.chunk_partials, 0, 2 * chunks * sizeof(float), stream);
-  cudaStreamSynchronize(stream);  // `begin` and `decay` are host temporaries; this runs once, not per step
-  return ws;
+  for (size_t t = 0; t < n; ++t) {
+    if (tensors[t].group < 0 || static_cast<size_t>(tensors[t].group) >= group_weight_decay.size())
+      return cudaErrorInvalidValue;
+    decay[t] = group_weight_decay[tensors[t].group];
+  }
+  cudaError_t e;
+  if ((e = cudaMemsetAsync(base, 0, workspace_floats(tensors) * sizeof(float), stream)) != cudaSuccess) return e;
+  if ((e = cudaMemcpyAsync(ws.tensor_chunk_begin, begin.data(), begin.size() * sizeof(int), cudaMemcpyHostToDevice,
+                           stream)) != cudaSuccess)
+    return e;
+  if ((e = cudaMemcpyAsync(ws.tensor_trust + n, decay.data(), n * sizeof(float), cudaMemcpyHostToDevice, stream)) !=
+      cudaSuccess)
+    return e;
+  // `begin` and `decay` are host temporaries; this runs once per optimizer, not per step.
+  if ((e = cudaStreamSynchronize(stream)) != cudaSuccess) return e;
+  *out = ws;
+  return cudaSuccess;
 }
 
-cudaError_t grad_norm_and_scale(const std::vector<TensorRef>& tensors, ParamType type, float loss_scale,
-                                float max_norm, const Workspace& ws, cudaStream_t stream) {
+cudaError_t begin_step(const std::vector<TensorRef>& tensors, ParamType type, float loss_scale, float max_norm,
+                       const StepHypers& hypers, const Workspace& ws, cudaStream_t stream) {
+  if (hypers.groups < 1 || hypers.groups > kMaxGroups) return cudaErrorInvalidValue;
   const int64_t chunks = total_chunks(tensors);
   // Chunks of unused parameters keep a zero partial.
-  cudaMemsetAsync(ws.chunk_partials, 0, chunks * sizeof(float), stream);
-  cudaError_t e = dispatch(type, [&](auto tag) {
+  cudaError_t e = cudaMemsetAsync(ws.chunk_partials, 0, chunks * sizeof(float), stream);
+  if (e != cudaSuccess) return e;
+  e = dispatch(type, [&](auto tag) {
     using T = decltype(tag);
-    return for_each_pack(tensors, nullptr, 0, [&](const LaunchArgs& a, int blocks) {
+    return for_each_pack(tensors, [&](const LaunchArgs& a, int blocks) {
       grad_sq_kernel<T><<<blocks, kThreads, 0, stream>>>(a, ws.chunk_partials);
     });
   });
   if (e != cudaSuccess) return e;
-  finish_norm_kernel<<<1, kThreads, 0, stream>>>(ws.chunk_partials, chunks, loss_scale, max_norm, ws.scalars);
+  finish_step_kernel<<<1, kThreads, 0, stream>>>(ws.chunk_partials, chunks, loss_scale, max_norm, hypers, ws.scalars,
+                                                 ws.steps, ws.step_count);
   return cudaGetLastError();
 }
 
-cudaError_t adamw_step(const std::vector<TensorRef>& tensors, ParamType type, const OptimStep* group_steps,
-                       int groups, const Workspace& ws, cudaStream_t stream) {
+cudaError_t adamw_step(const std::vector<TensorRef>& tensors, ParamType type, const Workspace& ws,
+                       cudaStream_t stream) {
   return dispatch(type, [&](auto tag) {
     using T = decltype(tag);
-    return for_each_pack(tensors, group_steps, groups, [&](const LaunchArgs& a, int blocks) {
-      adamw_kernel<T><<<blocks, kThreads, 0, stream>>>(a, ws.scalars);
+    return for_each_pack(tensors, [&](const LaunchArgs& a, int blocks) {
+      adamw_kernel<T><<<blocks, kThreads, 0, stream>>>(a, ws.scalars, ws.steps);
     });
   });
 }
 
-cudaError_t lamb_step(const std::vector<TensorRef>& tensors, ParamType type, const OptimStep* group_steps,
-                      int groups, const Workspace& ws, cudaStream_t stream) {
+cudaError_t lamb_step(const std::vector<TensorRef>& tensors, ParamType type, const Workspace& ws,
+                      cudaStream_t stream) {
   const int64_t chunks = total_chunks(tensors);
   const int n = static_cast<int>(tensors.size());
   float* p_sq = ws.chunk_partials;
   float* u_sq = ws.chunk_partials + chunks;
   const float* decays = ws.tensor_trust + n;  // uploaded by prepare_workspace
-  cudaMemsetAsync(ws.chunk_partials, 0, 2 * chunks * sizeof(float), stream);
-  cudaError_t e = dispatch(type, [&](auto tag) {
+  cudaError_t e = cudaMemsetAsync(ws.chunk_partials, 0, 2 * chunks * sizeof(float), stream);
+  if (e != cudaSuccess) return e;
+  e = dispatch(type, [&](auto tag) {
     using T = decltype(tag);
-    return for_each_pack(tensors, group_steps, groups, [&](const LaunchArgs& a, int blocks) {
-      lamb_moments_kernel<T><<<blocks, kThreads, 0, stream>>>(a, ws.scalars, p_sq, u_sq);
+    return for_each_pack(tensors, [&](const LaunchArgs& a, int blocks) {
+      lamb_moments_kernel<T><<<blocks, kThreads, 0, stream>>>(a, ws.scalars, ws.steps, p_sq, u_sq);
     });
   });
   if (e != cudaSuccess) return e;
   lamb_trust_kernel<<<blocks_for(n), kThreads, 0, stream>>>(p_sq, u_sq, ws.tensor_chunk_begin, decays, n, ws.scalars,
                                                              ws.tensor_trust);
   if ((e = cudaGetLastError()) != cudaSuccess) return e;
-  e = dispatch(type, [&](auto tag) {
+  return dispatch(type, [&](auto tag) {
     using T = decltype(tag);
-    return for_each_pack(tensors, group_steps, groups, [&](const LaunchArgs& a, int blocks) {
-      lamb_update_kernel<T><<<blocks, kThreads, 0, stream>>>(a, ws.scalars, ws.tensor_trust);
+    return for_each_pack(tensors, [&](const LaunchArgs& a, int blocks) {
+      lamb_update_kernel<T><<<blocks, kThreads, 0, stream>>>(a, ws.scalars, ws.steps, ws.tensor_trust);
     });
   });
-  return e;
 }
 
 }  // namespace imprint::cuda

@@ -60,24 +60,12 @@ IMPRINT_CLONES void adamw_span(T* __restrict p, const T* __restrict g, float* __
 
 }  // namespace
 
+OptimHyper FusedOptimizer::hyper(const OptimizerOptions& o, double lr, double weight_decay) {
+  return OptimHyper{lr, o.beta1, o.beta2, o.eps, weight_decay, o.amsgrad ? 1 : 0};
+}
+
 OptimStep FusedOptimizer::constants(const OptimizerOptions& o, double lr, double weight_decay, int64_t t) {
-  const double bc1 = 1.0 - std::pow(o.beta1, static_cast<double>(t));
-  const double bc2 = 1.0 - std::pow(o.beta2, static_cast<double>(t));
-  OptimStep s{};
-  s.lr = static_cast<float>(lr);
-  s.beta1 = static_cast<float>(o.beta1);
-  s.beta2 = static_cast<float>(o.beta2);
-  s.eps = static_cast<float>(o.eps);
-  s.one_minus_beta1 = static_cast<float>(1.0 - o.beta1);
-  s.one_minus_beta2 = static_cast<float>(1.0 - o.beta2);
-  s.weight_decay = static_cast<float>(weight_decay);
-  s.decay_factor = static_cast<float>(1.0 - lr * weight_decay);
-  s.step_size = static_cast<float>(lr / bc1);
-  s.bias_correction1 = static_cast<float>(bc1);
-  s.bias_correction2 = static_cast<float>(bc2);
-  s.bias_correction2_sqrt = static_cast<float>(std::sqrt(bc2));
-  s.amsgrad = o.amsgrad ? 1 : 0;
-  return s;
+  return step_constants(hyper(o, lr, weight_decay), static_cast<double>(t));
 }
 
 FusedOptimizer::FusedOptimizer(std::vector<ParamGroup> groups, const OptimizerOptions& options) : options_(options) {
@@ -88,10 +76,7 @@ FusedOptimizer::FusedOptimizer(std::vector<ParamGroup> groups, const OptimizerOp
       if (!p.is_contiguous() || p.device().type() != at::kCPU)
         throw std::invalid_argument("fused optimizer (CPU) takes contiguous CPU parameters");
       dispatch_param_type(p.scalar_type(), [](auto) {});
-      const auto f32 = p.options().dtype(at::kFloat);
-      Slot s{p, {}, at::zeros(p.sizes(), f32), at::zeros(p.sizes(), f32), {}, g.weight_decay};
-      if (p.scalar_type() != at::kFloat) s.master = p.detach().to(at::kFloat).contiguous();
-      if (options.amsgrad) s.max_exp_avg_sq = at::zeros(p.sizes(), f32);
+      Slot s = make_fused_slot(p, g.weight_decay, options.amsgrad);
       const auto idx = static_cast<int64_t>(slots_.size());
       for (int64_t b = 0; b < p.numel(); b += kChunk) chunks_.push_back({idx, b, std::min(b + kChunk, p.numel())});
       slots_.push_back(std::move(s));
@@ -283,18 +268,26 @@ int64_t load_fused_state(torch::serialize::InputArchive& archive, OptimizerKind 
   return step.toInt();
 }
 
-std::vector<FusedSlotState> FusedOptimizer::state_views() const {
+FusedSlot make_fused_slot(const torch::Tensor& p, double weight_decay, bool amsgrad) {
+  const auto f32 = p.options().dtype(at::kFloat);
+  FusedSlot s{p, {}, at::zeros(p.sizes(), f32), at::zeros(p.sizes(), f32), {}, weight_decay};
+  if (p.scalar_type() != at::kFloat) s.master = p.detach().to(at::kFloat).contiguous();
+  if (amsgrad) s.max_exp_avg_sq = at::zeros(p.sizes(), f32);
+  return s;
+}
+
+std::vector<FusedSlotState> fused_state_views(const std::vector<FusedSlot>& slots) {
   std::vector<FusedSlotState> v;
-  for (const auto& s : slots_) v.push_back({s.exp_avg, s.exp_avg_sq, s.max_exp_avg_sq, s.master});
+  for (const auto& s : slots) v.push_back({s.exp_avg, s.exp_avg_sq, s.max_exp_avg_sq, s.master});
   return v;
 }
 
 void FusedOptimizer::save(torch::serialize::OutputArchive& archive) const {
-  save_fused_state(archive, options_.kind, step_, state_views());
+  save_fused_state(archive, options_.kind, step_, fused_state_views(slots_));
 }
 
 void FusedOptimizer::load(torch::serialize::InputArchive& archive) {
-  step_ = load_fused_state(archive, options_.kind, state_views());
+  step_ = load_fused_state(archive, options_.kind, fused_state_views(slots_));
 }
 
 #if defined(IMPRINT_WITH_CUDA_OPTIMIZER)

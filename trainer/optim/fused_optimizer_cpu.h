@@ -12,6 +12,17 @@ namespace imprint {
 struct FusedSlotState {
   torch::Tensor exp_avg, exp_avg_sq, max_exp_avg_sq, master;
 };
+// One parameter and its optimizer state: the one layout of the CPU and the CUDA optimizer.
+struct FusedSlot {
+  torch::Tensor param;   // the model's parameter (float32, bfloat16 or float16)
+  torch::Tensor master;  // float32 copy when param is lower precision, else undefined
+  torch::Tensor exp_avg, exp_avg_sq, max_exp_avg_sq;  // float32; max_exp_avg_sq only with AMSGrad
+  double weight_decay = 0.0;
+};
+// The state of `p`, zeroed, on p's device.
+FusedSlot make_fused_slot(const torch::Tensor& p, double weight_decay, bool amsgrad);
+std::vector<FusedSlotState> fused_state_views(const std::vector<FusedSlot>& slots);
+
 const char* fused_state_kind(OptimizerKind kind);
 void save_fused_state(torch::serialize::OutputArchive& archive, OptimizerKind kind, int64_t step,
                       const std::vector<FusedSlotState>& slots);
@@ -32,19 +43,14 @@ class FusedOptimizer final : public Optimizer {
 
   // The per-group constants of step number `t` (1-based), as both the CPU loop and the CUDA kernels use them.
   static OptimStep constants(const OptimizerOptions& o, double lr, double weight_decay, int64_t t);
+  static OptimHyper hyper(const OptimizerOptions& o, double lr, double weight_decay);
 
  private:
-  struct Slot {
-    torch::Tensor param;   // the model's parameter (float32, bfloat16 or float16)
-    torch::Tensor master;  // float32 copy when param is lower precision, else undefined
-    torch::Tensor exp_avg, exp_avg_sq, max_exp_avg_sq;
-    double weight_decay;
-  };
+  using Slot = FusedSlot;
   struct Chunk {
     int64_t slot, begin, end;
   };
   double grad_sq_norm() const;
-  std::vector<FusedSlotState> state_views() const;
   void adamw_pass(const std::vector<OptimStep>& steps, float grad_scale);
   void lamb_pass(const std::vector<OptimStep>& steps, float grad_scale);
 

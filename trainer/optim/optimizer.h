@@ -24,6 +24,7 @@ struct OptimizerOptions {
 struct StepReport {
   double grad_norm = 0.0;  // global L2 norm of the (unscaled) gradients before clipping
   bool skipped = false;    // a non-finite gradient: nothing was changed
+  bool known = true;       // false from step_async() on a GPU: the values are still on the device
 };
 
 class Optimizer {
@@ -33,9 +34,20 @@ class Optimizer {
   // then clipped to global norm `max_grad_norm` when it is > 0. A non-finite gradient skips the step and
   // leaves parameters and state untouched.
   virtual StepReport step(double lr, double max_grad_norm, double loss_scale = 1.0) = 0;
+  // The same update without reading its outcome back: on a GPU nothing waits for the device (report.known
+  // is false; last_report() reads it later, once per log line). On the CPU the same as step().
+  virtual StepReport step_async(double lr, double max_grad_norm, double loss_scale = 1.0) {
+    return last_ = step(lr, max_grad_norm, loss_scale);
+  }
+  // The outcome of the latest step (synchronises with the device on a GPU).
+  virtual StepReport last_report() { return last_; }
   virtual void save(torch::serialize::OutputArchive& archive) const = 0;
   virtual void load(torch::serialize::InputArchive& archive) = 0;
+  // Updates actually applied (skipped steps excluded); reads the device's counter on a GPU.
   virtual int64_t steps_taken() const = 0;
+
+ protected:
+  StepReport last_;
 };
 
 // imprint's one-pass optimizer (CPU: contiguous float32, bfloat16 or float16 parameters; low-precision

@@ -12,7 +12,9 @@
 
 namespace imprint {
 
-// Per-step, per-parameter-group constants, computed once on the host in double and rounded to float.
+// Per-step, per-parameter-group constants, computed once per step in double and rounded to float: by the
+// CPU optimizer on the host, by the CUDA one in a single device thread (step_constants below, both), so the
+// GPU needs no host round trip to learn whether the last step was skipped.
 struct OptimStep {
   float lr;
   float beta1, beta2, eps;
@@ -34,6 +36,48 @@ IMPRINT_HD float imprint_sqrt(float x) {
 #else
   return std::sqrt(x);
 #endif
+}
+
+// The hyper-parameters of one group for one step (the learning rate changes every step).
+struct OptimHyper {
+  double lr, beta1, beta2, eps, weight_decay;
+  int amsgrad;
+};
+
+IMPRINT_HD double imprint_pow(double x, double y) {
+#if defined(__CUDA_ARCH__)
+  return pow(x, y);
+#else
+  return std::pow(x, y);
+#endif
+}
+IMPRINT_HD double imprint_sqrt_d(double x) {
+#if defined(__CUDA_ARCH__)
+  return sqrt(x);
+#else
+  return std::sqrt(x);
+#endif
+}
+
+// The constants of step number `t` (1-based; t counts the steps actually taken, skipped ones excluded).
+IMPRINT_HD OptimStep step_constants(const OptimHyper& h, double t) {
+  const double bc1 = 1.0 - imprint_pow(h.beta1, t);
+  const double bc2 = 1.0 - imprint_pow(h.beta2, t);
+  OptimStep s{};
+  s.lr = static_cast<float>(h.lr);
+  s.beta1 = static_cast<float>(h.beta1);
+  s.beta2 = static_cast<float>(h.beta2);
+  s.eps = static_cast<float>(h.eps);
+  s.one_minus_beta1 = static_cast<float>(1.0 - h.beta1);
+  s.one_minus_beta2 = static_cast<float>(1.0 - h.beta2);
+  s.weight_decay = static_cast<float>(h.weight_decay);
+  s.decay_factor = static_cast<float>(1.0 - h.lr * h.weight_decay);
+  s.step_size = static_cast<float>(h.lr / bc1);
+  s.bias_correction1 = static_cast<float>(bc1);
+  s.bias_correction2 = static_cast<float>(bc2);
+  s.bias_correction2_sqrt = static_cast<float>(imprint_sqrt_d(bc2));
+  s.amsgrad = h.amsgrad;
+  return s;
 }
 
 // One AdamW element update, in the same operation order as torch::optim::AdamW, so the two agree to
