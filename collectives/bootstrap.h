@@ -24,4 +24,10 @@ struct Bootstrap {
   static Bootstrap from(const std::map<std::string, std::string>& env);
 };
 
+// The GPU a rank uses, out of the `visible` devices it sees: local_rank modulo visible. One function for the
+// model, the NCCL communicator and the optimizer (which follows its parameters), right both for one GPU per
+// task (Slurm --gpus-per-task=1 or CUDA_VISIBLE_DEVICES per rank: every rank sees device 0) and for every
+// GPU of the node visible to every rank. Throws BootstrapError when no device is visible.
+int gpu_for_local_rank(int local_rank, int visible);
+
 }  // namespace imprint

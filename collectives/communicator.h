@@ -70,8 +70,10 @@ std::unique_ptr<Communicator> make_local_communicator();
 // OpenMPI over MPI_COMM_WORLD; initialises MPI if nobody has. CPU tensors.
 std::unique_ptr<Communicator> make_mpi_communicator(const CommOptions& options);
 // NCCL over the ranks of `bootstrap` (an MPI communicator that shares NCCL's unique id and is kept, and
-// finalised, with the NCCL one), on GPU `local_rank`; CUDA tensors. Only in builds with a CUDA libtorch and
-// NCCL (IMPRINT_WITH_NCCL defined).
+// finalised, with the NCCL one), on GPU gpu_for_local_rank(local_rank, visible devices) (bootstrap.h); CUDA
+// tensors. Collectives are stream-ordered (wait() blocks the caller's stream, not the host) and watched by a
+// thread that ends the job on a timeout or an NCCL error. Only in builds with a CUDA libtorch and NCCL
+// (IMPRINT_WITH_NCCL defined).
 std::unique_ptr<Communicator> make_nccl_communicator(const CommOptions& options,
                                                      std::unique_ptr<Communicator> bootstrap, int local_rank);
 // Ends every rank of the job (MPI_Abort when MPI is running), after this rank has logged why. Never waits

@@ -46,3 +46,18 @@ TEST(Bootstrap, BadValuesNameTheVariable) {
     EXPECT_EQ(std::string(e.what()), "SLURM_PROCID=2 is not below SLURM_NTASKS=2");
   }
 }
+
+// One GPU per task (Slurm --gpus-per-task=1, CUDA_VISIBLE_DEVICES per rank): every local rank sees only
+// device 0 and must use it; with every GPU of the node visible, local rank r takes GPU r (mod the count).
+TEST(Bootstrap, GpuForLocalRankFitsWhatTheRankSees) {
+  EXPECT_EQ(imprint::gpu_for_local_rank(3, 1), 0);
+  EXPECT_EQ(imprint::gpu_for_local_rank(3, 4), 3);
+  EXPECT_EQ(imprint::gpu_for_local_rank(5, 4), 1);
+  EXPECT_EQ(imprint::gpu_for_local_rank(0, 8), 0);
+  try {
+    imprint::gpu_for_local_rank(2, 0);
+    FAIL() << "no error without a visible GPU";
+  } catch (const BootstrapError& e) {
+    EXPECT_NE(std::string(e.what()).find("no CUDA device is visible"), std::string::npos) << e.what();
+  }
+}
