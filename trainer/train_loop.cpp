@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "collectives/bootstrap.h"
 #include "collectives/gradient_reducer.h"
 #include "core/log.h"
 #include "core/text.h"
@@ -17,6 +18,7 @@
 #include "data/shard_dataset.h"
 #include "data/synthetic_dataset.h"
 #include "data/synthetic_export.h"
+#include "trainer/autocast_scope.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/encoder_export.h"
 #include "trainer/fault_injection.h"
@@ -131,41 +133,49 @@ at::Device pick_device(const Config& cfg, int local_rank) {
     throw ConfigError("train.device: cuda was asked for, but this build of libtorch or this machine has no CUDA "
                       "device (use auto or cpu)");
   if (want == "cuda" || (want == "auto" && have_cuda))
-    return at::Device(at::kCUDA, static_cast<at::DeviceIndex>(local_rank % torch::cuda::device_count()));
+    return at::Device(at::kCUDA, static_cast<at::DeviceIndex>(
+                                     gpu_for_local_rank(local_rank, static_cast<int>(torch::cuda::device_count()))));
   return at::Device(at::kCPU);
 }
 
 // One optimizer step on this rank's rows `b`: forward through encoder and objectives, backward with the
 // gradient all-reduce overlapping it, then the optimizer. Adds the objectives' logged values to `logged`.
+// Nothing here reads a value back from a GPU: the loss stays a tensor until the log line reads the
+// interval's sum, and the optimizer's report stays on the device (report.known false) until then too.
 struct StepOutcome {
-  double loss = 0;  // this rank's loss (read back: the step's one host synchronisation)
-  double compute_ms = 0, comm_wait_ms = 0, optim_ms = 0;
+  at::Tensor loss;  // this rank's loss, detached
+  double compute_ms = 0, comm_wait_ms = 0, optim_ms = 0;  // host time (on a GPU: time to enqueue)
   StepReport report;
 };
 
 StepOutcome train_step(TrainingRun& run, const PairBatch& b, GradientReducer* reducer, Communicator& comm, double lr,
-                       double clip, std::map<std::string, at::Tensor>& logged) {
+                       double clip, bool bf16, std::map<std::string, at::Tensor>& logged) {
   StepOutcome o;
   const auto t1 = Clock::now();
   for (auto& kv : run.named) kv.second.mutable_grad() = at::Tensor();
   if (reducer) reducer->prepare(/*sync=*/true);
   TrainBatch rows{b.reference, b.target, b.identity, b.content, b.step, comm.rank() * b.identity.size(0)};
-  const Conditioning ref = run.objective->reads_reference() ? run.encoder->encode(b.reference) : Conditioning{};
-  const Conditioning tgt = run.objective->reads_target() ? run.encoder->encode(b.target) : Conditioning{};
-  ObjectiveOutput out = run.objective->compute(rows, ref, tgt, comm);
+  ObjectiveOutput out;
+  {
+    AutocastScope autocast(run.device, bf16);
+    const Conditioning ref = run.objective->reads_reference() ? run.encoder->encode(b.reference) : Conditioning{};
+    const Conditioning tgt = run.objective->reads_target() ? run.encoder->encode(b.target) : Conditioning{};
+    out = run.objective->compute(rows, ref, tgt, comm);
+  }
+  out.loss = out.loss.to(at::kFloat);
   out.loss.backward();
   for (auto& [name, value] : out.logged) {
     auto& sum = logged[name];
     sum = sum.defined() ? sum + value : value;
   }
-  o.loss = out.loss.item<double>();
+  o.loss = out.loss.detach();
   if (reducer) {
     reducer->finalize();
     o.comm_wait_ms = 1000 * reducer->last_wait_seconds();
   }
   o.compute_ms = ms_since(t1);
   const auto t2 = Clock::now();
-  o.report = run.optimizer->step(lr, clip);
+  o.report = run.optimizer->step_async(lr, clip);
   o.optim_ms = ms_since(t2);
   return o;
 }
@@ -207,6 +217,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   if (device.is_cuda() && comm->size() > 1 && comm->backend() != "nccl")
     throw ConfigError("train.device: training on GPUs with several ranks needs distributed.backend: nccl (the " +
                       comm->backend() + " backend takes CPU tensors)");
+  check_precision_supported(cfg.get_string("train.precision"), device);
   TrainingRun run = build_training_run(cfg, device);
   auto& named = run.named;
   const int64_t n_params = run.parameter_count();
@@ -244,6 +255,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     ro.bucket_bytes = static_cast<int64_t>(cfg.get_float("distributed.bucket_mb") * (1 << 20));
     ro.first_bucket_bytes = static_cast<int64_t>(cfg.get_float("distributed.first_bucket_mb") * (1 << 20));
     ro.find_unused_parameters = cfg.get_bool("distributed.find_unused_parameters");
+    ro.wire = cfg.get_string("distributed.grad_compression") == "bf16" ? at::kBFloat16 : at::kFloat;
     std::vector<at::Tensor> params;
     std::vector<std::string> names;
     for (const auto& kv : named) params.push_back(kv.second), names.push_back(kv.first);
@@ -256,6 +268,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   const int64_t ckpt_every = cfg.get_int("checkpoint.every");
   const double ckpt_minutes = cfg.get_float("checkpoint.every_minutes");
   const double clip = cfg.get_float("optimizer.grad_clip");
+  const bool bf16 = cfg.get_string("train.precision") == "bf16";
   LrSchedule schedule{cfg.get_string("schedule.name"), cfg.get_float("optimizer.lr"),
                       cfg.get_int("schedule.warmup_steps"), total, cfg.get_float("schedule.min_lr_ratio")};
 
@@ -357,9 +370,11 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     return s;
   };
 
-  double loss_sum = 0, data_ms = 0, compute_ms = 0, comm_ms = 0, optim_ms = 0;
+  at::Tensor loss_sum;  // this rank's loss summed over the log interval, on the training device
+  double data_ms = 0, compute_ms = 0, comm_ms = 0, optim_ms = 0;
   std::map<std::string, at::Tensor> logged_sums;  // the objectives' values, summed over the log interval
   int64_t interval = 0, skipped = 0;
+  const int64_t taken_at_start = run.optimizer->steps_taken();
   auto interval_start = Clock::now();
   auto last_checkpoint = Clock::now();
   const auto run_start = Clock::now();
@@ -382,28 +397,38 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
 
     comm->set_context(log::strf("step %lld", static_cast<long long>(step + 1)));
     const double lr = schedule.at(step);
-    const StepOutcome outcome = train_step(run, b, reducer.get(), *comm, lr, clip, logged_sums);
+    const StepOutcome outcome = train_step(run, b, reducer.get(), *comm, lr, clip, bf16, logged_sums);
     compute_ms += outcome.compute_ms;
     comm_ms += outcome.comm_wait_ms;
     optim_ms += outcome.optim_ms;
-    const double loss_value = outcome.loss;
-    const StepReport& rep = outcome.report;
-    if (rep.skipped) {
+    StepReport rep = outcome.report;
+    if (rep.known && rep.skipped) {
       ++skipped;
       log::warn(log::strf("step %lld: non-finite gradient (norm %g), update skipped", (long long)step + 1, rep.grad_norm));
     } else if (!run.average.empty()) {
+      // On a GPU the skip flag is not read back per step: the average then also moves on a skipped step
+      // (towards unchanged weights).
       update_average(run.average, run.named, run.average_decay);
     }
-    loss_sum += loss_value;
+    const at::Tensor loss_value = outcome.loss.to(at::kDouble);
+    loss_sum = loss_sum.defined() ? loss_sum + loss_value : loss_value;
     ++interval;
     ++step;
 
     if (step % log_every == 0 || step == end) {
       const double wall = ms_since(interval_start);
       // Each rank's loss covers its own rows of the global batch: their mean is the global-batch loss.
-      at::Tensor global_loss = at::full({1}, loss_sum / interval, at::TensorOptions().dtype(at::kDouble).device(comm_device));
+      at::Tensor global_loss = (loss_sum / static_cast<double>(interval)).reshape({1}).to(comm_device).contiguous();
       comm->allreduce_(global_loss, ReduceOp::Average);
       const double mean_loss = global_loss.item<double>();  // .item() also syncs the GPU: timings are honest
+      if (!rep.known) {  // the device's report and update counter, read once per log line
+        rep = run.optimizer->last_report();
+        const int64_t now_skipped = (step - first_step) - (run.optimizer->steps_taken() - taken_at_start);
+        if (now_skipped > skipped)
+          log::warn(log::strf("%lld update(s) skipped (non-finite gradient) up to step %lld",
+                              (long long)(now_skipped - skipped), (long long)step));
+        skipped = now_skipped;
+      }
       if (std::isnan(run.first_loss)) run.first_loss = mean_loss;
       summary.last_loss = mean_loss;
       const double sps = 1000.0 * interval * batch / wall;
@@ -429,7 +454,8 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
       for (auto& [name, sum] : logged_sums) record[name] = sum.item<double>() / interval;
       logged_sums.clear();
       if (metrics) metrics->write(record);
-      loss_sum = data_ms = compute_ms = comm_ms = optim_ms = 0;
+      loss_sum = at::Tensor();
+      data_ms = compute_ms = comm_ms = optim_ms = 0;
       interval = 0;
       interval_start = Clock::now();
     }

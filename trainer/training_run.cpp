@@ -56,6 +56,7 @@ int64_t TrainingRun::parameter_count() const {
 TrainingRun build_training_run(const Config& cfg, const at::Device& device) {
   TrainingRun run;
   run.signature = model_signature(cfg);
+  run.device = device;
   run.encoder = make_encoder(encoder_spec(cfg));
   run.objective = std::make_shared<CombinedObjective>(cfg);
   run.encoder->to(device);
@@ -123,6 +124,11 @@ void save_checkpoint(TrainingRun& run, int64_t step, const CheckpointStore& stor
   ar.write("optimizer", optimizer);
   if (!run.average.empty()) write_average(ar, run.named, run.average);
   ar.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
+  if (run.device.is_cuda()) {  // dropout and noise drawn on the GPU: a resume must draw the same
+    at::Generator gen = at::globalContext().defaultGenerator(run.device);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    ar.write("cuda_rng", gen.get_state(), /*is_buffer=*/true);
+  }
   const std::string path = store.save(step, ar);
   log::info("checkpoint: " + path);
 }
@@ -152,6 +158,17 @@ int64_t restore_checkpoint(TrainingRun& run, torch::serialize::InputArchive& ar,
     ar.read("torch_rng", rng, true);
     at::Generator gen = at::detail::getDefaultCPUGenerator();
     gen.set_state(rng);
+    if (run.device.is_cuda()) {
+      at::Tensor cuda_rng;
+      if (ar.try_read("cuda_rng", cuda_rng, true)) {
+        at::Generator cuda_gen = at::globalContext().defaultGenerator(run.device);
+        std::lock_guard<std::mutex> lock(cuda_gen.mutex());
+        cuda_gen.set_state(cuda_rng);
+      } else {
+        log::warn(path + ": holds no CUDA RNG state (written by a CPU run): random draws on the GPU will differ "
+                         "from an uninterrupted run");
+      }
+    }
     ar.read("step", step);
     c10::IValue restarts, first_loss;  // absent in checkpoints of earlier versions
     if (ar.try_read("restarts", restarts)) run.restarts = restarts.toInt();

@@ -32,6 +32,7 @@ struct TrainingRun {
   std::map<std::string, std::string> signature;  // model_signature() of the config
   int64_t restarts = 0;                          // how many times this run was resumed
   double first_loss = std::nan("");              // the run's first logged loss, carried across restarts
+  at::Device device{at::kCPU};                   // where it trains; a CUDA run also checkpoints that GPU's RNG
 
   int64_t parameter_count() const;
 };
