@@ -1,5 +1,6 @@
 // All-reduce bandwidth of imprint's Communicator (MPI backend) against raw MPI_Allreduce on the same buffers,
-// in the same run, with nccl-tests' definitions:
+// in the same run, with nccl-tests' definitions (and, last columns, the same element count as bfloat16:
+// what distributed.grad_compression: bf16 sends, and its time over float32's):
 //   algbw = bytes / time,   busbw = algbw * 2 (n - 1) / n   (n ranks: the per-link traffic of a ring).
 //
 //   mpirun --allow-run-as-root --oversubscribe -np 2 ./build/bench/allreduce_bench [max_mb=256]
@@ -51,10 +52,10 @@ int main(int argc, char** argv) {
   const bool lead = comm->rank() == 0;
   if (lead) {
     std::printf("# all-reduce, float32 sum, %d ranks; imprint Communicator (mpi) vs raw MPI_Allreduce\n", n);
-    std::printf("# %12s %12s | %10s %9s %9s | %10s %9s %9s | %7s\n", "size (B)", "count", "time (us)", "algbw",
-                "busbw", "time (us)", "algbw", "busbw", "ratio");
-    std::printf("# %12s %12s | %30s | %30s | %7s\n", "", "", "imprint       (GB/s)   (GB/s)", "raw MPI       (GB/s)   (GB/s)",
-                "raw/imp");
+    std::printf("# %12s %12s | %10s %9s %9s | %10s %9s %9s | %7s | %10s %8s\n", "size (B)", "count", "time (us)",
+                "algbw", "busbw", "time (us)", "algbw", "busbw", "ratio", "bf16 (us)", "f32/bf16");
+    std::printf("# %12s %12s | %30s | %30s | %7s | %19s\n", "", "", "imprint       (GB/s)   (GB/s)",
+                "raw MPI       (GB/s)   (GB/s)", "raw/imp", "same count, bf16");
   }
   for (double bytes = 1024; bytes <= max_mb * (1 << 20) + 1; bytes *= 4) {
     const int64_t count = static_cast<int64_t>(bytes / 4);
@@ -65,11 +66,14 @@ int main(int argc, char** argv) {
     const double theirs = time_per_call(
         [&] { MPI_Allreduce(MPI_IN_PLACE, raw.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); },
         iters);
+    // distributed.grad_compression: bf16 — the same gradients as bfloat16 (half the bytes, user-defined op).
+    at::Tensor h = at::ones({count}, at::kBFloat16);
+    const double packed = time_per_call([&] { comm->allreduce_(h, imprint::ReduceOp::Sum); }, iters);
     const double factor = 2.0 * (n - 1) / n;
     if (lead)
-      std::printf("  %12.0f %12lld | %10.1f %9.2f %9.2f | %10.1f %9.2f %9.2f | %7.2f\n", bytes, (long long)count,
-                  ours * 1e6, bytes / ours / 1e9, bytes / ours / 1e9 * factor, theirs * 1e6, bytes / theirs / 1e9,
-                  bytes / theirs / 1e9 * factor, theirs / ours);
+      std::printf("  %12.0f %12lld | %10.1f %9.2f %9.2f | %10.1f %9.2f %9.2f | %7.2f | %10.1f %8.2f\n", bytes,
+                  (long long)count, ours * 1e6, bytes / ours / 1e9, bytes / ours / 1e9 * factor, theirs * 1e6,
+                  bytes / theirs / 1e9, bytes / theirs / 1e9 * factor, theirs / ours, packed * 1e6, packed / ours);
   }
   comm.reset();
   return 0;

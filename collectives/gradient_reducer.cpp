@@ -10,10 +10,14 @@ namespace imprint {
 GradientReducer::GradientReducer(std::vector<at::Tensor> params, std::vector<std::string> names, Communicator& comm,
                                  const Options& options)
     : comm_(comm), options_(options), alive_(std::make_shared<bool>(true)) {
+  if (options.wire != at::kFloat && options.wire != at::kBFloat16)
+    throw std::invalid_argument("gradient reducer: the wire dtype must be float32 or bfloat16");
   for (size_t i = 0; i < params.size(); ++i) {
     if (!params[i].requires_grad()) continue;
-    if (params[i].scalar_type() != at::kFloat)
-      throw std::invalid_argument("gradient reducer: parameter '" + names.at(i) + "' is not float32");
+    const auto t = params[i].scalar_type();
+    if (t != at::kFloat && t != at::kBFloat16 && t != at::kHalf)
+      throw std::invalid_argument("gradient reducer: parameter '" + names.at(i) + "' is " + at::toString(t) +
+                                  "; expected float32, bfloat16 or float16");
     params_.push_back(params[i]);
     names_.push_back(names.at(i));
   }
@@ -39,7 +43,7 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> params, std::vector<std
   for (auto& b : buckets_) {
     int64_t n = 0;
     for (size_t k : b.params) n += params_[k].numel();
-    b.flat = at::zeros({n}, params_[b.params.front()].options());  // on the parameters' device
+    b.flat = at::zeros({n}, params_[b.params.front()].options().dtype(at::kFloat));  // on the parameters' device
   }
   for (size_t k = 0; k < params_.size(); ++k) {
     std::weak_ptr<bool> alive = alive_;
@@ -89,7 +93,12 @@ void GradientReducer::launch_ready_buckets() {
   while (next_to_launch_ < buckets_.size() && buckets_[next_to_launch_].ready == buckets_[next_to_launch_].params.size()) {
     Bucket& b = buckets_[next_to_launch_++];
     b.launched = true;
-    b.work = comm_.allreduce_async_(b.flat, ReduceOp::Average);
+    if (options_.wire == at::kFloat) {
+      b.work = comm_.allreduce_async_(b.flat, ReduceOp::Average);
+    } else {
+      b.wire = b.flat.to(options_.wire);
+      b.work = comm_.allreduce_async_(b.wire, ReduceOp::Average);
+    }
   }
 }
 
@@ -120,7 +129,13 @@ void GradientReducer::finalize() {
     used = used.to(buckets_.front().flat.device());
   }
   const auto start = std::chrono::steady_clock::now();
-  for (auto& b : buckets_) b.work->wait();
+  for (auto& b : buckets_) {
+    b.work->wait();
+    if (b.wire.defined()) {
+      b.flat.copy_(b.wire);
+      b.wire = at::Tensor();
+    }
+  }
   if (options_.find_unused_parameters) {
     comm_.allreduce_(used, ReduceOp::Max);
     used = used.cpu();

@@ -5,7 +5,8 @@
 // An autograd hook on each parameter copies its gradient into its bucket; a bucket whose gradients are all
 // in is all-reduced asynchronously while backward goes on. Buckets are launched in index order on every
 // rank, so all ranks issue the same collectives in the same order. finalize() launches what is left,
-// waits, and writes the averaged gradients back to `.grad`.
+// waits, and writes the averaged gradients back to `.grad`. Parameters may be float32, bfloat16 or float16:
+// buckets are float32 either way (options.wire says what the all-reduce moves).
 #pragma once
 #include <ATen/Tensor.h>
 
@@ -26,6 +27,9 @@ class GradientReducer {
     // true: each step also all-reduces a "used" flag per parameter; a parameter no rank used keeps an
     // undefined gradient (the optimizer skips it), one used somewhere gets the average with zeros elsewhere.
     bool find_unused_parameters = false;
+    // What travels: float32, or bfloat16 (DDP's bf16_compress_hook): each bucket is rounded to bfloat16 for
+    // the all-reduce and widened back, halving the bytes on the wire.
+    at::ScalarType wire = at::kFloat;
   };
 
   // `names` label parameters in error messages. Parameters with requires_grad false are left out.
@@ -51,6 +55,7 @@ class GradientReducer {
 
  private:
   struct Bucket {
+    at::Tensor wire;  // the bucket in options.wire while its all-reduce runs (compression only)
     std::vector<size_t> params;  // indices into params_
     std::vector<int64_t> offsets;
     at::Tensor flat;             // float32 buffer all-reduced as one tensor

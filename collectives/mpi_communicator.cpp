@@ -18,6 +18,8 @@
 // the stuck collective is "missing"; a peer that does not answer at all is stopped, hung or dead. Plain
 // point-to-point messages work on every transport (one-sided windows do not exist on TCP-only OpenMPI).
 #include <ATen/ATen.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
 #include <mpi.h>
 
 #include <atomic>
@@ -47,13 +49,39 @@ MPI_Datatype mpi_type(const at::Tensor& t) {
     case at::kLong: return MPI_INT64_T;
     case at::kInt: return MPI_INT32_T;
     case at::kByte: return MPI_UINT8_T;
+    case at::kBFloat16:
+    case at::kHalf: return MPI_UINT16_T;  // moved as 2-byte words; reduced by the ops below
     default:
       throw CollectiveError(std::string("mpi backend: tensors of dtype ") + at::toString(t.scalar_type()) +
-                            " are not supported (float32, float64, int64, int32, uint8 are)");
+                            " are not supported (float32, float64, bfloat16, float16, int64, int32, uint8 are)");
   }
 }
 
-MPI_Op mpi_op(ReduceOp op) { return op == ReduceOp::Max ? MPI_MAX : MPI_SUM; }
+// MPI has no bfloat16/float16: user ops that add (or take the max) in float32 and round back, as NCCL does
+// for these types. Used for compressed gradients (distributed.grad_compression: bf16).
+template <typename T, bool kMax>
+void reduce_16bit(void* in, void* inout, int* len, MPI_Datatype*) {
+  const T* a = static_cast<const T*>(in);
+  T* b = static_cast<T*>(inout);
+  for (int i = 0; i < *len; ++i) {
+    const float x = static_cast<float>(a[i]), y = static_cast<float>(b[i]);
+    b[i] = static_cast<T>(kMax ? (x > y ? x : y) : x + y);
+  }
+}
+
+MPI_Op mpi_op(ReduceOp op, at::ScalarType type) {
+  const bool max = op == ReduceOp::Max;
+  if (type != at::kBFloat16 && type != at::kHalf) return max ? MPI_MAX : MPI_SUM;
+  static std::once_flag once;
+  static MPI_Op ops[2][2];  // [half?][max?]
+  std::call_once(once, [] {
+    MPI_Op_create(&reduce_16bit<c10::BFloat16, false>, 1, &ops[0][0]);
+    MPI_Op_create(&reduce_16bit<c10::BFloat16, true>, 1, &ops[0][1]);
+    MPI_Op_create(&reduce_16bit<c10::Half, false>, 1, &ops[1][0]);
+    MPI_Op_create(&reduce_16bit<c10::Half, true>, 1, &ops[1][1]);
+  });
+  return ops[type == at::kHalf][max];
+}
 
 const char* op_name(int code) {
   static const char* names[] = {"allreduce", "allgather", "broadcast", "reduce_scatter", "barrier"};
@@ -164,7 +192,7 @@ class MpiCommunicator final : public Communicator {
     at::Tensor buf = t;
     const double scale = op == ReduceOp::Average ? 1.0 / size_ : 1.0;
     return submit(kAllreduce, t, [this, buf, op, scale]() mutable {
-      MPI_Allreduce(MPI_IN_PLACE, buf.data_ptr(), static_cast<int>(buf.numel()), mpi_type(buf), mpi_op(op), comm_);
+      MPI_Allreduce(MPI_IN_PLACE, buf.data_ptr(), static_cast<int>(buf.numel()), mpi_type(buf), mpi_op(op, buf.scalar_type()), comm_);
       if (scale != 1.0) buf.mul_(scale);
     });
   }
@@ -200,7 +228,7 @@ class MpiCommunicator final : public Communicator {
     at::Tensor out = at::empty(shape, t.options());
     const double scale = op == ReduceOp::Average ? 1.0 / size_ : 1.0;
     submit(kReduceScatter, t, [this, t, out, op, scale]() mutable {
-      MPI_Reduce_scatter_block(t.data_ptr(), out.data_ptr(), static_cast<int>(out.numel()), mpi_type(t), mpi_op(op),
+      MPI_Reduce_scatter_block(t.data_ptr(), out.data_ptr(), static_cast<int>(out.numel()), mpi_type(t), mpi_op(op, t.scalar_type()),
                                comm_);
       if (scale != 1.0) out.mul_(scale);
     })->wait();

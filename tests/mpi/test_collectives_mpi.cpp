@@ -36,6 +36,23 @@ TEST(MpiCollectives, AllreduceSumAverageMax) {
   }
 }
 
+TEST(MpiCollectives, AllreduceOfBfloat16AndFloat16) {
+  // Small integers: exact in both types, so the float32-accumulating user ops must give exact results.
+  const int me = g_world->rank(), w = g_world->size();
+  for (at::ScalarType type : {at::kBFloat16, at::kHalf}) {
+    const at::Tensor k = at::arange(3000, at::kDouble).remainder(5);
+    at::Tensor t = ((me + 1) * k).to(type);
+    g_world->allreduce_(t, ReduceOp::Sum);
+    EXPECT_TRUE(at::equal(t.to(at::kDouble), (w * (w + 1) / 2) * k)) << at::toString(type);
+    at::Tensor m = ((me + 1) * k).to(type);
+    g_world->allreduce_(m, ReduceOp::Max);
+    EXPECT_TRUE(at::equal(m.to(at::kDouble), w * k)) << at::toString(type);
+    at::Tensor a = (2 * w * k).to(type);  // the same on every rank: the average is itself
+    g_world->allreduce_(a, ReduceOp::Average);
+    EXPECT_TRUE(at::equal(a.to(at::kDouble), 2 * w * k)) << at::toString(type);
+  }
+}
+
 TEST(MpiCollectives, SeveralAsyncAllreducesInFlight) {
   std::vector<at::Tensor> ts;
   std::vector<std::shared_ptr<Work>> works;
@@ -105,6 +122,46 @@ TEST(GradientReducer, AveragesInBucketsAndHandlesAccumulation) {
   reducer.finalize();
   for (int k = 0; k < 3; ++k)
     EXPECT_TRUE(at::allclose(params[k].grad(), at::full_like(params[k], 3 * mean_rank * (k + 1)))) << k;
+}
+
+// distributed.grad_compression: bf16 — what reaches .grad is the average of the gradients as bfloat16
+// carries it (within bf16 rounding of the float32 average, and bf16-representable), not the float32 one.
+TEST(GradientReducer, Bf16CompressionRoundsWhatTravels) {
+  const int me = g_world->rank(), w = g_world->size();
+  at::Tensor p = at::zeros({5000}, at::kFloat).set_requires_grad(true);
+  at::Tensor q = at::zeros({5000}, at::kFloat).set_requires_grad(true);
+  GradientReducer::Options plain, packed;
+  packed.wire = at::kBFloat16;
+  GradientReducer a({p}, {"p"}, *g_world, plain), b({q}, {"q"}, *g_world, packed);
+  // Gradient 1 + (i + rank) / 3001: not representable in bfloat16.
+  const at::Tensor g = 1 + (at::arange(5000, at::kFloat) + me) / 3001.0f;
+  a.prepare(true);
+  b.prepare(true);
+  (p * g).sum().backward();
+  (q * g).sum().backward();
+  a.finalize();
+  b.finalize();
+  at::Tensor want = at::zeros({5000}, at::kDouble);
+  for (int r = 0; r < w; ++r) want += 1 + (at::arange(5000, at::kDouble) + r) / 3001.0;
+  want /= w;
+  EXPECT_LT((p.grad().to(at::kDouble) - want).abs().max().item<double>(), 1e-6);
+  const double err = ((q.grad().to(at::kDouble) - want).abs() / want).max().item<double>();
+  EXPECT_GT(err, 1e-5) << "the compressed average is as exact as float32: nothing was compressed";
+  EXPECT_LT(err, 3 * std::ldexp(1.0, -8)) << "beyond bfloat16 rounding (sum and scale, each 2^-9 relative)";
+  EXPECT_TRUE(at::equal(q.grad(), q.grad().to(at::kBFloat16).to(at::kFloat))) << "not bfloat16-representable";
+}
+
+TEST(GradientReducer, TakesBfloat16Parameters) {
+  const int me = g_world->rank(), w = g_world->size();
+  at::Tensor p = at::zeros({300}, at::kBFloat16).set_requires_grad(true);
+  GradientReducer reducer({p}, {"p"}, *g_world, {});
+  reducer.prepare(true);
+  (p.to(at::kFloat) * static_cast<float>(me + 1)).sum().backward();
+  reducer.finalize();
+  EXPECT_EQ(p.grad().scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(p.grad().to(at::kDouble), at::full({300}, (w + 1) / 2.0, at::kDouble)));
+  at::Tensor d = at::zeros({3}, at::kDouble).set_requires_grad(true);
+  EXPECT_THROW(GradientReducer({d}, {"d"}, *g_world, {}), std::invalid_argument);
 }
 
 TEST(GradientReducer, UnusedParameterIsNamedOrToleratedOnRequest) {
