@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Compile-and-link check of every CUDA target against a CUDA build of libtorch: the one inside the PyPI
 # `torch` wheel (Debian's libtorch is CPU-only, so the default build cannot compile the torch glue of the
-# CUDA optimizer). Nothing here runs on a GPU. Needs nvcc (/usr/local/cuda); skips, saying so, without it.
+# CUDA optimizer or the NCCL backend). Builds imprint, every GPU test (the CUDA optimizer's kernels and torch
+# glue, the NCCL collectives) and the GPU benchmarks. Nothing here runs on a GPU, and the binaries cannot
+# even start on this machine (the wheel's CUDA libraries are not downloaded): the GPU tests RUN in the
+# default build (kernels; SKIPPED without a GPU) and under launch/smoke-gpu.sh --tests where a GPU is.
+# Needs nvcc (/usr/local/cuda); skips, saying so, without it.
 #
 # Link note: the wheel's libtorch_cuda.so needs cuDNN, cuBLAS, NVSHMEM... from other wheels that are not
 # downloaded; the link uses --allow-shlib-undefined so that only those libraries' symbols may stay
@@ -34,9 +38,11 @@ echo "check-cuda-torch: $(grep -E "^__version__|^cuda" "$root/torch/version.py" 
 export TORCH_CUDA_ARCH_LIST="8.0;9.0"
 cmake -S . -B build-cuda-torch -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$root/torch/share/cmake" -DTORCH_LIBRARY="$root/torch/lib/libtorch.so" \
-  -DIMPRINT_CUDA=ON -DIMPRINT_BUILD_TESTS=OFF -DIMPRINT_BUILD_BENCH=OFF \
+  -DIMPRINT_CUDA=ON -DIMPRINT_BUILD_TESTS=ON -DIMPRINT_BUILD_BENCH=ON \
   -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined >build-cuda-torch.log 2>&1 || { tail -40 build-cuda-torch.log; exit 1; }
 grep "imprint:" build-cuda-torch.log
 grep -q "torch-CUDA glue=ON" build-cuda-torch.log || { echo "check-cuda-torch: the wheel's torch has no CUDA target"; exit 1; }
-cmake --build build-cuda-torch -j"${IMPRINT_BUILD_JOBS:-2}" --target imprint
-echo "check-cuda-torch: OK (imprint with the CUDA optimizer glue compiled and linked against $(basename "$wheel"))"
+targets=(imprint imprint_cuda_tests cuda_optimizer_bench)
+if grep -q "NCCL=ON" build-cuda-torch.log; then targets+=(imprint_nccl_tests nccl_allreduce_bench); fi
+cmake --build build-cuda-torch -j"${IMPRINT_BUILD_JOBS:-2}" --target "${targets[@]}"
+echo "check-cuda-torch: OK (${targets[*]} compiled and linked against $(basename "$wheel"))"

@@ -146,6 +146,9 @@ std::vector<KeySpec> build_schema() {
       Int("train.threads", "0", 0, 1024, "Torch intra-op threads; 0 uses every core."),
       Choice("train.device", "auto", {"auto", "cpu", "cuda"},
              "Where to train: auto takes the GPU of this rank's local rank when this build and machine have one."),
+      Choice("train.precision", "fp32", {"fp32", "bf16"},
+             "fp32, or bf16: the forward pass under autocast in bfloat16 with float32 weights, gradients, all-reduce "
+             "and optimizer (GPU; CPU needs libtorch 2.0 or newer)."),
       Int("train.log_every", "20", 1, big, "Steps between log lines (and metrics.jsonl records)."),
       Int("train.eval_every", "100", 0, big, "Steps between held-out evaluations; 0 evaluates only at the end."),
 
@@ -155,6 +158,9 @@ std::vector<KeySpec> build_schema() {
             "Gradient bucket size in MB: each full bucket is all-reduced while backward goes on."),
       Float("distributed.first_bucket_mb", "1", 0.001, 4096, false, false,
             "Size of the first (last layers') bucket, small so communication starts early."),
+      Choice("distributed.grad_compression", "none", {"none", "bf16"},
+             "none all-reduces float32 gradients; bf16 rounds each bucket to bfloat16 for the all-reduce (half the "
+             "bytes; DDP's bf16_compress_hook) and widens the average back to float32."),
       Float("distributed.timeout_s", "300", 0, 1e6, false, false,
             "A collective not done within this many seconds ends every rank with a message naming it, the step "
             "and the missing ranks; 0 waits forever."),
