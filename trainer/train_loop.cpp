@@ -388,10 +388,10 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
     maybe_inject_fault(fault, comm->rank(), step + 1);
     auto t0 = Clock::now();
     PairBatch b = loader.next();
-    if (device.is_cuda()) {  // pinned host memory: the copies overlap with queued GPU work
+    // Pinned host memory: the copies overlap with queued GPU work. Content labels stay on the CPU (objective.h).
+    if (device.is_cuda()) {
       b.reference = b.reference.to(device, /*non_blocking=*/true);
       b.target = b.target.to(device, /*non_blocking=*/true);
-      if (b.content.defined()) b.content = b.content.to(device, /*non_blocking=*/true);
     }
     data_ms += ms_since(t0);
 

@@ -26,7 +26,8 @@ namespace imprint {
 struct TrainBatch {
   at::Tensor reference, target;  // [B, ...] samples; row i of both has the same identity
   at::Tensor identity;           // [B] int64 dataset identity of row i (distinct within a step)
-  at::Tensor content;            // [B] int64 content label of the target when the dataset has them, else undefined
+  at::Tensor content;            // [B] int64 content label of the target when the dataset has them, else undefined;
+                                 // kept on the CPU (small; read per row there without a device round trip)
   int64_t step = 0;              // the optimizer step, and the global-batch row of row 0: per-row randomness
   int64_t first_row = 0;         // derived from them is the same on any number of ranks (parity, exact resume)
 };
