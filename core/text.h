@@ -47,4 +47,30 @@ inline std::string format_duration(double seconds) {
   return buf;
 }
 
+// "Natural" order: runs of digits compare by value, so 2.png < 10.png and speaker9 < speaker10; the rest
+// byte by byte. Ties (e.g. 02 vs 2) fall back to the plain comparison, so the order is total.
+inline bool natural_less(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    const bool da = a[i] >= '0' && a[i] <= '9', db = b[j] >= '0' && b[j] <= '9';
+    if (da && db) {
+      size_t ie = i, je = j;
+      while (ie < a.size() && a[ie] >= '0' && a[ie] <= '9') ++ie;
+      while (je < b.size() && b[je] >= '0' && b[je] <= '9') ++je;
+      size_t ia = i, jb = j;  // skip leading zeros, then longer means larger
+      while (ia + 1 < ie && a[ia] == '0') ++ia;
+      while (jb + 1 < je && b[jb] == '0') ++jb;
+      if (ie - ia != je - jb) return ie - ia < je - jb;
+      const int c = a.compare(ia, ie - ia, b, jb, je - jb);
+      if (c != 0) return c < 0;
+      i = ie, j = je;
+    } else {
+      if (a[i] != b[j]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[j]);
+      ++i, ++j;
+    }
+  }
+  if ((i < a.size()) != (j < b.size())) return j < b.size();
+  return a < b;
+}
+
 }  // namespace imprint

@@ -1,5 +1,7 @@
 #include "data/folder_pack.h"
 
+#include "core/text.h"
+
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -86,13 +88,45 @@ std::vector<std::string> holdout_names(const PackOptions& o, const std::vector<f
 
 }  // namespace
 
+namespace {
+
+bool path_less(const fs::path& a, const fs::path& b) { return natural_less(a.generic_string(), b.generic_string()); }
+
+// The output folder must be new or empty; with --overwrite it may hold a dataset, which is removed. Nothing
+// else is ever deleted.
+void prepare_output(const PackOptions& o) {
+  std::error_code ec;
+  if (!fs::exists(o.output, ec)) return;
+  if (!fs::is_directory(o.output, ec)) throw DatasetError(o.output + ": --output exists and is not a folder");
+  std::vector<fs::path> entries, foreign;
+  for (const auto& e : fs::directory_iterator(o.output, ec)) {
+    entries.push_back(e.path());
+    const std::string name = e.path().filename().string();
+    const bool dataset_file = e.is_regular_file() && (name == "manifest.json" ||
+                                                      (name.rfind("shard-", 0) == 0 && e.path().extension() == ".h5"));
+    if (!dataset_file) foreign.push_back(e.path());
+  }
+  if (entries.empty()) return;
+  if (!o.overwrite)
+    throw DatasetError(o.output + ": --output is not empty (" + std::to_string(entries.size()) + " entries, e.g. " +
+                       entries.front().filename().string() + "); choose a new folder, or pass --overwrite to replace "
+                       "the dataset there");
+  if (!foreign.empty())
+    throw DatasetError(o.output + ": --overwrite replaces only a dataset (manifest.json, shard-*.h5), but the folder "
+                       "also holds " + foreign.front().filename().string() + " (" + std::to_string(foreign.size()) +
+                       " such entries); nothing was removed");
+  for (const auto& p : entries) fs::remove(p, ec);
+}
+
+}  // namespace
+
 PackReport pack_folders(const PackOptions& o) {
   std::error_code ec;
   if (!fs::is_directory(o.input, ec)) throw DatasetError(o.input + ": input folder does not exist");
   std::vector<fs::path> identity_dirs;
   for (const auto& e : fs::directory_iterator(o.input, ec))
     if (e.is_directory()) identity_dirs.push_back(e.path());
-  std::sort(identity_dirs.begin(), identity_dirs.end());
+  std::sort(identity_dirs.begin(), identity_dirs.end(), path_less);
   if (identity_dirs.empty())
     throw DatasetError(o.input + ": no identity folders (expected " + o.input + "/<identity>/**/*." +
                        (o.modality == Modality::Image ? "{png,jpg,jpeg}" : "{wav,flac}") + ")");
@@ -101,8 +135,21 @@ PackReport pack_folders(const PackOptions& o) {
   for (size_t i = 0; i < identity_dirs.size(); ++i) {
     for (const auto& e : fs::recursive_directory_iterator(identity_dirs[i], ec))
       if (e.is_regular_file() && is_media_file(e.path().string(), o.modality)) all_files[i].push_back(e.path());
-    std::sort(all_files[i].begin(), all_files[i].end());
+    std::sort(all_files[i].begin(), all_files[i].end(), path_less);
   }
+  // Everything that can be known before decoding is checked before the output folder is touched.
+  size_t found = 0, with_two = 0;
+  for (const auto& files : all_files) found += files.size(), with_two += files.size() >= 2;
+  const char* kind = o.modality == Modality::Image ? "image files (*.png, *.jpg, *.jpeg)" : "audio files (*.wav, *.flac)";
+  if (found == 0)
+    throw DatasetError(o.input + ": no " + kind + " found under its " + std::to_string(identity_dirs.size()) +
+                       " identity folders" + (o.modality == Modality::Image ? " (audio? pass --modality audio)"
+                                                                            : " (images? pass --modality image)") +
+                       "; nothing was written");
+  if (o.holdout_identities > 0 && static_cast<size_t>(o.holdout_identities) + 1 >= with_two)
+    throw DatasetError(o.input + ": --holdout-identities " + std::to_string(o.holdout_identities) + " leaves too few of " +
+                       "the " + std::to_string(with_two) + " identities with 2 or more " + kind +
+                       " to train on; nothing was written");
   const auto label_of = content_labels_of(o, all_files);
   const auto listed_holdout = holdout_names(o, identity_dirs);
   std::vector<std::string> vocabulary;
@@ -112,6 +159,7 @@ PackReport pack_folders(const PackOptions& o) {
   std::map<std::string, int32_t> label_index;
   for (size_t c = 0; c < vocabulary.size(); ++c) label_index[vocabulary[c]] = static_cast<int32_t>(c);
 
+  prepare_output(o);
   DatasetWriter writer(o.output, o.modality, o.modality == Modality::Image ? o.image_size : o.sample_rate,
                        o.shard_bytes);
   writer.set_content_labels(vocabulary);

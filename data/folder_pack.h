@@ -1,6 +1,7 @@
 // `imprint pack`: a dataset from the folder layouts users already have,
 //   images: ROOT/<identity>/**/*.{png,jpg,jpeg}      audio: ROOT/<identity>/**/*.{wav,flac}
-// (VCTK / LibriSpeech-style nesting below the identity folder is fine). Files are decoded on `threads`
+// (VCTK / LibriSpeech-style nesting below the identity folder is fine). Identities and their files are taken
+// in natural order (2.png before 10.png; sample 0 is the reference in evaluation). Files are decoded on `threads`
 // threads but written in sorted order, so the output is byte-identical for the same input whatever the
 // thread count. A file that fails to decode is reported and skipped; an identity with fewer than 2 usable
 // samples cannot form a reference/target pair and is skipped with a warning. With content_from, each sample
@@ -29,6 +30,9 @@ struct PackOptions {
   // a TSV file of "<path relative to ROOT>\t<label>" lines that must name every file packed. The labels'
   // vocabulary is their sorted set.
   std::string content_from;
+  // An output folder that is not empty is refused unless this is set; then it may hold only a dataset
+  // (manifest.json, shard-*.h5), which is replaced. Checked before anything is decoded.
+  bool overwrite = false;
   std::function<void(int64_t done, int64_t total)> progress;
 };
 

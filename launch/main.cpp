@@ -369,6 +369,8 @@ int main(int argc, char** argv) {
   pack->add_option("--content-from", pack_opts.content_from,
                    "Content labels (format v2): 'stem' (file name without extension) or a TSV of "
                    "<path relative to ROOT><TAB><label> lines");
+  pack->add_flag("--overwrite", pack_opts.overwrite,
+                 "Replace the dataset in a non-empty --output (refused if it holds anything else)");
 
   auto* inspect = app.add_subcommand(
       "inspect", "Validate a dataset (manifest, shards, checksums, every sample read back) or a checkpoint file "

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/text.h"
 #include "data/folder_pack.h"
 #include "data/shard_dataset.h"
 #include "tests/tiny_run.h"
@@ -243,4 +244,75 @@ TEST(Pack, MissingOrEmptyInputIsNamed) {
   } catch (const DatasetError& e) {
     EXPECT_NE(std::string(e.what()).find("no identity folders"), std::string::npos) << e.what();
   }
+}
+
+TEST(Pack, NaturalOrderPutsTwoBeforeTen) {
+  EXPECT_TRUE(natural_less("2.png", "10.png"));
+  EXPECT_FALSE(natural_less("10.png", "2.png"));
+  EXPECT_TRUE(natural_less("speaker9/a.wav", "speaker10/a.wav"));
+  EXPECT_TRUE(natural_less("a.png", "b.png"));
+  EXPECT_TRUE(natural_less("2.png", "02.png") != natural_less("02.png", "2.png"));  // total: ties broken
+  const fs::path root = fresh_dir("pack-natural");
+  for (int i : {10, 2, 1}) write_png(root / "anna" / (std::to_string(i) + ".png"), 8, 8, 3, static_cast<uint8_t>(20 * i));
+  for (int i : {1, 2}) write_png(root / "ben" / (std::to_string(i) + ".png"), 8, 8, 3, 7);
+  for (int i : {1, 2}) write_png(root / "cleo" / (std::to_string(i) + ".png"), 8, 8, 3, 9);
+  auto o = image_options(root.string(), fresh_dir("pack-natural-out"), 1);
+  o.holdout_identities = 0;
+  pack_folders(o);
+  ShardDataset ds(o.output, 1);
+  std::vector<float> px(3 * 8 * 8);
+  const int expected_red[] = {20, 40, 200};  // 1.png, 2.png, 10.png
+  for (int k = 0; k < 3; ++k) {
+    ds.read(0, k, 0, px.data());
+    EXPECT_EQ(static_cast<int>(std::lround((px[0] / 4.0f + 0.5f) * 255)), expected_red[k]) << "sample " << k;
+  }
+}
+
+TEST(Pack, ANonEmptyOutputIsRefusedUnlessOverwritingADataset) {
+  const std::string root = image_tree();
+  auto o = image_options(root, fresh_dir("pack-twice"), 1);
+  pack_folders(o);
+  try {
+    pack_folders(o);
+    FAIL() << "packed over an existing dataset";
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("--output is not empty"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--overwrite"), std::string::npos) << e.what();
+  }
+  o.overwrite = true;
+  EXPECT_EQ(pack_folders(o).identities, 4);
+  EXPECT_NO_THROW(inspect_dataset(o.output));
+  std::ofstream(fs::path(o.output) / "my-notes.txt") << "keep me";
+  try {
+    pack_folders(o);
+    FAIL() << "--overwrite removed a folder holding other files";
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("my-notes.txt"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::exists(fs::path(o.output) / "my-notes.txt"));
+  EXPECT_TRUE(fs::exists(fs::path(o.output) / "manifest.json")) << "nothing may be removed when refusing";
+}
+
+TEST(Pack, WrongModalityOrTooManyHeldOutWritesNothing) {
+  const std::string root = image_tree();
+  auto o = image_options(root, fresh_dir("pack-wrong") + "-new", 1);
+  o.modality = Modality::Audio;
+  try {
+    pack_folders(o);
+    FAIL();
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("no audio files (*.wav, *.flac) found under its 6 identity folders"),
+              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("pass --modality image"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.output)) << "a refused pack must not create the output folder";
+  o.modality = Modality::Image;
+  o.holdout_identities = 4;  // 4 identities have 2+ files: none would be left to train on
+  try {
+    pack_folders(o);
+    FAIL();
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("--holdout-identities 4 leaves too few"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.output));
 }
