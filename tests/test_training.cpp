@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "data/synthetic_export.h"
 #include "tests/tiny_run.h"
 #include "trainer/encoder_export.h"
 #include "trainer/train_loop.h"
@@ -120,4 +121,34 @@ TEST(WeightAverage, ResumesExactlyAndIsWhatExportLoads) {
   for (size_t i = 0; i < params.size(); ++i)
     EXPECT_TRUE(torch::equal(params[i], whole.averaged[i])) << "encoder parameter " << i;
   EXPECT_TRUE(loaded.averaged_weights);
+}
+
+// A dataset's image size comes from its manifest unless the config sets it; a value the config sets must
+// match (one message naming the key and both sizes).
+TEST(Training, ImageSizeComesFromTheDatasetUnlessTheConfigSetsIt) {
+  SyntheticSpec spec;
+  spec.train_identities = 6;
+  spec.eval_identities = 3;
+  spec.samples_per_identity = 3;
+  spec.image_size = 16;
+  const std::string dir = imprint::testing::fresh_dir("adopt-size");
+  export_synthetic(spec, dir, 1 << 20);
+  const std::string yaml = "data:\n  source: shards\n  path: " + dir + "\n";
+  Config free = Config::parse(yaml, "test.yaml");
+  ASSERT_EQ(free.get_int("data.image_size"), 32) << "the schema default, before";
+  const auto taken = adopt_dataset_shape(free);
+  EXPECT_EQ(free.get_int("data.image_size"), 16);
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0], "data.image_size: 16 from " + dir + "/manifest.json");
+
+  Config pinned = Config::parse(yaml, "test.yaml", {"data.image_size=32", "train.steps=1"});
+  EXPECT_TRUE(adopt_dataset_shape(pinned).empty());
+  EXPECT_EQ(pinned.get_int("data.image_size"), 32);
+  try {
+    train(pinned, {imprint::testing::fresh_dir("adopt-size-run"), false, nullptr});
+    FAIL() << "trained on 16-pixel images with data.image_size 32";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.image_size: is 32 but the images of " + dir + " are 16 pixels"),
+              std::string::npos) << e.what();
+  }
 }

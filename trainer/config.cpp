@@ -214,6 +214,7 @@ void Config::set(const std::string& path, const std::string& value, const std::s
   const KeySpec* spec = find_key(path);
   if (!spec) fail(source, path, unknown_key_message(path));
   values_[path] = canonical(*spec, value, source);
+  given_.insert(path);
 }
 
 int64_t Config::get_int(const std::string& path) const { return std::stoll(values_.at(path)); }

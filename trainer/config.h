@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,9 +37,12 @@ class Config {
   std::string to_yaml(const std::string& prefix = "") const;
 
   void set(const std::string& path, const std::string& value, const std::string& source);
+  // Whether the config file or an override set `path` (rather than the schema default).
+  bool given(const std::string& path) const { return given_.count(path) > 0; }
 
  private:
   std::map<std::string, std::string> values_;
+  std::set<std::string> given_;
 };
 
 // A key whose value differs between two configs (a resumed run's saved config.yaml and the one given now).

@@ -54,8 +54,12 @@ std::vector<KeySpec> build_schema() {
       Int("data.content_classes", "0", 0, 1e4,
           "Synthetic images only: > 0 gives sample i the content label i % N, which decides where its shape sits "
           "(what a generator is asked to draw); 0: no content labels. Shard datasets carry their own labels."),
-      Int("data.image_size", "32", 8, 1024, "Image side in pixels (images are square, RGB)."),
-      Int("data.sample_rate", "8000", 4000, 48000, "Audio sample rate in Hz."),
+      Int("data.image_size", "32", 8, 1024,
+          "Image side in pixels (images are square, RGB). With data.source: shards, the dataset's own (manifest) "
+          "unless the config sets it; then the two must match."),
+      Int("data.sample_rate", "8000", 4000, 48000,
+          "Audio sample rate in Hz. With data.source: shards, the dataset's own (manifest) unless the config sets "
+          "it; then the two must match."),
       Float("data.clip_seconds", "0.5", 0.1, 30, false, false, "Audio clip length fed to the encoder, seconds."),
       Bool("data.augment", "true",
            "Random colour jitter and noise (image) or gain and noise (audio) on training samples (with the "

@@ -64,6 +64,29 @@ void check_content_labels(const Config& c, const IdentityDataset& ds, const std:
                       std::to_string(have));
 }
 
+}  // namespace
+
+std::vector<std::string> adopt_dataset_shape(Config& c) {
+  std::vector<std::string> taken;
+  const std::string path = c.get_string("data.path");
+  std::error_code ec;
+  if (c.get_string("data.source") != "shards" || path.empty() ||
+      !std::filesystem::is_regular_file(path + "/manifest.json", ec))
+    return taken;
+  const Manifest m = Manifest::read(path);
+  auto adopt = [&](const std::string& key, int64_t value) {
+    if (c.given(key) || value <= 0 || c.get_int(key) == value) return;
+    c.set(key, std::to_string(value), path + "/manifest.json");
+    taken.push_back(key + ": " + std::to_string(value) + " from " + path + "/manifest.json");
+  };
+  if (m.modality == Modality::Image) adopt("data.image_size", m.image_size);
+  if (m.modality == Modality::Audio) adopt("data.sample_rate", m.sample_rate);
+  if (!taken.empty()) check_config_rules(c, path + "/manifest.json (values taken from the dataset)");
+  return taken;
+}
+
+namespace {
+
 // The dataset the config names: the generator itself, or shards (written from the generator first when
 // data.create_if_missing asks for it and the folder holds none). Rank 0 writes; the others wait.
 std::unique_ptr<IdentityDataset> open_dataset(const Config& c, Communicator& comm) {

@@ -39,4 +39,9 @@ struct TrainSummary {
 TrainSummary train(const Config& config, const TrainOptions& options);
 
 
+// With data.source: shards and a dataset at data.path, takes data.image_size / data.sample_rate from its
+// manifest when the config does not set them (a value the config sets must match; train() checks it).
+// Returns what it took ("data.image_size: 32 from DIR/manifest.json"), empty when nothing.
+std::vector<std::string> adopt_dataset_shape(Config& config);
+
 }  // namespace imprint
