@@ -167,6 +167,7 @@ int run_train(TrainArgs a, std::unique_ptr<imprint::Communicator>& comm) {
   opts.resume = a.resume;
   opts.comm = comm.get();
   opts.local_rank = boot.local_rank;
+  opts.local_size = boot.local_size;
   opts.write_config = write_config;
   const auto s = imprint::train(cfg, opts);
   if (s.already_finished) return kExitOk;

@@ -152,3 +152,13 @@ TEST(Training, ImageSizeComesFromTheDatasetUnlessTheConfigSetsIt) {
               std::string::npos) << e.what();
   }
 }
+
+// train.threads: 0 leaves room for the loader's workers and the communication thread (a loaded 2-core
+// machine trained 2-4x slower with intra-op threads on every core).
+TEST(Training, DefaultThreadsDoNotOversubscribeTheRanksCores) {
+  EXPECT_EQ(default_intra_op_threads(2, 2, false), 1);   // 2 cores, 2 loader workers: at least 1
+  EXPECT_EQ(default_intra_op_threads(16, 2, true), 13);  // 16 cores, 2 workers, a communication thread
+  EXPECT_EQ(default_intra_op_threads(8, 0, false), 8);
+  EXPECT_GE(cores_for_rank(1), 1);
+  EXPECT_LE(cores_for_rank(1000000), std::max(1, cores_for_rank(1)));  // many ranks: at least one core each
+}

@@ -147,7 +147,9 @@ std::vector<KeySpec> build_schema() {
           "Global batch: reference/target pairs per step, each pair from a different identity."),
       Int("train.stop_at", "0", 0, big,
           "Checkpoint and exit after this step (for time-limited allocations); 0 runs to train.steps."),
-      Int("train.threads", "0", 0, 1024, "Torch intra-op threads; 0 uses every core."),
+      Int("train.threads", "0", 0, 1024,
+          "Torch intra-op threads; 0: the rank's cores (its CPU affinity, else the node's cores over its ranks) minus "
+          "data.workers and, with several ranks, the communication thread; at least 1."),
       Choice("train.device", "auto", {"auto", "cpu", "cuda"},
              "Where to train: auto takes the GPU of this rank's local rank when this build and machine have one."),
       Choice("train.precision", "fp32", {"fp32", "bf16"},

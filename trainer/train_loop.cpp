@@ -4,6 +4,8 @@
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
+#include <sched.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -65,6 +67,19 @@ void check_content_labels(const Config& c, const IdentityDataset& ds, const std:
 }
 
 }  // namespace
+
+int default_intra_op_threads(int rank_cores, int workers, bool comm_thread) {
+  return std::max(1, rank_cores - workers - (comm_thread ? 1 : 0));
+}
+
+int cores_for_rank(int local_size) {
+  const int node = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int bound = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : node;
+  if (bound > 0 && bound < node) return bound;  // the launcher gave this rank these cores
+  return std::max(1, node / std::max(1, local_size));
+}
 
 std::vector<std::string> adopt_dataset_shape(Config& c) {
   std::vector<std::string> taken;
@@ -211,10 +226,12 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   if (!comm) own_comm = make_local_communicator(), comm = own_comm.get();
   const bool lead = comm->rank() == 0;
   comm->set_context("start-up");
-  // Set explicitly even for "every core": Debian's libtorch starts with one OpenMP thread on some machines.
+  // Set explicitly either way: Debian's libtorch starts with one OpenMP thread on some machines.
   const int64_t threads = cfg.get_int("train.threads");
   at::set_num_threads(threads > 0 ? static_cast<int>(threads)
-                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+                                  : default_intra_op_threads(cores_for_rank(opts.local_size),
+                                                             static_cast<int>(cfg.get_int("data.workers")),
+                                                             comm->size() > 1));
   fs::create_directories(opts.run_dir);
   CheckpointStore store(opts.run_dir + "/checkpoints", cfg.get_int("checkpoint.keep"));
   // Every rank reads the run directory (it must be on a shared filesystem), so all agree on where to start.

@@ -20,6 +20,7 @@ struct TrainOptions {
   // The ranks of the job; nullptr trains as a world of one. Rank 0 writes metrics and checkpoints.
   Communicator* comm = nullptr;
   int local_rank = 0;  // picks the GPU (local_rank modulo the visible GPUs)
+  int local_size = 1;  // ranks on this node: they share its cores (train.threads: 0)
   bool write_config = true;  // (rank 0) write the resolved config to run_dir/config.yaml
 };
 
@@ -43,5 +44,11 @@ TrainSummary train(const Config& config, const TrainOptions& options);
 // manifest when the config does not set them (a value the config sets must match; train() checks it).
 // Returns what it took ("data.image_size: 32 from DIR/manifest.json"), empty when nothing.
 std::vector<std::string> adopt_dataset_shape(Config& config);
+
+// train.threads: 0 — torch intra-op threads that, with the loader's `workers` and (several ranks) the
+// communication thread, do not exceed the cores this rank has: its CPU affinity mask (what Slurm's
+// --cpus-per-task or mpirun's binding give it), or, unbound, the node's cores shared by `local_size` ranks.
+int default_intra_op_threads(int rank_cores, int workers, bool comm_thread);
+int cores_for_rank(int local_size);
 
 }  // namespace imprint
