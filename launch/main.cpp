@@ -153,14 +153,12 @@ int run_train(TrainArgs a, std::unique_ptr<imprint::Communicator>& comm) {
     a.run_dir = "runs/" + std::filesystem::path(a.config_file).stem().string();
   }
   bool write_config = true;
-  imprint::Config cfg = resolve_config(a, &write_config);
-  const auto taken = imprint::adopt_dataset_shape(cfg);  // logged below, once the rank is known
+  const imprint::Config cfg = resolve_config(a, &write_config);
   imprint::install_stop_signals();
   comm = connect(cfg, boot);
   imprint::log::set_rank(comm->rank(), comm->size());
   imprint::log::info("imprint train: config " + (a.config_file.empty() ? a.run_dir + "/config.yaml" : a.config_file) +
                      " -> run directory " + a.run_dir);
-  for (const auto& t : taken) imprint::log::info(t + " (the config does not set it)");
   imprint::log::info("resolved configuration (saved as " + a.run_dir + "/config.yaml):\n" + cfg.to_yaml());
   imprint::TrainOptions opts;
   opts.run_dir = a.run_dir;

@@ -3,6 +3,7 @@
 
 #include "models/encoder.h"
 #include "tests/tiny_run.h"
+#include "trainer/objectives/aam_softmax.h"
 #include "trainer/objectives/infonce.h"
 #include "trainer/objectives/objective.h"
 #include "trainer/train_loop.h"
@@ -83,4 +84,67 @@ TEST(ModelSignature, CoversOnlyWhatShapesTheModelBuilt) {
   const auto audio = model_signature(tiny_config("audio"));
   EXPECT_EQ(audio.at("model.name"), "audio_cnn");
   EXPECT_EQ(audio.at("model.audio.n_mels"), "24");
+}
+
+namespace {
+// Two classes in 2-D; the centres are set by hand through the module's parameters.
+AamSoftmax two_class_aam(double margin, int64_t warmup = 0, int64_t sub_centers = 1) {
+  AamOptions o;
+  o.classes = 2;
+  o.embed_dim = 2;
+  o.scale = 10;
+  o.margin = margin;
+  o.margin_warmup_steps = warmup;
+  o.sub_centers = sub_centers;
+  AamSoftmax aam(o);
+  torch::NoGradGuard g;
+  auto centers = aam.named_parameters()["centers"];
+  if (sub_centers == 1) {
+    centers.copy_(torch::tensor({{1.0f, 0.0f}, {0.0f, 1.0f}}));
+  } else {  // class 0: (1,0) and (-1,0); class 1: (0,1) and (0,-1)
+    centers.copy_(torch::tensor({{1.0f, 0.0f}, {-1.0f, 0.0f}, {0.0f, 1.0f}, {0.0f, -1.0f}}));
+  }
+  return aam;
+}
+}  // namespace
+
+TEST(AamSoftmax, MarginIsAddedToTheTrueClassAngleOnly) {
+  // A sample at 30 degrees from class 0's centre (60 from class 1's), label 0.
+  const double a = M_PI / 6;
+  const auto x = torch::tensor({{static_cast<float>(std::cos(a)), static_cast<float>(std::sin(a))}});
+  const auto y = torch::tensor({0L});
+  for (double m : {0.0, 0.2, 0.5}) {
+    const auto got = two_class_aam(m).loss(x * 3, y, 0).item<double>();  // the norm of the embedding is irrelevant
+    const double l0 = 10 * std::cos(a + m), l1 = 10 * std::cos(M_PI / 2 - a);
+    const double want = -l0 + std::log(std::exp(l0) + std::exp(l1));
+    EXPECT_NEAR(got, want, 1e-4) << "margin " << m;
+  }
+  EXPECT_GT(two_class_aam(0.5).loss(x, y, 0).item<double>(), two_class_aam(0.0).loss(x, y, 0).item<double>());
+}
+
+TEST(AamSoftmax, MarginRampsOverTheWarmupSteps) {
+  const auto aam = two_class_aam(0.2, 100);
+  EXPECT_DOUBLE_EQ(aam.margin_at(0), 0.0);
+  EXPECT_NEAR(aam.margin_at(50), 0.1, 1e-12);
+  EXPECT_DOUBLE_EQ(aam.margin_at(100), 0.2);
+  EXPECT_DOUBLE_EQ(aam.margin_at(5000), 0.2);
+  EXPECT_DOUBLE_EQ(two_class_aam(0.2).margin_at(0), 0.2);
+}
+
+TEST(AamSoftmax, ASampleCountsAgainstItsClosestSubCentre) {
+  // (-1, 0) is class 0's second sub-centre: with 2 sub-centres it is a perfect class-0 sample.
+  const auto x = torch::tensor({{-1.0f, 0.0f}});
+  const auto y = torch::tensor({0L});
+  const double with_sub = two_class_aam(0.0, 0, 2).loss(x, y, 0).item<double>();
+  EXPECT_NEAR(with_sub, std::log(1 + std::exp(10.0 * (0 - 1))), 1e-4);  // logits 10 (own) vs 0 (class 1)
+  EXPECT_GT(two_class_aam(0.0).loss(x, y, 0).item<double>(), 5.0) << "one centre: (-1,0) is far from class 0";
+}
+
+TEST(AamSoftmax, TrainsAnEncoderOnItsOwn) {
+  const Config cfg = imprint::testing::tiny_config(
+      "image", {"objective.infonce.weight=0", "objective.aam.weight=1", "objective.aam.margin=0.1",
+                "objective.aam.margin_warmup_steps=10", "train.steps=40", "optimizer.lr=0.01"});
+  const auto s = train(cfg, {imprint::testing::fresh_dir("aam-train"), false, nullptr});
+  EXPECT_LT(s.last_loss, s.first_loss);
+  EXPECT_GT(s.eval.top1, 1.5 / s.eval.identities) << "held-out top-1 not above chance";
 }

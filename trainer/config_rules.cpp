@@ -57,9 +57,9 @@ void check_config_rules(const Config& c, const std::string& source) {
     const std::string& from = c.get_string("objective.denoise.generator_from");
     if (!from.empty() && !std::ifstream(from))
       fail("objective.denoise.generator_from", "'" + from + "' cannot be opened");
-    if (train == "generator" && c.get_float("objective.infonce.weight") > 0)
+    if (train == "generator" && (c.get_float("objective.infonce.weight") > 0 || c.get_float("objective.aam.weight") > 0))
       fail("objective.denoise.train", "generator pretraining does not train the encoder; turn the encoder's "
-                                      "objectives off (objective.infonce.weight: 0)");
+                                      "objectives off (objective.infonce.weight: 0, objective.aam.weight: 0)");
   }
   if (!c.get_string("eval.judge").empty()) {
     if (c.get_float("objective.denoise.weight") <= 0 || c.get_string("objective.denoise.train") == "generator")

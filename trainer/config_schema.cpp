@@ -87,6 +87,21 @@ std::vector<KeySpec> build_schema() {
       Bool("objective.infonce.learn_temperature", "true",
            "Learn the InfoNCE temperature as a parameter (clamped to >= 0.01)."),
 
+      Float("objective.aam.weight", "0", 0, 1e6, false, false,
+            "Weight of additive angular margin softmax (ArcFace; trainer/objectives/aam_softmax.h): both pooled "
+            "embeddings of each pair are classified among the dataset's identities with a margin; 0 turns it off."),
+      Int("objective.aam.classes", "0", 0, 1e8,
+          "Class centres: the dataset's identity count, held-out identities included (their centres never get a "
+          "positive). 0 takes it from the dataset (manifest, or data.train_identities + data.eval_identities)."),
+      Float("objective.aam.scale", "32", 0, 1e4, true, false, "Logit scale s (WeSpeaker and ArcFace use 32 to 64)."),
+      Float("objective.aam.margin", "0.2", 0, 1.5, false, false,
+            "Additive angular margin m in radians, added to the true class's angle."),
+      Int("objective.aam.margin_warmup_steps", "0", 0, 1e9,
+          "Steps over which the margin ramps linearly from 0 to objective.aam.margin; 0: the full margin from the "
+          "start."),
+      Int("objective.aam.sub_centers", "1", 1, 64,
+          "Centres per class (sub-center ArcFace): a sample counts against its closest one."),
+
       Float("objective.denoise.weight", "0", 0, 1e6, false, false,
             "Weight of the generative objective (trainer/objectives/denoise.h): a conditional diffusion generator "
             "predicts the noise added to the target from its content label and the reference's identity tokens. "

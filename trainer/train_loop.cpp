@@ -83,11 +83,20 @@ int cores_for_rank(int local_size) {
 
 std::vector<std::string> adopt_dataset_shape(Config& c) {
   std::vector<std::string> taken;
+  const bool aam_open = c.get_float("objective.aam.weight") > 0 && c.get_int("objective.aam.classes") == 0;
   const std::string path = c.get_string("data.path");
   std::error_code ec;
-  if (c.get_string("data.source") != "shards" || path.empty() ||
-      !std::filesystem::is_regular_file(path + "/manifest.json", ec))
+  const bool have_manifest = !path.empty() && std::filesystem::is_regular_file(path + "/manifest.json", ec);
+  // The synthetic identities: generated on the fly, or written to data.path first (create_if_missing).
+  if (c.get_string("data.source") == "synthetic" || (!have_manifest && c.get_bool("data.create_if_missing"))) {
+    if (aam_open) {
+      const int64_t n = c.get_int("data.train_identities") + c.get_int("data.eval_identities");
+      c.set("objective.aam.classes", std::to_string(n), "the synthetic dataset");
+      taken.push_back("objective.aam.classes: " + std::to_string(n) + " from data.train_identities + data.eval_identities");
+    }
     return taken;
+  }
+  if (!have_manifest) return taken;
   const Manifest m = Manifest::read(path);
   auto adopt = [&](const std::string& key, int64_t value) {
     if (c.given(key) || value <= 0 || c.get_int(key) == value) return;
@@ -96,6 +105,7 @@ std::vector<std::string> adopt_dataset_shape(Config& c) {
   };
   if (m.modality == Modality::Image) adopt("data.image_size", m.image_size);
   if (m.modality == Modality::Audio) adopt("data.sample_rate", m.sample_rate);
+  if (aam_open) adopt("objective.aam.classes", static_cast<int64_t>(m.identities.size()));
   if (!taken.empty()) check_config_rules(c, path + "/manifest.json (values taken from the dataset)");
   return taken;
 }
@@ -220,10 +230,13 @@ StepOutcome train_step(TrainingRun& run, const PairBatch& b, GradientReducer* re
 
 }  // namespace
 
-TrainSummary train(const Config& cfg, const TrainOptions& opts) {
+TrainSummary train(const Config& given, const TrainOptions& opts) {
   std::unique_ptr<Communicator> own_comm;
   Communicator* comm = opts.comm;
   if (!comm) own_comm = make_local_communicator(), comm = own_comm.get();
+  Config cfg = given;  // with what the dataset decides where the config leaves it open
+  for (const auto& t : adopt_dataset_shape(cfg))
+    if (comm->rank() == 0) log::info(t + " (the config leaves it open)");
   const bool lead = comm->rank() == 0;
   comm->set_context("start-up");
   // Set explicitly either way: Debian's libtorch starts with one OpenMP thread on some machines.
@@ -281,6 +294,15 @@ TrainSummary train(const Config& cfg, const TrainOptions& opts) {
   }
   const std::unique_ptr<IdentityDataset> dataset_owner = open_dataset(cfg, *comm);
   const IdentityDataset& dataset = *dataset_owner;
+  if (cfg.get_float("objective.aam.weight") > 0) {  // class = dataset identity index
+    int64_t last = 0;
+    for (const auto* ids : {&dataset.train_identities(), &dataset.eval_identities()})
+      for (int64_t id : *ids) last = std::max(last, id);
+    if (cfg.get_int("objective.aam.classes") <= last)
+      throw ConfigError("objective.aam.classes: is " + std::to_string(cfg.get_int("objective.aam.classes")) +
+                        " but the dataset's identities go up to index " + std::to_string(last) + "; set it to " +
+                        std::to_string(last + 1) + " (or 0 to take it from the dataset)");
+  }
   summary.start_step = step;
 
   // Every rank starts from rank 0's parameters, buffers and temperature, whatever its own initialisation.

@@ -143,3 +143,20 @@ TEST(ParityGradCompression, Bf16AllReduceStaysCloseToOneRankFloat32) {
     shared_dir("bf16-parity-single");
   }
 }
+
+// AAM-softmax: class centres replicated on every rank and averaged like any parameter, each rank's loss the
+// mean over its own rows: N ranks train what 1 rank trains on the global batch (float32 rounding only).
+TEST(ParityAam, NRanksTrainWhatOneRankTrains) {
+  const Config cfg = tiny_config("image", {"train.steps=12", "train.batch_size=16", "objective.infonce.weight=0",
+                                           "objective.aam.weight=1", "objective.aam.margin_warmup_steps=6"});
+  const auto dist = train(cfg, {shared_dir("aam-parity"), false, g_world});
+  if (g_world->rank() == 0) {
+    const auto single = train(cfg, {shared_dir("aam-parity-single") + "-r0", false, nullptr});
+    const double diff = max_rel_diff(dist.parameters, single.parameters);
+    std::printf("parity aam: %d ranks vs 1 rank, max per-tensor relative difference %.3g\n", g_world->size(), diff);
+    EXPECT_LT(diff, 1e-4);  // measured 9.6e-7 (2 ranks), 7.6e-7 (4 ranks)
+    EXPECT_NEAR(dist.first_loss, single.first_loss, 1e-5 * single.first_loss);
+  } else {
+    shared_dir("aam-parity-single");
+  }
+}

@@ -1,5 +1,6 @@
 #include <stdexcept>
 
+#include "trainer/objectives/aam_softmax.h"
 #include "trainer/objectives/denoise.h"
 #include "trainer/objectives/infonce.h"
 #include "trainer/objectives/objective.h"
@@ -19,6 +20,9 @@ const std::vector<ObjectiveInfo>& objective_registry() {
         "objective.denoise.content_classes", "objective.denoise.generator_from", "objective.denoise.schedule",
         "objective.denoise.timesteps", "objective.denoise.prediction"},
        [](const Config& c) { return std::make_shared<DenoiseObjective>(denoise_options(c)); }},
+      {"aam", "additive angular margin softmax (ArcFace) over the training identities' class centres",
+       {"objective.aam.classes", "objective.aam.sub_centers"},
+       [](const Config& c) { return std::make_shared<AamSoftmax>(aam_options(c)); }},
   };
   return registry;
 }
