@@ -27,6 +27,7 @@
 #include "trainer/config.h"
 #include "trainer/config_schema.h"
 #include "trainer/embed_files.h"
+#include "trainer/checkpoint_eval.h"
 #include "trainer/encoder_export.h"
 #include "trainer/generate_grid.h"
 #include "trainer/stop_signals.h"
@@ -290,6 +291,25 @@ int run_embed(imprint::EmbedOptions o) {
   return 0;
 }
 
+int run_eval(const imprint::CheckpointEvalOptions& o) {
+  const auto r = imprint::evaluate_checkpoint(o);
+  int64_t hits = 0;
+  for (const auto& i : r.identities) hits += i.hit;
+  std::string missed;
+  for (const auto& i : r.identities)
+    if (!i.hit && missed.size() < 300) missed += (missed.empty() ? "" : ", ") + i.name;
+  const auto& s = r.score;
+  imprint::log::info(imprint::log::strf(
+      "eval %s (step %lld%s) on %s: top-1 %.1f%% (%lld of %lld identities; chance %.1f%%, gallery %lld) | "
+      "EER %.2f%%, minDCF(0.01) %.3f over %lld target / %lld non-target pairs",
+      o.checkpoint.c_str(), (long long)r.trained.step, r.trained.averaged_weights ? ", weight average" : "",
+      o.data.c_str(), 100 * s.top1, (long long)hits, (long long)s.identities, 100 * s.chance,
+      (long long)s.gallery_size, 100 * s.eer, s.min_dcf, (long long)s.target_trials, (long long)s.nontarget_trials));
+  if (!missed.empty()) imprint::log::info("missed: " + missed);
+  if (!o.json_out.empty()) imprint::log::info("wrote " + o.json_out);
+  return 0;
+}
+
 int run_generate(imprint::GenerateOptions o) {
   o.progress = progress_printer("generate", "references");
   const auto r = imprint::generate_grid(o);
@@ -420,6 +440,22 @@ int main(int argc, char** argv) {
   generate->add_option("--zoom", gen_opts.zoom, "Draw each pixel as N x N")->capture_default_str()->check(
       CLI::Range(1, 64));
 
+  auto* evaluate = app.add_subcommand(
+      "eval", "Evaluate a checkpoint's encoder on a dataset: top-1 retrieval from ONE reference per identity, "
+              "verification EER and minDCF over every pair, per-identity hits. The checkpoint is only read.");
+  imprint::CheckpointEvalOptions eval_opts;
+  evaluate->add_option("--checkpoint", eval_opts.checkpoint, "A checkpoint file")->required();
+  evaluate->add_option("--data", eval_opts.data, "A dataset folder (imprint pack / synth)")->required();
+  evaluate->add_flag("--all", eval_opts.all_identities,
+                     "Every identity of the dataset (for a dataset the encoder never saw), not only its held-out ones");
+  evaluate->add_option("--gallery-per-identity", eval_opts.gallery_per_identity,
+                       "Gallery samples of each identity (samples 1..N; sample 0 is its reference)")
+      ->capture_default_str();
+  evaluate->add_option("--clip-seconds", eval_opts.clip_seconds, "Audio: clip length fed to the encoder")
+      ->capture_default_str();
+  evaluate->add_option("--batch-size", eval_opts.batch_size, "Samples per forward pass")->capture_default_str();
+  evaluate->add_option("--json", eval_opts.json_out, "Also write the report (and per-identity hits) as JSON here");
+
   auto* reference = app.add_subcommand(
       "config-reference", "Print every config key with its type, default, range and meaning (markdown).");
 
@@ -455,6 +491,7 @@ int main(int argc, char** argv) {
     if (*exporter) return run_export(export_checkpoint, export_out);
     if (*embed) return run_embed(embed_opts);
     if (*generate) return run_generate(gen_opts);
+    if (*evaluate) return run_eval(eval_opts);
     if (*reference) {
       std::cout << imprint::config_reference_markdown();
       return kExitOk;

@@ -7,6 +7,7 @@
 #include "trainer/objectives/infonce.h"
 #include "trainer/objectives/objective.h"
 #include "trainer/train_loop.h"
+#include "trainer/verification_metrics.h"
 
 using namespace imprint;
 using imprint::testing::tiny_config;
@@ -147,4 +148,33 @@ TEST(AamSoftmax, TrainsAnEncoderOnItsOwn) {
   const auto s = train(cfg, {imprint::testing::fresh_dir("aam-train"), false, nullptr});
   EXPECT_LT(s.last_loss, s.first_loss);
   EXPECT_GT(s.eval.top1, 1.5 / s.eval.identities) << "held-out top-1 not above chance";
+}
+
+TEST(Verification, EerAndMinDcfOfKnownTrials) {
+  // Targets 0.9 0.8 0.3, non-targets 0.7 0.2 0.1: accepting >= 0.7 misses 1/3 and falsely accepts 1/3.
+  auto v = verification_metrics(torch::tensor({0.9, 0.7, 0.8, 0.2, 0.3, 0.1}),
+                                torch::tensor({true, false, true, false, true, false}));
+  EXPECT_NEAR(v.eer, 1.0 / 3, 1e-12);
+  EXPECT_NEAR(v.min_dcf, 1.0 / 3, 1e-12);  // threshold 0.8: miss 1/3, no false alarm: 0.01 * 1/3 / 0.01
+  EXPECT_EQ(v.target_trials, 3);
+  EXPECT_EQ(v.nontarget_trials, 3);
+  v = verification_metrics(torch::tensor({0.9, 0.1, 0.8, 0.2}), torch::tensor({1, 0, 1, 0}));
+  EXPECT_DOUBLE_EQ(v.eer, 0.0);
+  EXPECT_DOUBLE_EQ(v.min_dcf, 0.0);
+  // Scores that carry no information: EER near 50%, minDCF near 1 (no threshold beats rejecting all).
+  torch::manual_seed(3);
+  v = verification_metrics(torch::rand({20000}), torch::rand({20000}) < 0.3);
+  EXPECT_NEAR(v.eer, 0.5, 0.02);
+  EXPECT_GT(v.min_dcf, 0.9);
+  EXPECT_THROW(verification_metrics(torch::tensor({0.5}), torch::tensor({true})), std::invalid_argument);
+}
+
+TEST(Verification, AllPairsOfEmbeddings) {
+  // Two identities on opposite sides of a circle, three samples each: every pair separates perfectly.
+  const auto e = torch::tensor({{1.0f, 0.0f}, {0.9f, 0.1f}, {0.95f, -0.1f}, {-1.0f, 0.0f}, {-0.9f, 0.2f}, {-1.0f, -0.1f}});
+  const auto v = verify_all_pairs(torch::nn::functional::normalize(e, torch::nn::functional::NormalizeFuncOptions().dim(1)),
+                                  torch::tensor({0, 0, 0, 1, 1, 1}));
+  EXPECT_EQ(v.target_trials, 6);     // 3 + 3
+  EXPECT_EQ(v.nontarget_trials, 9);  // 3 x 3
+  EXPECT_DOUBLE_EQ(v.eer, 0.0);
 }

@@ -1,5 +1,7 @@
 #include "trainer/retrieval_eval.h"
 
+#include "trainer/verification_metrics.h"
+
 #include <torch/nn/functional/normalization.h>
 
 #include <chrono>
@@ -12,7 +14,10 @@ namespace imprint {
 namespace F = torch::nn::functional;
 
 EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_identity) {
-  const auto& ids = dataset.eval_identities();
+  return build_eval_set(dataset, dataset.eval_identities(), gallery_per_identity);
+}
+
+EvalSet build_eval_set(const IdentityDataset& dataset, const std::vector<int64_t>& ids, int64_t gallery_per_identity) {
   const auto m = static_cast<int64_t>(ids.size());
   std::vector<int64_t> shape{m};
   for (auto d : dataset.sample_shape()) shape.push_back(d);
@@ -24,7 +29,7 @@ EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_ident
   const int64_t numel = dataset.sample_numel();
   for (int64_t i = 0; i < m; ++i) {
     if (dataset.num_samples(ids[i]) < gallery_per_identity + 1)
-      throw std::invalid_argument("held-out identity " + std::to_string(ids[i]) + " has " +
+      throw std::invalid_argument("identity " + std::to_string(ids[i]) + " has " +
                                   std::to_string(dataset.num_samples(ids[i])) +
                                   " samples; eval.gallery_per_identity needs one more than its value");
     dataset.read(ids[i], 0, 0, set.references.data_ptr<float>() + i * numel);
@@ -66,6 +71,12 @@ RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t 
   s.top1 = hit.to(at::kDouble).mean().item<double>();
   s.chance = 1.0 / static_cast<double>(s.identities);
   s.gallery_embeddings = gallery;
+  const auto ids = at::cat({at::arange(refs.size(0), at::kLong), set.gallery_identity.to(at::kCPU)});
+  const VerificationScore v = verify_all_pairs(at::cat({refs, gallery}), ids);
+  s.eer = v.eer;
+  s.min_dcf = v.min_dcf;
+  s.target_trials = v.target_trials;
+  s.nontarget_trials = v.nontarget_trials;
   return s;
 }
 

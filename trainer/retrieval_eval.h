@@ -1,7 +1,7 @@
 // Held-out identity retrieval: one reference per held-out identity is matched (cosine, pooled embedding)
 // against a gallery of OTHER samples of every held-out identity; top-1 is right when the nearest gallery
-// sample has the reference's identity. Chance is 1 / identities. Progress is logged every 10 s when an
-// evaluation takes that long.
+// sample has the reference's identity. Chance is 1 / identities. The same embeddings give verification EER
+// and minDCF over all pairs. Progress is logged every 10 s when an evaluation takes that long.
 #pragma once
 #include <ATen/Tensor.h>
 
@@ -18,11 +18,17 @@ struct EvalSet {
 
 struct RetrievalScore {
   double top1 = 0, chance = 0;
+  // Verification over every pair of the held-out samples (references and gallery together; target pairs
+  // share an identity): trainer/verification_metrics.h.
+  double eer = 0, min_dcf = 0;
+  int64_t target_trials = 0, nontarget_trials = 0;
   int64_t identities = 0, gallery_size = 0;
   at::Tensor gallery_embeddings;  // [M*G, D] unit-norm pooled embeddings of the gallery (for plots)
 };
 
-EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_identity);
+EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_identity);  // its held-out identities
+EvalSet build_eval_set(const IdentityDataset& dataset, const std::vector<int64_t>& identities,
+                       int64_t gallery_per_identity);
 // Unit-norm pooled embeddings of `samples`, `batch_size` at a time (progress logged every 10 s as `what`).
 at::Tensor embed_pooled(Encoder& encoder, const at::Tensor& samples, int64_t batch_size, const char* what);
 RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t batch_size);

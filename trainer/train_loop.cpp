@@ -396,12 +396,14 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
     if (!run.average.empty()) averaged = std::make_unique<AveragedWeights>(run.named, run.average);
     const auto t = Clock::now();
     const RetrievalScore s = evaluate_retrieval(*run.encoder, eval_set, cfg.get_int("eval.batch_size"));
-    log::info(log::strf("eval step %lld: held-out top-1 retrieval %.1f%% (chance %.1f%%; %lld identities, gallery %lld) "
-                        "in %.1fs",
+    log::info(log::strf("eval step %lld: held-out top-1 retrieval %.1f%% (chance %.1f%%; %lld identities, gallery %lld); "
+                        "verification EER %.2f%%, minDCF(0.01) %.3f (%lld target / %lld non-target pairs) in %.1fs",
                         (long long)at_step, 100 * s.top1, 100 * s.chance, (long long)s.identities,
-                        (long long)s.gallery_size, ms_since(t) / 1000));
+                        (long long)s.gallery_size, 100 * s.eer, s.min_dcf, (long long)s.target_trials,
+                        (long long)s.nontarget_trials, ms_since(t) / 1000));
     if (metrics)
-      metrics->write({{"step", at_step}, {"eval_top1", s.top1}, {"chance", s.chance}, {"identities", s.identities}});
+      metrics->write({{"step", at_step}, {"eval_top1", s.top1}, {"chance", s.chance}, {"identities", s.identities},
+                      {"eval_eer", s.eer}, {"eval_min_dcf", s.min_dcf}});
     if (judge) {
       const auto tf = Clock::now();
       const FidelityReport f = evaluate_fidelity(*run.encoder, *denoise, *judge, fidelity_set, fidelity_sampler,

@@ -1,0 +1,25 @@
+// Speaker/face verification metrics from trial scores: equal error rate (EER) and the minimum normalised
+// detection cost (minDCF, NIST SRE / VoxCeleb convention: C_miss = C_fa = 1, p_target 0.01, normalised by
+// the cost of always rejecting or always accepting, whichever is lower). A trial is a pair of samples; it is
+// a target trial when both have the same identity.
+#pragma once
+#include <ATen/Tensor.h>
+
+#include <cstdint>
+
+namespace imprint {
+
+struct VerificationScore {
+  double eer = 0;      // the rate where misses and false alarms are equal (interpolated between thresholds)
+  double min_dcf = 0;  // at p_target below
+  double p_target = 0.01;
+  int64_t target_trials = 0, nontarget_trials = 0;
+};
+
+// `scores` [T] (higher = more alike) and `is_target` [T] (bool or 0/1); needs at least one trial of each kind.
+VerificationScore verification_metrics(const at::Tensor& scores, const at::Tensor& is_target, double p_target = 0.01);
+
+// All pairs of `embeddings` [N, D] (unit norm; cosine scores), target when `identity` [N] agrees.
+VerificationScore verify_all_pairs(const at::Tensor& embeddings, const at::Tensor& identity, double p_target = 0.01);
+
+}  // namespace imprint
