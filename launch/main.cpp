@@ -301,10 +301,13 @@ int run_eval(const imprint::CheckpointEvalOptions& o) {
   const auto& s = r.score;
   imprint::log::info(imprint::log::strf(
       "eval %s (step %lld%s) on %s: top-1 %.1f%% (%lld of %lld identities; chance %.1f%%, gallery %lld) | "
+      "every sample as the reference: top-1 %.1f%% [95%% CI %.1f-%.1f], top-5 %.1f%% (%lld queries; chance %.1f%%) | "
       "EER %.2f%%, minDCF(0.01) %.3f over %lld target / %lld non-target pairs",
       o.checkpoint.c_str(), (long long)r.trained.step, r.trained.averaged_weights ? ", weight average" : "",
       o.data.c_str(), 100 * s.top1, (long long)hits, (long long)s.identities, 100 * s.chance,
-      (long long)s.gallery_size, 100 * s.eer, s.min_dcf, (long long)s.target_trials, (long long)s.nontarget_trials));
+      (long long)s.gallery_size, 100 * s.top1_all, 100 * s.top1_all_low, 100 * s.top1_all_high, 100 * s.top5_all,
+      (long long)s.queries, 100 * s.chance_all, 100 * s.eer, s.min_dcf, (long long)s.target_trials,
+      (long long)s.nontarget_trials));
   if (!missed.empty()) imprint::log::info("missed: " + missed);
   if (!o.json_out.empty()) imprint::log::info("wrote " + o.json_out);
   return 0;

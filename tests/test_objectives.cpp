@@ -7,6 +7,7 @@
 #include "trainer/objectives/infonce.h"
 #include "trainer/objectives/objective.h"
 #include "trainer/train_loop.h"
+#include "trainer/retrieval_eval.h"
 #include "trainer/verification_metrics.h"
 
 using namespace imprint;
@@ -177,4 +178,26 @@ TEST(Verification, AllPairsOfEmbeddings) {
   EXPECT_EQ(v.target_trials, 6);     // 3 + 3
   EXPECT_EQ(v.nontarget_trials, 9);  // 3 x 3
   EXPECT_DOUBLE_EQ(v.eer, 0.0);
+}
+
+TEST(Verification, EverySampleAsTheReference) {
+  // 3 identities x 3 samples on a circle; identity 2's third sample sits on identity 0's: its own query
+  // misses at top-1 (nearest is identity 0) but finds its own within the top 5, and identity 0's samples
+  // may find it first too.
+  auto at = [](double deg) { return std::vector<float>{static_cast<float>(std::cos(deg * M_PI / 180)),
+                                                        static_cast<float>(std::sin(deg * M_PI / 180))}; };
+  std::vector<float> flat;
+  for (double d : {0.0, 2.0, 4.0, 120.0, 122.0, 124.0, 240.0, 242.0, 1.0}) for (float v : at(d)) flat.push_back(v);
+  const auto pool = torch::tensor(flat).view({9, 2});
+  const auto ids = torch::tensor({0L, 0L, 0L, 1L, 1L, 1L, 2L, 2L, 2L});
+  RetrievalScore s;
+  score_multi_query(pool, ids, s);
+  EXPECT_EQ(s.queries, 9);
+  // Misses at top-1: sample 8 (nearest: identity 0 at 0 or 2 deg) and sample 0 / 1 (nearest: sample 8 at 1 deg).
+  EXPECT_NEAR(s.top1_all, 6.0 / 9, 1e-12);
+  EXPECT_NEAR(s.top5_all, 1.0, 1e-12);
+  EXPECT_NEAR(s.chance_all, 2.0 / 8, 1e-12);
+  EXPECT_LE(s.top1_all_low, s.top1_all);
+  EXPECT_GE(s.top1_all_high, s.top1_all);
+  EXPECT_LT(s.top1_all_low, s.top1_all_high);
 }

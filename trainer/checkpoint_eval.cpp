@@ -55,7 +55,10 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
                         {"identities", report.score.identities}, {"gallery", report.score.gallery_size},
                         {"top1", report.score.top1}, {"chance", report.score.chance}, {"eer", report.score.eer},
                         {"min_dcf", report.score.min_dcf}, {"target_trials", report.score.target_trials},
-                        {"nontarget_trials", report.score.nontarget_trials}};
+                        {"nontarget_trials", report.score.nontarget_trials},
+                        {"top1_all_queries", report.score.top1_all}, {"top1_all_queries_ci95",
+                                                                      {report.score.top1_all_low, report.score.top1_all_high}},
+                        {"top5_all_queries", report.score.top5_all}, {"queries", report.score.queries}};
     for (const auto& r : report.identities) j["per_identity"][r.name] = r.hit;
     std::ofstream out(o.json_out);
     if (!out) throw std::invalid_argument(o.json_out + ": --json: cannot write");

@@ -1,7 +1,8 @@
 // Held-out identity retrieval: one reference per held-out identity is matched (cosine, pooled embedding)
 // against a gallery of OTHER samples of every held-out identity; top-1 is right when the nearest gallery
 // sample has the reference's identity. Chance is 1 / identities. The same embeddings give verification EER
-// and minDCF over all pairs. Progress is logged every 10 s when an evaluation takes that long.
+// and minDCF over all pairs, and multi-query top-1/top-5 (every sample the reference in turn) with a
+// confidence interval. Progress is logged every 10 s when an evaluation takes that long.
 #pragma once
 #include <ATen/Tensor.h>
 
@@ -22,6 +23,11 @@ struct RetrievalScore {
   // share an identity): trainer/verification_metrics.h.
   double eer = 0, min_dcf = 0;
   int64_t target_trials = 0, nontarget_trials = 0;
+  // Every sample as the ONE reference in turn (multi-query), against all the other samples: top-1 and
+  // top-5 over M·(G+1) queries, and a 95% interval for top-1 from a bootstrap over identities (queries of
+  // one identity are not independent). chance_all is the top-1 chance, G / (M·(G+1) - 1).
+  double top1_all = 0, top5_all = 0, top1_all_low = 0, top1_all_high = 0, chance_all = 0;
+  int64_t queries = 0;
   int64_t identities = 0, gallery_size = 0;
   at::Tensor gallery_embeddings;  // [M*G, D] unit-norm pooled embeddings of the gallery (for plots)
 };
@@ -32,5 +38,8 @@ EvalSet build_eval_set(const IdentityDataset& dataset, const std::vector<int64_t
 // Unit-norm pooled embeddings of `samples`, `batch_size` at a time (progress logged every 10 s as `what`).
 at::Tensor embed_pooled(Encoder& encoder, const at::Tensor& samples, int64_t batch_size, const char* what);
 RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t batch_size);
+// Fills the multi-query fields of `s` from unit-norm embeddings `pool` [N, D] with identities `identity`
+// [N] (0..M-1, each with the same number of samples).
+void score_multi_query(const at::Tensor& pool, const at::Tensor& identity, RetrievalScore& s);
 
 }  // namespace imprint

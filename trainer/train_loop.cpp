@@ -397,12 +397,16 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
     const auto t = Clock::now();
     const RetrievalScore s = evaluate_retrieval(*run.encoder, eval_set, cfg.get_int("eval.batch_size"));
     log::info(log::strf("eval step %lld: held-out top-1 retrieval %.1f%% (chance %.1f%%; %lld identities, gallery %lld); "
+                        "every sample as the reference: top-1 %.1f%% [95%% CI %.1f-%.1f], top-5 %.1f%% (%lld queries); "
                         "verification EER %.2f%%, minDCF(0.01) %.3f (%lld target / %lld non-target pairs) in %.1fs",
                         (long long)at_step, 100 * s.top1, 100 * s.chance, (long long)s.identities,
-                        (long long)s.gallery_size, 100 * s.eer, s.min_dcf, (long long)s.target_trials,
+                        (long long)s.gallery_size, 100 * s.top1_all, 100 * s.top1_all_low, 100 * s.top1_all_high,
+                        100 * s.top5_all, (long long)s.queries, 100 * s.eer, s.min_dcf, (long long)s.target_trials,
                         (long long)s.nontarget_trials, ms_since(t) / 1000));
     if (metrics)
       metrics->write({{"step", at_step}, {"eval_top1", s.top1}, {"chance", s.chance}, {"identities", s.identities},
+                      {"eval_top1_all", s.top1_all}, {"eval_top1_all_low", s.top1_all_low},
+                      {"eval_top1_all_high", s.top1_all_high}, {"eval_top5_all", s.top5_all},
                       {"eval_eer", s.eer}, {"eval_min_dcf", s.min_dcf}});
     if (judge) {
       const auto tf = Clock::now();
