@@ -26,6 +26,12 @@ struct PackOptions {
   // Or a file naming the held-out identities (folder names), one per line ('#' comments): e.g. every face of
   // the held-out font families. Every name must be an identity folder of the input.
   std::string holdout_list;
+  // Or a TSV of "<identity folder>\t<group>" lines (every identity; e.g. font face -> family, utterance
+  // speaker -> corpus or accent): whole groups are held out, holdout_group_count of them or
+  // holdout_group_fraction of them (rounded), the ones with the smallest hash of the group name.
+  std::string holdout_groups;
+  int64_t holdout_group_count = 0;
+  double holdout_group_fraction = 0;
   // Content labels: "" none; "stem" the file name without its extension (ROOT/font/A.png -> "A"); otherwise
   // a TSV file of "<path relative to ROOT>\t<label>" lines that must name every file packed. The labels'
   // vocabulary is their sorted set.

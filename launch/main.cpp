@@ -390,6 +390,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   pack->add_option("--holdout-list", pack_opts.holdout_list,
                    "A file naming the held-out identity folders, one per line (e.g. whole font families)");
+  pack->add_option("--holdout-groups", pack_opts.holdout_groups,
+                   "A TSV of <identity folder><TAB><group> lines: whole groups are held out (with "
+                   "--holdout-group-count or --holdout-group-fraction), chosen by a hash of the group name");
+  pack->add_option("--holdout-group-count", pack_opts.holdout_group_count, "Groups to hold out");
+  pack->add_option("--holdout-group-fraction", pack_opts.holdout_group_fraction, "Fraction of the groups to hold out")
+      ->check(CLI::Range(0.0, 1.0));
   pack->add_option("--content-from", pack_opts.content_from,
                    "Content labels (format v2): 'stem' (file name without extension) or a TSV of "
                    "<path relative to ROOT><TAB><label> lines");

@@ -316,3 +316,46 @@ TEST(Pack, WrongModalityOrTooManyHeldOutWritesNothing) {
   }
   EXPECT_FALSE(fs::exists(o.output));
 }
+
+TEST(Pack, HoldoutGroupsHoldOutWholeGroups) {
+  const std::string root = image_tree(), tsv = fresh_dir("groups") + ".tsv";
+  {
+    std::ofstream out(tsv);
+    out << "# identity\tgroup\nalice\tg1\nbob\tg1\ncarol\tg1\ndave\tg2\nZoë\tg2\nempty\tg2\n";
+  }
+  auto o = image_options(root, fresh_dir("pack-groups"), 2);
+  o.holdout_identities = 0;
+  o.holdout_groups = tsv;
+  o.holdout_group_count = 1;
+  const Manifest m = pack_folders(o).manifest;  // identities: Zoë, alice, bob, dave
+  std::vector<std::string> held;
+  for (int64_t id : m.holdout) held.push_back(m.identities[id]);
+  std::sort(held.begin(), held.end());
+  const bool g1 = held == std::vector<std::string>{"alice", "bob"}, g2 = held == std::vector<std::string>{"Zoë", "dave"};
+  EXPECT_TRUE(g1 || g2) << "not one whole group: " << held.size() << " held out";
+  // The same choice by fraction (1 of 2 groups), and the same choice again (a hash, not a random draw).
+  o.holdout_group_count = 0;
+  o.holdout_group_fraction = 0.5;
+  o.output = fresh_dir("pack-groups-frac");
+  EXPECT_EQ(pack_folders(o).manifest.holdout, m.holdout);
+  // Every identity needs a group; a count that leaves nothing to train on is refused before decoding.
+  std::ofstream(tsv) << "alice\tg1\nbob\tg1\n";
+  o.output = fresh_dir("pack-groups-bad");
+  try {
+    pack_folders(o);
+    FAIL();
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("identity folder 'Zoë' has no group"), std::string::npos) << e.what();
+  }
+  std::ofstream(tsv) << "alice\tg1\nbob\tg1\ncarol\tg1\ndave\tg2\nZoë\tg2\nempty\tg2\n";
+  o.holdout_group_fraction = 0;
+  o.holdout_group_count = 2;
+  try {
+    pack_folders(o);
+    FAIL();
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("holding out 2 of its 2 groups leaves nothing to train on"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.output));
+}
