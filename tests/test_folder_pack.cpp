@@ -359,3 +359,18 @@ TEST(Pack, HoldoutGroupsHoldOutWholeGroups) {
   }
   EXPECT_FALSE(fs::exists(o.output));
 }
+
+TEST(Pack, AHoldoutListFindsNaturallyOrderedFolders) {
+  // s2 < s9 < s10 naturally, s10 < s2 < s9 as plain strings: the list lookup must not depend on the order.
+  const fs::path root = fresh_dir("pack-natural-list");
+  for (const char* id : {"s2", "s9", "s10", "s11"})
+    for (int i : {1, 2}) write_png(root / id / (std::to_string(i) + ".png"), 8, 8, 3, 5);
+  const std::string list = fresh_dir("natural-list") + ".txt";
+  std::ofstream(list) << "s10\ns9\n";
+  auto o = image_options(root.string(), fresh_dir("pack-natural-list-out"), 1);
+  o.holdout_identities = 0;
+  o.holdout_list = list;
+  const Manifest m = pack_folders(o).manifest;
+  EXPECT_EQ(m.identities, (std::vector<std::string>{"s2", "s9", "s10", "s11"}));
+  EXPECT_EQ(m.holdout, (std::vector<int64_t>{1, 2}));
+}
