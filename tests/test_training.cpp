@@ -7,6 +7,7 @@
 
 #include "data/synthetic_export.h"
 #include "tests/tiny_run.h"
+#include "trainer/checkpoint_store.h"
 #include "trainer/encoder_export.h"
 #include "trainer/train_loop.h"
 #include "trainer/weight_average.h"
@@ -161,4 +162,29 @@ TEST(Training, DefaultThreadsDoNotOversubscribeTheRanksCores) {
   EXPECT_EQ(default_intra_op_threads(8, 0, false), 8);
   EXPECT_GE(cores_for_rank(1), 1);
   EXPECT_LE(cores_for_rank(1000000), std::max(1, cores_for_rank(1)));  // many ranks: at least one core each
+}
+
+// checkpoint.keep_best: RUN/best.ckpt holds the step whose evaluation was best by the metric (the first such
+// step on ties), and best.json says so; the checkpoint is a normal one.
+TEST(Training, KeepsTheBestCheckpointByTheChosenMetric) {
+  const std::string dir = imprint::testing::fresh_dir("keep-best");
+  const Config cfg = imprint::testing::tiny_config(
+      "image", {"train.steps=40", "train.eval_every=10", "checkpoint.keep_best=eer", "checkpoint.keep=1"});
+  train(cfg, {dir, false, nullptr});
+  double best = 2;
+  int64_t best_step = -1;
+  std::ifstream metrics(dir + "/metrics.jsonl");
+  for (std::string line; std::getline(metrics, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("eval_eer") && j["eval_eer"].get<double>() < best) best = j["eval_eer"], best_step = j["step"];
+  }
+  ASSERT_GE(best_step, 10);
+  std::ifstream in(dir + "/best.json");
+  ASSERT_TRUE(in) << "no best.json";
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["metric"], "eer");
+  EXPECT_EQ(j["step"].get<int64_t>(), best_step);
+  EXPECT_DOUBLE_EQ(j["value"].get<double>(), best);
+  torch::serialize::InputArchive ar;
+  EXPECT_EQ(read_checkpoint(dir + "/best.ckpt", ar), best_step);
 }

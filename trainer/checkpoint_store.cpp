@@ -161,6 +161,13 @@ std::string CheckpointStore::path_for(int64_t step) const {
 }
 
 std::string CheckpointStore::save(int64_t step, torch::serialize::OutputArchive& archive) const {
+  const std::string path = save_as(path_for(step), step, archive);
+  prune(step);
+  return path;
+}
+
+std::string CheckpointStore::save_as(const std::string& path, int64_t step,
+                                     torch::serialize::OutputArchive& archive) const {
   std::ostringstream payload_stream;
   archive.save_to(payload_stream);
   const std::string payload = payload_stream.str();
@@ -170,7 +177,6 @@ std::string CheckpointStore::save(int64_t step, torch::serialize::OutputArchive&
   put_u64(bytes, fnv1a64_bytes(payload.data(), payload.size(), fnv1a64_bytes(bytes.data() + 16, 8)));
   bytes += payload;
 
-  const std::string path = path_for(step);
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) throw CheckpointError(tmp + ": cannot create: " + std::strerror(errno));
@@ -187,11 +193,14 @@ std::string CheckpointStore::save(int64_t step, torch::serialize::OutputArchive&
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     throw CheckpointError(path + ": rename from temp file failed: " + std::strerror(errno));
-  fsync_dir(dir_);
+  fsync_dir(std::filesystem::path(path).parent_path().string());
+  return path;
+}
 
+void CheckpointStore::prune(int64_t step) const {
   int64_t kept = 1;  // the one just written
   for (const auto& f : list()) {
-    if (f.path == path || f.step < 0 || f.step >= step) continue;
+    if (f.step < 0 || f.step >= step) continue;
     if (kept < keep_) {
       ++kept;
     } else {
@@ -199,7 +208,6 @@ std::string CheckpointStore::save(int64_t step, torch::serialize::OutputArchive&
       fs::remove(f.path, ec);
     }
   }
-  return path;
 }
 
 std::vector<CheckpointFile> CheckpointStore::list(std::vector<std::string>* ignored) const {

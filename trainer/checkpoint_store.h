@@ -37,11 +37,14 @@ class CheckpointStore {
   // stay. Files it cannot read, and files claiming a later step (left behind by a run that was resumed
   // from an earlier checkpoint), are never deleted. Returns the path written.
   std::string save(int64_t step, torch::serialize::OutputArchive& archive) const;
+  // Writes a checkpoint of `step` to `path` (same format, atomic), without pruning: the best-so-far copy.
+  std::string save_as(const std::string& path, int64_t step, torch::serialize::OutputArchive& archive) const;
   // Every *.ckpt regular file, newest step first (unreadable ones last). Entries that are not regular files
   // (a directory named like a checkpoint) are listed in `ignored`.
   std::vector<CheckpointFile> list(std::vector<std::string>* ignored = nullptr) const;
 
  private:
+  void prune(int64_t step) const;
   std::string dir_;
   int64_t keep_;
 };

@@ -218,6 +218,10 @@ std::vector<KeySpec> build_schema() {
       Float("checkpoint.every_minutes", "0", 0, 1e6, false, false,
             "Also checkpoint when this many minutes of wall-clock time have passed since the last checkpoint (the "
             "ranks agree on the step); 0 turns the time-based interval off."),
+      Choice("checkpoint.keep_best", "none", {"none", "top1", "top1_all", "eer", "min_dcf"},
+             "Also keep RUN/best.ckpt, the checkpoint of the best held-out evaluation so far by this metric "
+             "(top1: one reference per identity; top1_all: every sample as the reference; eer, min_dcf: lower is "
+             "better), and RUN/best.json naming its step and value."),
       Int("checkpoint.keep", "3", 1, 1e6,
           "Most recent checkpoints kept (by the step stored inside them); older ones are deleted."),
   };

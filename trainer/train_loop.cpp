@@ -390,6 +390,34 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
                       (long long)step + 1, (long long)end, (long long)total, at::get_num_threads(),
                       device.str().c_str()));
 
+  // checkpoint.keep_best: RUN/best.ckpt is the checkpoint of the best evaluation so far by that metric, and
+  // RUN/best.json says which (carried across resumes). Written after evaluate() has swapped the raw weights
+  // back, so it is a checkpoint like any other (resumable, exportable).
+  const std::string best_metric = cfg.get_string("checkpoint.keep_best");
+  const bool lower_is_better = best_metric == "eer" || best_metric == "min_dcf";
+  double best_value = std::nan("");
+  if (best_metric != "none" && opts.resume) {
+    std::ifstream in(opts.run_dir + "/best.json");
+    if (in) {
+      const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (j.is_object() && j.value("metric", "") == best_metric && j.contains("value")) best_value = j["value"];
+    }
+  }
+  auto keep_best = [&](int64_t at_step, const RetrievalScore& s) {
+    if (best_metric == "none") return;
+    const double v = best_metric == "top1" ? s.top1 : best_metric == "top1_all" ? s.top1_all
+                     : best_metric == "eer" ? s.eer : s.min_dcf;
+    if (!std::isnan(best_value) && (lower_is_better ? v >= best_value : v <= best_value)) return;
+    best_value = v;
+    if (!lead) return;
+    const std::string path = save_checkpoint_as(run, at_step, store, opts.run_dir + "/best.ckpt");
+    std::ofstream(opts.run_dir + "/best.json") << nlohmann::json{{"metric", best_metric}, {"value", v},
+                                                                 {"step", at_step}, {"checkpoint", path}}.dump(2)
+                                               << "\n";
+    log::info(log::strf("best %s so far (%.4g at step %lld): %s", best_metric.c_str(), v, (long long)at_step,
+                        path.c_str()));
+  };
+
   auto evaluate = [&](int64_t at_step) {
     // With ema.decay, what is evaluated is what generate and export will use: the averaged weights.
     std::unique_ptr<AveragedWeights> averaged;
@@ -537,7 +565,7 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
     }
     // Checkpoint first: an evaluation that fails or is preempted must not cost the training steps.
     if ((ckpt_every > 0 && step % ckpt_every == 0) || agreed.checkpoint) checkpoint(step);
-    if (eval_every > 0 && step % eval_every == 0) evaluate(step);
+    if (eval_every > 0 && step % eval_every == 0) keep_best(step, evaluate(step));
   }
 
   checkpoint(step);
@@ -555,6 +583,7 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
     log::info(log::strf("stopped after step %lld (train.stop_at); continue with --resume", (long long)step));
   } else {
     summary.eval = evaluate(step);
+    keep_best(step, summary.eval);
     if (lead) {  // for `launch/plot_run.py`: a 2-D map of the held-out identities
       write_npy(opts.run_dir + "/heldout_embeddings.npy", summary.eval.gallery_embeddings.cpu().contiguous());
       write_npy(opts.run_dir + "/heldout_identity.npy", eval_set.gallery_identity.cpu().contiguous());

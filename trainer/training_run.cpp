@@ -109,8 +109,9 @@ std::map<std::string, std::string> model_signature(const Config& c) {
   return sig;
 }
 
-void save_checkpoint(TrainingRun& run, int64_t step, const CheckpointStore& store) {
-  torch::serialize::OutputArchive ar, model, objective, optimizer;
+namespace {
+void checkpoint_archive(TrainingRun& run, int64_t step, torch::serialize::OutputArchive& ar) {
+  torch::serialize::OutputArchive model, objective, optimizer;
   ar.write("format", c10::IValue(int64_t{1}));
   ar.write("step", c10::IValue(step));
   ar.write("signature", c10::IValue(signature_text(run.signature)));
@@ -129,8 +130,20 @@ void save_checkpoint(TrainingRun& run, int64_t step, const CheckpointStore& stor
     std::lock_guard<std::mutex> lock(gen.mutex());
     ar.write("cuda_rng", gen.get_state(), /*is_buffer=*/true);
   }
+}
+}  // namespace
+
+void save_checkpoint(TrainingRun& run, int64_t step, const CheckpointStore& store) {
+  torch::serialize::OutputArchive ar;
+  checkpoint_archive(run, step, ar);
   const std::string path = store.save(step, ar);
   log::info("checkpoint: " + path);
+}
+
+std::string save_checkpoint_as(TrainingRun& run, int64_t step, const CheckpointStore& store, const std::string& path) {
+  torch::serialize::OutputArchive ar;
+  checkpoint_archive(run, step, ar);
+  return store.save_as(path, step, ar);
 }
 
 // Restores `run` from the verified archive `ar` read from `path`; returns its step.

@@ -48,6 +48,8 @@ TrainingRun build_training_run(const Config& config, const at::Device& device);
 std::map<std::string, std::string> model_signature(const Config& config);
 
 void save_checkpoint(TrainingRun& run, int64_t step, const CheckpointStore& store);
+// The same checkpoint written to `path` (checkpoint.keep_best's copy), outside the store's pruning.
+std::string save_checkpoint_as(TrainingRun& run, int64_t step, const CheckpointStore& store, const std::string& path);
 // Restores `run` from the verified archive `ar` read from `path`; returns its step.
 int64_t restore_checkpoint(TrainingRun& run, torch::serialize::InputArchive& ar, const std::string& path);
 // Restores the newest intact checkpoint of `store` and counts the restart; returns its step, or 0 when the
