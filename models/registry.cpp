@@ -1,6 +1,7 @@
 #include <stdexcept>
 
 #include "models/audio_encoder.h"
+#include "models/ecapa_tdnn.h"
 #include "models/encoder.h"
 #include "models/image_encoder.h"
 
@@ -12,6 +13,9 @@ const std::vector<EncoderInfo>& encoder_registry() {
        [](const EncoderSpec& s) { return std::make_shared<ImageEncoder>(s); }},
       {"audio_cnn", "audio", "log-mel front end, 3 conv1d blocks over time, conditioning head",
        [](const EncoderSpec& s) { return std::make_shared<AudioEncoder>(s); }},
+      {"ecapa_tdnn", "audio", "ECAPA-TDNN: SE-Res2Blocks (dilation 2/3/4), feature aggregation, attentive statistics "
+                              "pooling (GroupNorm), conditioning head over frames + statistics; C = 8 x model.width",
+       [](const EncoderSpec& s) { return std::make_shared<EcapaTdnn>(s); }},
   };
   return registry;
 }

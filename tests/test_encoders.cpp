@@ -8,9 +8,16 @@
 using namespace imprint;
 
 namespace {
-EncoderSpec spec_for(const std::string& modality) {
+// Parameters are registry names; the first of each modality is also what model.name: auto builds.
+std::string modality_of(const std::string& name) {
+  for (const auto& e : encoder_registry())
+    if (e.name == name) return e.modality;
+  return name;  // "image" / "audio"
+}
+EncoderSpec spec_for(const std::string& param) {
   EncoderSpec s;
-  s.modality = modality;
+  s.name = param == "image" || param == "audio" ? "auto" : param;
+  s.modality = modality_of(param);
   s.embed_dim = 24;
   s.tokens = 3;
   s.width = 8;
@@ -21,8 +28,8 @@ EncoderSpec spec_for(const std::string& modality) {
   s.hop = 64;
   return s;
 }
-torch::Tensor input_for(const std::string& modality, int64_t batch) {
-  return modality == "image" ? torch::randn({batch, 3, 20, 20}) : torch::randn({batch, 1600}) * 0.1;
+torch::Tensor input_for(const std::string& param, int64_t batch) {
+  return modality_of(param) == "image" ? torch::randn({batch, 3, 20, 20}) : torch::randn({batch, 1600}) * 0.1;
 }
 }  // namespace
 
@@ -58,9 +65,9 @@ TEST_P(EncoderBothModalities, GradientsMatchFiniteDifferences) {
   auto x = input_for(GetParam(), 2).to(torch::kDouble);
   auto probe = torch::randn({2, 24}, torch::kDouble);
   auto loss_of = [&] { return (enc->encode(x).pooled * probe).sum(); };
-  torch::Tensor param;
+  torch::Tensor param;  // the first layer's weight (trunk.0 / stem.0): the longest gradient path
   for (auto& kv : enc->named_parameters().pairs())
-    if (kv.first == "trunk.0.weight") param = kv.second;
+    if (!param.defined() && kv.second.dim() >= 2) param = kv.second;
   ASSERT_TRUE(param.defined());
   loss_of().backward();
   const auto analytic = param.grad().reshape({-1}).clone();
@@ -105,7 +112,7 @@ TEST_P(EncoderBothModalities, Float32GradientsMatchFloat64) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Modalities, EncoderBothModalities, ::testing::Values("image", "audio"));
+INSTANTIATE_TEST_SUITE_P(Modalities, EncoderBothModalities, ::testing::Values("image", "audio", "ecapa_tdnn"));
 
 TEST(LogMel, ToneLandsInItsMelBand) {
   const int64_t sr = 8000, n_fft = 256;

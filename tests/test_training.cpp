@@ -188,3 +188,16 @@ TEST(Training, KeepsTheBestCheckpointByTheChosenMetric) {
   torch::serialize::InputArchive ar;
   EXPECT_EQ(read_checkpoint(dir + "/best.ckpt", ar), best_step);
 }
+
+// Every registered encoder survives its checkpoint: rebuilt from the signature and loaded (what resume,
+// export, embed and eval do). A module named like a Python keyword ("in") trains but cannot be read back.
+TEST(Training, EveryEncoderReloadsFromItsCheckpoint) {
+  for (const auto& e : encoder_registry()) {
+    const std::string dir = imprint::testing::fresh_dir("reload-" + e.name);
+    const Config cfg = imprint::testing::tiny_config(e.modality, {"model.name=" + e.name, "train.steps=2"});
+    train(cfg, {dir, false, nullptr});
+    const TrainedEncoder t = load_trained_encoder(dir + "/checkpoints/step-00000002.ckpt");
+    EXPECT_EQ(t.spec.name, e.name);
+    EXPECT_EQ(t.step, 2);
+  }
+}

@@ -68,9 +68,9 @@ std::vector<KeySpec> build_schema() {
           "Threads that build batches ahead of the trainer; 0 builds them on the training thread."),
       Int("data.prefetch", "4", 1, 256, "Batches the loader may hold ready ahead of the trainer."),
 
-      Choice("model.name", "auto", {"auto", "image_cnn", "audio_cnn"},
-             "Encoder to build (models/registry.cpp): image_cnn (image), audio_cnn (audio); auto picks the "
-             "data.modality's default."),
+      Choice("model.name", "auto", {"auto", "image_cnn", "audio_cnn", "ecapa_tdnn"},
+             "Encoder to build (models/registry.cpp): image_cnn (image), audio_cnn or ecapa_tdnn (audio; ECAPA-TDNN "
+             "with 8 x model.width channels); auto picks the data.modality's default (the first listed)."),
       Int("model.embed_dim", "128", 8, 4096, "Width D of the conditioning tokens and the pooled vector."),
       Int("model.tokens", "4", 1, 256, "Number K of conditioning tokens per sample."),
       Int("model.width", "32", 4, 1024, "Base channel count of the convolutional trunk."),
