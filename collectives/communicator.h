@@ -65,6 +65,10 @@ class Communicator {
   std::string context_ = "start-up";
 };
 
+// Tensors as collectives' messages name them: "float32 [1024]" ("no tensor" when undefined).
+std::string dtype_name(at::ScalarType t);
+std::string describe_tensor(const at::Tensor& t);
+
 // A world of one: every collective is the identity (allgather/reduce_scatter return the input).
 std::unique_ptr<Communicator> make_local_communicator();
 // OpenMPI over MPI_COMM_WORLD; initialises MPI if nobody has. CPU tensors.

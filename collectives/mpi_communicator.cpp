@@ -89,25 +89,6 @@ const char* op_name(int code) {
 }
 enum OpCode { kAllreduce = 0, kAllgather, kBroadcast, kReduceScatter, kBarrier };
 
-std::string dtype_name(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return "float32";
-    case at::kDouble: return "float64";
-    case at::kLong: return "int64";
-    case at::kInt: return "int32";
-    case at::kByte: return "uint8";
-    case at::kBFloat16: return "bfloat16";
-    case at::kHalf: return "float16";
-    default: return at::toString(t);
-  }
-}
-
-std::string describe(const at::Tensor& t) {
-  if (!t.defined()) return "no tensor";
-  std::ostringstream s;
-  s << dtype_name(t.scalar_type()) << " " << t.sizes();
-  return s.str();
-}
 
 class MpiCommunicator;
 
@@ -221,7 +202,7 @@ class MpiCommunicator final : public Communicator {
   at::Tensor reduce_scatter(const at::Tensor& in, ReduceOp op) override {
     const at::Tensor t = in.contiguous();
     if (t.dim() == 0 || t.size(0) % size_ != 0)
-      throw CollectiveError("reduce_scatter: dim 0 of " + describe(t) + " must be a multiple of the world size " +
+      throw CollectiveError("reduce_scatter: dim 0 of " + describe_tensor(t) + " must be a multiple of the world size " +
                             std::to_string(size_));
     std::vector<int64_t> shape = t.sizes().vec();
     shape[0] /= size_;
@@ -255,7 +236,7 @@ class MpiCommunicator final : public Communicator {
   // In-place collectives work on the caller's own memory, so it must already be contiguous.
   static void check_contiguous(const at::Tensor& t, const char* name) {
     if (!t.is_contiguous())
-      throw CollectiveError(std::string("mpi backend: ") + name + " needs a contiguous tensor, got " + describe(t));
+      throw CollectiveError(std::string("mpi backend: ") + name + " needs a contiguous tensor, got " + describe_tensor(t));
   }
 
   // Counts the collective (status queries report the count, so a timing-out rank sees who never got here)
@@ -265,11 +246,11 @@ class MpiCommunicator final : public Communicator {
     if (t.defined()) {
       mpi_type(t);
       if (t.device().type() != at::kCPU)
-        throw CollectiveError(std::string("mpi backend: ") + op_name(op) + " needs a CPU tensor, got " + describe(t) +
+        throw CollectiveError(std::string("mpi backend: ") + op_name(op) + " needs a CPU tensor, got " + describe_tensor(t) +
                               " on " + t.device().str() + " (GPU tensors need distributed.backend: nccl)");
     }
     const int64_t seq = ++entered_;
-    const std::string what = std::string(op_name(op)) + (t.defined() ? " of " + describe(t) : "");
+    const std::string what = std::string(op_name(op)) + (t.defined() ? " of " + describe_tensor(t) : "");
     if (options_.debug_checks) {
       std::vector<int64_t> mine = descriptor(op, t, seq);
       const std::string context = context_;

@@ -67,25 +67,7 @@ void nccl_check(ncclResult_t r, const char* call, const char* file, int line) {
 }
 #define IMPRINT_NCCL_CHECK(call) nccl_check((call), #call, __FILE__, __LINE__)
 
-// The dtype names of the MPI backend's messages.
-const char* dtype_name(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return "float32";
-    case at::kDouble: return "float64";
-    case at::kHalf: return "float16";
-    case at::kBFloat16: return "bfloat16";
-    case at::kLong: return "int64";
-    case at::kInt: return "int32";
-    case at::kByte: return "uint8";
-    default: return at::toString(t);
-  }
-}
-
-std::string describe(const char* what, const at::Tensor& t) {
-  std::ostringstream s;
-  s << what << " of " << dtype_name(t.scalar_type()) << " " << t.sizes();
-  return s.str();
-}
+std::string describe(const char* what, const at::Tensor& t) { return std::string(what) + " of " + describe_tensor(t); }
 
 class NcclWork final : public Work {
  public:
