@@ -173,8 +173,8 @@ TEST(Verification, EerAndMinDcfOfKnownTrials) {
 TEST(Verification, AllPairsOfEmbeddings) {
   // Two identities on opposite sides of a circle, three samples each: every pair separates perfectly.
   const auto e = torch::tensor({{1.0f, 0.0f}, {0.9f, 0.1f}, {0.95f, -0.1f}, {-1.0f, 0.0f}, {-0.9f, 0.2f}, {-1.0f, -0.1f}});
-  const auto v = verify_all_pairs(torch::nn::functional::normalize(e, torch::nn::functional::NormalizeFuncOptions().dim(1)),
-                                  torch::tensor({0, 0, 0, 1, 1, 1}));
+  const auto u = torch::nn::functional::normalize(e, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  const auto v = verify_all_pairs(torch::matmul(u, u.t()), torch::tensor({0, 0, 0, 1, 1, 1}));
   EXPECT_EQ(v.target_trials, 6);     // 3 + 3
   EXPECT_EQ(v.nontarget_trials, 9);  // 3 x 3
   EXPECT_DOUBLE_EQ(v.eer, 0.0);
@@ -191,7 +191,7 @@ TEST(Verification, EverySampleAsTheReference) {
   const auto pool = torch::tensor(flat).view({9, 2});
   const auto ids = torch::tensor({0L, 0L, 0L, 1L, 1L, 1L, 2L, 2L, 2L});
   RetrievalScore s;
-  score_multi_query(pool, ids, s);
+  score_multi_query(torch::matmul(pool, pool.t()), ids, s);
   EXPECT_EQ(s.queries, 9);
   // Misses at top-1: sample 8 (nearest: identity 0 at 0 or 2 deg) and sample 0 / 1 (nearest: sample 8 at 1 deg).
   EXPECT_NEAR(s.top1_all, 6.0 / 9, 1e-12);

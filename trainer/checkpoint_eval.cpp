@@ -40,16 +40,9 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
                                 (o.all_identities ? "" : " (pass --all to use every identity, not only the held-out)"));
   const EvalSet set = build_eval_set(ds, ids, o.gallery_per_identity);
   report.score = evaluate_retrieval(*report.trained.encoder, set, o.batch_size);
-  // Per identity: recomputed from the gallery embeddings the evaluation kept (cheap, and the same numbers).
-  {
-    torch::NoGradGuard no_grad;
-    const auto refs = embed_pooled(*report.trained.encoder, set.references, o.batch_size, "references");
-    const auto nearest = at::matmul(refs, report.score.gallery_embeddings.t()).argmax(1);
-    const auto owner = set.gallery_identity.index_select(0, nearest);
-    for (size_t i = 0; i < ids.size(); ++i)
-      report.identities.push_back({m.identities.at(ids[i]), owner[static_cast<int64_t>(i)].item<int64_t>() ==
-                                                                static_cast<int64_t>(i)});
-  }
+  const auto hits = report.score.reference_hit.to(at::kBool).contiguous();
+  for (size_t i = 0; i < ids.size(); ++i)
+    report.identities.push_back({m.identities.at(ids[i]), hits.data_ptr<bool>()[i]});
   if (!o.json_out.empty()) {
     nlohmann::json j = {{"checkpoint", o.checkpoint}, {"step", report.trained.step}, {"data", o.data},
                         {"identities", report.score.identities}, {"gallery", report.score.gallery_size},

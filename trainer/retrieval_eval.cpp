@@ -59,10 +59,10 @@ at::Tensor embed_pooled(Encoder& encoder, const at::Tensor& samples, int64_t bat
   return F::normalize(at::cat(parts), F::NormalizeFuncOptions().dim(1));
 }
 
-void score_multi_query(const at::Tensor& pool_in, const at::Tensor& ids_in, RetrievalScore& s) {
-  const at::Tensor pool = pool_in.to(at::kCPU).to(at::kFloat), ids = ids_in.to(at::kCPU).to(at::kLong);
-  const int64_t n = pool.size(0), m = ids.max().item<int64_t>() + 1;
-  at::Tensor scores = at::matmul(pool, pool.t());
+void score_multi_query(const at::Tensor& similarity, const at::Tensor& ids_in, RetrievalScore& s) {
+  const at::Tensor ids = ids_in.to(at::kCPU).to(at::kLong);
+  at::Tensor scores = similarity.to(at::kCPU).clone();  // the diagonal is overwritten below
+  const int64_t n = scores.size(0), m = ids.max().item<int64_t>() + 1;
   scores.fill_diagonal_(-std::numeric_limits<float>::infinity());  // a query is not its own gallery
   const int64_t k = std::min<int64_t>(5, n - 1);
   const at::Tensor nearest = std::get<1>(scores.topk(k, 1));          // [n, k]
@@ -106,13 +106,16 @@ RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t 
   RetrievalScore s;
   s.identities = refs.size(0);
   s.gallery_size = gallery.size(0);
+  s.reference_hit = hit.to(at::kCPU);
   s.top1 = hit.to(at::kDouble).mean().item<double>();
   s.chance = 1.0 / static_cast<double>(s.identities);
   s.gallery_embeddings = gallery;
+  // One similarity matrix of every held-out sample serves both verification and multi-query retrieval.
   const auto ids = at::cat({at::arange(refs.size(0), at::kLong), set.gallery_identity.to(at::kCPU)});
-  const auto pool = at::cat({refs, gallery});
-  const VerificationScore v = verify_all_pairs(pool, ids);
-  score_multi_query(pool, ids, s);
+  const auto pool = at::cat({refs, gallery}).to(at::kCPU).to(at::kFloat);
+  const auto similarity = at::matmul(pool, pool.t());
+  const VerificationScore v = verify_all_pairs(similarity, ids);
+  score_multi_query(similarity, ids, s);
   s.eer = v.eer;
   s.min_dcf = v.min_dcf;
   s.target_trials = v.target_trials;

@@ -30,6 +30,7 @@ struct RetrievalScore {
   int64_t queries = 0;
   int64_t identities = 0, gallery_size = 0;
   at::Tensor gallery_embeddings;  // [M*G, D] unit-norm pooled embeddings of the gallery (for plots)
+  at::Tensor reference_hit;       // [M] bool (CPU): reference i's nearest gallery sample is its own identity's
 };
 
 EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_identity);  // its held-out identities
@@ -38,8 +39,8 @@ EvalSet build_eval_set(const IdentityDataset& dataset, const std::vector<int64_t
 // Unit-norm pooled embeddings of `samples`, `batch_size` at a time (progress logged every 10 s as `what`).
 at::Tensor embed_pooled(Encoder& encoder, const at::Tensor& samples, int64_t batch_size, const char* what);
 RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t batch_size);
-// Fills the multi-query fields of `s` from unit-norm embeddings `pool` [N, D] with identities `identity`
-// [N] (0..M-1, each with the same number of samples).
-void score_multi_query(const at::Tensor& pool, const at::Tensor& identity, RetrievalScore& s);
+// Fills the multi-query fields of `s` from the similarity matrix [N, N] of N samples (cosine of unit-norm
+// embeddings) with identities `identity` [N] (0..M-1, each with the same number of samples).
+void score_multi_query(const at::Tensor& similarity, const at::Tensor& identity, RetrievalScore& s);
 
 }  // namespace imprint

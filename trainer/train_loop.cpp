@@ -234,10 +234,10 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
   std::unique_ptr<Communicator> own_comm;
   Communicator* comm = opts.comm;
   if (!comm) own_comm = make_local_communicator(), comm = own_comm.get();
+  const bool lead = comm->rank() == 0;
   Config cfg = given;  // with what the dataset decides where the config leaves it open
   for (const auto& t : adopt_dataset_shape(cfg))
-    if (comm->rank() == 0) log::info(t + " (the config leaves it open)");
-  const bool lead = comm->rank() == 0;
+    if (lead) log::info(t + " (the config leaves it open)");
   comm->set_context("start-up");
   // Set explicitly either way: Debian's libtorch starts with one OpenMP thread on some machines.
   const int64_t threads = cfg.get_int("train.threads");

@@ -49,11 +49,10 @@ VerificationScore verification_metrics(const at::Tensor& scores, const at::Tenso
   return v;
 }
 
-VerificationScore verify_all_pairs(const at::Tensor& embeddings, const at::Tensor& identity, double p_target) {
-  const at::Tensor e = embeddings.to(at::kCPU).to(at::kFloat);
+VerificationScore verify_all_pairs(const at::Tensor& similarity, const at::Tensor& identity, double p_target) {
+  const at::Tensor scores = similarity.to(at::kCPU);
   const at::Tensor id = identity.to(at::kCPU).to(at::kLong).view({-1});
-  const int64_t n = e.size(0);
-  const at::Tensor scores = at::matmul(e, e.t());
+  const int64_t n = scores.size(0);
   const at::Tensor same = id.view({n, 1}).eq(id.view({1, n}));
   const at::Tensor upper = at::ones({n, n}, at::kBool).triu(1);  // each unordered pair once, no self-pairs
   return verification_metrics(scores.masked_select(upper), same.masked_select(upper), p_target);

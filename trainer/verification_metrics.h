@@ -19,7 +19,8 @@ struct VerificationScore {
 // `scores` [T] (higher = more alike) and `is_target` [T] (bool or 0/1); needs at least one trial of each kind.
 VerificationScore verification_metrics(const at::Tensor& scores, const at::Tensor& is_target, double p_target = 0.01);
 
-// All pairs of `embeddings` [N, D] (unit norm; cosine scores), target when `identity` [N] agrees.
-VerificationScore verify_all_pairs(const at::Tensor& embeddings, const at::Tensor& identity, double p_target = 0.01);
+// Every pair of N samples from their similarity matrix `similarity` [N, N] (e.g. cosine: E E^T of unit-norm
+// embeddings), target when `identity` [N] agrees. Each unordered pair counts once; no self-pairs.
+VerificationScore verify_all_pairs(const at::Tensor& similarity, const at::Tensor& identity, double p_target = 0.01);
 
 }  // namespace imprint
