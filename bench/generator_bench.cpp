@@ -70,7 +70,7 @@ Result time_mode(const Args& a, const std::string& mode, bool bf16) {
     at::autocast::set_cpu_enabled(bf16);
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
     const Conditioning ref = mode == "pretrain" ? Conditioning{} : encoder->encode(b.reference);
-    const auto out = objective.compute(b, ref, Conditioning{}, *comm);
+    const auto out = objective.compute(b, EncodedBatch{ref, {}, {}}, *comm);
     at::autocast::set_cpu_enabled(false);
     at::autocast::clear_cache();
     out.loss.backward();

@@ -8,14 +8,18 @@
 namespace imprint {
 
 PairSampler::PairSampler(const IdentityDataset& dataset, uint64_t seed, int64_t global_batch, int rank, int world,
-                         bool augment, bool augment_targets)
+                         bool augment, bool augment_targets, int64_t samples_per_identity)
     : dataset_(dataset),
       seed_(seed),
       global_batch_(global_batch),
       rank_(rank),
       world_(world),
       augment_(augment),
-      augment_targets_(augment_targets) {
+      augment_targets_(augment_targets),
+      samples_per_identity_(samples_per_identity) {
+  if (samples_per_identity < 2)
+    throw std::invalid_argument("train.samples_per_identity=" + std::to_string(samples_per_identity) +
+                                " must be at least 2 (a reference and a different target)");
   const auto n = static_cast<int64_t>(dataset.train_identities().size());
   if (global_batch > n)
     throw std::invalid_argument("train.batch_size=" + std::to_string(global_batch) +
@@ -39,6 +43,27 @@ std::shared_ptr<const std::vector<int64_t>> PairSampler::epoch_order(int64_t epo
   return cached_order_;
 }
 
+// A partial Fisher-Yates over the samples the pair did not take: distinct views while they last.
+void PairSampler::draw_extra_views(PairSlot& s, int64_t m, CounterRng& rng) const {
+  const int64_t extra = samples_per_identity_ - 2;
+  std::vector<int64_t> left;
+  left.reserve(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; ++i)
+    if (i != s.reference_index && i != s.target_index) left.push_back(i);
+  s.extra_index.resize(static_cast<size_t>(extra));
+  s.extra_augment.assign(static_cast<size_t>(extra), 0);
+  for (int64_t v = 0; v < extra; ++v) {
+    const auto pos = static_cast<size_t>(v);
+    if (pos < left.size()) {
+      std::swap(left[pos], left[pos + static_cast<size_t>(rng.below(static_cast<int64_t>(left.size() - pos)))]);
+      s.extra_index[pos] = left[pos];
+    } else {
+      s.extra_index[pos] = rng.below(m);
+    }
+    if (augment_) s.extra_augment[pos] = rng.next_u64() | 1;
+  }
+}
+
 std::vector<PairSlot> PairSampler::slots(int64_t step) const {
   const int64_t epoch = step / steps_per_epoch_;
   const auto order = epoch_order(epoch);
@@ -58,6 +83,7 @@ std::vector<PairSlot> PairSampler::slots(int64_t step) const {
       s.target_augment = rng.next_u64() | 1;
       if (!augment_targets_) s.target_augment = 0;  // drawn all the same: the other draws do not move
     }
+    if (samples_per_identity_ > 2) draw_extra_views(s, m, rng);
     out.push_back(s);
   }
   return out;

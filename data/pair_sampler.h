@@ -1,6 +1,8 @@
-// Which (identity, reference sample, target sample) pairs make up each step's global batch, and which slice
-// of it each rank computes. A pure function of (seed, step, rank, world): no communication, and the data
-// position saved in a checkpoint is just the step.
+// Which identities and samples make up each step's global batch, and which slice of it each rank computes:
+// P identities (train.batch_size) x K samples each (train.samples_per_identity). Sample 0 of an identity is
+// its reference, sample 1 the target (always a different sample), samples 2..K-1 the extra views that
+// P x K objectives (supcon, ge2e, aam) read. A pure function of (seed, step, rank, world): no
+// communication, and the data position saved in a checkpoint is just the step.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -11,18 +13,26 @@
 
 namespace imprint {
 
+class CounterRng;
+
 struct PairSlot {
   int64_t identity;
   int64_t reference_index, target_index;
   uint64_t reference_augment, target_augment;  // 0 = no augmentation
+  // Views 2..K-1: distinct from the reference, the target and each other while the identity has samples
+  // left, then drawn again from all of its samples (their augmentation still differs).
+  std::vector<int64_t> extra_index;
+  std::vector<uint64_t> extra_augment;
 };
 
 class PairSampler {
  public:
-  // Throws std::invalid_argument when the batch cannot be formed (more pairs than training identities, or a
-  // global batch that does not split evenly over the ranks).
+  // Throws std::invalid_argument when the batch cannot be formed (more identities per step than training
+  // identities, a global batch that does not split evenly over the ranks, or fewer than 2 samples each).
+  // K = 2 draws exactly what the pair sampler always drew (extra views are drawn after the pair's draws).
   PairSampler(const IdentityDataset& dataset, uint64_t seed, int64_t global_batch, int rank, int world,
-              bool augment, bool augment_targets = true);
+              bool augment, bool augment_targets = true, int64_t samples_per_identity = 2);
+  int64_t samples_per_identity() const { return samples_per_identity_; }
   // Every identity appears at most once per step and at most once per epoch.
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
   int64_t local_batch() const { return global_batch_ / world_; }
@@ -31,12 +41,14 @@ class PairSampler {
 
  private:
   std::shared_ptr<const std::vector<int64_t>> epoch_order(int64_t epoch) const;
+  void draw_extra_views(PairSlot& slot, int64_t samples, CounterRng& rng) const;
 
   const IdentityDataset& dataset_;
   uint64_t seed_;
   int64_t global_batch_;
   int rank_, world_;
   bool augment_, augment_targets_;
+  int64_t samples_per_identity_;
   int64_t steps_per_epoch_;
   mutable std::mutex mu_;
   mutable int64_t cached_epoch_ = -1;

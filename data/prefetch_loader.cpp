@@ -20,12 +20,22 @@ PairBatch build_batch(const IdentityDataset& dataset, const std::vector<PairSlot
   int64_t* ids = b.identity.data_ptr<int64_t>();
   const bool labelled = !dataset.content_labels().empty();
   if (labelled) b.content = at::empty({static_cast<int64_t>(slots.size())}, at::kLong);
+  const int64_t extra = slots.empty() ? 0 : static_cast<int64_t>(slots.front().extra_index.size());
+  float* views = nullptr;
+  if (extra > 0) {
+    std::vector<int64_t> extra_shape{shape.front(), extra};
+    extra_shape.insert(extra_shape.end(), shape.begin() + 1, shape.end());
+    b.extra = at::empty(extra_shape, options);
+    views = b.extra.data_ptr<float>();
+  }
   for (size_t i = 0; i < slots.size(); ++i) {
     const PairSlot& s = slots[i];
     dataset.read(s.identity, s.reference_index, s.reference_augment, ref + i * numel);
     dataset.read(s.identity, s.target_index, s.target_augment, tgt + i * numel);
     ids[i] = s.identity;
     if (labelled) b.content.data_ptr<int64_t>()[i] = dataset.content_label(s.identity, s.target_index);
+    for (int64_t v = 0; v < extra; ++v)
+      dataset.read(s.identity, s.extra_index[v], s.extra_augment[v], views + (i * extra + v) * numel);
   }
   return b;
 }

@@ -21,6 +21,7 @@ struct PairBatch {
   at::Tensor target;     // [B, ...sample_shape]
   at::Tensor identity;   // [B] int64
   at::Tensor content;    // [B] int64 content label of each target; undefined when the dataset has none
+  at::Tensor extra;      // [B, K-2, ...sample_shape] views 2..K-1 of each identity; undefined when K = 2
   int64_t step = 0;
 };
 

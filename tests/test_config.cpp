@@ -69,7 +69,7 @@ TEST(Config, OutOfRangeNamesKeyAndRange) {
 
 TEST(Config, RulesBetweenKeys) {
   EXPECT_EQ(error_of("data:\n  train_identities: 10\ntrain:\n  batch_size: 32\n"),
-            "test.yaml: train.batch_size: 32 pairs per step need as many distinct identities, but "
+            "test.yaml: train.batch_size: 32 identities per step need as many distinct training identities, but "
             "data.train_identities is 10");
   EXPECT_NE(error_of("data:\n  samples_per_identity: 4\neval:\n  gallery_per_identity: 4\n")
                 .find("eval.gallery_per_identity: must be below data.samples_per_identity (4)"),

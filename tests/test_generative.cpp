@@ -164,12 +164,12 @@ TEST(Denoise, RowDrawsDependOnTheGlobalRowNotOnTheSplit) {
   auto loss = [&](int64_t begin, int64_t end) {
     TrainBatch b{x0.slice(0, begin, end), x0.slice(0, begin, end), torch::arange(begin, end), content.slice(0, begin, end),
                  /*step=*/5, /*first_row=*/begin};
-    return d.compute(b, Conditioning{tok.slice(0, begin, end), {}}, {}, *comm).loss.item<double>();
+    return d.compute(b, EncodedBatch{Conditioning{tok.slice(0, begin, end), {}}, {}, {}}, *comm).loss.item<double>();
   };
   const double whole = loss(0, 6), halves = 0.5 * (loss(0, 3) + loss(3, 6));
   EXPECT_NEAR(whole, halves, 1e-6 * whole);
   TrainBatch other{x0, x0, torch::arange(6), content, 6, 0};
-  EXPECT_NE(d.compute(other, Conditioning{tok, {}}, {}, *comm).loss.item<double>(), whole) << "draws ignore the step";
+  EXPECT_NE(d.compute(other, EncodedBatch{Conditioning{tok, {}}, {}, {}}, *comm).loss.item<double>(), whole) << "draws ignore the step";
 }
 
 TEST(Denoise, MinSnrWeightingChangesTheLossNotItsSign) {
@@ -183,8 +183,8 @@ TEST(Denoise, MinSnrWeightingChangesTheLossNotItsSign) {
   auto comm = make_local_communicator();
   const auto x0 = torch::randn({4, 3, 16, 16}), tok = torch::randn({4, 2, 32});
   TrainBatch b{x0, x0, torch::arange(4), torch::tensor({0, 1, 2, 0}, torch::kLong), 0, 0};
-  const double a = plain.compute(b, {tok, {}}, {}, *comm).loss.item<double>();
-  const double w = weighted.compute(b, {tok, {}}, {}, *comm).loss.item<double>();
+  const double a = plain.compute(b, EncodedBatch{{tok, {}}, {}, {}}, *comm).loss.item<double>();
+  const double w = weighted.compute(b, EncodedBatch{{tok, {}}, {}, {}}, *comm).loss.item<double>();
   EXPECT_GT(w, 0);
   EXPECT_NE(a, w);
   EXPECT_LE(w, a + 1e-9);  // every weight min(snr, 5) / snr is at most 1

@@ -28,7 +28,7 @@ TEST(Objectives, TheWeightedSumOfTheTermsThatAreOn) {
   const double reference = alone.loss(r, t, comm.get()).item<double>();
   CombinedObjective twice(tiny_config("image", {"objective.infonce.weight=2.5"}));
   ASSERT_EQ(twice.names(), std::vector<std::string>{"infonce"});
-  const ObjectiveOutput out = twice.compute(rows, r, t, *comm);
+  const ObjectiveOutput out = twice.compute(rows, EncodedBatch{r, t, {}}, *comm);
   EXPECT_NEAR(out.loss.item<double>(), 2.5 * reference, 1e-6 * reference);
   ASSERT_EQ(out.logged.size(), 1u);
   EXPECT_EQ(out.logged[0].first, "temperature");
@@ -145,10 +145,13 @@ TEST(AamSoftmax, ASampleCountsAgainstItsClosestSubCentre) {
 TEST(AamSoftmax, TrainsAnEncoderOnItsOwn) {
   const Config cfg = imprint::testing::tiny_config(
       "image", {"objective.infonce.weight=0", "objective.aam.weight=1", "objective.aam.margin=0.1",
-                "objective.aam.margin_warmup_steps=10", "train.steps=40", "optimizer.lr=0.01"});
+                "objective.aam.margin_warmup_steps=10", "train.steps=80"});
   const auto s = train(cfg, {imprint::testing::fresh_dir("aam-train"), false, nullptr});
   EXPECT_LT(s.last_loss, s.first_loss);
-  EXPECT_GT(s.eval.top1, 1.5 / s.eval.identities) << "held-out top-1 not above chance";
+  // Every held-out sample as the reference (8 identities x 6 queries): one reference each moves top-1 in
+  // steps of 1/8, too coarse to tell a weak encoder from chance.
+  EXPECT_GT(s.eval.top1_all, 1.5 / s.eval.identities) << "held-out top-1 not above chance";
+  std::printf("aam tiny run: every-sample top-1 %.3f (chance %.3f)\n", s.eval.top1_all, 1.0 / s.eval.identities);
 }
 
 TEST(Verification, EerAndMinDcfOfKnownTrials) {

@@ -12,7 +12,7 @@ void check_config_rules(const Config& c, const std::string& source) {
   auto fail = [&](const std::string& key, const std::string& what) { throw ConfigError(source + ": " + key + ": " + what); };
   const int64_t batch = c.get_int("train.batch_size"), ids = c.get_int("data.train_identities");
   if (batch > ids)
-    fail("train.batch_size", std::to_string(batch) + " pairs per step need as many distinct identities, but "
+    fail("train.batch_size", std::to_string(batch) + " identities per step need as many distinct training identities, but "
                              "data.train_identities is " + std::to_string(ids));
   const int64_t gallery = c.get_int("eval.gallery_per_identity"), per_id = c.get_int("data.samples_per_identity");
   if (gallery >= per_id)
@@ -57,9 +57,11 @@ void check_config_rules(const Config& c, const std::string& source) {
     const std::string& from = c.get_string("objective.denoise.generator_from");
     if (!from.empty() && !std::ifstream(from))
       fail("objective.denoise.generator_from", "'" + from + "' cannot be opened");
-    if (train == "generator" && (c.get_float("objective.infonce.weight") > 0 || c.get_float("objective.aam.weight") > 0))
-      fail("objective.denoise.train", "generator pretraining does not train the encoder; turn the encoder's "
-                                      "objectives off (objective.infonce.weight: 0, objective.aam.weight: 0)");
+    if (train == "generator")
+      for (const char* other : {"infonce", "aam", "supcon", "ge2e"})
+        if (c.get_float(std::string("objective.") + other + ".weight") > 0)
+          fail(std::string("objective.") + other + ".weight",
+               "generator pretraining (objective.denoise.train: generator) does not train the encoder; set it to 0");
   }
   if (!c.get_string("eval.judge").empty()) {
     if (c.get_float("objective.denoise.weight") <= 0 || c.get_string("objective.denoise.train") == "generator")

@@ -88,8 +88,8 @@ std::vector<KeySpec> build_schema() {
            "Learn the InfoNCE temperature as a parameter (clamped to >= 0.01)."),
 
       Float("objective.aam.weight", "0", 0, 1e6, false, false,
-            "Weight of additive angular margin softmax (ArcFace; trainer/objectives/aam_softmax.h): both pooled "
-            "embeddings of each pair are classified among the dataset's identities with a margin; 0 turns it off."),
+            "Weight of additive angular margin softmax (ArcFace; trainer/objectives/aam_softmax.h): every sample's "
+            "pooled embedding (all K views) is classified among the dataset's identities with a margin; 0 turns it off."),
       Int("objective.aam.classes", "0", 0, 1e8,
           "Class centres: the dataset's identity count, held-out identities included (their centres never get a "
           "positive). 0 takes it from the dataset (manifest, or data.train_identities + data.eval_identities)."),
@@ -101,6 +101,25 @@ std::vector<KeySpec> build_schema() {
           "start."),
       Int("objective.aam.sub_centers", "1", 1, 64,
           "Centres per class (sub-center ArcFace): a sample counts against its closest one."),
+      Bool("objective.aam.shard_classifier", "false",
+           "Partial FC: each rank holds 1/N of the class centres (and their AdamW moments), scores the all-gathered "
+           "embeddings against them, and the softmax crosses ranks exactly. The centres then train with their own "
+           "AdamW (optimizer.lr/beta1/beta2/eps, no weight decay, outside optimizer.grad_clip); checkpoints hold "
+           "them whole, so a resume on another number of ranks re-shards them."),
+
+      Float("objective.supcon.weight", "0", 0, 1e6, false, false,
+            "Weight of the supervised contrastive loss (trainer/objectives/supcon.h): every view of the P x K batch "
+            "against the other K-1 views of its identity, negatives from the global batch; 0 turns it off."),
+      Float("objective.supcon.temperature", "0.1", 0, 10, true, false, "Softmax temperature of supcon."),
+
+      Float("objective.ge2e.weight", "0", 0, 1e6, false, false,
+            "Weight of the generalised end-to-end loss (trainer/objectives/ge2e.h): every view against each "
+            "identity's centroid in the global batch (its own centroid leaves it out); 0 turns it off."),
+      Choice("objective.ge2e.form", "softmax", {"softmax", "contrast"},
+             "GE2E's loss form: softmax over centroids, or contrast (own centroid's sigmoid vs the hardest other)."),
+      Float("objective.ge2e.init_scale", "10", 0, 1e4, true, false, "Initial w of S = w cos + b (learned, kept > 0)."),
+      Float("objective.ge2e.init_bias", "-5", -1e4, 1e4, false, false,
+            "Initial b of S = w cos + b (learned in the contrast form; it cancels in the softmax form and stays fixed)."),
 
       Float("objective.denoise.weight", "0", 0, 1e6, false, false,
             "Weight of the generative objective (trainer/objectives/denoise.h): a conditional diffusion generator "
@@ -159,7 +178,11 @@ std::vector<KeySpec> build_schema() {
 
       Int("train.steps", "300", 1, big, "Total optimizer steps of the run (the schedule spans these)."),
       Int("train.batch_size", "64", 2, 1e6,
-          "Global batch: reference/target pairs per step, each pair from a different identity."),
+          "Global batch: identities per step (P), all different; each gives train.samples_per_identity samples."),
+      Int("train.samples_per_identity", "2", 2, 64,
+          "Samples per identity per step (K of a P x K batch): a reference, a different target and K-2 extra views "
+          "(distinct samples while the identity has them). Above 2 needs an objective that reads every view: "
+          "supcon, ge2e or aam."),
       Int("train.stop_at", "0", 0, big,
           "Checkpoint and exit after this step (for time-limited allocations); 0 runs to train.steps."),
       Int("train.threads", "0", 0, 1024,

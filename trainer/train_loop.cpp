@@ -202,13 +202,16 @@ StepOutcome train_step(TrainingRun& run, const PairBatch& b, GradientReducer* re
   const auto t1 = Clock::now();
   for (auto& kv : run.named) kv.second.mutable_grad() = at::Tensor();
   if (reducer) reducer->prepare(/*sync=*/true);
-  TrainBatch rows{b.reference, b.target, b.identity, b.content, b.step, comm.rank() * b.identity.size(0)};
+  TrainBatch rows{b.reference, b.target, b.identity, b.content, b.step, comm.rank() * b.identity.size(0), b.extra};
   ObjectiveOutput out;
   {
     AutocastScope autocast(run.device, bf16);
-    const Conditioning ref = run.objective->reads_reference() ? run.encoder->encode(b.reference) : Conditioning{};
-    const Conditioning tgt = run.objective->reads_target() ? run.encoder->encode(b.target) : Conditioning{};
-    out = run.objective->compute(rows, ref, tgt, comm);
+    EncodedBatch encoded;
+    if (run.objective->reads_reference()) encoded.reference = run.encoder->encode(b.reference);
+    if (run.objective->reads_target()) encoded.target = run.encoder->encode(b.target);
+    if (b.extra.defined() && run.objective->reads_extra())
+      encoded.extra = run.encoder->encode(b.extra.flatten(0, 1));  // [B*(K-2), ...]: one forward for every view
+    out = run.objective->compute(rows, encoded, comm);
   }
   out.loss = out.loss.to(at::kFloat);
   out.loss.backward();
@@ -224,6 +227,7 @@ StepOutcome train_step(TrainingRun& run, const PairBatch& b, GradientReducer* re
   o.compute_ms = ms_since(t1);
   const auto t2 = Clock::now();
   o.report = run.optimizer->step_async(lr, clip);
+  run.objective->step_shards(lr);
   o.optim_ms = ms_since(t2);
   return o;
 }
@@ -254,7 +258,7 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
                           "); pass --resume to continue that run or choose another --run-dir");
   if (comm->size() > 1 && cfg.get_int("train.batch_size") % comm->size() != 0)
     throw ConfigError("train.batch_size: " + std::to_string(cfg.get_int("train.batch_size")) +
-                      " pairs per step must be a multiple of the number of ranks (" + std::to_string(comm->size()) + ")");
+                      " identities per step must be a multiple of the number of ranks (" + std::to_string(comm->size()) + ")");
   if (lead && opts.write_config) {
     std::ofstream out(opts.run_dir + "/config.yaml");
     out << cfg.to_yaml();
@@ -271,7 +275,7 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
     throw ConfigError("train.device: training on GPUs with several ranks needs distributed.backend: nccl (the " +
                       comm->backend() + " backend takes CPU tensors)");
   check_precision_supported(cfg.get_string("train.precision"), device);
-  TrainingRun run = build_training_run(cfg, device);
+  TrainingRun run = build_training_run(cfg, device, comm->rank(), comm->size());
   auto& named = run.named;
   const int64_t n_params = run.parameter_count();
 
@@ -336,7 +340,8 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
 
   // A generator learns to draw its targets: they stay clean (augmented ones taught it colour casts and speckle).
   PairSampler sampler(dataset, seed, batch, comm->rank(), comm->size(), cfg.get_bool("data.augment"),
-                      /*augment_targets=*/cfg.get_float("objective.denoise.weight") <= 0);
+                      /*augment_targets=*/cfg.get_float("objective.denoise.weight") <= 0,
+                      cfg.get_int("train.samples_per_identity"));
   EvalSet eval_set = build_eval_set(dataset, cfg.get_int("eval.gallery_per_identity"));
   eval_set.references = eval_set.references.to(device);
   eval_set.gallery = eval_set.gallery.to(device);
@@ -381,11 +386,11 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
                       all_params > n_params ? log::strf(" (%.2fM more frozen)", (all_params - n_params) / 1e6).c_str()
                                             : ""));
   log::info(log::strf("%s encoder: %.2fM parameters, %lld tokens x %lld; %zu train / %zu held-out identities; "
-                      "%lld pairs per step over %d rank(s) (%s), %lld steps per epoch; steps %lld..%lld of %lld; "
+                      "%lld identities x %lld samples per step over %d rank(s) (%s), %lld steps per epoch; steps %lld..%lld of %lld; "
                       "%d torch threads; device %s",
                       cfg.get_string("data.modality").c_str(), encoder_params / 1e6, (long long)cfg.get_int("model.tokens"),
                       (long long)cfg.get_int("model.embed_dim"), dataset.train_identities().size(),
-                      dataset.eval_identities().size(), (long long)batch, comm->size(), comm->backend().c_str(),
+                      dataset.eval_identities().size(), (long long)batch, (long long)sampler.samples_per_identity(), comm->size(), comm->backend().c_str(),
                       (long long)sampler.steps_per_epoch(),
                       (long long)step + 1, (long long)end, (long long)total, at::get_num_threads(),
                       device.str().c_str()));
@@ -409,8 +414,9 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
                      : best_metric == "eer" ? s.eer : s.min_dcf;
     if (!std::isnan(best_value) && (lower_is_better ? v >= best_value : v <= best_value)) return;
     best_value = v;
+    const GatheredShards shards = run.objective->gather_shards(*comm);  // every rank: a collective
     if (!lead) return;
-    const std::string path = save_checkpoint_as(run, at_step, store, opts.run_dir + "/best.ckpt");
+    const std::string path = save_checkpoint_as(run, at_step, store, opts.run_dir + "/best.ckpt", shards);
     std::ofstream(opts.run_dir + "/best.json") << nlohmann::json{{"metric", best_metric}, {"value", v},
                                                                  {"step", at_step}, {"checkpoint", path}}.dump(2)
                                                << "\n";
@@ -477,7 +483,8 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
   const int64_t first_step = step;
   StepAgreement agreement(comm->host());
   auto checkpoint = [&](int64_t at_step) {
-    if (lead) save_checkpoint(run, at_step, store);
+    const GatheredShards shards = run.objective->gather_shards(*comm);  // every rank: a collective
+    if (lead) save_checkpoint(run, at_step, store, shards);
     last_checkpoint = Clock::now();
   };
   while (step < end) {
@@ -488,6 +495,7 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
     if (device.is_cuda()) {
       b.reference = b.reference.to(device, /*non_blocking=*/true);
       b.target = b.target.to(device, /*non_blocking=*/true);
+      if (b.extra.defined()) b.extra = b.extra.to(device, /*non_blocking=*/true);
     }
     data_ms += ms_since(t0);
 

@@ -53,14 +53,19 @@ int64_t TrainingRun::parameter_count() const {
   return n;
 }
 
-TrainingRun build_training_run(const Config& cfg, const at::Device& device) {
+TrainingRun build_training_run(const Config& cfg, const at::Device& device, int rank, int world) {
   TrainingRun run;
   run.signature = model_signature(cfg);
   run.device = device;
   run.encoder = make_encoder(encoder_spec(cfg));
   run.objective = std::make_shared<CombinedObjective>(cfg);
+  if (cfg.get_int("train.samples_per_identity") > 2 && !run.objective->reads_extra())
+    throw ConfigError("train.samples_per_identity: " + std::to_string(cfg.get_int("train.samples_per_identity")) +
+                      " samples per identity, but no objective turned on reads more than a reference and a target; "
+                      "give one that does a weight (objective.supcon, objective.ge2e or objective.aam) or set it to 2");
   run.encoder->to(device);
   run.objective->to(device);
+  run.objective->place(rank, world, device);
   for (const auto& [k, v] : run.objective->signature()) run.signature[k] = v;
   // An encoder no objective reads (generator pretraining) stays as initialised.
   const bool encoder_trains = run.objective->reads_reference() || run.objective->reads_target();
@@ -110,7 +115,14 @@ std::map<std::string, std::string> model_signature(const Config& c) {
 }
 
 namespace {
-void checkpoint_archive(TrainingRun& run, int64_t step, torch::serialize::OutputArchive& ar) {
+// Archive keys cannot hold dots: "aam.centers" is stored as "aam__centers".
+std::string shard_key(std::string key) {
+  for (size_t at = key.find('.'); at != std::string::npos; at = key.find('.', at + 2)) key.replace(at, 1, "__");
+  return key;
+}
+
+void checkpoint_archive(TrainingRun& run, int64_t step, torch::serialize::OutputArchive& ar,
+                        const GatheredShards& shards) {
   torch::serialize::OutputArchive model, objective, optimizer;
   ar.write("format", c10::IValue(int64_t{1}));
   ar.write("step", c10::IValue(step));
@@ -123,6 +135,11 @@ void checkpoint_archive(TrainingRun& run, int64_t step, torch::serialize::Output
   ar.write("objective", objective);
   run.optimizer->save(optimizer);
   ar.write("optimizer", optimizer);
+  if (!shards.empty()) {
+    torch::serialize::OutputArchive whole;
+    for (const auto& [key, value] : shards) whole.write(shard_key(key), value, /*is_buffer=*/true);
+    ar.write("shards", whole);
+  }
   if (!run.average.empty()) write_average(ar, run.named, run.average);
   ar.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
   if (run.device.is_cuda()) {  // dropout and noise drawn on the GPU: a resume must draw the same
@@ -133,16 +150,17 @@ void checkpoint_archive(TrainingRun& run, int64_t step, torch::serialize::Output
 }
 }  // namespace
 
-void save_checkpoint(TrainingRun& run, int64_t step, const CheckpointStore& store) {
+void save_checkpoint(TrainingRun& run, int64_t step, const CheckpointStore& store, const GatheredShards& shards) {
   torch::serialize::OutputArchive ar;
-  checkpoint_archive(run, step, ar);
+  checkpoint_archive(run, step, ar, shards);
   const std::string path = store.save(step, ar);
   log::info("checkpoint: " + path);
 }
 
-std::string save_checkpoint_as(TrainingRun& run, int64_t step, const CheckpointStore& store, const std::string& path) {
+std::string save_checkpoint_as(TrainingRun& run, int64_t step, const CheckpointStore& store, const std::string& path,
+                               const GatheredShards& shards) {
   torch::serialize::OutputArchive ar;
-  checkpoint_archive(run, step, ar);
+  checkpoint_archive(run, step, ar, shards);
   return store.save_as(path, step, ar);
 }
 
@@ -163,6 +181,16 @@ int64_t restore_checkpoint(TrainingRun& run, torch::serialize::InputArchive& ar,
     read_named_tensors(objective, wanted, path + ": objective");
     ar.read("optimizer", optimizer);
     run.optimizer->load(optimizer);
+    if (run.objective->has_shards()) {
+      torch::serialize::InputArchive whole;
+      if (!ar.try_read("shards", whole)) throw CheckpointError(path + ": holds no sharded classifier state");
+      run.objective->load_shards([&](const std::string& key) {
+        at::Tensor t;
+        if (!whole.try_read(shard_key(key), t, /*is_buffer=*/true))
+          throw CheckpointError(path + ": sharded classifier state '" + key + "' is missing");
+        return t;
+      });
+    }
     if (run.average_decay > 0 && !read_average(ar, run.named, run.average, path)) {
       run.average = start_average(run.named);
       log::warn(path + ": keeps no weight average (written without ema.decay); the average starts from its weights");

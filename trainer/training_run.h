@@ -41,15 +41,18 @@ struct TrainingRun {
 EncoderSpec encoder_spec(const Config& config);
 
 // Builds encoder, objectives and optimizer on `device` (the torch seed must be set before: it decides the
-// initial parameters).
-TrainingRun build_training_run(const Config& config, const at::Device& device);
+// initial parameters); state an objective splits across ranks is placed for `rank` of `world`.
+TrainingRun build_training_run(const Config& config, const at::Device& device, int rank = 0, int world = 1);
 
 // The keys that define the model's parameters; a checkpoint is only loaded into the same values.
 std::map<std::string, std::string> model_signature(const Config& config);
 
-void save_checkpoint(TrainingRun& run, int64_t step, const CheckpointStore& store);
+// `shards`: what run.objective->gather_shards() gave (every rank gathers; one rank writes).
+using GatheredShards = std::map<std::string, at::Tensor>;
+void save_checkpoint(TrainingRun& run, int64_t step, const CheckpointStore& store, const GatheredShards& shards = {});
 // The same checkpoint written to `path` (checkpoint.keep_best's copy), outside the store's pruning.
-std::string save_checkpoint_as(TrainingRun& run, int64_t step, const CheckpointStore& store, const std::string& path);
+std::string save_checkpoint_as(TrainingRun& run, int64_t step, const CheckpointStore& store, const std::string& path,
+                               const GatheredShards& shards = {});
 // Restores `run` from the verified archive `ar` read from `path`; returns its step.
 int64_t restore_checkpoint(TrainingRun& run, torch::serialize::InputArchive& ar, const std::string& path);
 // Restores the newest intact checkpoint of `store` and counts the restart; returns its step, or 0 when the

@@ -160,3 +160,21 @@ TEST(ParityAam, NRanksTrainWhatOneRankTrains) {
     shared_dir("aam-parity-single");
   }
 }
+
+// P x K batches: every rank draws its slice of the same P identities x K views, supcon and ge2e score them
+// against the all-gathered views of every rank, aam classifies all of them: N ranks = 1 rank.
+TEST(ParityPxK, SupconGe2eAndAamOverFourViewsMatchOneRank) {
+  const Config cfg = tiny_config("image", {"train.steps=8", "train.batch_size=8", "train.samples_per_identity=4",
+                                           "objective.infonce.weight=0", "objective.supcon.weight=1",
+                                           "objective.ge2e.weight=0.5", "objective.aam.weight=0.5"});
+  const auto dist = train(cfg, {shared_dir("pk-parity"), false, g_world});
+  if (g_world->rank() == 0) {
+    const auto single = train(cfg, {shared_dir("pk-parity-single") + "-r0", false, nullptr});
+    const double diff = max_rel_diff(dist.parameters, single.parameters);
+    std::printf("parity P x K: %d ranks vs 1 rank, max per-tensor relative difference %.3g\n", g_world->size(), diff);
+    EXPECT_LT(diff, 1e-4);  // measured 6.4e-7 (2 ranks), 7.3e-7 (4); with ge2e's b learned in softmax form 3.6e-5
+    EXPECT_NEAR(dist.first_loss, single.first_loss, 1e-5 * single.first_loss);
+  } else {
+    shared_dir("pk-parity-single");
+  }
+}

@@ -1,5 +1,7 @@
 #include "trainer/objectives/aam_softmax.h"
 
+#include "collectives/all_gather_autograd.h"
+
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/functional/normalization.h>
 #include <torch/nn/init.h>
@@ -18,6 +20,11 @@ AamOptions aam_options(const Config& c) {
   o.margin_warmup_steps = c.get_int("objective.aam.margin_warmup_steps");
   o.scale = c.get_float("objective.aam.scale");
   o.margin = c.get_float("objective.aam.margin");
+  o.shard_classifier = c.get_bool("objective.aam.shard_classifier");
+  o.seed = static_cast<uint64_t>(c.get_int("seed"));
+  o.adamw.beta1 = c.get_float("optimizer.beta1");
+  o.adamw.beta2 = c.get_float("optimizer.beta2");
+  o.adamw.eps = c.get_float("optimizer.eps");
   return o;
 }
 
@@ -25,9 +32,42 @@ AamSoftmax::AamSoftmax(const AamOptions& o) : options_(o) {
   if (o.classes < 2)
     throw ConfigError("objective.aam.classes: is " + std::to_string(o.classes) +
                       "; the AAM-softmax objective needs the dataset's identity count (0 takes it from the data)");
+  if (o.shard_classifier) return;  // place() builds this rank's shard
   centers_ = register_parameter("centers", torch::empty({o.classes * o.sub_centers, o.embed_dim}));
   torch::NoGradGuard no_grad;
   torch::nn::init::xavier_uniform_(centers_);
+}
+
+void AamSoftmax::place(int rank, int world, const at::Device& device) {
+  if (!options_.shard_classifier) return;
+  if (options_.classes < world)
+    throw ConfigError("objective.aam.shard_classifier: " + std::to_string(options_.classes) +
+                      " classes cannot be split over " + std::to_string(world) + " ranks (each needs at least one)");
+  sharded_ = std::make_unique<ShardedCenters>(options_.classes, options_.sub_centers, options_.embed_dim, options_.seed,
+                                              rank, world, options_.adamw);
+  sharded_->to(device);
+}
+
+void AamSoftmax::step_shards(double lr) {
+  if (sharded_) sharded_->step(lr);
+}
+
+std::map<std::string, at::Tensor> AamSoftmax::gather_shards(Communicator& comm) {
+  return sharded_ ? sharded_->gather(comm) : std::map<std::string, at::Tensor>{};
+}
+
+void AamSoftmax::load_shards(const ShardReader& read) {
+  if (!sharded_) return;
+  std::map<std::string, at::Tensor> whole;
+  for (const char* key : {"centers", "exp_avg", "exp_avg_sq", "steps"}) whole[key] = read(key);
+  sharded_->load(whole);
+}
+
+torch::Tensor AamSoftmax::with_margin(const torch::Tensor& cos_y, int64_t step) const {
+  const double m = margin_at(step);
+  const auto sin_y = (1 - cos_y * cos_y).clamp(1e-7, 1).sqrt();
+  const auto widened = cos_y * std::cos(m) - sin_y * std::sin(m);
+  return torch::where(cos_y > std::cos(M_PI - m), widened, cos_y - std::sin(M_PI - m) * m);
 }
 
 double AamSoftmax::margin_at(int64_t step) const {
@@ -42,28 +82,71 @@ torch::Tensor AamSoftmax::loss(const torch::Tensor& embeddings, const torch::Ten
   auto cosine = torch::matmul(e, w.t());  // [N, classes * K]
   if (options_.sub_centers > 1)
     cosine = std::get<0>(cosine.view({e.size(0), options_.classes, options_.sub_centers}).max(2));
-  const double m = margin_at(step);
   const auto target = labels.to(cosine.device()).view({-1, 1});
-  const auto cos_y = cosine.gather(1, target);
-  // cos(theta + m), with ArcFace's fallback past theta + m = pi (keeps the logit decreasing in theta).
-  const auto sin_y = (1 - cos_y * cos_y).clamp(1e-7, 1).sqrt();
-  auto with_margin = cos_y * std::cos(m) - sin_y * std::sin(m);
-  with_margin = torch::where(cos_y > std::cos(M_PI - m), with_margin, cos_y - std::sin(M_PI - m) * m);
-  const auto logits = options_.scale * cosine.scatter(1, target, with_margin);
+  const auto logits = options_.scale * cosine.scatter(1, target, with_margin(cosine.gather(1, target), step));
   if (accuracy) *accuracy = (cosine.argmax(1) == target.view({-1})).to(torch::kFloat).mean().detach();
   return F::cross_entropy(logits, target.view({-1}));
 }
 
-ObjectiveOutput AamSoftmax::compute(const TrainBatch& batch, const Conditioning& reference,
-                                    const Conditioning& target, Communicator&) {
-  const auto embeddings = torch::cat({reference.pooled, target.pooled}, 0);
-  const auto labels = torch::cat({batch.identity, batch.identity}, 0);
+ObjectiveOutput AamSoftmax::compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm) {
+  // Every view of every identity is classified: [B, K, D] -> [B*K, D], labels repeated per view.
+  const auto views = encoded.pooled_views();
+  const auto embeddings = views.reshape({-1, views.size(2)});
+  const auto labels = batch.identity.to(views.device()).repeat_interleave(views.size(1));
   torch::Tensor accuracy;
   ObjectiveOutput out;
-  out.loss = loss(embeddings, labels, batch.step, &accuracy);
+  out.loss = sharded_ ? sharded_loss(embeddings, labels, batch.step, comm, &accuracy)
+                      : loss(embeddings, labels, batch.step, &accuracy);
   out.logged.emplace_back("aam_margin", torch::full({}, margin_at(batch.step)));
   out.logged.emplace_back("aam_train_accuracy", accuracy);
   return out;
+}
+
+namespace {
+
+// Sums `x` over the ranks; the backward passes the gradient through unchanged (every rank computes the same
+// function of the sum, so each rank's own term receives exactly dL/dsum once).
+torch::Tensor sum_over_ranks(const torch::Tensor& x, Communicator& comm) {
+  at::Tensor total = x.detach().clone();
+  comm.allreduce_(total, ReduceOp::Sum);
+  return x + (total - x.detach());
+}
+
+}  // namespace
+
+torch::Tensor AamSoftmax::sharded_loss(const torch::Tensor& embeddings, const torch::Tensor& labels, int64_t step,
+                                       Communicator& comm, torch::Tensor* accuracy) const {
+  const int world = comm.size();
+  auto e = F::normalize(embeddings.to(torch::kFloat), F::NormalizeFuncOptions().dim(1));
+  torch::Tensor all = e, all_labels = labels.to(e.device());
+  if (world > 1) {
+    e = e * world - e.detach() * (world - 1);  // value e, gradient x N: see the header
+    all = all_gather_with_grad(e, comm);
+    all_labels = comm.allgather(all_labels.contiguous());
+  }
+  const ShardRange range = sharded_->range();
+  const int64_t local_classes = range.end - range.begin;
+  const auto w = F::normalize(sharded_->weight(), F::NormalizeFuncOptions().dim(1));
+  auto cosine = torch::matmul(all, w.t());  // [N_global, local classes * K]
+  if (options_.sub_centers > 1)
+    cosine = std::get<0>(cosine.view({all.size(0), local_classes, options_.sub_centers}).max(2));
+  const auto local = all_labels - range.begin;
+  const auto mine = (local >= 0) & (local < local_classes);       // rows whose class this rank holds
+  const auto index = torch::where(mine, local, torch::zeros_like(local)).view({-1, 1});
+  const auto cos_y = cosine.gather(1, index);
+  const auto chosen = torch::where(mine.view({-1, 1}), with_margin(cos_y, step), cos_y);
+  const auto logits = options_.scale * cosine.scatter(1, index, chosen);
+  // Row maxima over every rank's classes (logits for a stable exp; cosines for the accuracy).
+  at::Tensor maxima = torch::stack({std::get<0>(logits.detach().max(1)), std::get<0>(cosine.detach().max(1))});
+  if (world > 1) comm.allreduce_(maxima, ReduceOp::Max);
+  const auto shift = maxima[0];
+  const auto zero = torch::zeros_like(shift);
+  const auto own_logit = torch::where(mine, logits.gather(1, index).view({-1}), zero);
+  const auto own_cosine = torch::where(mine, cos_y.detach().view({-1}), zero);
+  auto sums = torch::stack({(logits - shift.view({-1, 1})).exp().sum(1), own_logit, own_cosine});
+  if (world > 1) sums = sum_over_ranks(sums, comm);
+  if (accuracy) *accuracy = (sums[2].detach() >= maxima[1]).to(torch::kFloat).mean();
+  return (sums[0].log() + shift - sums[1]).mean();
 }
 
 }  // namespace imprint

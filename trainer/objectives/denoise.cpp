@@ -85,8 +85,8 @@ std::map<std::string, std::string> DenoiseObjective::signature() const {
   return {{"objective.denoise.generator_fnv1a64", generator_hash_}};
 }
 
-ObjectiveOutput DenoiseObjective::compute(const TrainBatch& batch, const Conditioning& reference, const Conditioning&,
-                                          Communicator&) {
+ObjectiveOutput DenoiseObjective::compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator&) {
+  const Conditioning& reference = encoded.reference;
   const at::Tensor& x0 = batch.target;
   const int64_t B = x0.size(0), numel = x0.numel() / std::max<int64_t>(1, B);
   const int64_t classes = options_.generator.content_classes;

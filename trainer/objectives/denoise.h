@@ -40,8 +40,7 @@ DenoiseOptions denoise_options(const Config& config);
 class DenoiseObjective final : public Objective {
  public:
   explicit DenoiseObjective(const DenoiseOptions& options);
-  ObjectiveOutput compute(const TrainBatch& batch, const Conditioning& reference, const Conditioning& target,
-                          Communicator& comm) override;
+  ObjectiveOutput compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm) override;
   bool reads_reference() const override { return options_.train != "generator"; }
   bool reads_target() const override { return false; }
   std::map<std::string, std::string> signature() const override;

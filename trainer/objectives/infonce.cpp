@@ -41,9 +41,8 @@ torch::Tensor InfoNCE::loss(const Conditioning& reference, const Conditioning& t
   return 0.5 * (F::cross_entropy(ref_to_tgt, labels) + F::cross_entropy(tgt_to_ref, labels));
 }
 
-ObjectiveOutput InfoNCE::compute(const TrainBatch&, const Conditioning& reference, const Conditioning& target,
-                                 Communicator& comm) {
-  return {loss(reference, target, &comm), {{"temperature", (-log_scale_).exp().detach()}}};
+ObjectiveOutput InfoNCE::compute(const TrainBatch&, const EncodedBatch& encoded, Communicator& comm) {
+  return {loss(encoded.reference, encoded.target, &comm), {{"temperature", (-log_scale_).exp().detach()}}};
 }
 
 }  // namespace imprint

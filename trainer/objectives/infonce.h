@@ -12,8 +12,7 @@ class InfoNCE final : public Objective {
  public:
   InfoNCE(double temperature, bool learn_temperature);
   // Requires the identities in the batch to be distinct (the pair sampler guarantees it).
-  ObjectiveOutput compute(const TrainBatch& batch, const Conditioning& reference, const Conditioning& target,
-                          Communicator& comm) override;
+  ObjectiveOutput compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm) override;
   // The loss alone (tests, benchmarks).
   torch::Tensor loss(const Conditioning& reference, const Conditioning& target, Communicator* comm = nullptr);
   double temperature() const;

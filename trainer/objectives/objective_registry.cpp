@@ -2,8 +2,10 @@
 
 #include "trainer/objectives/aam_softmax.h"
 #include "trainer/objectives/denoise.h"
+#include "trainer/objectives/ge2e.h"
 #include "trainer/objectives/infonce.h"
 #include "trainer/objectives/objective.h"
+#include "trainer/objectives/supcon.h"
 
 namespace imprint {
 
@@ -21,8 +23,17 @@ const std::vector<ObjectiveInfo>& objective_registry() {
         "objective.denoise.timesteps", "objective.denoise.prediction"},
        [](const Config& c) { return std::make_shared<DenoiseObjective>(denoise_options(c)); }},
       {"aam", "additive angular margin softmax (ArcFace) over the training identities' class centres",
-       {"objective.aam.classes", "objective.aam.sub_centers"},
+       {"objective.aam.classes", "objective.aam.sub_centers", "objective.aam.shard_classifier"},
        [](const Config& c) { return std::make_shared<AamSoftmax>(aam_options(c)); }},
+      {"supcon", "supervised contrastive loss over every view of a P x K batch, global-batch negatives",
+       {},
+       [](const Config& c) { return std::make_shared<SupCon>(c.get_float("objective.supcon.temperature")); }},
+      {"ge2e", "generalised end-to-end loss: every view against every identity's centroid of the global batch",
+       {"objective.ge2e.form"},
+       [](const Config& c) {
+         return std::make_shared<Ge2e>(c.get_string("objective.ge2e.form"), c.get_float("objective.ge2e.init_scale"),
+                                       c.get_float("objective.ge2e.init_bias"));
+       }},
   };
   return registry;
 }
@@ -60,17 +71,60 @@ bool CombinedObjective::reads_target() const {
   return false;
 }
 
+bool CombinedObjective::reads_extra() const {
+  for (const auto& t : terms_)
+    if (t->reads_extra()) return true;
+  return false;
+}
+
+void CombinedObjective::place(int rank, int world, const at::Device& device) {
+  for (const auto& t : terms_) t->place(rank, world, device);
+}
+
+bool CombinedObjective::has_shards() const {
+  for (const auto& t : terms_)
+    if (t->has_shards()) return true;
+  return false;
+}
+
+void CombinedObjective::step_shards(double lr) {
+  for (const auto& t : terms_) t->step_shards(lr);
+}
+
+std::map<std::string, at::Tensor> CombinedObjective::gather_shards(Communicator& comm) {
+  std::map<std::string, at::Tensor> all;
+  for (size_t i = 0; i < terms_.size(); ++i)
+    for (auto& [key, value] : terms_[i]->gather_shards(comm)) all[names_[i] + "." + key] = value;
+  return all;
+}
+
+void CombinedObjective::load_shards(const Objective::ShardReader& read) {
+  for (size_t i = 0; i < terms_.size(); ++i) {
+    if (!terms_[i]->has_shards()) continue;
+    const std::string prefix = names_[i] + ".";
+    terms_[i]->load_shards([&](const std::string& key) { return read(prefix + key); });
+  }
+}
+
+torch::Tensor EncodedBatch::pooled_views() const {
+  std::vector<torch::Tensor> views{reference.pooled.unsqueeze(1), target.pooled.unsqueeze(1)};
+  if (extra.pooled.defined()) {
+    const int64_t rows = reference.pooled.size(0);
+    views.push_back(extra.pooled.view({rows, -1, extra.pooled.size(-1)}));
+  }
+  return torch::cat(views, 1);
+}
+
 std::map<std::string, std::string> CombinedObjective::signature() const {
   std::map<std::string, std::string> all;
   for (const auto& t : terms_) all.merge(t->signature());
   return all;
 }
 
-ObjectiveOutput CombinedObjective::compute(const TrainBatch& batch, const Conditioning& reference,
-                                           const Conditioning& target, Communicator& comm) {
+ObjectiveOutput CombinedObjective::compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm) {
   ObjectiveOutput total;
   for (size_t i = 0; i < terms_.size(); ++i) {
-    ObjectiveOutput term = terms_[i]->compute(batch, reference, target, comm);
+    ObjectiveOutput term = terms_[i]->compute(batch, encoded, comm);
     total.loss = i == 0 ? weights_[i] * term.loss : total.loss + weights_[i] * term.loss;
     if (terms_.size() > 1) total.logged.emplace_back("loss_" + names_[i], term.loss.detach());
     for (auto& kv : term.logged) total.logged.push_back(std::move(kv));

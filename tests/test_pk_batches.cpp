@@ -1,0 +1,212 @@
+// P x K batches: the sampler's extra views, and the objectives that read every view (supcon, ge2e, aam).
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <set>
+
+#include "data/pair_sampler.h"
+#include "data/prefetch_loader.h"
+#include "data/synthetic_dataset.h"
+#include "tests/tiny_run.h"
+#include "trainer/objectives/ge2e.h"
+#include "trainer/objectives/supcon.h"
+#include "trainer/train_loop.h"
+
+using namespace imprint;
+using imprint::testing::fresh_dir;
+using imprint::testing::tiny_config;
+
+namespace {
+
+SyntheticSpec five_per_identity() {
+  SyntheticSpec s;
+  s.modality = Modality::Image;
+  s.train_identities = 40;
+  s.eval_identities = 6;
+  s.samples_per_identity = 5;
+  s.image_size = 16;
+  return s;
+}
+
+// Unit vectors of views [B, K, D], in double, as the loops below read them.
+at::Tensor unit(const at::Tensor& views) {
+  const auto v = views.to(at::kFloat).to(at::kDouble);
+  return v / v.norm(2, -1, true);
+}
+
+// Khosla et al.'s L_out written as the paper's sums, one anchor at a time.
+at::Tensor supcon_by_loops(const at::Tensor& views, double tau) {
+  const auto z = unit(views);
+  const int64_t B = z.size(0), K = z.size(1);
+  at::Tensor total = at::zeros({}, at::kDouble);
+  for (int64_t r = 0; r < B; ++r)
+    for (int64_t v = 0; v < K; ++v) {
+      at::Tensor denominator = at::zeros({}, at::kDouble);
+      for (int64_t r2 = 0; r2 < B; ++r2)
+        for (int64_t v2 = 0; v2 < K; ++v2)
+          if (r2 != r || v2 != v) denominator = denominator + at::exp(at::dot(z[r][v], z[r2][v2]) / tau);
+      for (int64_t u = 0; u < K; ++u)
+        if (u != v) total = total - (at::dot(z[r][v], z[r][u]) / tau - at::log(denominator)) / (K - 1);
+    }
+  return total / (B * K);
+}
+
+// Wan et al.'s GE2E (softmax form) with the exclusive own centroid, one view at a time.
+at::Tensor ge2e_by_loops(const at::Tensor& views, double w, double b) {
+  const auto e = unit(views);
+  const int64_t B = e.size(0), K = e.size(1);
+  auto cos = [](const at::Tensor& x, const at::Tensor& y) { return at::dot(x, y) / (x.norm() * y.norm()); };
+  at::Tensor total = at::zeros({}, at::kDouble);
+  for (int64_t j = 0; j < B; ++j)
+    for (int64_t i = 0; i < K; ++i) {
+      at::Tensor own, sum_exp = at::zeros({}, at::kDouble);
+      for (int64_t k = 0; k < B; ++k) {
+        at::Tensor centroid = k == j ? (e[k].sum(0) - e[j][i]) / (K - 1) : e[k].mean(0);
+        const auto s = w * cos(e[j][i], centroid) + b;
+        if (k == j) own = s;
+        sum_exp = sum_exp + at::exp(s);
+      }
+      total = total + at::log(sum_exp) - own;
+    }
+  return total / (B * K);
+}
+
+}  // namespace
+
+TEST(PxKSampler, TwoSamplesDrawExactlyWhatThePairSamplerDrew) {
+  SyntheticDataset d(five_per_identity());
+  PairSampler pairs(d, 7, 8, 0, 1, true), four(d, 7, 8, 0, 1, true, true, 4);
+  for (int64_t step = 0; step < 6; ++step) {
+    const auto a = pairs.slots(step), b = four.slots(step);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].identity, b[i].identity);
+      EXPECT_EQ(a[i].reference_index, b[i].reference_index);
+      EXPECT_EQ(a[i].target_index, b[i].target_index);
+      EXPECT_EQ(a[i].reference_augment, b[i].reference_augment);
+      EXPECT_EQ(a[i].target_augment, b[i].target_augment);
+      EXPECT_TRUE(a[i].extra_index.empty());
+      ASSERT_EQ(b[i].extra_index.size(), 2u);
+    }
+  }
+}
+
+TEST(PxKSampler, ViewsAreDistinctWhileTheIdentityHasSamples) {
+  SyntheticDataset d(five_per_identity());  // 5 samples per identity
+  PairSampler four(d, 3, 8, 0, 1, true, true, 4), seven(d, 3, 8, 0, 1, true, true, 7);
+  for (int64_t step = 0; step < 10; ++step) {
+    for (const auto& s : four.slots(step)) {
+      std::set<int64_t> seen{s.reference_index, s.target_index, s.extra_index[0], s.extra_index[1]};
+      EXPECT_EQ(seen.size(), 4u) << "step " << step;
+      for (auto a : s.extra_augment) EXPECT_NE(a, 0u);
+    }
+    for (const auto& s : seven.slots(step)) {
+      // The first 3 extra views are the 3 samples the pair left; the last 2 are drawn again from all 5.
+      std::set<int64_t> first{s.reference_index, s.target_index, s.extra_index[0], s.extra_index[1], s.extra_index[2]};
+      EXPECT_EQ(first.size(), 5u);
+      for (size_t v = 3; v < 5; ++v) EXPECT_LT(s.extra_index[v], 5);
+      std::set<uint64_t> augments(s.extra_augment.begin(), s.extra_augment.end());
+      EXPECT_EQ(augments.size(), 5u) << "repeated samples must still be different views";
+    }
+  }
+  EXPECT_THROW(PairSampler(d, 1, 8, 0, 1, true, true, 1), std::invalid_argument);
+}
+
+TEST(PxKSampler, RanksSplitTheGlobalBatchAndItsViews) {
+  SyntheticDataset d(five_per_identity());
+  PairSampler whole(d, 9, 8, 0, 1, true, true, 3);
+  for (int64_t step = 0; step < 4; ++step) {
+    std::vector<PairSlot> joined;
+    for (int r = 0; r < 4; ++r) {
+      PairSampler part(d, 9, 8, r, 4, true, true, 3);
+      for (const auto& slot : part.slots(step)) joined.push_back(slot);
+    }
+    const auto all = whole.slots(step);
+    ASSERT_EQ(joined.size(), all.size());
+    for (size_t i = 0; i < all.size(); ++i) {
+      EXPECT_EQ(joined[i].identity, all[i].identity);
+      EXPECT_EQ(joined[i].extra_index, all[i].extra_index);
+      EXPECT_EQ(joined[i].extra_augment, all[i].extra_augment);
+    }
+  }
+}
+
+TEST(PxKSampler, TheBatchHoldsEveryExtraView) {
+  SyntheticDataset d(five_per_identity());
+  PairSampler s(d, 2, 4, 0, 1, true, true, 4);
+  const auto slots = s.slots(3);
+  const PairBatch b = build_batch(d, slots, 3);
+  ASSERT_TRUE(b.extra.defined());
+  EXPECT_EQ(b.extra.sizes(), (std::vector<int64_t>{4, 2, 3, 16, 16}));
+  for (size_t i = 0; i < slots.size(); ++i)
+    for (int64_t v = 0; v < 2; ++v) {
+      at::Tensor want = at::empty(d.sample_shape(), at::kFloat);
+      d.read(slots[i].identity, slots[i].extra_index[v], slots[i].extra_augment[v], want.data_ptr<float>());
+      EXPECT_TRUE(at::equal(b.extra[static_cast<int64_t>(i)][v], want)) << "row " << i << " view " << v;
+    }
+  EXPECT_FALSE(build_batch(d, PairSampler(d, 2, 4, 0, 1, true).slots(3), 3).extra.defined());
+}
+
+TEST(SupCon, IsThePapersSumOverAnchorsAndPositives) {
+  torch::manual_seed(4);
+  for (int64_t k : {2, 3, 5}) {
+    const auto views = torch::randn({4, k, 6}, torch::requires_grad());
+    SupCon supcon(0.2);
+    const auto loss = supcon.loss(views);
+    const auto want = supcon_by_loops(views, 0.2);
+    EXPECT_NEAR(loss.item<double>(), want.item<double>(), 1e-5 * want.item<double>()) << "K=" << k;
+    const auto g = torch::autograd::grad({loss}, {views})[0];
+    const auto g_want = torch::autograd::grad({want}, {views})[0];
+    EXPECT_LT((g - g_want).abs().max().item<double>(), 1e-5) << "K=" << k;
+  }
+}
+
+TEST(Ge2e, IsThePapersSoftmaxLossWithTheExclusiveCentroid) {
+  torch::manual_seed(5);
+  for (int64_t k : {2, 4}) {
+    const auto views = torch::randn({5, k, 6}, torch::requires_grad());
+    Ge2e ge2e("softmax", 7.0, -2.0);
+    const auto loss = ge2e.loss(views);
+    const auto want = ge2e_by_loops(views, 7.0, -2.0);
+    EXPECT_NEAR(loss.item<double>(), want.item<double>(), 1e-5 * want.item<double>()) << "K=" << k;
+    const auto g = torch::autograd::grad({loss}, {views})[0];
+    const auto g_want = torch::autograd::grad({want}, {views})[0];
+    EXPECT_LT((g - g_want).abs().max().item<double>(), 1e-5) << "K=" << k;
+  }
+}
+
+TEST(Ge2e, ContrastFormRewardsTheOwnCentroidAndPunishesTheHardestOther) {
+  // Two identities, views exactly on their own axis: own cosine 1, other 0.
+  const auto views = torch::tensor({1.0f, 0.0f, 1.0f, 0.0f, 0.0f, 1.0f, 0.0f, 1.0f}).view({2, 2, 2});
+  Ge2e ge2e("contrast", 10.0, -5.0);
+  const double sig = [](double x) { return 1 / (1 + std::exp(-x)); }(5.0), other = 1 / (1 + std::exp(5.0));
+  EXPECT_NEAR(ge2e.loss(views).item<double>(), 1 - sig + other, 1e-6);
+  // Identity 1's views swapped onto identity 0's axis: its own centroid still matches, but so does the other.
+  const auto confused = torch::tensor({1.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f}).view({2, 2, 2});
+  EXPECT_GT(ge2e.loss(confused).item<double>(), ge2e.loss(views).item<double>() + 0.5);
+}
+
+TEST(PxKTraining, SupconAndGe2eTrainAnEncoderFromFourViewsPerIdentity) {
+  for (const char* objective : {"supcon", "ge2e"}) {
+    const Config cfg = tiny_config("image", {"objective.infonce.weight=0", std::string("objective.") + objective + ".weight=1",
+                                             "train.samples_per_identity=4", "train.batch_size=8", "train.steps=40",
+                                             "optimizer.lr=0.01"});
+    const auto s = train(cfg, {fresh_dir(std::string("pk-") + objective), false, nullptr});
+    EXPECT_LT(s.last_loss, 0.9 * s.first_loss) << objective;
+    EXPECT_GT(s.eval.top1, 1.5 / s.eval.identities) << objective << ": held-out top-1 not above chance";
+  }
+}
+
+TEST(PxKTraining, ExtraViewsNobodyReadsAreAConfigError) {
+  const Config cfg = tiny_config("image", {"train.samples_per_identity=3"});
+  try {
+    train(cfg, {fresh_dir("pk-unread"), false, nullptr});
+    FAIL() << "trained with views no objective reads";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.samples_per_identity: 3 samples per identity, but no objective"),
+              std::string::npos)
+        << e.what();
+  }
+}

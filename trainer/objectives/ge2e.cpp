@@ -1,0 +1,50 @@
+#include "trainer/objectives/ge2e.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/functional/normalization.h>
+
+#include "collectives/all_gather_autograd.h"
+
+namespace imprint {
+
+namespace F = torch::nn::functional;
+
+Ge2e::Ge2e(const std::string& form, double init_scale, double init_bias) : contrast_(form == "contrast") {
+  scale_ = register_parameter("scale", torch::full({}, init_scale));
+  // b cancels in the softmax: as a parameter its gradient would be rounding noise that Adam scales up.
+  if (contrast_)
+    bias_ = register_parameter("bias", torch::full({}, init_bias));
+  else
+    bias_ = register_buffer("bias", torch::full({}, init_bias));
+}
+
+torch::Tensor Ge2e::loss(const torch::Tensor& views, Communicator* comm) const {
+  const int64_t rows = views.size(0), k = views.size(1);
+  const auto e = F::normalize(views.to(torch::kFloat), F::NormalizeFuncOptions().dim(2));  // [B, K, D]
+  torch::Tensor all = e;
+  int64_t first = 0;  // this rank's first identity among the gathered ones
+  if (comm && comm->size() > 1) {
+    all = all_gather_with_grad(e, *comm);
+    first = comm->rank() * rows;
+  }
+  const auto sums = all.sum(1);                                              // [P, D]
+  const auto centroids = F::normalize(sums / k, F::NormalizeFuncOptions().dim(1));
+  const auto own_sum = sums.slice(0, first, first + rows).unsqueeze(1);      // [B, 1, D]
+  const auto exclusive = F::normalize((own_sum - e) / (k - 1), F::NormalizeFuncOptions().dim(2));  // [B, K, D]
+  auto cosine = torch::matmul(e.reshape({rows * k, -1}), centroids.t());    // [n, P]
+  const auto opts = torch::TensorOptions().dtype(torch::kLong).device(e.device());
+  const auto own = (first + torch::arange(rows * k, opts).div(k, "floor")).view({-1, 1});  // [n, 1] its identity
+  const auto own_cosine = (e * exclusive).sum(2).reshape({-1, 1});             // [n, 1]
+  cosine = cosine.scatter(1, own, own_cosine);
+  const auto s = scale_.clamp_min(1e-6) * cosine + bias_;
+  if (!contrast_) return (s.logsumexp(1) - s.gather(1, own).squeeze(1)).mean();
+  const auto sig = torch::sigmoid(s);
+  const auto others = sig.scatter(1, own, 0.0);  // sigmoid > 0, so 0 never wins the max
+  return (1 - sig.gather(1, own).squeeze(1) + std::get<0>(others.max(1))).mean();
+}
+
+ObjectiveOutput Ge2e::compute(const TrainBatch&, const EncodedBatch& encoded, Communicator& comm) {
+  return {loss(encoded.pooled_views(), &comm), {{"ge2e_scale", scale_.detach().clamp_min(1e-6)}}};
+}
+
+}  // namespace imprint
