@@ -5,6 +5,7 @@
 #include "tests/tiny_run.h"
 #include "trainer/objectives/aam_softmax.h"
 #include "trainer/objectives/infonce.h"
+#include "trainer/objectives/sharded_centers.h"
 #include "trainer/objectives/objective.h"
 #include "trainer/train_loop.h"
 #include "trainer/retrieval_eval.h"
@@ -203,4 +204,28 @@ TEST(Verification, EverySampleAsTheReference) {
   EXPECT_LE(s.top1_all_low, s.top1_all);
   EXPECT_GE(s.top1_all_high, s.top1_all);
   EXPECT_LT(s.top1_all_low, s.top1_all_high);
+}
+
+TEST(ShardedCenters, AdamWStepAndANonFiniteGradientLeavesEverythingAsItWas) {
+  ShardedAdamW adamw;
+  ShardedCenters c(6, 1, 4, /*seed=*/3, /*rank=*/0, /*world=*/1, adamw);
+  const at::Tensor w0 = c.weight().detach().clone();
+  // Rows are drawn from (seed, row) alone: rank 1 of 2 holds rows 3..5 of the same matrix.
+  ShardedCenters half(6, 1, 4, 3, 1, 2, adamw);
+  EXPECT_TRUE(at::equal(half.weight().detach(), w0.slice(0, 3, 6)));
+  const at::Tensor g = torch::randn({6, 4});
+  c.weight().mutable_grad() = g.clone();
+  c.step(0.1);
+  // The first AdamW step moves every element by lr * g / (|g| + eps) = lr * sign(g).
+  EXPECT_LT((c.weight().detach() - (w0 - 0.1 * g.sign())).abs().max().item<double>(), 1e-5);
+  const at::Tensor w1 = c.weight().detach().clone();
+  auto bad = g.clone();
+  bad[2][1] = std::nan("");
+  c.weight().mutable_grad() = bad;
+  const auto before = c.gather(*make_local_communicator());
+  c.step(0.1);
+  const auto after = c.gather(*make_local_communicator());
+  EXPECT_TRUE(at::equal(c.weight().detach(), w1));
+  EXPECT_TRUE(at::equal(before.at("exp_avg"), after.at("exp_avg")));
+  EXPECT_TRUE(at::equal(before.at("exp_avg_sq"), after.at("exp_avg_sq")));
 }

@@ -42,16 +42,20 @@ void ShardedCenters::step(double lr) {
   ++steps_;  // counted like the replicated optimizer's steps: a shard without rows this step still ages
   if (!g.defined() || weight_.numel() == 0) return;
   at::NoGradGuard no_grad;
+  // In place, one temporary: at a million centres every extra pass over them costs more than the matmuls.
+  // A non-finite gradient anywhere in the shard turns the step into a no-op without a host round trip:
+  // the gradient is zeroed and the moments' decay and the update are multiplied by `keep` = 0.
   const at::Tensor finite = at::isfinite(g).all();
-  g = at::where(finite, g, at::zeros_like(g));
+  const at::Tensor keep = finite.to(g.scalar_type());
+  g.masked_fill_(finite.logical_not(), 0);
   const double c1 = 1 - std::pow(adamw_.beta1, static_cast<double>(steps_));
   const double c2 = 1 - std::pow(adamw_.beta2, static_cast<double>(steps_));
-  const at::Tensor m = exp_avg_ * adamw_.beta1 + g * (1 - adamw_.beta1);
-  const at::Tensor v = exp_avg_sq_ * adamw_.beta2 + g * g * (1 - adamw_.beta2);
-  const at::Tensor update = (m / c1) / ((v / c2).sqrt() + adamw_.eps) * lr;
-  exp_avg_.copy_(at::where(finite, m, exp_avg_));
-  exp_avg_sq_.copy_(at::where(finite, v, exp_avg_sq_));
-  weight_.sub_(at::where(finite, update, at::zeros_like(update)));
+  // m <- m * (1 - keep (1 - b1)) + keep (1 - b1) g: the AdamW moment when keep = 1, m unchanged when 0.
+  exp_avg_.mul_(1 - keep * (1 - adamw_.beta1)).add_(g * (1 - adamw_.beta1));
+  exp_avg_sq_.mul_(1 - keep * (1 - adamw_.beta2)).addcmul_(g, g, 1 - adamw_.beta2);
+  at::Tensor denom = exp_avg_sq_.div(c2);
+  denom.sqrt_().add_(adamw_.eps);
+  weight_.sub_(exp_avg_.div(denom).mul_(keep * (lr / c1)));
   weight_.mutable_grad() = at::Tensor();
 }
 
