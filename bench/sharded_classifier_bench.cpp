@@ -2,10 +2,11 @@
 // (normalised embeddings in, loss, backward, the centres' update) for C identities x D dims on N ranks.
 //
 //   mpirun --allow-run-as-root --oversubscribe -np N ./build/bench/sharded_classifier_bench \
-//       [classes=100000,1000000] [dim=256] [rows_per_rank=32] [steps=3] [modes=sharded,replicated]
+//       [classes=100000,1000000] [dim=256] [rows_per_rank=32] [steps=3] [modes=sharded,replicated] [sample_rate=1]
 //
 // sharded:    objective.aam.shard_classifier: each rank holds C/N centres + gradient + 2 AdamW moments,
-//             scores the all-gathered batch against them; the softmax crosses ranks (2 small all-reduces).
+//             scores the all-gathered batch against them; the softmax crosses ranks (2 small all-reduces);
+//             with sample_rate < 1 only the batch's classes and that fraction of the others are scored.
 // replicated: every rank holds all C centres + gradient + moments, scores its own rows, and the centres'
 //             gradient (C x D floats) is all-reduced every step, as the gradient reducer would.
 // Reported: classifier state per rank (weights, gradient, moments: 16 bytes per centre element), the peak
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   const int64_t rows = argc > 3 ? std::stoll(argv[3]) : 32;
   const int steps = argc > 4 ? std::stoi(argv[4]) : 3;
   const std::string modes = argc > 5 ? argv[5] : "sharded,replicated";
+  const double sample_rate = argc > 6 ? std::stod(argv[6]) : 1.0;
   CommOptions options;
   options.timeout_s = 1800;
   auto comm = make_mpi_communicator(options);
@@ -65,8 +67,8 @@ int main(int argc, char** argv) {
   const bool lead = rank == 0;
   at::set_num_threads(1);
   if (lead) {
-    std::printf("# AAM classifier, %lld dims, %lld rows per rank (global batch %lld), %d ranks, 1 torch thread each\n",
-                (long long)dim, (long long)rows, (long long)rows * n, n);
+    std::printf("# AAM classifier, %lld dims, %lld rows per rank (global batch %lld), %d ranks, 1 torch thread each; "
+                "sharded sample_rate %g\n", (long long)dim, (long long)rows, (long long)rows * n, n, sample_rate);
     std::printf("# %10s %11s | %16s %14s | %14s\n", "classes", "mode", "state/rank (GiB)", "peak RSS (GiB)",
                 "step (ms)");
   }
@@ -78,8 +80,9 @@ int main(int argc, char** argv) {
       o.embed_dim = dim;
       o.shard_classifier = true;  // both modes keep the centres in a ShardedCenters (the replicated one: world 1)
       o.seed = 1;
-      AamSoftmax aam(o);
       const bool sharded = mode == "sharded";
+      if (sharded) o.sample_rate = sample_rate;
+      AamSoftmax aam(o);
       aam.place(sharded ? rank : 0, sharded ? n : 1, at::Device(at::kCPU));
       auto local = make_local_communicator();
       Communicator& scoring = sharded ? *comm : *local;

@@ -21,6 +21,8 @@ packages=(
   python3-pil python3-fonttools fontconfig           # the font recipe's renderer (recipes/fonts/)
   fonts-dejavu-core fonts-dejavu-extra fonts-liberation  # its small set (run.sh --small, CI); the full
                                                          # recipe installs the rest (run.sh --install)
+  espeak-ng flite                    # the voices recipe's small set (recipes/voices/run.sh --small, CI);
+                                     # the full recipe installs festival and its voices (run.sh --install)
 )
 optional=()
 if [ "${1:-}" = "--tests" ]; then

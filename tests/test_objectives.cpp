@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include <set>
 #include <torch/torch.h>
 
 #include "models/encoder.h"
@@ -228,4 +230,29 @@ TEST(ShardedCenters, AdamWStepAndANonFiniteGradientLeavesEverythingAsItWas) {
   EXPECT_TRUE(at::equal(c.weight().detach(), w1));
   EXPECT_TRUE(at::equal(before.at("exp_avg"), after.at("exp_avg")));
   EXPECT_TRUE(at::equal(before.at("exp_avg_sq"), after.at("exp_avg_sq")));
+}
+
+TEST(ShardedCenters, SampledClassesKeepThePositivesAndAreTheSameOnAnySplit) {
+  AamOptions o;
+  o.classes = 1000;
+  o.embed_dim = 8;
+  o.shard_classifier = true;
+  o.sample_rate = 0.1;
+  o.seed = 5;
+  AamSoftmax aam(o);
+  const auto labels = torch::tensor({3, 500, 501, 999, 250}, torch::kLong);
+  const auto whole = aam.sampled_classes({0, 1000}, labels, /*step=*/7);
+  std::set<int64_t> kept(whole.data_ptr<int64_t>(), whole.data_ptr<int64_t>() + whole.numel());
+  for (int64_t c : {3, 500, 501, 999, 250}) EXPECT_TRUE(kept.count(c)) << "positive class " << c << " dropped";
+  EXPECT_GT(kept.size(), 60u);   // 5 positives + ~99.5 of 995 others
+  EXPECT_LT(kept.size(), 150u);
+  std::set<int64_t> joined;
+  for (int r = 0; r < 3; ++r) {
+    const ShardRange range = shard_range(1000, r, 3);
+    const auto part = aam.sampled_classes(range, labels, 7);
+    for (int64_t i = 0; i < part.numel(); ++i) joined.insert(range.begin + part[i].item<int64_t>());
+  }
+  EXPECT_EQ(joined, kept) << "the sample depends on the split";
+  const auto next = aam.sampled_classes({0, 1000}, labels, 8);
+  EXPECT_FALSE(at::equal(next, whole)) << "the same negatives every step";
 }

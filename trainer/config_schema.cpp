@@ -106,6 +106,10 @@ std::vector<KeySpec> build_schema() {
            "embeddings against them, and the softmax crosses ranks exactly. The centres then train with their own "
            "AdamW (optimizer.lr/beta1/beta2/eps, no weight decay, outside optimizer.grad_clip); checkpoints hold "
            "them whole, so a resume on another number of ranks re-shards them."),
+      Float("objective.aam.sample_rate", "1", 0, 1, true, false,
+            "Sharded classifier only (Partial FC's sample_rate): each step scores the classes present in the global "
+            "batch plus this fraction of the other classes (drawn per class from seed and step, the same on any "
+            "number of ranks); 1 scores all."),
 
       Float("objective.supcon.weight", "0", 0, 1e6, false, false,
             "Weight of the supervised contrastive loss (trainer/objectives/supcon.h): every view of the P x K batch "

@@ -113,6 +113,29 @@ TEST(ShardedClassifier, NRanksTrainWhatOneRankTrains) {
   }
 }
 
+// Sampled negatives (Partial FC's sample_rate) are drawn per class from (seed, step, class): the same
+// classes are scored on any number of ranks, so sampling keeps N ranks = 1 rank.
+TEST(ShardedClassifier, SampledNegativesKeepNRanksEqualToOneRank) {
+  const Config cfg = sharded_config({"objective.aam.sample_rate=0.3"});
+  const auto dist = train(cfg, {shared_dir("pfc-sampled"), false, g_world});
+  if (g_world->rank() == 0) {
+    const auto single = train(cfg, {shared_dir("pfc-sampled-single") + "-r0", false, nullptr});
+    const auto all = train(sharded_config(), {shared_dir("pfc-sampled-all") + "-r0", false, nullptr});
+    double worst = 0, to_all = 0;
+    for (size_t i = 0; i < dist.parameters.size(); ++i) {
+      worst = std::max(worst, rel(dist.parameters[i], single.parameters[i]));
+      to_all = std::max(to_all, rel(single.parameters[i], all.parameters[i]));
+    }
+    std::printf("sharded classifier, sample_rate 0.3: %d ranks vs 1 rank %.3g (vs scoring every class: %.3g)\n",
+                g_world->size(), worst, to_all);
+    EXPECT_LT(worst, 1e-4);
+    EXPECT_GT(to_all, 1e-3) << "sampling changed nothing: were all classes scored anyway?";
+  } else {
+    shared_dir("pfc-sampled-single");
+    shared_dir("pfc-sampled-all");
+  }
+}
+
 // Checkpoints hold the centres whole: N ranks stop at step 6, one rank takes the run over (re-sharding the
 // centres to one shard) and ends where an uninterrupted one-rank run ends.
 TEST(ShardedClassifier, ACheckpointOfNRanksResumesOnOneRank) {

@@ -1,6 +1,7 @@
 #include "trainer/objectives/aam_softmax.h"
 
 #include "collectives/all_gather_autograd.h"
+#include "data/counter_rng.h"
 
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/functional/normalization.h>
@@ -21,6 +22,10 @@ AamOptions aam_options(const Config& c) {
   o.scale = c.get_float("objective.aam.scale");
   o.margin = c.get_float("objective.aam.margin");
   o.shard_classifier = c.get_bool("objective.aam.shard_classifier");
+  o.sample_rate = c.get_float("objective.aam.sample_rate");
+  if (o.sample_rate < 1 && !o.shard_classifier)
+    throw ConfigError("objective.aam.sample_rate: " + c.values().at("objective.aam.sample_rate") +
+                      " samples negative centres of the sharded classifier only; set objective.aam.shard_classifier: true");
   o.seed = static_cast<uint64_t>(c.get_int("seed"));
   o.adamw.beta1 = c.get_float("optimizer.beta1");
   o.adamw.beta2 = c.get_float("optimizer.beta2");
@@ -114,6 +119,21 @@ torch::Tensor sum_over_ranks(const torch::Tensor& x, Communicator& comm) {
 
 }  // namespace
 
+at::Tensor AamSoftmax::sampled_classes(const ShardRange& range, const at::Tensor& labels, int64_t step) const {
+  const int64_t n = range.end - range.begin;
+  std::vector<char> keep(static_cast<size_t>(n), 0);
+  const at::Tensor cpu = labels.to(at::kCPU).contiguous();  // a copy from the GPU when training on one
+  const int64_t* l = cpu.data_ptr<int64_t>();
+  for (int64_t i = 0; i < cpu.numel(); ++i)
+    if (l[i] >= range.begin && l[i] < range.end) keep[static_cast<size_t>(l[i] - range.begin)] = 1;
+  std::vector<int64_t> kept;
+  for (int64_t c = 0; c < n; ++c) {
+    CounterRng rng(mix(options_.seed, 0x5a3b1e, static_cast<uint64_t>(step), static_cast<uint64_t>(range.begin + c)));
+    if (keep[static_cast<size_t>(c)] || rng.uniform() < options_.sample_rate) kept.push_back(c);
+  }
+  return at::tensor(kept, at::kLong);
+}
+
 torch::Tensor AamSoftmax::sharded_loss(const torch::Tensor& embeddings, const torch::Tensor& labels, int64_t step,
                                        Communicator& comm, torch::Tensor* accuracy) const {
   const int world = comm.size();
@@ -125,13 +145,25 @@ torch::Tensor AamSoftmax::sharded_loss(const torch::Tensor& embeddings, const to
     all_labels = comm.allgather(all_labels.contiguous());
   }
   const ShardRange range = sharded_->range();
-  const int64_t local_classes = range.end - range.begin;
-  const auto w = F::normalize(sharded_->weight(), F::NormalizeFuncOptions().dim(1));
+  int64_t local_classes = range.end - range.begin;
+  at::Tensor local = all_labels - range.begin;
+  const auto mine = (local >= 0) & (local < local_classes);  // rows whose class this rank holds
+  at::Tensor centres = sharded_->weight();
+  if (options_.sample_rate < 1) {  // score only the sampled classes: their rows, labels renumbered among them
+    const at::Tensor kept = sampled_classes(range, all_labels, step);  // local indices, ascending
+    const auto k = options_.sub_centers;
+    const at::Tensor rows = (kept.view({-1, 1}) * k + at::arange(k, kept.options()).view({1, -1})).flatten();
+    centres = centres.index_select(0, rows.to(centres.device()));
+    at::Tensor position = at::full({local_classes}, -1, kept.options());
+    position.index_put_({kept}, at::arange(kept.size(0), kept.options()));
+    position = position.to(local.device());
+    local = torch::where(mine, position.index_select(0, local.clamp(0, local_classes - 1)), torch::full_like(local, -1));
+    local_classes = kept.size(0);
+  }
+  const auto w = F::normalize(centres, F::NormalizeFuncOptions().dim(1));
   auto cosine = torch::matmul(all, w.t());  // [N_global, local classes * K]
   if (options_.sub_centers > 1)
     cosine = std::get<0>(cosine.view({all.size(0), local_classes, options_.sub_centers}).max(2));
-  const auto local = all_labels - range.begin;
-  const auto mine = (local >= 0) & (local < local_classes);       // rows whose class this rank holds
   const auto index = torch::where(mine, local, torch::zeros_like(local)).view({-1, 1});
   const auto cos_y = cosine.gather(1, index);
   const auto chosen = torch::where(mine.view({-1, 1}), with_margin(cos_y, step), cos_y);

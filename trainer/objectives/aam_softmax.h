@@ -19,7 +19,9 @@
 // of a rank's embeddings arrives as the sum over shards through the gather's backward). Every rank's loss is
 // then the GLOBAL mean, whose embedding gradient the reducer would divide by N when it averages: the
 // embeddings' gradient is scaled by N on the way back to compensate. The centres train with their own
-// AdamW (sharded_centers.h).
+// AdamW (sharded_centers.h). With sample_rate < 1 a step scores only the batch's classes and a sample of the
+// others (the rest get no gradient that step; their AdamW moments still decay and move them, as momentum
+// moves Partial FC's unsampled rows); the logged accuracy is then among the sampled classes.
 #pragma once
 #include <memory>
 
@@ -32,6 +34,9 @@ struct AamOptions {
   int64_t classes = 0, embed_dim = 0, sub_centers = 1, margin_warmup_steps = 0;
   double scale = 32, margin = 0.2;
   bool shard_classifier = false;
+  // Sharded only (Partial FC's sample_rate): each step scores the classes of the global batch plus this
+  // fraction of the others, drawn per class from (seed, step, class): the same set on any world size.
+  double sample_rate = 1;
   uint64_t seed = 0;    // draws the sharded centres (row by row, the same on any world size)
   ShardedAdamW adamw;   // the sharded centres' optimizer
 };
@@ -49,6 +54,9 @@ class AamSoftmax final : public Objective {
   torch::Tensor sharded_loss(const torch::Tensor& embeddings, const torch::Tensor& labels, int64_t step,
                              Communicator& comm, torch::Tensor* accuracy = nullptr) const;
   double margin_at(int64_t step) const;
+  // The classes of `range` scored at `step` (local indices, ascending): every class among `labels`, and each
+  // other one with probability sample_rate.
+  at::Tensor sampled_classes(const ShardRange& range, const at::Tensor& labels, int64_t step) const;
 
   void place(int rank, int world, const at::Device& device) override;
   bool has_shards() const override { return options_.shard_classifier; }
