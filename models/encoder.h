@@ -26,6 +26,9 @@ struct EncoderSpec {
   int64_t embed_dim = 128;         // D
   int64_t tokens = 4;              // K
   int64_t width = 32;
+  int64_t depth = 2;               // image_resnet: blocks per stage; image_vit: transformer blocks
+  int64_t heads = 4;               // image_vit: attention heads
+  int64_t patch = 4;               // image_vit: patch side in pixels
   int64_t image_size = 32;
   int64_t sample_rate = 8000;
   int64_t n_mels = 40, n_fft = 256, hop = 80;
@@ -36,6 +39,9 @@ struct EncoderSpec {
 // (trainer/config_schema.cpp) and a row in docs/configuration.md.
 struct EncoderInfo {
   std::string name, modality, summary;
+  // Config keys beyond model.embed_dim/tokens/width and the modality's own that shape this encoder: they
+  // enter the checkpoint's model signature, which is how a checkpoint rebuilds it.
+  std::vector<std::string> shaping_keys;
   std::function<std::shared_ptr<Encoder>(const EncoderSpec&)> make;
 };
 const std::vector<EncoderInfo>& encoder_registry();

@@ -4,18 +4,27 @@
 #include "models/ecapa_tdnn.h"
 #include "models/encoder.h"
 #include "models/image_encoder.h"
+#include "models/image_resnet.h"
+#include "models/image_vit.h"
 
 namespace imprint {
 
 const std::vector<EncoderInfo>& encoder_registry() {
   static const std::vector<EncoderInfo> registry = {
-      {"image_cnn", "image", "4 conv blocks (stride 4 in all), learned positions, conditioning head",
+      {"image_cnn", "image", "4 conv blocks (stride 4 in all), learned positions, conditioning head", {},
        [](const EncoderSpec& s) { return std::make_shared<ImageEncoder>(s); }},
-      {"audio_cnn", "audio", "log-mel front end, 3 conv1d blocks over time, conditioning head",
+      {"audio_cnn", "audio", "log-mel front end, 3 conv1d blocks over time, conditioning head", {},
        [](const EncoderSpec& s) { return std::make_shared<AudioEncoder>(s); }},
       {"ecapa_tdnn", "audio", "ECAPA-TDNN: SE-Res2Blocks (dilation 2/3/4), feature aggregation, attentive statistics "
                               "pooling (GroupNorm), conditioning head over frames + statistics; C = 8 x model.width",
+       {},
        [](const EncoderSpec& s) { return std::make_shared<EcapaTdnn>(s); }},
+      {"image_resnet", "image", "ResNet: stem + 3 stages of model.depth basic blocks (widths w, 2w, 4w; stride 1, 2, 2)",
+       {"model.depth"},
+       [](const EncoderSpec& s) { return std::make_shared<ImageResNet>(s); }},
+      {"image_vit", "image", "ViT: model.patch patches to 4 x model.width, model.depth pre-norm blocks of model.heads heads",
+       {"model.depth", "model.heads", "model.patch"},
+       [](const EncoderSpec& s) { return std::make_shared<ImageVit>(s); }},
   };
   return registry;
 }

@@ -112,7 +112,8 @@ TEST_P(EncoderBothModalities, Float32GradientsMatchFloat64) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Modalities, EncoderBothModalities, ::testing::Values("image", "audio", "ecapa_tdnn"));
+INSTANTIATE_TEST_SUITE_P(Modalities, EncoderBothModalities,
+                         ::testing::Values("image", "audio", "ecapa_tdnn", "image_resnet", "image_vit"));
 
 TEST(LogMel, ToneLandsInItsMelBand) {
   const int64_t sr = 8000, n_fft = 256;

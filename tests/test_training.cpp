@@ -191,6 +191,23 @@ TEST(Training, KeepsTheBestCheckpointByTheChosenMetric) {
 
 // Every registered encoder survives its checkpoint: rebuilt from the signature and loaded (what resume,
 // export, embed and eval do). A module named like a Python keyword ("in") trains but cannot be read back.
+// Keys only some encoders have (model.depth/heads/patch) travel in the signature of those encoders only.
+TEST(Training, AnEncodersOwnKeysRebuildItFromTheCheckpoint) {
+  const std::string dir = imprint::testing::fresh_dir("reload-vit-keys");
+  train(imprint::testing::tiny_config("image", {"model.name=image_vit", "model.depth=1", "model.heads=2",
+                                                "model.patch=2", "train.steps=2"}),
+        {dir, false, nullptr});
+  const TrainedEncoder t = load_trained_encoder(dir + "/checkpoints/step-00000002.ckpt");
+  EXPECT_EQ(t.spec.depth, 1);
+  EXPECT_EQ(t.spec.heads, 2);
+  EXPECT_EQ(t.spec.patch, 2);
+  EXPECT_EQ(t.signature.count("model.depth"), 1u);
+  const std::string cnn = imprint::testing::fresh_dir("reload-cnn-keys");
+  train(imprint::testing::tiny_config("image", {"train.steps=2"}), {cnn, false, nullptr});
+  EXPECT_EQ(load_trained_encoder(cnn + "/checkpoints/step-00000002.ckpt").signature.count("model.depth"), 0u)
+      << "image_cnn does not read model.depth: it must not be in its signature";
+}
+
 TEST(Training, EveryEncoderReloadsFromItsCheckpoint) {
   for (const auto& e : encoder_registry()) {
     const std::string dir = imprint::testing::fresh_dir("reload-" + e.name);

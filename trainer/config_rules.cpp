@@ -35,6 +35,14 @@ void check_config_rules(const Config& c, const std::string& source) {
   } catch (const std::invalid_argument& e) {
     throw ConfigError(source + ": " + e.what());
   }
+  if (c.get_string("model.name") == "image_vit") {
+    if (c.get_int("data.image_size") % c.get_int("model.patch") != 0)
+      fail("model.patch", std::to_string(c.get_int("model.patch")) + " does not divide data.image_size (" +
+                              std::to_string(c.get_int("data.image_size")) + ")");
+    if (4 * c.get_int("model.width") % c.get_int("model.heads") != 0)
+      fail("model.heads", std::to_string(c.get_int("model.heads")) + " does not divide the ViT's width, 4 x model.width = " +
+                              std::to_string(4 * c.get_int("model.width")));
+  }
   if (c.get_string("optimizer.name") == "lamb") {
     if (!c.get_bool("optimizer.fused"))
       fail("optimizer.fused", "must be true for optimizer.name: lamb (torch::optim has no LAMB)");

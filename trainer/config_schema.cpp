@@ -68,12 +68,17 @@ std::vector<KeySpec> build_schema() {
           "Threads that build batches ahead of the trainer; 0 builds them on the training thread."),
       Int("data.prefetch", "4", 1, 256, "Batches the loader may hold ready ahead of the trainer."),
 
-      Choice("model.name", "auto", {"auto", "image_cnn", "audio_cnn", "ecapa_tdnn"},
-             "Encoder to build (models/registry.cpp): image_cnn (image), audio_cnn or ecapa_tdnn (audio; ECAPA-TDNN "
-             "with 8 x model.width channels); auto picks the data.modality's default (the first listed)."),
+      Choice("model.name", "auto", {"auto", "image_cnn", "audio_cnn", "ecapa_tdnn", "image_resnet", "image_vit"},
+             "Encoder to build (models/registry.cpp): image_cnn, image_resnet (ResNet, model.depth blocks per stage) "
+             "or image_vit (ViT, model.depth/heads/patch) for images; audio_cnn or ecapa_tdnn (ECAPA-TDNN with 8 x "
+             "model.width channels) for audio; auto picks the data.modality's default (image_cnn, audio_cnn)."),
       Int("model.embed_dim", "128", 8, 4096, "Width D of the conditioning tokens and the pooled vector."),
       Int("model.tokens", "4", 1, 256, "Number K of conditioning tokens per sample."),
       Int("model.width", "32", 4, 1024, "Base channel count of the convolutional trunk."),
+      Int("model.depth", "2", 1, 64,
+          "image_resnet: residual blocks per stage (3 stages); image_vit: transformer blocks. Other encoders ignore it."),
+      Int("model.heads", "4", 1, 64, "image_vit: attention heads (must divide its width 4 x model.width)."),
+      Int("model.patch", "4", 1, 256, "image_vit: patch side in pixels (must divide data.image_size)."),
       Int("model.audio.n_mels", "40", 8, 256, "Mel bands of the audio front end."),
       Int("model.audio.n_fft", "256", 32, 8192, "FFT size (and window length) of the audio front end."),
       Int("model.audio.hop", "80", 1, 4096, "Hop in samples between STFT frames."),

@@ -53,6 +53,10 @@ TrainedEncoder load_trained_encoder(const std::string& checkpoint, torch::serial
   t.spec.embed_dim = signature_int(s, "model.embed_dim", checkpoint);
   t.spec.tokens = signature_int(s, "model.tokens", checkpoint);
   t.spec.width = signature_int(s, "model.width", checkpoint);
+  // Keys only some encoders have (EncoderInfo::shaping_keys): in the signature exactly when they shape it.
+  if (s.count("model.depth")) t.spec.depth = signature_int(s, "model.depth", checkpoint);
+  if (s.count("model.heads")) t.spec.heads = signature_int(s, "model.heads", checkpoint);
+  if (s.count("model.patch")) t.spec.patch = signature_int(s, "model.patch", checkpoint);
   if (t.spec.modality == "image") {
     t.spec.image_size = signature_int(s, "data.image_size", checkpoint);
   } else {

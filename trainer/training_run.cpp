@@ -39,6 +39,9 @@ EncoderSpec encoder_spec(const Config& c) {
   e.embed_dim = c.get_int("model.embed_dim");
   e.tokens = c.get_int("model.tokens");
   e.width = c.get_int("model.width");
+  e.depth = c.get_int("model.depth");
+  e.heads = c.get_int("model.heads");
+  e.patch = c.get_int("model.patch");
   e.image_size = c.get_int("data.image_size");
   e.sample_rate = c.get_int("data.sample_rate");
   e.n_mels = c.get_int("model.audio.n_mels");
@@ -94,6 +97,9 @@ std::map<std::string, std::string> model_signature(const Config& c) {
   EncoderSpec spec = encoder_spec(c);
   spec.modality = modality;
   sig["model.name"] = resolve_encoder_name(spec);
+  for (const auto& e : encoder_registry())
+    if (e.name == sig["model.name"])
+      for (const auto& k : e.shaping_keys) sig[k] = c.values().at(k);
   for (const char* k : {"model.embed_dim", "model.tokens", "model.width"}) sig[k] = c.values().at(k);
   sig["data.modality"] = modality;
   if (modality == "image") {

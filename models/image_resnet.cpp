@@ -1,0 +1,63 @@
+#include "models/image_resnet.h"
+
+#include <torch/nn/functional/activation.h>
+
+#include "models/conv_block.h"
+
+namespace imprint {
+
+namespace {
+torch::nn::GroupNorm group_norm(int64_t channels) {
+  return torch::nn::GroupNorm(torch::nn::GroupNormOptions(channels % 8 == 0 ? 8 : 1, channels));
+}
+torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
+}
+}  // namespace
+
+BasicBlockImpl::BasicBlockImpl(int64_t in, int64_t out, int64_t stride) {
+  conv1_ = register_module("conv1", conv(in, out, 3, stride));
+  norm1_ = register_module("norm1", group_norm(out));
+  conv2_ = register_module("conv2", conv(out, out, 3, 1));
+  norm2_ = register_module("norm2", group_norm(out));
+  shortcut_ = register_module("shortcut", torch::nn::Sequential());
+  if (stride != 1 || in != out) {
+    shortcut_->push_back(conv(in, out, 1, stride));
+    shortcut_->push_back(group_norm(out));
+  }
+}
+
+torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
+  auto y = torch::nn::functional::gelu(norm1_(conv1_(x)));
+  y = norm2_(conv2_(y));
+  return torch::nn::functional::gelu(y + (shortcut_->is_empty() ? x : shortcut_->forward(x)));
+}
+
+ImageResNet::ImageResNet(const EncoderSpec& spec) {
+  const int64_t w = spec.width;
+  torch::nn::Sequential stem;
+  append_conv2d_block(stem, 3, w, 1);
+  stem_ = register_module("stem", stem);
+  torch::nn::Sequential stages;
+  int64_t in = w;
+  for (const auto& [width, stride] : std::vector<std::pair<int64_t, int64_t>>{{w, 1}, {2 * w, 2}, {4 * w, 2}})
+    for (int64_t b = 0; b < spec.depth; ++b) {
+      stages->push_back(BasicBlock(in, width, b == 0 ? stride : 1));
+      in = width;
+    }
+  stages_ = register_module("stages", stages);
+  const int64_t side = (spec.image_size + 3) / 4;
+  position_ = register_parameter("position", torch::randn({1, side * side, 4 * w}) * 0.02);
+  head_ = register_module("head", ConditioningHead(4 * w, spec.embed_dim, spec.tokens));
+}
+
+Conditioning ImageResNet::encode(const torch::Tensor& images) {
+  TORCH_CHECK(images.dim() == 4 && images.size(1) == 3, "image_resnet expects [B, 3, H, W], got ", images.sizes());
+  auto f = with_contiguous_grad(stages_->forward(stem_->forward(images)));  // [B, 4w, h, w]
+  f = f.flatten(2).transpose(1, 2);                                       // [B, h*w, 4w]
+  TORCH_CHECK(f.size(1) == position_.size(1), "image_resnet was built for ", position_.size(1),
+              " feature positions, got ", f.size(1), " (is data.image_size the one the model was built with?)");
+  return head_(f + position_);
+}
+
+}  // namespace imprint
