@@ -308,6 +308,10 @@ int run_eval(const imprint::CheckpointEvalOptions& o) {
       (long long)s.gallery_size, 100 * s.top1_all, 100 * s.top1_all_low, 100 * s.top1_all_high, 100 * s.top5_all,
       (long long)s.queries, 100 * s.chance_all, 100 * s.eer, s.min_dcf, (long long)s.target_trials,
       (long long)s.nontarget_trials));
+  if (!std::isnan(s.eer_asnorm))
+    imprint::log::info(imprint::log::strf("with AS-norm (%lld training identities, top %lld): EER %.2f%%, minDCF(0.01) %.3f",
+                                          (long long)o.asnorm_cohort, (long long)o.asnorm_top_k, 100 * s.eer_asnorm,
+                                          s.min_dcf_asnorm));
   if (!missed.empty()) imprint::log::info("missed: " + missed);
   if (!o.json_out.empty()) imprint::log::info("wrote " + o.json_out);
   return 0;
@@ -464,6 +468,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   evaluate->add_option("--batch-size", eval_opts.batch_size, "Samples per forward pass")->capture_default_str();
   evaluate->add_option("--json", eval_opts.json_out, "Also write the report (and per-identity hits) as JSON here");
+  evaluate->add_option("--asnorm-cohort", eval_opts.asnorm_cohort,
+                       "Also report EER/minDCF with AS-norm over a cohort of this many of the dataset's training "
+                       "identities (sample 0 each)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  evaluate->add_option("--asnorm-top-k", eval_opts.asnorm_top_k, "AS-norm: highest cohort scores per sample used")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
 
   auto* reference = app.add_subcommand(
       "config-reference", "Print every config key with its type, default, range and meaning (markdown).");

@@ -38,7 +38,15 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
   if (ids.size() < 2)
     throw DatasetError(o.data + ": " + std::to_string(ids.size()) + " identities to evaluate; needs 2 or more" +
                                 (o.all_identities ? "" : " (pass --all to use every identity, not only the held-out)"));
-  const EvalSet set = build_eval_set(ds, ids, o.gallery_per_identity);
+  EvalSet set = build_eval_set(ds, ids, o.gallery_per_identity);
+  if (o.asnorm_cohort > 0) {
+    if (o.all_identities)
+      throw DatasetError("--asnorm-cohort: with --all every identity of " + o.data +
+                         " is evaluated; the cohort must be identities that are not (drop --all)");
+    if (ds.train_identities().empty())
+      throw DatasetError("--asnorm-cohort: " + o.data + " has no training identities to form a cohort");
+    add_asnorm_cohort(set, ds, o.asnorm_cohort, o.asnorm_top_k);
+  }
   report.score = evaluate_retrieval(*report.trained.encoder, set, o.batch_size);
   const auto hits = report.score.reference_hit.to(at::kBool).contiguous();
   for (size_t i = 0; i < ids.size(); ++i)
@@ -52,6 +60,8 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
                         {"top1_all_queries", report.score.top1_all}, {"top1_all_queries_ci95",
                                                                       {report.score.top1_all_low, report.score.top1_all_high}},
                         {"top5_all_queries", report.score.top5_all}, {"queries", report.score.queries}};
+    if (!std::isnan(report.score.eer_asnorm))
+      j["eer_asnorm"] = report.score.eer_asnorm, j["min_dcf_asnorm"] = report.score.min_dcf_asnorm;
     for (const auto& r : report.identities) j["per_identity"][r.name] = r.hit;
     std::ofstream out(o.json_out);
     if (!out) throw std::invalid_argument(o.json_out + ": --json: cannot write");

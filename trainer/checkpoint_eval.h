@@ -18,6 +18,8 @@ struct CheckpointEvalOptions {
   int64_t batch_size = 256;
   double clip_seconds = 0.5;        // audio: the clip length fed to the encoder
   std::string json_out;             // also write the report here, when set
+  int64_t asnorm_cohort = 0;        // AS-norm with this many of the dataset's training identities (not with --all)
+  int64_t asnorm_top_k = 100;
 };
 
 struct IdentityResult {

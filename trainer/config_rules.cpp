@@ -35,6 +35,8 @@ void check_config_rules(const Config& c, const std::string& source) {
   } catch (const std::invalid_argument& e) {
     throw ConfigError(source + ": " + e.what());
   }
+  if (c.get_string("checkpoint.keep_best") == "eer_asnorm" && c.get_int("eval.asnorm_cohort") == 0)
+    fail("checkpoint.keep_best", "eer_asnorm needs an AS-norm cohort (eval.asnorm_cohort > 0)");
   if (c.get_string("model.name") == "image_vit") {
     if (c.get_int("data.image_size") % c.get_int("model.patch") != 0)
       fail("model.patch", std::to_string(c.get_int("model.patch")) + " does not divide data.image_size (" +

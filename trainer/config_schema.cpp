@@ -227,6 +227,12 @@ std::vector<KeySpec> build_schema() {
       Int("eval.gallery_per_identity", "4", 1, 1e4,
           "Gallery samples per held-out identity (the reference sample is not among them)."),
       Int("eval.batch_size", "256", 1, 1e6, "Samples per forward pass during evaluation."),
+      Int("eval.asnorm_cohort", "0", 0, 1e6,
+          "AS-norm (adaptive symmetric score normalisation): a cohort of this many TRAINING identities (sample 0 "
+          "each) normalises the verification scores; EER/minDCF are then reported raw and AS-normed "
+          "(eval_eer_asnorm, eval_min_dcf_asnorm). 0: off."),
+      Int("eval.asnorm_top_k", "100", 1, 1e6,
+          "AS-norm: how many of a sample's highest cohort scores give its mean and deviation (clamped to the cohort)."),
       String("eval.judge", "",
              "Identity fidelity of generated samples (needs objective.denoise.train adapter or all): an imprint "
              "checkpoint of an encoder trained on the TRAINING identities only (e.g. a contrastive run on the same "
@@ -250,10 +256,10 @@ std::vector<KeySpec> build_schema() {
       Float("checkpoint.every_minutes", "0", 0, 1e6, false, false,
             "Also checkpoint when this many minutes of wall-clock time have passed since the last checkpoint (the "
             "ranks agree on the step); 0 turns the time-based interval off."),
-      Choice("checkpoint.keep_best", "none", {"none", "top1", "top1_all", "eer", "min_dcf"},
+      Choice("checkpoint.keep_best", "none", {"none", "top1", "top1_all", "eer", "min_dcf", "eer_asnorm"},
              "Also keep RUN/best.ckpt, the checkpoint of the best held-out evaluation so far by this metric "
-             "(top1: one reference per identity; top1_all: every sample as the reference; eer, min_dcf: lower is "
-             "better), and RUN/best.json naming its step and value."),
+             "(top1: one reference per identity; top1_all: every sample as the reference; eer, min_dcf, eer_asnorm "
+             "(needs eval.asnorm_cohort): lower is better), and RUN/best.json naming its step and value."),
       Int("checkpoint.keep", "3", 1, 1e6,
           "Most recent checkpoints kept (by the step stored inside them); older ones are deleted."),
   };

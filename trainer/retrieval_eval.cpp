@@ -45,6 +45,17 @@ EvalSet build_eval_set(const IdentityDataset& dataset, const std::vector<int64_t
   return set;
 }
 
+void add_asnorm_cohort(EvalSet& set, const IdentityDataset& dataset, int64_t identities, int64_t top_k) {
+  const auto& train = dataset.train_identities();
+  const int64_t m = std::min<int64_t>(identities, static_cast<int64_t>(train.size()));
+  std::vector<int64_t> shape{m};
+  for (auto d : dataset.sample_shape()) shape.push_back(d);
+  set.cohort = at::empty(shape, at::kFloat);
+  for (int64_t i = 0; i < m; ++i)
+    dataset.read(train[static_cast<size_t>(i)], 0, 0, set.cohort.data_ptr<float>() + i * dataset.sample_numel());
+  set.cohort_top_k = top_k;
+}
+
 at::Tensor embed_pooled(Encoder& encoder, const at::Tensor& samples, int64_t batch_size, const char* what) {
   std::vector<at::Tensor> parts;
   auto last = std::chrono::steady_clock::now();
@@ -100,6 +111,8 @@ RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t 
   encoder.eval();
   const auto refs = embed_pooled(encoder, set.references, batch_size, "references");
   const auto gallery = embed_pooled(encoder, set.gallery, batch_size, "gallery");
+  const auto cohort = set.cohort.defined() ? embed_pooled(encoder, set.cohort, batch_size, "AS-norm cohort")
+                                           : at::Tensor();
   encoder.train(was_training);
   const auto nearest = at::matmul(refs, gallery.t()).argmax(1);  // [M]
   const auto hit = set.gallery_identity.index_select(0, nearest).eq(at::arange(refs.size(0), refs.options().dtype(at::kLong)));
@@ -120,6 +133,13 @@ RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t 
   s.min_dcf = v.min_dcf;
   s.target_trials = v.target_trials;
   s.nontarget_trials = v.nontarget_trials;
+  if (cohort.defined()) {
+    const auto normalised = adaptive_snorm(similarity, at::matmul(pool, cohort.to(at::kCPU).to(at::kFloat).t()),
+                                           set.cohort_top_k);
+    const VerificationScore a = verify_all_pairs(normalised, ids);
+    s.eer_asnorm = a.eer;
+    s.min_dcf_asnorm = a.min_dcf;
+  }
   return s;
 }
 

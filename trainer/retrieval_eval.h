@@ -6,6 +6,8 @@
 #pragma once
 #include <ATen/Tensor.h>
 
+#include <cmath>
+
 #include "data/identity_dataset.h"
 #include "models/encoder.h"
 
@@ -15,6 +17,8 @@ struct EvalSet {
   at::Tensor references;        // [M, ...]  sample 0 of each held-out identity
   at::Tensor gallery;           // [M*G, ...] samples 1..G
   at::Tensor gallery_identity;  // [M*G] index into the references (0..M-1)
+  at::Tensor cohort;            // [C, ...] sample 0 of C TRAINING identities (AS-norm); undefined without
+  int64_t cohort_top_k = 0;
 };
 
 struct RetrievalScore {
@@ -23,6 +27,8 @@ struct RetrievalScore {
   // share an identity): trainer/verification_metrics.h.
   double eer = 0, min_dcf = 0;
   int64_t target_trials = 0, nontarget_trials = 0;
+  // The same trials with AS-norm scores (eval.asnorm_cohort > 0), else NaN.
+  double eer_asnorm = std::nan(""), min_dcf_asnorm = std::nan("");
   // Every sample as the ONE reference in turn (multi-query), against all the other samples: top-1 and
   // top-5 over M·(G+1) queries, and a 95% interval for top-1 from a bootstrap over identities (queries of
   // one identity are not independent). chance_all is the top-1 chance, G / (M·(G+1) - 1).
@@ -36,6 +42,8 @@ struct RetrievalScore {
 EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_identity);  // its held-out identities
 EvalSet build_eval_set(const IdentityDataset& dataset, const std::vector<int64_t>& identities,
                        int64_t gallery_per_identity);
+// Adds an AS-norm cohort to `set`: sample 0 of the first `identities` training identities of `dataset`.
+void add_asnorm_cohort(EvalSet& set, const IdentityDataset& dataset, int64_t identities, int64_t top_k);
 // Unit-norm pooled embeddings of `samples`, `batch_size` at a time (progress logged every 10 s as `what`).
 at::Tensor embed_pooled(Encoder& encoder, const at::Tensor& samples, int64_t batch_size, const char* what);
 RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t batch_size);

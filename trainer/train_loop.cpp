@@ -343,6 +343,10 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
                       /*augment_targets=*/cfg.get_float("objective.denoise.weight") <= 0,
                       cfg.get_int("train.samples_per_identity"));
   EvalSet eval_set = build_eval_set(dataset, cfg.get_int("eval.gallery_per_identity"));
+  if (cfg.get_int("eval.asnorm_cohort") > 0) {
+    add_asnorm_cohort(eval_set, dataset, cfg.get_int("eval.asnorm_cohort"), cfg.get_int("eval.asnorm_top_k"));
+    eval_set.cohort = eval_set.cohort.to(device);
+  }
   eval_set.references = eval_set.references.to(device);
   eval_set.gallery = eval_set.gallery.to(device);
   eval_set.gallery_identity = eval_set.gallery_identity.to(device);
@@ -399,7 +403,7 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
   // RUN/best.json says which (carried across resumes). Written after evaluate() has swapped the raw weights
   // back, so it is a checkpoint like any other (resumable, exportable).
   const std::string best_metric = cfg.get_string("checkpoint.keep_best");
-  const bool lower_is_better = best_metric == "eer" || best_metric == "min_dcf";
+  const bool lower_is_better = best_metric == "eer" || best_metric == "min_dcf" || best_metric == "eer_asnorm";
   double best_value = std::nan("");
   if (best_metric != "none" && opts.resume) {
     std::ifstream in(opts.run_dir + "/best.json");
@@ -411,7 +415,7 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
   auto keep_best = [&](int64_t at_step, const RetrievalScore& s) {
     if (best_metric == "none") return;
     const double v = best_metric == "top1" ? s.top1 : best_metric == "top1_all" ? s.top1_all
-                     : best_metric == "eer" ? s.eer : s.min_dcf;
+                     : best_metric == "eer" ? s.eer : best_metric == "eer_asnorm" ? s.eer_asnorm : s.min_dcf;
     if (!std::isnan(best_value) && (lower_is_better ? v >= best_value : v <= best_value)) return;
     best_value = v;
     const GatheredShards shards = run.objective->gather_shards(*comm);  // every rank: a collective
@@ -437,11 +441,19 @@ TrainSummary train(const Config& given, const TrainOptions& opts) {
                         (long long)s.gallery_size, 100 * s.top1_all, 100 * s.top1_all_low, 100 * s.top1_all_high,
                         100 * s.top5_all, (long long)s.queries, 100 * s.eer, s.min_dcf, (long long)s.target_trials,
                         (long long)s.nontarget_trials, ms_since(t) / 1000));
-    if (metrics)
-      metrics->write({{"step", at_step}, {"eval_top1", s.top1}, {"chance", s.chance}, {"identities", s.identities},
-                      {"eval_top1_all", s.top1_all}, {"eval_top1_all_low", s.top1_all_low},
-                      {"eval_top1_all_high", s.top1_all_high}, {"eval_top5_all", s.top5_all},
-                      {"eval_eer", s.eer}, {"eval_min_dcf", s.min_dcf}});
+    const bool asnorm = !std::isnan(s.eer_asnorm);
+    if (asnorm)
+      log::info(log::strf("eval step %lld: with AS-norm (cohort of %lld training identities, top %lld): EER %.2f%%, "
+                          "minDCF(0.01) %.3f", (long long)at_step, (long long)eval_set.cohort.size(0),
+                          (long long)eval_set.cohort_top_k, 100 * s.eer_asnorm, s.min_dcf_asnorm));
+    if (metrics) {
+      nlohmann::json record = {{"step", at_step}, {"eval_top1", s.top1}, {"chance", s.chance},
+                               {"identities", s.identities}, {"eval_top1_all", s.top1_all},
+                               {"eval_top1_all_low", s.top1_all_low}, {"eval_top1_all_high", s.top1_all_high},
+                               {"eval_top5_all", s.top5_all}, {"eval_eer", s.eer}, {"eval_min_dcf", s.min_dcf}};
+      if (asnorm) record["eval_eer_asnorm"] = s.eer_asnorm, record["eval_min_dcf_asnorm"] = s.min_dcf_asnorm;
+      metrics->write(record);
+    }
     if (judge) {
       const auto tf = Clock::now();
       const FidelityReport f = evaluate_fidelity(*run.encoder, *denoise, *judge, fidelity_set, fidelity_sampler,

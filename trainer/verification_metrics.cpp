@@ -58,4 +58,14 @@ VerificationScore verify_all_pairs(const at::Tensor& similarity, const at::Tenso
   return verification_metrics(scores.masked_select(upper), same.masked_select(upper), p_target);
 }
 
+at::Tensor adaptive_snorm(const at::Tensor& similarity, const at::Tensor& cohort_scores, int64_t top_k) {
+  const int64_t k = std::min<int64_t>(top_k, cohort_scores.size(1));
+  const at::Tensor top = std::get<0>(cohort_scores.to(at::kDouble).topk(k, 1));  // [N, k]
+  const at::Tensor mean = top.mean(1), std = top.std(1, /*unbiased=*/false).clamp_min(1e-9);
+  const at::Tensor s = similarity.to(at::kDouble);
+  const at::Tensor by_row = (s - mean.view({-1, 1})) / std.view({-1, 1});
+  const at::Tensor by_col = (s - mean.view({1, -1})) / std.view({1, -1});
+  return ((by_row + by_col) / 2).to(similarity.scalar_type());
+}
+
 }  // namespace imprint

@@ -23,4 +23,11 @@ VerificationScore verification_metrics(const at::Tensor& scores, const at::Tenso
 // embeddings), target when `identity` [N] agrees. Each unordered pair counts once; no self-pairs.
 VerificationScore verify_all_pairs(const at::Tensor& similarity, const at::Tensor& identity, double p_target = 0.01);
 
+// Adaptive symmetric score normalisation (AS-norm; Matejka et al. 2017, as WeSpeaker scores VoxCeleb): each
+// sample i is compared with a cohort of OTHER identities (`cohort_scores` [N, M]); the mean and standard
+// deviation of its top_k cohort scores normalise every score it takes part in:
+//   s'(i, j) = ((s - mu_i) / sigma_i + (s - mu_j) / sigma_j) / 2.
+// Returns the normalised `similarity` [N, N]. top_k is clamped to M.
+at::Tensor adaptive_snorm(const at::Tensor& similarity, const at::Tensor& cohort_scores, int64_t top_k);
+
 }  // namespace imprint

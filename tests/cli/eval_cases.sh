@@ -23,6 +23,11 @@ assert r["identities"] == 6 and len(r["per_identity"]) == 6, r
 assert 0 <= r["eer"] <= 1 and 0 <= r["top1"] <= 1 and r["target_trials"] == 36, r
 assert abs(r["top1"] - sum(r["per_identity"].values()) / 6) < 1e-9, "per-identity hits disagree with top-1"
 PY
+# AS-norm over the 6 training identities of the other dataset: reported beside the raw figures.
+check --exit 0 --match "with AS-norm \(6 training identities, top 4\): EER [0-9.]+%, minDCF\(0\.01\) [0-9.]+" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/other" --gallery-per-identity 3 --asnorm-cohort 6 --asnorm-top-k 4
+check --exit 6 --match "--asnorm-cohort: with --all every identity of .* is evaluated" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/other" --all --gallery-per-identity 3 --asnorm-cohort 6
 check --exit 0 --match "of 12 identities; chance 8\.3%" -- \
   "$imprint" eval --checkpoint "$ckpt" --data "$work/other" --all --gallery-per-identity 3
 [ "$(sha256sum "$ckpt" | cut -d' ' -f1)" = "$before" ] || { echo "FAIL: eval changed the checkpoint"; exit 1; }
