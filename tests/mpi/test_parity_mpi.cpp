@@ -14,29 +14,8 @@ using namespace imprint;
 using imprint::testing::g_world;
 using imprint::testing::tiny_config;
 
-namespace {
-
-// A run directory every rank agrees on (rank 0's pid), emptied by rank 0.
-std::string shared_dir(const std::string& name) {
-  at::Tensor id = at::full({1}, static_cast<int64_t>(::getpid()), at::kLong);
-  g_world->broadcast_(id, 0);
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("imprint-mpi-" + std::to_string(id.item<int64_t>()) + "-" + name);
-  if (g_world->rank() == 0) std::filesystem::remove_all(dir);
-  g_world->barrier();
-  return dir.string();
-}
-
-double max_rel_diff(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = ((a[i] - b[i]).norm() / b[i].norm().clamp_min(1e-12)).item<double>();
-    worst = std::max(worst, d);
-  }
-  return worst;
-}
-
-}  // namespace
+using imprint::testing::max_rel_diff;
+using imprint::testing::shared_dir;
 
 class ParityBothModalities : public ::testing::TestWithParam<std::string> {};
 

@@ -17,23 +17,9 @@ using namespace imprint;
 using imprint::testing::g_world;
 using imprint::testing::tiny_config;
 
-namespace {
-
-std::string shared_dir(const std::string& name) {
-  at::Tensor id = at::full({1}, static_cast<int64_t>(::getpid()), at::kLong);
-  g_world->broadcast_(id, 0);
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("imprint-mpi-" + std::to_string(id.item<int64_t>()) + "-" + name);
-  if (g_world->rank() == 0) std::filesystem::remove_all(dir);
-  g_world->barrier();
-  return dir.string();
-}
-
-double rel(const at::Tensor& a, const at::Tensor& b) {
-  return ((a - b).norm() / b.norm().clamp_min(1e-12)).item<double>();
-}
-
-}  // namespace
+using imprint::testing::max_rel_diff;
+using imprint::testing::shared_dir;
+using imprint::testing::rel_diff;
 
 // 10 classes over 2, 3 or 4 ranks: uneven shards (e.g. 2, 3, 2, 3 classes), 2 sub-centres each, a margin.
 TEST(ShardedClassifier, LossAndGradientsMatchTheWholeClassifierOnOneRank) {
@@ -77,14 +63,14 @@ TEST(ShardedClassifier, LossAndGradientsMatchTheWholeClassifierOnOneRank) {
   EXPECT_NEAR(acc.item<double>(), acc_whole.item<double>(), 1e-6);
   // The embeddings' gradient is the global loss's, times the world size (the reducer then averages it).
   const auto want_e = e_whole.grad().slice(0, rank * per_rank, (rank + 1) * per_rank);
-  EXPECT_LT(rel(e_mine.grad() / world, want_e), 1e-5) << "rank " << rank;
+  EXPECT_LT(rel_diff(e_mine.grad() / world, want_e), 1e-5) << "rank " << rank;
   const ShardRange r = sharded.shards()->range();
   const auto want_w = centers.grad().slice(0, r.begin * 2, r.end * 2);
-  EXPECT_LT(rel(sharded.shards()->weight().grad(), want_w), 1e-5) << "rank " << rank;
+  EXPECT_LT(rel_diff(sharded.shards()->weight().grad(), want_w), 1e-5) << "rank " << rank;
   std::printf("sharded classifier, rank %d of %d (classes %lld-%lld): loss %.6f vs whole %.6f, centre gradient "
               "relative difference %.2g\n",
               rank, world, (long long)r.begin, (long long)r.end - 1, loss.item<double>(), loss_whole.item<double>(),
-              rel(sharded.shards()->weight().grad(), want_w));
+              rel_diff(sharded.shards()->weight().grad(), want_w));
 }
 
 namespace {
@@ -101,9 +87,7 @@ TEST(ShardedClassifier, NRanksTrainWhatOneRankTrains) {
   const auto dist = train(sharded_config(), {shared_dir("pfc-parity"), false, g_world});
   if (g_world->rank() == 0) {
     const auto single = train(sharded_config(), {shared_dir("pfc-parity-single") + "-r0", false, nullptr});
-    double worst = 0;
-    for (size_t i = 0; i < dist.parameters.size(); ++i)
-      worst = std::max(worst, rel(dist.parameters[i], single.parameters[i]));
+    const double worst = max_rel_diff(dist.parameters, single.parameters);
     std::printf("sharded classifier parity: %d ranks vs 1 rank, max per-tensor relative difference %.3g\n",
                 g_world->size(), worst);
     EXPECT_LT(worst, 1e-4);
@@ -121,11 +105,8 @@ TEST(ShardedClassifier, SampledNegativesKeepNRanksEqualToOneRank) {
   if (g_world->rank() == 0) {
     const auto single = train(cfg, {shared_dir("pfc-sampled-single") + "-r0", false, nullptr});
     const auto all = train(sharded_config(), {shared_dir("pfc-sampled-all") + "-r0", false, nullptr});
-    double worst = 0, to_all = 0;
-    for (size_t i = 0; i < dist.parameters.size(); ++i) {
-      worst = std::max(worst, rel(dist.parameters[i], single.parameters[i]));
-      to_all = std::max(to_all, rel(single.parameters[i], all.parameters[i]));
-    }
+    const double worst = max_rel_diff(dist.parameters, single.parameters);
+    const double to_all = max_rel_diff(single.parameters, all.parameters);
     std::printf("sharded classifier, sample_rate 0.3: %d ranks vs 1 rank %.3g (vs scoring every class: %.3g)\n",
                 g_world->size(), worst, to_all);
     EXPECT_LT(worst, 1e-4);
@@ -146,9 +127,7 @@ TEST(ShardedClassifier, ACheckpointOfNRanksResumesOnOneRank) {
     const auto resumed = train(sharded_config(), {dir, true, nullptr});
     EXPECT_EQ(resumed.start_step, 6);
     const auto whole = train(sharded_config(), {shared_dir("pfc-reshard-whole") + "-r0", false, nullptr});
-    double worst = 0;
-    for (size_t i = 0; i < whole.parameters.size(); ++i)
-      worst = std::max(worst, rel(resumed.parameters[i], whole.parameters[i]));
+    const double worst = max_rel_diff(resumed.parameters, whole.parameters);
     std::printf("sharded classifier: %d-rank checkpoint resumed on 1 rank vs 1 rank throughout: %.3g\n",
                 g_world->size(), worst);
     EXPECT_LT(worst, 1e-4);
@@ -166,9 +145,7 @@ TEST(ShardedClassifier, AOneRankCheckpointResumesOnNRanks) {
   EXPECT_EQ(resumed.start_step, 6);
   if (g_world->rank() == 0) {
     const auto whole = train(sharded_config(), {shared_dir("pfc-split-whole") + "-r0", false, nullptr});
-    double worst = 0;
-    for (size_t i = 0; i < whole.parameters.size(); ++i)
-      worst = std::max(worst, rel(resumed.parameters[i], whole.parameters[i]));
+    const double worst = max_rel_diff(resumed.parameters, whole.parameters);
     std::printf("sharded classifier: 1-rank checkpoint resumed on %d ranks vs 1 rank throughout: %.3g\n",
                 g_world->size(), worst);
     EXPECT_LT(worst, 1e-4);

@@ -62,10 +62,7 @@ std::map<std::string, at::Tensor> AamSoftmax::gather_shards(Communicator& comm) 
 }
 
 void AamSoftmax::load_shards(const ShardReader& read) {
-  if (!sharded_) return;
-  std::map<std::string, at::Tensor> whole;
-  for (const char* key : {"centers", "exp_avg", "exp_avg_sq", "steps"}) whole[key] = read(key);
-  sharded_->load(whole);
+  if (sharded_) sharded_->load(read);
 }
 
 torch::Tensor AamSoftmax::with_margin(const torch::Tensor& cos_y, int64_t step) const {

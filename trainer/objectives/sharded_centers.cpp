@@ -85,21 +85,20 @@ std::map<std::string, at::Tensor> ShardedCenters::gather(Communicator& comm) con
           {"steps", at::full({1}, steps_, at::kLong)}};
 }
 
-void ShardedCenters::load(const std::map<std::string, at::Tensor>& whole) {
+void ShardedCenters::load(const std::function<at::Tensor(const std::string& key)>& read) {
   const std::vector<int64_t> shape{classes_ * rows_per_class_, dim_};
-  for (const char* key : {"centers", "exp_avg", "exp_avg_sq", "steps"})
-    if (!whole.count(key)) throw std::runtime_error(std::string("sharded classifier: '") + key + "' is missing");
-  for (const char* key : {"centers", "exp_avg", "exp_avg_sq"})
-    if (whole.at(key).sizes().vec() != shape)
-      throw std::runtime_error(std::string("sharded classifier: '") + key + "' has shape " +
-                               c10::str(whole.at(key).sizes()) + ", expected " + c10::str(at::IntArrayRef(shape)) +
-                               " (classes x sub-centres, embedding dim)");
-  const int64_t first = range_.begin * rows_per_class_, rows = weight_.size(0);
+  auto rows_of = [&](const char* key) {
+    const at::Tensor whole = read(key);
+    if (whole.sizes().vec() != shape)
+      throw std::runtime_error(std::string("sharded classifier: '") + key + "' has shape " + c10::str(whole.sizes()) +
+                               ", expected " + c10::str(at::IntArrayRef(shape)) + " (classes x sub-centres, embedding dim)");
+    return whole.narrow(0, range_.begin * rows_per_class_, weight_.size(0));
+  };
   at::NoGradGuard no_grad;
-  weight_.copy_(whole.at("centers").narrow(0, first, rows));
-  exp_avg_.copy_(whole.at("exp_avg").narrow(0, first, rows));
-  exp_avg_sq_.copy_(whole.at("exp_avg_sq").narrow(0, first, rows));
-  steps_ = whole.at("steps").item<int64_t>();
+  weight_.copy_(rows_of("centers"));
+  exp_avg_.copy_(rows_of("exp_avg"));
+  exp_avg_sq_.copy_(rows_of("exp_avg_sq"));
+  steps_ = read("steps").item<int64_t>();
 }
 
 }  // namespace imprint

@@ -12,6 +12,7 @@
 #include <ATen/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -42,9 +43,10 @@ class ShardedCenters {
   void to(const at::Device& device);
   // Every rank calls it (collective): the whole matrix and its moments, in class order.
   std::map<std::string, at::Tensor> gather(Communicator& comm) const;
-  // Takes this rank's rows out of what gather() wrote, whatever world size wrote it. Throws
-  // std::runtime_error naming what does not fit.
-  void load(const std::map<std::string, at::Tensor>& whole);
+  // Takes this rank's rows out of what gather() wrote, whatever world size wrote it: `read(key)` gives the
+  // whole tensor gather() returned under `key` (and throws when it is missing). Throws std::runtime_error
+  // naming a tensor of the wrong shape.
+  void load(const std::function<at::Tensor(const std::string& key)>& read);
   int64_t steps() const { return steps_; }
 
  private:
