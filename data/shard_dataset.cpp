@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include "data/audio_augment.h"
 #include "data/counter_rng.h"
+#include "data/image_augment.h"
 
 namespace imprint {
 namespace fs = std::filesystem;
@@ -149,6 +151,11 @@ ShardDataset::~ShardDataset() {
   shards_.clear();
 }
 
+void ShardDataset::set_augmentation(const AugmentOptions& options, std::shared_ptr<const NoiseBank> noise) {
+  augment_ = options;
+  noise_ = std::move(noise);
+}
+
 int64_t ShardDataset::num_samples(int64_t identity) const { return where_.at(identity).count; }
 
 int64_t ShardDataset::content_label(int64_t identity, int64_t index) const {
@@ -168,7 +175,6 @@ void ShardDataset::read(int64_t identity, int64_t index, uint64_t augment_seed, 
     throw DatasetError(dir_ + ": identity " + std::to_string(identity) + " has no sample " + std::to_string(index));
   const Shard& shard = *shards_[w.shard];
   const int64_t row = w.first_row + index;
-  CounterRng aug(augment_seed);
   if (manifest_.modality == Modality::Image) {
     const int64_t s = manifest_.image_size, plane = s * s;
     std::vector<uint8_t> hwc(static_cast<size_t>(plane * 3));
@@ -177,24 +183,20 @@ void ShardDataset::read(int64_t identity, int64_t index, uint64_t augment_seed, 
       read_rows(shard.samples.get(), H5T_NATIVE_UINT8, {1, (hsize_t)s, (hsize_t)s, 3}, static_cast<hsize_t>(row), 1,
                 hwc.data(), shard.path);
     }
-    // Same normalisation as the synthetic images; augmentation: per-channel gain, offset and pixel noise.
-    float gain[3] = {1, 1, 1}, offset = 0, noise = 0;
-    if (augment_seed != 0) {
-      for (float& g : gain) g = static_cast<float>(aug.uniform(0.9, 1.1));
-      offset = static_cast<float>(aug.uniform(-0.08, 0.08));
-      noise = 0.02f;
-    }
     for (int64_t p = 0; p < plane; ++p)
-      for (int c = 0; c < 3; ++c) {
-        float v = hwc[p * 3 + c] / 255.0f * gain[c] + offset;
-        if (noise > 0) v += noise * static_cast<float>(aug.normal());
-        out[c * plane + p] = (std::clamp(v, 0.0f, 1.0f) - 0.5f) * 4.0f;
-      }
+      for (int c = 0; c < 3; ++c) out[c * plane + p] = hwc[p * 3 + c] / 255.0f;
+    if (augment_seed != 0) augment_image(out, static_cast<int>(s), augment_.image, augment_seed);
+    for (int64_t i = 0; i < 3 * plane; ++i) out[i] = (out[i] - 0.5f) * 4.0f;  // as the synthetic images
     return;
   }
+  // Speed perturbation reads speed x clip samples (one more for the resampler's last output) and plays them
+  // at the clip's length; with no speed change this is the plain random crop.
+  CounterRng aug(augment_seed);
+  const double speed = augment_seed != 0 ? draw_speed(augment_seed, augment_.audio) : 1.0;
+  const int64_t want = speed == 1.0 ? clip_samples_ : static_cast<int64_t>(std::ceil(clip_samples_ * speed)) + 1;
   const int64_t begin = shard.offsets[row], length = shard.offsets[row + 1] - begin;
-  const int64_t take = std::min(length, clip_samples_);
-  const int64_t start = augment_seed != 0 && length > clip_samples_ ? begin + aug.below(length - clip_samples_ + 1) : begin;
+  const int64_t take = std::min(length, want);
+  const int64_t start = augment_seed != 0 && length > want ? begin + aug.below(length - want + 1) : begin;
   std::vector<int16_t> pcm(static_cast<size_t>(take));
   if (take > 0) {
     std::lock_guard<std::mutex> lock(hdf5_mutex());
@@ -202,7 +204,13 @@ void ShardDataset::read(int64_t identity, int64_t index, uint64_t augment_seed, 
               static_cast<hsize_t>(start), static_cast<hsize_t>(take), pcm.data(), shard.path);
   }
   const float gain = augment_seed != 0 ? static_cast<float>(aug.log_uniform(0.5, 2.0)) : 1.0f;
-  for (int64_t i = 0; i < clip_samples_; ++i) out[i] = i < take ? gain * pcm[i] / 32768.0f : 0.0f;
+  std::vector<float> clip(pcm.size());
+  for (size_t i = 0; i < pcm.size(); ++i) clip[i] = gain * pcm[i] / 32768.0f;
+  if (speed != 1.0) clip = change_speed(clip, speed);
+  const int64_t have = std::min<int64_t>(static_cast<int64_t>(clip.size()), clip_samples_);
+  for (int64_t i = 0; i < clip_samples_; ++i) out[i] = i < have ? clip[i] : 0.0f;
+  if (augment_seed != 0 && augment_.audio.any())
+    augment_audio(out, clip_samples_, manifest_.sample_rate, augment_.audio, augment_seed, noise_.get());
 }
 
 void ShardDataset::read_back_every_sample() const {

@@ -4,11 +4,14 @@
 #include <memory>
 #include <vector>
 
+#include "data/augment_options.h"
 #include "data/h5_handle.h"
 #include "data/identity_dataset.h"
 #include "data/shard_format.h"
 
 namespace imprint {
+
+class NoiseBank;
 
 class ShardDataset final : public IdentityDataset {
  public:
@@ -17,6 +20,9 @@ class ShardDataset final : public IdentityDataset {
   // ranges) and, with verify_checksums, every shard's checksum (reads every byte once).
   ShardDataset(const std::string& dir, int64_t clip_samples, bool verify_checksums = false);
   ~ShardDataset() override;
+  // What read() does with a non-zero augment seed (data/augment_options.h); `noise` (may be null: generated
+  // noise) must outlive the dataset's reads. Set before any read.
+  void set_augmentation(const AugmentOptions& options, std::shared_ptr<const NoiseBank> noise = nullptr);
 
   Modality modality() const override { return manifest_.modality; }
   const std::vector<int64_t>& train_identities() const override { return train_; }
@@ -40,6 +46,8 @@ class ShardDataset final : public IdentityDataset {
   std::string dir_;
   Manifest manifest_;
   int64_t clip_samples_;
+  AugmentOptions augment_;
+  std::shared_ptr<const NoiseBank> noise_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<Where> where_;  // by identity
   std::vector<int64_t> train_, eval_;

@@ -45,6 +45,8 @@ void check_config_rules(const Config& c, const std::string& source) {
       fail("model.heads", std::to_string(c.get_int("model.heads")) + " does not divide the ViT's width, 4 x model.width = " +
                               std::to_string(4 * c.get_int("model.width")));
   }
+  if (c.get_float("augment.noise_snr_min") > c.get_float("augment.noise_snr_max"))
+    fail("augment.noise_snr_min", "is above augment.noise_snr_max");
   if (c.get_string("optimizer.name") == "lamb") {
     if (!c.get_bool("optimizer.fused"))
       fail("optimizer.fused", "must be true for optimizer.name: lamb (torch::optim has no LAMB)");

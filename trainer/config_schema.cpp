@@ -62,11 +62,47 @@ std::vector<KeySpec> build_schema() {
           "it; then the two must match."),
       Float("data.clip_seconds", "0.5", 0.1, 30, false, false, "Audio clip length fed to the encoder, seconds."),
       Bool("data.augment", "true",
-           "Random colour jitter and noise (image) or gain and noise (audio) on training samples (with the "
-           "denoise objective on references only: the generator's targets stay clean)."),
+           "Augment training samples (with the denoise objective references only: the generator's targets stay "
+           "clean): colour jitter and pixel noise (image) or random crops and gain (audio), plus what the "
+           "augment.* keys enable (shard datasets; synthetic data keeps its own jitter)."),
       Int("data.workers", "2", 0, 64,
           "Threads that build batches ahead of the trainer; 0 builds them on the training thread."),
       Int("data.prefetch", "4", 1, 256, "Batches the loader may hold ready ahead of the trainer."),
+      // augment.*: what data.augment does to a training sample read from shards (data/augment_options.h).
+      Float("augment.crop_scale_min", "1", 0.05, 1, false, false,
+            "Image: random resized crop (torchvision's RandomResizedCrop): area fraction drawn from [this, 1], "
+            "aspect ratio log-uniform in [3/4, 4/3], resized back to data.image_size; 1: off."),
+      Float("augment.rotate_degrees", "0", 0, 180, false, false, "Image: rotation drawn from [-this, this] degrees."),
+      Float("augment.shear_degrees", "0", 0, 45, false, false,
+            "Image: horizontal shear drawn from [-this, this] degrees (leave 0 where slant IS the identity, e.g. "
+            "italic font faces)."),
+      Float("augment.translate", "0", 0, 0.5, false, false, "Image: shift of up to this fraction of the side, each axis."),
+      Float("augment.gain", "0.1", 0, 1, false, false, "Image: per-channel gain drawn from [1 - this, 1 + this]."),
+      Float("augment.brightness", "0.08", 0, 1, false, false, "Image: brightness offset drawn from [-this, this]."),
+      Float("augment.contrast", "0", 0, 1, false, false,
+            "Image: contrast factor drawn from [1 - this, 1 + this], around the image's mean."),
+      Float("augment.pixel_noise", "0.02", 0, 1, false, false, "Image: Gaussian pixel noise std (pixels in [0, 1])."),
+      Float("augment.blur_prob", "0", 0, 1, false, false, "Image: chance of a Gaussian blur."),
+      Float("augment.blur_sigma", "1", 0.1, 10, false, false, "Image: the blur's sigma is drawn from [0.1, this] pixels."),
+      Float("augment.speed", "0", 0, 0.5, false, true,
+            "Audio: speed perturbation, factor drawn from [1 - this, 1 + this] (tempo and pitch, as sox speed; "
+            "libsoxr resamples)."),
+      Float("augment.noise_prob", "0", 0, 1, false, false, "Audio: chance of additive noise."),
+      Float("augment.noise_snr_min", "5", -20, 60, false, false, "Audio: the noise's SNR is drawn from [min, max] dB."),
+      Float("augment.noise_snr_max", "20", -20, 60, false, false, "Audio: see augment.noise_snr_min."),
+      String("augment.noise_dir", "",
+             "Audio: a folder of noise recordings (.wav/.flac, any rate; read once, held in memory, at most 2^28 "
+             "samples); empty: generated white, pink or brown noise."),
+      Float("augment.reverb_prob", "0", 0, 1, false, false,
+            "Audio: chance of a synthetic room response (Gaussian tail decaying 60 dB over RT60, direct-to-"
+            "reverberant ratio drawn from [0, 10] dB)."),
+      Float("augment.reverb_rt60_max", "0.6", 0.1, 3, false, false, "Audio: RT60 drawn from [0.1, this] seconds."),
+      Int("augment.time_masks", "0", 0, 20, "Audio: SpecAugment time masks per clip (spans set to silence)."),
+      Float("augment.time_mask_seconds", "0.05", 0, 5, false, false, "Audio: each time mask is up to this long."),
+      Int("augment.freq_masks", "0", 0, 20,
+          "Audio: SpecAugment frequency masks per clip (a band removed from the clip's spectrum, so from every "
+          "frame of the trunk's log-mel features)."),
+      Float("augment.freq_mask_hz", "200", 0, 24000, false, false, "Audio: each frequency mask is up to this wide."),
 
       Choice("model.name", "auto", {"auto", "image_cnn", "audio_cnn", "ecapa_tdnn", "image_resnet", "image_vit"},
              "Encoder to build (models/registry.cpp): image_cnn, image_resnet (ResNet, model.depth blocks per stage) "

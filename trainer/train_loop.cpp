@@ -16,6 +16,7 @@
 #include "collectives/gradient_reducer.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "data/audio_augment.h"
 #include "data/prefetch_loader.h"
 #include "data/shard_dataset.h"
 #include "data/synthetic_dataset.h"
@@ -112,6 +113,48 @@ std::vector<std::string> adopt_dataset_shape(Config& c) {
 
 namespace {
 
+AugmentOptions augment_options(const Config& c) {
+  AugmentOptions a;
+  ImageAugmentOptions& i = a.image;
+  i.crop_scale_min = c.get_float("augment.crop_scale_min");
+  i.rotate_degrees = c.get_float("augment.rotate_degrees");
+  i.shear_degrees = c.get_float("augment.shear_degrees");
+  i.translate = c.get_float("augment.translate");
+  i.gain = c.get_float("augment.gain");
+  i.brightness = c.get_float("augment.brightness");
+  i.contrast = c.get_float("augment.contrast");
+  i.pixel_noise = c.get_float("augment.pixel_noise");
+  i.blur_prob = c.get_float("augment.blur_prob");
+  i.blur_sigma = c.get_float("augment.blur_sigma");
+  AudioAugmentOptions& s = a.audio;
+  s.speed = c.get_float("augment.speed");
+  s.noise_prob = c.get_float("augment.noise_prob");
+  s.noise_snr_min = c.get_float("augment.noise_snr_min");
+  s.noise_snr_max = c.get_float("augment.noise_snr_max");
+  s.noise_dir = c.get_string("augment.noise_dir");
+  s.reverb_prob = c.get_float("augment.reverb_prob");
+  s.reverb_rt60_max = c.get_float("augment.reverb_rt60_max");
+  s.time_masks = static_cast<int>(c.get_int("augment.time_masks"));
+  s.time_mask_seconds = c.get_float("augment.time_mask_seconds");
+  s.freq_masks = static_cast<int>(c.get_int("augment.freq_masks"));
+  s.freq_mask_hz = c.get_float("augment.freq_mask_hz");
+  return a;
+}
+
+// The recordings of augment.noise_dir, read once (nullptr: generated noise, or nothing to add noise to).
+std::shared_ptr<const NoiseBank> open_noise_bank(const Config& c, const Manifest& m) {
+  const std::string dir = c.get_string("augment.noise_dir");
+  if (dir.empty() || m.modality != Modality::Audio || !c.get_bool("data.augment") || c.get_float("augment.noise_prob") <= 0)
+    return nullptr;
+  try {
+    auto bank = std::make_shared<const NoiseBank>(dir, m.sample_rate);
+    log::info(log::strf("augment.noise_dir: %zu noise recording(s) from %s", bank->files(), dir.c_str()));
+    return bank;
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(std::string("augment.noise_dir: ") + e.what());
+  }
+}
+
 // The dataset the config names: the generator itself, or shards (written from the generator first when
 // data.create_if_missing asks for it and the folder holds none). Rank 0 writes; the others wait.
 std::unique_ptr<IdentityDataset> open_dataset(const Config& c, Communicator& comm) {
@@ -133,6 +176,7 @@ std::unique_ptr<IdentityDataset> open_dataset(const Config& c, Communicator& com
   }
   auto ds = std::make_unique<ShardDataset>(path, spec.clip_samples, c.get_bool("data.verify_checksums"));
   const Manifest& m = ds->manifest();
+  ds->set_augmentation(augment_options(c), open_noise_bank(c, m));
   log::info(log::strf("dataset %s: %zu identities (%zu held out) in %zu shard(s); used as it is, the synthetic "
                       "data.* keys only shape a dataset created here",
                       path.c_str(), m.identities.size(), m.holdout.size(), m.shards.size()));
