@@ -312,6 +312,20 @@ int run_eval(const imprint::CheckpointEvalOptions& o) {
     imprint::log::info(imprint::log::strf("with AS-norm (%lld training identities, top %lld): EER %.2f%%, minDCF(0.01) %.3f",
                                           (long long)o.asnorm_cohort, (long long)o.asnorm_top_k, 100 * s.eer_asnorm,
                                           s.min_dcf_asnorm));
+  if (!o.trials.empty()) {
+    const auto& t = r.trials;
+    imprint::log::info(imprint::log::strf("trials %s: EER %.2f%%, minDCF(0.01) %.3f over %lld target / %lld non-target "
+                                          "trials%s",
+                                          o.trials.c_str(), 100 * t.raw.eer, t.raw.min_dcf,
+                                          (long long)t.raw.target_trials, (long long)t.raw.nontarget_trials,
+                                          std::isnan(t.eer_asnorm) ? ""
+                                          : imprint::log::strf("; with AS-norm EER %.2f%%, minDCF(0.01) %.3f",
+                                                               100 * t.eer_asnorm, t.min_dcf_asnorm).c_str()));
+    if (r.training_identity_trials > 0)
+      imprint::log::warn(imprint::log::strf("%lld of the trials involve identities %s trains on: not a held-out "
+                                            "measurement for a model trained on it",
+                                            (long long)r.training_identity_trials, o.data.c_str()));
+  }
   if (!missed.empty()) imprint::log::info("missed: " + missed);
   if (!o.json_out.empty()) imprint::log::info("wrote " + o.json_out);
   return 0;
@@ -472,6 +486,9 @@ int main(int argc, char** argv) {
                        "Also report EER/minDCF with AS-norm over a cohort of this many of the dataset's training "
                        "identities (sample 0 each)")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  evaluate->add_option("--trials", eval_opts.trials,
+                       "A trial list (lines 'LABEL IDENTITY/INDEX IDENTITY/INDEX', docs/running.md): also report "
+                       "EER/minDCF over exactly these trials");
   evaluate->add_option("--asnorm-top-k", eval_opts.asnorm_top_k, "AS-norm: highest cohort scores per sample used")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));

@@ -280,6 +280,10 @@ TEST(Verification, AsNormRemovesPerSampleScoreOffsets) {
   const double m7 = top[7].mean().item<double>(), s7 = top[7].std(false).item<double>();
   const double s = sym[3][7].item<double>();
   EXPECT_NEAR(normalised[3][7].item<double>(), 0.5 * ((s - m3) / s3 + (s - m7) / s7), 1e-4);
+  // A trial list's normalisation is the matrix's, entry by entry.
+  const auto first = torch::tensor({3, 0, 5, 11}, torch::kLong), second = torch::tensor({7, 9, 2, 4}, torch::kLong);
+  const auto listed = adaptive_snorm_trials(sym.index({first, second}), first, second, cohort_scores, 20);
+  EXPECT_TRUE(torch::allclose(listed, normalised.index({first, second}), 1e-5, 1e-6));
 }
 
 TEST(Verification, AsNormInTheTrainingLoop) {

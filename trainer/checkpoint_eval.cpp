@@ -48,6 +48,12 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
     add_asnorm_cohort(set, ds, o.asnorm_cohort, o.asnorm_top_k);
   }
   report.score = evaluate_retrieval(*report.trained.encoder, set, o.batch_size);
+  if (!o.trials.empty()) {
+    const TrialList trials = read_trials(o.trials, ds);
+    report.trial_count = static_cast<int64_t>(trials.target.size());
+    report.training_identity_trials = trials.training_identity_trials;
+    report.trials = score_trials(*report.trained.encoder, ds, trials, o.batch_size, set.cohort, o.asnorm_top_k);
+  }
   const auto hits = report.score.reference_hit.to(at::kBool).contiguous();
   for (size_t i = 0; i < ids.size(); ++i)
     report.identities.push_back({m.identities.at(ids[i]), hits.data_ptr<bool>()[i]});
@@ -62,6 +68,13 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
                         {"top5_all_queries", report.score.top5_all}, {"queries", report.score.queries}};
     if (!std::isnan(report.score.eer_asnorm))
       j["eer_asnorm"] = report.score.eer_asnorm, j["min_dcf_asnorm"] = report.score.min_dcf_asnorm;
+    if (!o.trials.empty()) {
+      const TrialScore& t = report.trials;
+      j["trials"] = {{"file", o.trials}, {"target_trials", t.raw.target_trials},
+                     {"nontarget_trials", t.raw.nontarget_trials}, {"eer", t.raw.eer}, {"min_dcf", t.raw.min_dcf},
+                     {"training_identity_trials", report.training_identity_trials}};
+      if (!std::isnan(t.eer_asnorm)) j["trials"]["eer_asnorm"] = t.eer_asnorm, j["trials"]["min_dcf_asnorm"] = t.min_dcf_asnorm;
+    }
     for (const auto& r : report.identities) j["per_identity"][r.name] = r.hit;
     std::ofstream out(o.json_out);
     if (!out) throw std::invalid_argument(o.json_out + ": --json: cannot write");

@@ -8,6 +8,7 @@
 
 #include "trainer/encoder_export.h"
 #include "trainer/retrieval_eval.h"
+#include "trainer/trial_list.h"
 
 namespace imprint {
 
@@ -20,6 +21,7 @@ struct CheckpointEvalOptions {
   std::string json_out;             // also write the report here, when set
   int64_t asnorm_cohort = 0;        // AS-norm with this many of the dataset's training identities (not with --all)
   int64_t asnorm_top_k = 100;
+  std::string trials;               // a trial list (trainer/trial_list.h): verification over these trials too
 };
 
 struct IdentityResult {
@@ -31,6 +33,9 @@ struct CheckpointEvalReport {
   RetrievalScore score;
   TrainedEncoder trained;
   std::vector<IdentityResult> identities;
+  // With options.trials: the list's scores (AS-norm ones when a cohort is asked for).
+  TrialScore trials;
+  int64_t trial_count = 0, training_identity_trials = 0;
 };
 
 // Throws CheckpointError / DatasetError / std::invalid_argument naming the file and what was expected.

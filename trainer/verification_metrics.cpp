@@ -58,14 +58,30 @@ VerificationScore verify_all_pairs(const at::Tensor& similarity, const at::Tenso
   return verification_metrics(scores.masked_select(upper), same.masked_select(upper), p_target);
 }
 
-at::Tensor adaptive_snorm(const at::Tensor& similarity, const at::Tensor& cohort_scores, int64_t top_k) {
+namespace {
+// Mean and deviation of each sample's top_k cohort scores, double precision.
+std::pair<at::Tensor, at::Tensor> cohort_statistics(const at::Tensor& cohort_scores, int64_t top_k) {
   const int64_t k = std::min<int64_t>(top_k, cohort_scores.size(1));
   const at::Tensor top = std::get<0>(cohort_scores.to(at::kDouble).topk(k, 1));  // [N, k]
-  const at::Tensor mean = top.mean(1), std = top.std(1, /*unbiased=*/false).clamp_min(1e-9);
+  return {top.mean(1), top.std(1, /*unbiased=*/false).clamp_min(1e-9)};
+}
+}  // namespace
+
+at::Tensor adaptive_snorm(const at::Tensor& similarity, const at::Tensor& cohort_scores, int64_t top_k) {
+  const auto [mean, std] = cohort_statistics(cohort_scores, top_k);
   const at::Tensor s = similarity.to(at::kDouble);
   const at::Tensor by_row = (s - mean.view({-1, 1})) / std.view({-1, 1});
   const at::Tensor by_col = (s - mean.view({1, -1})) / std.view({1, -1});
   return ((by_row + by_col) / 2).to(similarity.scalar_type());
+}
+
+at::Tensor adaptive_snorm_trials(const at::Tensor& scores, const at::Tensor& first, const at::Tensor& second,
+                                 const at::Tensor& cohort_scores, int64_t top_k) {
+  const auto [mean, std] = cohort_statistics(cohort_scores, top_k);
+  const at::Tensor s = scores.to(at::kDouble);
+  const at::Tensor a = (s - mean.index_select(0, first)) / std.index_select(0, first);
+  const at::Tensor b = (s - mean.index_select(0, second)) / std.index_select(0, second);
+  return ((a + b) / 2).to(scores.scalar_type());
 }
 
 }  // namespace imprint

@@ -29,5 +29,9 @@ VerificationScore verify_all_pairs(const at::Tensor& similarity, const at::Tenso
 //   s'(i, j) = ((s - mu_i) / sigma_i + (s - mu_j) / sigma_j) / 2.
 // Returns the normalised `similarity` [N, N]. top_k is clamped to M.
 at::Tensor adaptive_snorm(const at::Tensor& similarity, const at::Tensor& cohort_scores, int64_t top_k);
+// The same normalisation for a list of trials: `scores` [T] between samples first[t] and second[t] (indices
+// into the rows of `cohort_scores` [N, M]).
+at::Tensor adaptive_snorm_trials(const at::Tensor& scores, const at::Tensor& first, const at::Tensor& second,
+                                 const at::Tensor& cohort_scores, int64_t top_k);
 
 }  // namespace imprint

@@ -26,6 +26,41 @@ PY
 # AS-norm over the 6 training identities of the other dataset: reported beside the raw figures.
 check --exit 0 --match "with AS-norm \(6 training identities, top 4\): EER [0-9.]+%, minDCF\(0\.01\) [0-9.]+" -- \
   "$imprint" eval --checkpoint "$ckpt" --data "$work/other" --gallery-per-identity 3 --asnorm-cohort 6 --asnorm-top-k 4
+# A trial list naming every pair of the held-out samples the evaluation above uses (references = sample 0,
+# gallery = samples 1..3) must give exactly its all-pairs EER and minDCF, raw and AS-normed.
+/usr/bin/python3 - "$work/other/manifest.json" "$work/trials.txt" <<'PY' || { echo "FAIL: writing trials"; exit 1; }
+import itertools, json, sys
+m = json.load(open(sys.argv[1]))
+samples = [(m["identities"][h], i) for h in m["holdout"] for i in range(4)]
+with open(sys.argv[2], "w") as f:
+    f.write("# every pair of the held-out samples\n")
+    for (a, i), (b, j) in itertools.combinations(samples, 2):
+        f.write("%s %s/%d %s/%d\n" % ("target" if a == b else "0", a, i, b, j))
+PY
+check --exit 0 --match "trials .*trials.txt: EER [0-9.]+%, minDCF\(0\.01\) [0-9.]+ over 36 target / 240 non-target trials; with AS-norm" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/other" --gallery-per-identity 3 --asnorm-cohort 6 --asnorm-top-k 4 \
+  --trials "$work/trials.txt" --json "$work/trials.json"
+/usr/bin/python3 - "$work/trials.json" <<'PY' || { echo "FAIL: trials disagree with every pair"; exit 1; }
+import json, sys
+r = json.load(open(sys.argv[1])); t = r["trials"]
+for key in ("eer", "min_dcf", "eer_asnorm", "min_dcf_asnorm"):
+    assert abs(t[key] - r[key]) < 1e-9, (key, t[key], r[key])
+assert t["target_trials"] == 36 and t["nontarget_trials"] == 240 and t["training_identity_trials"] == 0, t
+PY
+first=$(/usr/bin/python3 -c "import json,sys; m=json.load(open(sys.argv[1])); print(m['identities'][m['holdout'][0]])" "$work/other/manifest.json")
+second=$(/usr/bin/python3 -c "import json,sys; m=json.load(open(sys.argv[1])); print(m['identities'][m['holdout'][1]])" "$work/other/manifest.json")
+printf '1 %s/0 %s/1\n1 %s/0 %s/1\n' "$first" "$first" "$first" "$second" >"$work/contradiction.txt"
+check --exit 6 --match "contradiction.txt:2: labelled target but '$first/0' and '$second/1' are different identities" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/other" --gallery-per-identity 3 --trials "$work/contradiction.txt"
+printf '1 %s/0 %s/9\n' "$first" "$first" >"$work/range.txt"
+check --exit 6 --match "range.txt:1: '$first/9': identity $first has 5 samples \(0\.\.4\)" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/other" --gallery-per-identity 3 --trials "$work/range.txt"
+printf '1 nobody/0 %s/1\n' "$first" >"$work/unknown.txt"
+check --exit 6 --match "unknown.txt:1: 'nobody/0': expected IDENTITY/INDEX naming an identity" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/other" --gallery-per-identity 3 --trials "$work/unknown.txt"
+printf '1 %s/0 %s/1\n' "$first" "$first" >"$work/targets-only.txt"
+check --exit 6 --match "targets-only.txt: 1 trials, 1 of them target: EER needs at least one target and one non-target" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/other" --gallery-per-identity 3 --trials "$work/targets-only.txt"
 check --exit 6 --match "--asnorm-cohort: with --all every identity of .* is evaluated" -- \
   "$imprint" eval --checkpoint "$ckpt" --data "$work/other" --all --gallery-per-identity 3 --asnorm-cohort 6
 check --exit 0 --match "of 12 identities; chance 8\.3%" -- \
