@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "data/checksum.h"
+#include "data/holdout_selection.h"
 #include "data/media_decode.h"
 #include "data/shard_writer.h"
 
@@ -60,89 +61,16 @@ std::map<std::string, std::string> content_labels_of(const PackOptions& o,
   return label;
 }
 
-std::string trimmed(std::string line) {
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  return line;
-}
-
-// --holdout-groups: every identity folder's group from "<identity>\t<group>" lines; the held-out groups are
-// the requested count (or fraction) with the smallest FNV-1a hash of their name, so adding groups later
-// moves no other group across the split. Returns the identities of those groups.
-std::vector<std::string> group_holdout(const PackOptions& o, const std::vector<std::string>& folders) {
-  std::ifstream in(o.holdout_groups);
-  if (!in) throw DatasetError(o.holdout_groups + ": --holdout-groups: cannot open");
-  std::map<std::string, std::string> group_of;
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    line = trimmed(line);
-    if (line.empty() || line[0] == '#') continue;
-    const auto tab = line.find('\t');
-    if (tab == std::string::npos || tab == 0 || tab + 1 == line.size())
-      throw DatasetError(o.holdout_groups + ":" + std::to_string(n) + ": expected <identity folder><TAB><group>, got '" +
-                         line + "'");
-    const std::string id = line.substr(0, tab), group = line.substr(tab + 1);
-    if (!std::binary_search(folders.begin(), folders.end(), id))
-      throw DatasetError(o.holdout_groups + ":" + std::to_string(n) + ": '" + id + "' is not an identity folder of " +
-                         o.input);
-    if (!group_of.emplace(id, group).second)
-      throw DatasetError(o.holdout_groups + ":" + std::to_string(n) + ": '" + id + "' is listed twice");
-  }
-  for (const auto& f : folders)
-    if (!group_of.count(f))
-      throw DatasetError(o.holdout_groups + ": identity folder '" + f + "' has no group (every identity needs one)");
-  std::map<std::string, std::vector<std::string>> members;
-  for (const auto& [id, g] : group_of) members[g].push_back(id);
-  const auto groups = static_cast<int64_t>(members.size());
-  const int64_t want = o.holdout_group_count > 0
-                           ? o.holdout_group_count
-                           : static_cast<int64_t>(std::llround(o.holdout_group_fraction * static_cast<double>(groups)));
-  if (want < 1 || want >= groups)
-    throw DatasetError(o.holdout_groups + ": holding out " + std::to_string(want) + " of its " + std::to_string(groups) +
-                       " groups leaves " + (want < 1 ? "nothing to evaluate" : "nothing to train on") +
-                       " (--holdout-group-count N or --holdout-group-fraction F)");
-  std::vector<std::pair<uint64_t, std::string>> order;
-  for (const auto& kv : members) order.emplace_back(fnv1a64_bytes(kv.first.data(), kv.first.size()), kv.first);
-  std::sort(order.begin(), order.end());
-  std::vector<std::string> names;
-  for (int64_t k = 0; k < want; ++k)
-    for (const auto& id : members[order[k].second]) names.push_back(id);
-  return names;
-}
-
 // The held-out identity folder names of --holdout-list or --holdout-groups, checked against the input
 // before anything is decoded.
 std::vector<std::string> holdout_names(const PackOptions& o, const std::vector<fs::path>& identity_dirs) {
-  std::vector<std::string> names;
   const int ways = (o.holdout_identities > 0) + !o.holdout_list.empty() + !o.holdout_groups.empty();
   if (ways > 1)
     throw DatasetError("--holdout-identities, --holdout-list, --holdout-groups: give one of them, not several");
-  if ((o.holdout_group_count > 0 || o.holdout_group_fraction > 0) && o.holdout_groups.empty())
-    throw DatasetError("--holdout-group-count / --holdout-group-fraction: need --holdout-groups FILE");
-  if (o.holdout_list.empty() && o.holdout_groups.empty()) return names;
   std::vector<std::string> folders;
   for (const auto& d : identity_dirs) folders.push_back(d.filename().string());
-  std::sort(folders.begin(), folders.end());  // plain order for binary_search (identity_dirs are natural order)
-  const std::string& file = o.holdout_list.empty() ? o.holdout_groups : o.holdout_list;
-  if (!o.holdout_groups.empty()) {
-    names = group_holdout(o, folders);
-  } else {
-    std::ifstream in(o.holdout_list);
-    if (!in) throw DatasetError(o.holdout_list + ": --holdout-list: cannot open");
-    std::string line;
-    for (int n = 1; std::getline(in, line); ++n) {
-      line = trimmed(line);
-      if (line.empty() || line[0] == '#') continue;
-      if (!std::binary_search(folders.begin(), folders.end(), line))
-        throw DatasetError(o.holdout_list + ":" + std::to_string(n) + ": '" + line + "' is not an identity folder of " +
-                           o.input);
-      names.push_back(line);
-    }
-  }
-  if (names.size() < 2) throw DatasetError(file + ": names " + std::to_string(names.size()) +
-                                           " identities; evaluation needs at least 2");
-  std::sort(names.begin(), names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
-  return names;
+  return chosen_holdout({o.holdout_list, o.holdout_groups, o.holdout_group_count, o.holdout_group_fraction}, folders,
+                        "identity folder", o.input);
 }
 
 }  // namespace

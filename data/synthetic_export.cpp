@@ -8,8 +8,14 @@
 
 namespace imprint {
 
+std::string synthetic_identity_name(int64_t identity) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "synthetic-%06lld", static_cast<long long>(identity));
+  return name;
+}
+
 Manifest export_synthetic(const SyntheticSpec& spec, const std::string& dir, int64_t shard_bytes,
-                          const std::function<void(int64_t, int64_t)>& progress) {
+                          const std::function<void(int64_t, int64_t)>& progress, std::vector<int64_t> holdout) {
   const SyntheticDataset source(spec);
   const bool image = spec.modality == Modality::Image;
   DatasetWriter writer(dir, spec.modality, image ? spec.image_size : spec.sample_rate, shard_bytes);
@@ -17,8 +23,7 @@ Manifest export_synthetic(const SyntheticSpec& spec, const std::string& dir, int
   const int64_t total = spec.train_identities + spec.eval_identities;
   std::vector<float> sample(static_cast<size_t>(source.sample_numel()));
   for (int64_t id = 0; id < total; ++id) {
-    char name[32];
-    std::snprintf(name, sizeof(name), "synthetic-%06lld", static_cast<long long>(id));
+    const std::string name = synthetic_identity_name(id);
     if (image) {
       const int64_t plane = static_cast<int64_t>(spec.image_size) * spec.image_size;
       std::vector<std::vector<uint8_t>> images;
@@ -46,8 +51,8 @@ Manifest export_synthetic(const SyntheticSpec& spec, const std::string& dir, int
     }
     if (progress) progress(id + 1, total);
   }
-  std::vector<int64_t> holdout;
-  for (int64_t id = spec.train_identities; id < total; ++id) holdout.push_back(id);
+  if (holdout.empty())
+    for (int64_t id = spec.train_identities; id < total; ++id) holdout.push_back(id);
   return writer.finish(holdout);
 }
 

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "data/folder_pack.h"
+#include "data/holdout_selection.h"
 #include "data/shard_dataset.h"
 #include "data/synthetic_export.h"
 #include "trainer/checkpoint_store.h"
@@ -224,6 +225,8 @@ struct SynthArgs {
   int64_t identities = 1100, holdout = 100, per_identity = 16, image_size = 32, sample_rate = 8000, seed = 7;
   int64_t content_classes = 0;
   double clip_seconds = 0.5;
+  bool holdout_given = false;  // --holdout-identities on the command line
+  imprint::HoldoutChoice holdout_choice;
 };
 
 int run_synth(const SynthArgs& a) {
@@ -231,14 +234,27 @@ int run_synth(const SynthArgs& a) {
   if (identities < 3)
     throw imprint::ConfigError("--identities " + std::to_string(identities) +
                                ": expected at least 3 (at least 1 to train on and 2 held out)");
-  if (holdout < 2 || holdout >= identities)
+  std::vector<int64_t> chosen;
+  if (!a.holdout_choice.list.empty() || !a.holdout_choice.groups.empty() || a.holdout_choice.group_count > 0 ||
+      a.holdout_choice.group_fraction > 0) {
+    if (a.holdout_given)
+      throw imprint::ConfigError("--holdout-identities, --holdout-list, --holdout-groups: give one of them, not several");
+    std::vector<std::string> names;
+    for (int64_t id = 0; id < identities; ++id) names.push_back(imprint::synthetic_identity_name(id));
+    for (const auto& n : imprint::chosen_holdout(a.holdout_choice, names, "identity",
+                                                 "the synthetic dataset (" + names.front() + " to " + names.back() + ")"))
+      chosen.push_back(std::stoll(n.substr(n.find('-') + 1)));
+    if (static_cast<int64_t>(chosen.size()) >= identities)
+      throw imprint::ConfigError("--holdout-list: holds out all " + std::to_string(identities) + " identities");
+  }
+  if (chosen.empty() && (holdout < 2 || holdout >= identities))
     throw imprint::ConfigError("--holdout-identities " + std::to_string(holdout) + ": expected 2 to --identities - 1");
   if (per_identity < 2) throw imprint::ConfigError("--samples-per-identity: expected at least 2");
   imprint::SyntheticSpec spec;
   spec.modality = imprint::parse_modality(a.modality);
   spec.data_seed = static_cast<uint64_t>(a.seed);
-  spec.train_identities = identities - holdout;
-  spec.eval_identities = holdout;
+  spec.eval_identities = chosen.empty() ? holdout : static_cast<int64_t>(chosen.size());
+  spec.train_identities = identities - spec.eval_identities;
   spec.samples_per_identity = per_identity;
   spec.image_size = static_cast<int>(a.image_size);
   spec.sample_rate = static_cast<int>(a.sample_rate);
@@ -249,7 +265,7 @@ int run_synth(const SynthArgs& a) {
   spec.content_classes = static_cast<int>(a.content_classes);
   const std::string& output = a.output;
   const auto m =
-      imprint::export_synthetic(spec, output, parse_size(a.shard_size), progress_printer("synth", "identities"));
+      imprint::export_synthetic(spec, output, parse_size(a.shard_size), progress_printer("synth", "identities"), chosen);
   imprint::log::info(imprint::log::strf("wrote %zu identities (%zu held out), %lld samples each, in %zu shard(s) to %s",
                                         m.identities.size(), m.holdout.size(), (long long)per_identity,
                                         m.shards.size(), output.c_str()));
@@ -378,8 +394,17 @@ int main(int argc, char** argv) {
   SynthArgs sa;
   synth->add_option("--modality", sa.modality, "image or audio")->check(CLI::IsMember({"image", "audio"}));
   synth->add_option("--identities", sa.identities, "Identities in all, held-out ones included")->capture_default_str();
-  synth->add_option("--holdout-identities", sa.holdout, "The last N identities are held out (manifest holdout)")
-      ->capture_default_str();
+  auto* synth_holdout = synth->add_option("--holdout-identities", sa.holdout,
+                                          "The last N identities are held out (manifest holdout)")
+                            ->capture_default_str();
+  synth->add_option("--holdout-list", sa.holdout_choice.list,
+                    "A file naming the held-out identities (synthetic-NNNNNN), one per line");
+  synth->add_option("--holdout-groups", sa.holdout_choice.groups,
+                    "A TSV of <synthetic-NNNNNN><TAB><group> lines: whole groups are held out (with "
+                    "--holdout-group-count or --holdout-group-fraction), chosen by a hash of the group name");
+  synth->add_option("--holdout-group-count", sa.holdout_choice.group_count, "Groups to hold out");
+  synth->add_option("--holdout-group-fraction", sa.holdout_choice.group_fraction, "Fraction of the groups to hold out")
+      ->check(CLI::Range(0.0, 1.0));
   synth->add_option("--samples-per-identity", sa.per_identity, "Samples of each identity")->capture_default_str();
   synth->add_option("--output", sa.output, "Dataset folder to create")->required();
   synth->add_option("--image-size", sa.image_size, "Image side in pixels")->capture_default_str();
@@ -521,8 +546,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<imprint::Communicator> comm;
   try {
     if (*train) return run_train(train_args, comm);
-    if (*synth)
+    if (*synth) {
+      sa.holdout_given = synth_holdout->count() > 0;
       return run_synth(sa);
+    }
     if (*inspect) return run_inspect(inspect_dir);
     if (*pack) return run_pack(pack_opts, pack_modality, pack_shard_size);
     if (*exporter) return run_export(export_checkpoint, export_out);

@@ -14,6 +14,7 @@
 #include "data/shard_dataset.h"
 #include "data/shard_writer.h"
 #include "tests/tiny_run.h"
+#include "trainer/train_loop.h"
 
 using namespace imprint;
 using imprint::testing::fresh_dir;
@@ -306,3 +307,32 @@ TEST(AudioAugment, ShardDatasetAppliesItDeterministically) {
   for (size_t i = 0; i < p.size(); ++i) diff += (p[i] - q[i]) * (p[i] - q[i]);
   EXPECT_GT(diff, 0.05 * energy(p)) << "the options change the clip";
 }
+
+// Through the trainer, with every operation on and the loader's workers running them: stopping and resuming
+// gives bitwise the parameters of the uninterrupted run, and the operations do change what it learns.
+class AugmentedTraining : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(AugmentedTraining, ResumesBitwiseExactly) {
+  const std::string data = fresh_dir("augment-data-" + GetParam());
+  const std::vector<std::string> shards = {"data.source=shards", "data.path=" + data, "data.create_if_missing=true",
+                                           "data.workers=2"};
+  std::vector<std::string> all = shards;
+  for (const char* k : {"augment.crop_scale_min=0.6", "augment.rotate_degrees=10", "augment.shear_degrees=5",
+                        "augment.translate=0.05", "augment.contrast=0.3", "augment.blur_prob=0.5",
+                        "augment.speed=0.1", "augment.noise_prob=0.5", "augment.reverb_prob=0.5",
+                        "augment.time_masks=2", "augment.freq_masks=2"})
+    all.push_back(k);
+  const auto whole = train(imprint::testing::tiny_config(GetParam(), all), {fresh_dir("aug-whole"), false});
+  const std::string dir = fresh_dir("aug-split");
+  std::vector<std::string> stop = all;
+  stop.push_back("train.stop_at=12");
+  train(imprint::testing::tiny_config(GetParam(), stop), {dir, false});
+  const auto resumed = train(imprint::testing::tiny_config(GetParam(), all), {dir, true});
+  const auto plain = train(imprint::testing::tiny_config(GetParam(), shards), {fresh_dir("aug-plain"), false});
+  ASSERT_EQ(whole.parameters.size(), resumed.parameters.size());
+  for (size_t i = 0; i < whole.parameters.size(); ++i)
+    EXPECT_TRUE(torch::equal(whole.parameters[i], resumed.parameters[i])) << "parameter " << i << " differs";
+  EXPECT_FALSE(torch::equal(whole.parameters[1], plain.parameters[1])) << "the augment.* keys must change training";
+}
+
+INSTANTIATE_TEST_SUITE_P(Modalities, AugmentedTraining, ::testing::Values("image", "audio"));
