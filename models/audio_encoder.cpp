@@ -12,7 +12,7 @@ AudioEncoder::AudioEncoder(const EncoderSpec& spec) {
   append_conv1d_block(trunk, 2 * w, 4 * w, 3, 2);
   append_conv1d_block(trunk, 4 * w, 4 * w, 3, 1);
   trunk_ = register_module("trunk", trunk);
-  head_ = register_module("head", ConditioningHead(4 * w, spec.embed_dim, spec.tokens));
+  head_ = register_module("head", ConditioningHead(4 * w, spec));
 }
 
 Conditioning AudioEncoder::encode(const torch::Tensor& audio) {

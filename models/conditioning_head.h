@@ -12,7 +12,8 @@ namespace imprint {
 
 class ConditioningHeadImpl : public torch::nn::Module {
  public:
-  ConditioningHeadImpl(int64_t feature_dim, int64_t embed_dim, int64_t tokens);
+  // Tokens and width from spec (embed_dim, tokens, resampler_depth, resampler_heads).
+  ConditioningHeadImpl(int64_t feature_dim, const EncoderSpec& spec);
   // features [B, N, feature_dim] -> tokens [B, K, embed_dim], pooled [B, embed_dim]
   Conditioning forward(const torch::Tensor& features);
 

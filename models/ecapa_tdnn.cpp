@@ -64,7 +64,7 @@ EcapaTdnn::EcapaTdnn(const EncoderSpec& spec) {
   att->push_back(nn::Conv1d(nn::Conv1dOptions(c / 2, 3 * c, 1)));
   attention_ = register_module("attention", att);
   stats_ = register_module("stats", nn::Linear(6 * c, 3 * c));
-  head_ = register_module("head", ConditioningHead(3 * c, spec.embed_dim, spec.tokens));
+  head_ = register_module("head", ConditioningHead(3 * c, spec));
 }
 
 Conditioning EcapaTdnn::encode(const torch::Tensor& audio) {

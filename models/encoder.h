@@ -29,6 +29,8 @@ struct EncoderSpec {
   int64_t depth = 2;               // image_resnet: blocks per stage; image_vit: transformer blocks
   int64_t heads = 4;               // image_vit: attention heads
   int64_t patch = 4;               // image_vit: patch side in pixels
+  int64_t resampler_depth = 1;     // every encoder's conditioning head (models/token_resampler.h)
+  int64_t resampler_heads = 4;
   int64_t image_size = 32;
   int64_t sample_rate = 8000;
   int64_t n_mels = 40, n_fft = 256, hop = 80;

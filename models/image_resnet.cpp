@@ -48,7 +48,7 @@ ImageResNet::ImageResNet(const EncoderSpec& spec) {
   stages_ = register_module("stages", stages);
   const int64_t side = (spec.image_size + 3) / 4;
   position_ = register_parameter("position", torch::randn({1, side * side, 4 * w}) * 0.02);
-  head_ = register_module("head", ConditioningHead(4 * w, spec.embed_dim, spec.tokens));
+  head_ = register_module("head", ConditioningHead(4 * w, spec));
 }
 
 Conditioning ImageResNet::encode(const torch::Tensor& images) {

@@ -43,7 +43,7 @@ ImageVit::ImageVit(const EncoderSpec& spec) {
   blocks_ = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < spec.depth; ++i) blocks_->push_back(VitBlock(d, spec.heads));
   norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
-  head_ = register_module("head", ConditioningHead(d, spec.embed_dim, spec.tokens));
+  head_ = register_module("head", ConditioningHead(d, spec));
 }
 
 Conditioning ImageVit::encode(const torch::Tensor& images) {

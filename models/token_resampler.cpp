@@ -8,7 +8,37 @@ namespace imprint {
 
 namespace F = torch::nn::functional;
 
-TokenResamplerImpl::TokenResamplerImpl(int64_t in_dim, int64_t dim, int64_t tokens, int64_t heads)
+namespace {
+// Multi-head attention of q [B|1, K, dim] over k, v [B, N, dim] -> [B, K, dim]. No batch or length sizes
+// appear (unflatten/flatten, broadcasting instead of expand): a traced export (imprint export) then works for
+// any batch size and clip length.
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t heads) {
+  const int64_t hd = q.size(-1) / heads;
+  auto qh = q.unflatten(-1, {heads, hd}).transpose(1, 2);  // [B,h,K,hd]
+  auto kh = k.unflatten(-1, {heads, hd}).transpose(1, 2);  // [B,h,N,hd]
+  auto vh = v.unflatten(-1, {heads, hd}).transpose(1, 2);
+  auto attn = torch::softmax(torch::matmul(qh, kh.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
+  return torch::matmul(attn, vh).transpose(1, 2).flatten(2);
+}
+}  // namespace
+
+ResamplerBlockImpl::ResamplerBlockImpl(int64_t in_dim, int64_t dim, int64_t heads) : heads_(heads) {
+  norm_q_ = register_module("norm_q", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  to_q_ = register_module("to_q", torch::nn::Linear(torch::nn::LinearOptions(dim, dim).bias(false)));
+  to_k_ = register_module("to_k", torch::nn::Linear(torch::nn::LinearOptions(in_dim, dim).bias(false)));
+  to_v_ = register_module("to_v", torch::nn::Linear(in_dim, dim));
+  proj_ = register_module("proj", torch::nn::Linear(dim, dim));
+  norm_out_ = register_module("norm_out", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  mlp1_ = register_module("mlp1", torch::nn::Linear(dim, 2 * dim));
+  mlp2_ = register_module("mlp2", torch::nn::Linear(2 * dim, dim));
+}
+
+torch::Tensor ResamplerBlockImpl::forward(const torch::Tensor& tokens, const torch::Tensor& features) {
+  auto t = tokens + proj_(attend(to_q_(norm_q_(tokens)), to_k_(features), to_v_(features), heads_));
+  return t + mlp2_(F::gelu(mlp1_(norm_out_(t))));
+}
+
+TokenResamplerImpl::TokenResamplerImpl(int64_t in_dim, int64_t dim, int64_t tokens, int64_t heads, int64_t depth)
     : dim_(dim), heads_(dim % heads == 0 ? heads : 1) {
   queries_ = register_parameter("queries", torch::randn({tokens, dim}) * 0.02);
   norm_in_ = register_module("norm_in", torch::nn::LayerNorm(torch::nn::LayerNormOptions({in_dim})));
@@ -20,20 +50,16 @@ TokenResamplerImpl::TokenResamplerImpl(int64_t in_dim, int64_t dim, int64_t toke
   norm_out_ = register_module("norm_out", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
   mlp1_ = register_module("mlp1", torch::nn::Linear(dim, 2 * dim));
   mlp2_ = register_module("mlp2", torch::nn::Linear(2 * dim, dim));
+  for (int64_t b = 1; b < depth; ++b)
+    blocks_.push_back(register_module("block" + std::to_string(b), ResamplerBlock(in_dim, dim, heads_)));
 }
 
 torch::Tensor TokenResamplerImpl::forward(const torch::Tensor& features) {
-  // No batch or length sizes appear below (unflatten/flatten, broadcasting instead of expand): a traced
-  // export (imprint export) then works for any batch size and clip length.
-  const int64_t K = queries_.size(0), hd = dim_ / heads_;
   auto x = norm_in_(features);
-  auto k = to_k_(x).unflatten(-1, {heads_, hd}).transpose(1, 2);               // [B,h,N,hd]
-  auto v = to_v_(x).unflatten(-1, {heads_, hd}).transpose(1, 2);               // [B,h,N,hd]
-  auto q = queries_.view({1, K, heads_, hd}).transpose(1, 2);                   // [1,h,K,hd]
-  auto attn = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
-  auto t = torch::matmul(attn, v).transpose(1, 2).flatten(2);                   // [B,K,dim]
-  t = queries_.unsqueeze(0) + proj_(t);
-  return t + mlp2_(F::gelu(mlp1_(norm_out_(t))));
+  auto t = queries_.unsqueeze(0) + proj_(attend(queries_.unsqueeze(0), to_k_(x), to_v_(x), heads_));  // [B,K,dim]
+  t = t + mlp2_(F::gelu(mlp1_(norm_out_(t))));
+  for (auto& block : blocks_) t = block->forward(t, x);
+  return t;
 }
 
 }  // namespace imprint

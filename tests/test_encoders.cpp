@@ -9,13 +9,21 @@ using namespace imprint;
 
 namespace {
 // Parameters are registry names; the first of each modality is also what model.name: auto builds.
-std::string modality_of(const std::string& name) {
+std::string modality_of(std::string name) {
+  name = name.substr(0, name.find('+'));
   for (const auto& e : encoder_registry())
     if (e.name == name) return e.modality;
   return name;  // "image" / "audio"
 }
-EncoderSpec spec_for(const std::string& param) {
+// "NAME+resampler": NAME with a 3-block, 2-head token resampler.
+EncoderSpec spec_for(std::string param) {
   EncoderSpec s;
+  const auto plus = param.find("+resampler");
+  if (plus != std::string::npos) {
+    param = param.substr(0, plus);
+    s.resampler_depth = 3;
+    s.resampler_heads = 2;
+  }
   s.name = param == "image" || param == "audio" ? "auto" : param;
   s.modality = modality_of(param);
   s.embed_dim = 24;
@@ -113,7 +121,13 @@ TEST_P(EncoderBothModalities, Float32GradientsMatchFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modalities, EncoderBothModalities,
-                         ::testing::Values("image", "audio", "ecapa_tdnn", "image_resnet", "image_vit"));
+                         ::testing::Values("image", "audio", "ecapa_tdnn", "image_resnet", "image_vit",
+                                           "image_cnn+resampler"),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           std::string n = p.param;
+                           for (char& ch : n) ch = ch == '+' ? '_' : ch;
+                           return n;
+                         });
 
 TEST(LogMel, ToneLandsInItsMelBand) {
   const int64_t sr = 8000, n_fft = 256;

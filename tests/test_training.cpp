@@ -204,8 +204,19 @@ TEST(Training, AnEncodersOwnKeysRebuildItFromTheCheckpoint) {
   EXPECT_EQ(t.signature.count("model.depth"), 1u);
   const std::string cnn = imprint::testing::fresh_dir("reload-cnn-keys");
   train(imprint::testing::tiny_config("image", {"train.steps=2"}), {cnn, false, nullptr});
-  EXPECT_EQ(load_trained_encoder(cnn + "/checkpoints/step-00000002.ckpt").signature.count("model.depth"), 0u)
-      << "image_cnn does not read model.depth: it must not be in its signature";
+  const TrainedEncoder plain = load_trained_encoder(cnn + "/checkpoints/step-00000002.ckpt");
+  EXPECT_EQ(plain.signature.count("model.depth"), 0u) << "image_cnn does not read model.depth: it must not be in its signature";
+  EXPECT_EQ(plain.signature.count("model.resampler_depth"), 0u)
+      << "the default resampler stays out of the signature: checkpoints from before the key still load";
+  // Every encoder's resampler keys, when not the default, rebuild it (a wrong depth would not load).
+  const std::string deep = imprint::testing::fresh_dir("reload-resampler-keys");
+  train(imprint::testing::tiny_config("audio", {"model.name=ecapa_tdnn", "model.resampler_depth=3",
+                                                "model.resampler_heads=8", "train.steps=2"}),
+        {deep, false, nullptr});
+  const TrainedEncoder r = load_trained_encoder(deep + "/checkpoints/step-00000002.ckpt");
+  EXPECT_EQ(r.spec.resampler_depth, 3);
+  EXPECT_EQ(r.spec.resampler_heads, 8);
+  EXPECT_THROW(imprint::testing::tiny_config("image", {"model.resampler_heads=5"}), ConfigError);
 }
 
 TEST(Training, EveryEncoderReloadsFromItsCheckpoint) {

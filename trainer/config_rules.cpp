@@ -37,6 +37,9 @@ void check_config_rules(const Config& c, const std::string& source) {
   }
   if (c.get_string("checkpoint.keep_best") == "eer_asnorm" && c.get_int("eval.asnorm_cohort") == 0)
     fail("checkpoint.keep_best", "eer_asnorm needs an AS-norm cohort (eval.asnorm_cohort > 0)");
+  if (c.get_int("model.embed_dim") % c.get_int("model.resampler_heads") != 0 && c.given("model.resampler_heads"))
+    fail("model.resampler_heads", std::to_string(c.get_int("model.resampler_heads")) + " does not divide model.embed_dim (" +
+                                      std::to_string(c.get_int("model.embed_dim")) + ")");
   if (c.get_string("model.name") == "image_vit") {
     if (c.get_int("data.image_size") % c.get_int("model.patch") != 0)
       fail("model.patch", std::to_string(c.get_int("model.patch")) + " does not divide data.image_size (" +

@@ -115,6 +115,11 @@ std::vector<KeySpec> build_schema() {
           "image_resnet: residual blocks per stage (3 stages); image_vit: transformer blocks. Other encoders ignore it."),
       Int("model.heads", "4", 1, 64, "image_vit: attention heads (must divide its width 4 x model.width)."),
       Int("model.patch", "4", 1, 256, "image_vit: patch side in pixels (must divide data.image_size)."),
+      Int("model.resampler_depth", "1", 1, 64,
+          "Every encoder's conditioning head: blocks of its token resampler (the first: K learned queries "
+          "cross-attend over the trunk's features; each further one: the tokens query the features again, with "
+          "residual attention and MLP). IP-Adapter-Plus uses 4."),
+      Int("model.resampler_heads", "4", 1, 256, "Attention heads of the token resampler (must divide model.embed_dim)."),
       Int("model.audio.n_mels", "40", 8, 256, "Mel bands of the audio front end."),
       Int("model.audio.n_fft", "256", 32, 8192, "FFT size (and window length) of the audio front end."),
       Int("model.audio.hop", "80", 1, 4096, "Hop in samples between STFT frames."),

@@ -57,6 +57,8 @@ TrainedEncoder load_trained_encoder(const std::string& checkpoint, torch::serial
   if (s.count("model.depth")) t.spec.depth = signature_int(s, "model.depth", checkpoint);
   if (s.count("model.heads")) t.spec.heads = signature_int(s, "model.heads", checkpoint);
   if (s.count("model.patch")) t.spec.patch = signature_int(s, "model.patch", checkpoint);
+  if (s.count("model.resampler_depth")) t.spec.resampler_depth = signature_int(s, "model.resampler_depth", checkpoint);
+  if (s.count("model.resampler_heads")) t.spec.resampler_heads = signature_int(s, "model.resampler_heads", checkpoint);
   if (t.spec.modality == "image") {
     t.spec.image_size = signature_int(s, "data.image_size", checkpoint);
   } else {

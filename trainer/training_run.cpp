@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "core/log.h"
+#include "trainer/config_schema.h"
 #include "trainer/module_state.h"
 #include "trainer/weight_average.h"
 
@@ -42,6 +43,8 @@ EncoderSpec encoder_spec(const Config& c) {
   e.depth = c.get_int("model.depth");
   e.heads = c.get_int("model.heads");
   e.patch = c.get_int("model.patch");
+  e.resampler_depth = c.get_int("model.resampler_depth");
+  e.resampler_heads = c.get_int("model.resampler_heads");
   e.image_size = c.get_int("data.image_size");
   e.sample_rate = c.get_int("data.sample_rate");
   e.n_mels = c.get_int("model.audio.n_mels");
@@ -101,6 +104,10 @@ std::map<std::string, std::string> model_signature(const Config& c) {
     if (e.name == sig["model.name"])
       for (const auto& k : e.shaping_keys) sig[k] = c.values().at(k);
   for (const char* k : {"model.embed_dim", "model.tokens", "model.width"}) sig[k] = c.values().at(k);
+  // Every encoder's resampler; in the signature only when not the shape checkpoints had before these keys
+  // existed (depth 1, 4 heads), so those checkpoints still resume and load.
+  for (const char* k : {"model.resampler_depth", "model.resampler_heads"})
+    if (c.get_int(k) != std::stoll(find_key(k)->default_value)) sig[k] = std::to_string(c.get_int(k));
   sig["data.modality"] = modality;
   if (modality == "image") {
     sig["data.image_size"] = c.values().at("data.image_size");
