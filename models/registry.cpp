@@ -1,6 +1,7 @@
 #include <stdexcept>
 
 #include "models/audio_encoder.h"
+#include "models/audio_resnet34.h"
 #include "models/ecapa_tdnn.h"
 #include "models/encoder.h"
 #include "models/image_encoder.h"
@@ -19,6 +20,10 @@ const std::vector<EncoderInfo>& encoder_registry() {
                               "pooling (GroupNorm), conditioning head over frames + statistics; C = 8 x model.width",
        {},
        [](const EncoderSpec& s) { return std::make_shared<EcapaTdnn>(s); }},
+      {"audio_resnet34", "audio", "thin ResNet34 on the log-mel image: stages of 3/4/6/3 basic blocks (widths w..8w), "
+                                  "frames of channels x bins to the conditioning head",
+       {},
+       [](const EncoderSpec& s) { return std::make_shared<AudioResNet34>(s); }},
       {"image_resnet", "image", "ResNet: stem + 3 stages of model.depth basic blocks (widths w, 2w, 4w; stride 1, 2, 2)",
        {"model.depth"},
        [](const EncoderSpec& s) { return std::make_shared<ImageResNet>(s); }},

@@ -121,7 +121,7 @@ TEST_P(EncoderBothModalities, Float32GradientsMatchFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modalities, EncoderBothModalities,
-                         ::testing::Values("image", "audio", "ecapa_tdnn", "image_resnet", "image_vit",
+                         ::testing::Values("image", "audio", "ecapa_tdnn", "audio_resnet34", "image_resnet", "image_vit",
                                            "image_cnn+resampler"),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                            std::string n = p.param;

@@ -104,10 +104,12 @@ std::vector<KeySpec> build_schema() {
           "frame of the trunk's log-mel features)."),
       Float("augment.freq_mask_hz", "200", 0, 24000, false, false, "Audio: each frequency mask is up to this wide."),
 
-      Choice("model.name", "auto", {"auto", "image_cnn", "audio_cnn", "ecapa_tdnn", "image_resnet", "image_vit"},
+      Choice("model.name", "auto", {"auto", "image_cnn", "audio_cnn", "ecapa_tdnn", "audio_resnet34", "image_resnet",
+                                      "image_vit"},
              "Encoder to build (models/registry.cpp): image_cnn, image_resnet (ResNet, model.depth blocks per stage) "
-             "or image_vit (ViT, model.depth/heads/patch) for images; audio_cnn or ecapa_tdnn (ECAPA-TDNN with 8 x "
-             "model.width channels) for audio; auto picks the data.modality's default (image_cnn, audio_cnn)."),
+             "or image_vit (ViT, model.depth/heads/patch) for images; audio_cnn, audio_resnet34 (thin ResNet34 on "
+             "log-mel, widths model.width to 8 x model.width) or ecapa_tdnn (ECAPA-TDNN with 8 x model.width "
+             "channels) for audio; auto picks the data.modality's default (image_cnn, audio_cnn)."),
       Int("model.embed_dim", "128", 8, 4096, "Width D of the conditioning tokens and the pooled vector."),
       Int("model.tokens", "4", 1, 256, "Number K of conditioning tokens per sample."),
       Int("model.width", "32", 4, 1024, "Base channel count of the convolutional trunk."),
