@@ -66,12 +66,19 @@ void check_config_rules(const Config& c, const std::string& source) {
                          c.get_float("objective.denoise.drop_both");
     if (drops > 1) fail("objective.denoise.drop_both", "the three dropout rates add up to more than 1");
     const std::string train = c.get_string("objective.denoise.train");
-    if (train == "adapter" && c.get_string("objective.denoise.generator_from").empty())
-      fail("objective.denoise.generator_from", "is required with objective.denoise.train: adapter (the checkpoint of "
-                                               "a run with objective.denoise.train: generator)");
     const std::string& from = c.get_string("objective.denoise.generator_from");
+    const std::string& script = c.get_string("objective.denoise.generator_script");
+    if (train == "adapter" && from.empty() && script.empty())
+      fail("objective.denoise.generator_from", "is required with objective.denoise.train: adapter (the checkpoint of "
+                                               "a run with objective.denoise.train: generator), or a TorchScript "
+                                               "generator in objective.denoise.generator_script");
+    if (!from.empty() && !script.empty())
+      fail("objective.denoise.generator_script", "set together with objective.denoise.generator_from; a generator "
+                                                 "comes from one of them");
     if (!from.empty() && !std::ifstream(from))
       fail("objective.denoise.generator_from", "'" + from + "' cannot be opened");
+    if (!script.empty() && !std::ifstream(script))
+      fail("objective.denoise.generator_script", "'" + script + "' cannot be opened");
     if (train == "generator")
       for (const char* other : {"infonce", "aam", "supcon", "ge2e"})
         if (c.get_float(std::string("objective.") + other + ".weight") > 0)

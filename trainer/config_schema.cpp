@@ -185,6 +185,14 @@ std::vector<KeySpec> build_schema() {
              "An imprint checkpoint whose generator (trained with objective.denoise.train: generator) is loaded; "
              "required for adapter. Its path and content hash go into the model signature: a resume refuses "
              "another generator."),
+      String("objective.denoise.generator_script", "",
+             "Bring your own generator: a TorchScript file whose forward(x_t, t, content, id_tokens, id_scale: float) "
+             "predicts a tensor shaped like x_t (docs/architecture.md, \"Bring a generator\"); it replaces imprint's "
+             "UNet (objective.denoise.width/heads then do not apply). Its path and content hash go into the model "
+             "signature: a resume or generate refuses a changed file."),
+      String("objective.denoise.adapter_pattern", "adapter",
+             "With generator_script: the parameters whose names in the file match this regex (searched) are the "
+             "adapter weights that objective.denoise.train: adapter trains; the rest stays frozen."),
       Int("objective.denoise.width", "32", 8, 1024,
           "Channels of the generator's first level (deeper levels have twice as many)."),
       Int("objective.denoise.heads", "4", 1, 64, "Attention heads of the generator's cross-attention blocks."),

@@ -69,9 +69,10 @@ TrainedGenerator load_trained_generator(const std::string& checkpoint) {
   }
   const auto recorded = sig.find("objective.denoise.generator_fnv1a64");
   const auto loaded = g.denoise->signature();
-  if (!o.generator_from.empty() &&
+  const std::string frozen = o.generator_script.empty() ? o.generator_from : o.generator_script;
+  if (!frozen.empty() &&
       (recorded == sig.end() || loaded.at("objective.denoise.generator_fnv1a64") != recorded->second))
-    throw CheckpointError(checkpoint + ": trained against the generator in " + o.generator_from + " with hash " +
+    throw CheckpointError(checkpoint + ": trained against the generator in " + frozen + " with hash " +
                           (recorded == sig.end() ? "(absent)" : recorded->second) + ", but that file now hashes to " +
                           loaded.at("objective.denoise.generator_fnv1a64"));
   torch::serialize::InputArchive objective;

@@ -7,6 +7,7 @@
 
 #include "data/counter_rng.h"
 #include "data/shard_format.h"
+#include "models/scripted_generator.h"
 #include "trainer/checkpoint_store.h"
 #include "trainer/module_state.h"
 
@@ -16,6 +17,8 @@ DenoiseOptions denoise_options(const Config& c) {
   DenoiseOptions o;
   o.train = c.get_string("objective.denoise.train");
   o.generator_from = c.get_string("objective.denoise.generator_from");
+  o.generator_script = c.get_string("objective.denoise.generator_script");
+  o.adapter_pattern = c.get_string("objective.denoise.adapter_pattern");
   o.generator.channels = 3;
   o.generator.image_size = c.get_int("data.image_size");
   o.generator.width = c.get_int("objective.denoise.width");
@@ -65,10 +68,31 @@ std::string load_generator_weights(Generator& generator, const std::string& path
 }
 
 DenoiseObjective::DenoiseObjective(const DenoiseOptions& o) : options_(o), schedule_(o.schedule, o.timesteps) {
-  generator_ = register_module("generator", make_generator(o.generator));
-  if (o.train == "adapter" && o.generator_from.empty())
+  if (!o.generator_script.empty()) {
+    if (!o.generator_from.empty())
+      throw ConfigError("objective.denoise.generator_script: set together with objective.denoise.generator_from; a "
+                        "generator comes from one of them");
+    std::shared_ptr<ScriptedGenerator> script;
+    try {
+      script = std::make_shared<ScriptedGenerator>(o.generator_script, o.adapter_pattern, o.generator);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(std::string("objective.denoise.generator_script: ") + e.what());
+    }
+    if (o.train != "generator" && script->adapter_names().empty()) {
+      std::string names;
+      for (const auto& kv : script->named_parameters().pairs()) names += (names.empty() ? "" : ", ") + kv.first;
+      throw ConfigError("objective.denoise.adapter_pattern: '" + o.adapter_pattern + "' matches none of the parameters of " +
+                        o.generator_script + " (" + names + "; '.' is written '__' here)");
+    }
+    generator_ = register_module("generator", script);
+    generator_hash_ = file_fnv1a64(o.generator_script);
+  } else {
+    generator_ = register_module("generator", make_generator(o.generator));
+  }
+  if (o.train == "adapter" && o.generator_from.empty() && o.generator_script.empty())
     throw ConfigError("objective.denoise.generator_from: objective.denoise.train: adapter trains against a frozen "
-                      "generator; name the checkpoint of a run with objective.denoise.train: generator");
+                      "generator; name the checkpoint of a run with objective.denoise.train: generator (or a "
+                      "TorchScript generator in objective.denoise.generator_script)");
   if (!o.generator_from.empty()) {
     generator_hash_ = load_generator_weights(*generator_, o.generator_from, o);
     generator_->init_adapter_from_content();
@@ -82,7 +106,11 @@ DenoiseObjective::DenoiseObjective(const DenoiseOptions& o) : options_(o), sched
 
 std::map<std::string, std::string> DenoiseObjective::signature() const {
   if (generator_hash_.empty()) return {};
-  return {{"objective.denoise.generator_fnv1a64", generator_hash_}};
+  if (options_.generator_script.empty()) return {{"objective.denoise.generator_fnv1a64", generator_hash_}};
+  // Only for scripted generators, so checkpoints from before these keys existed keep their signature.
+  return {{"objective.denoise.generator_fnv1a64", generator_hash_},
+          {"objective.denoise.generator_script", options_.generator_script},
+          {"objective.denoise.adapter_pattern", options_.adapter_pattern}};
 }
 
 ObjectiveOutput DenoiseObjective::compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator&) {

@@ -6,7 +6,9 @@
 //   generator  pretraining: the generator alone, conditioned on content only (identity branch off, encoder
 //              unused and not trained);
 //   adapter    the generator is FROZEN (loaded from generator_from) except its identity branch, which is
-//              initialised from the content branch; encoder + identity branch train;
+//              initialised from the content branch; encoder + identity branch train; or the generator is
+//              the user's TorchScript file (generator_script), frozen except the parameters whose names
+//              match adapter_pattern;
 //   all        everything trains (from generator_from when given).
 // Frozen weights are not in the optimizer, the gradient all-reduce or the checkpoints; a checkpoint records
 // the frozen generator's path and content hash and is refused with another one.
@@ -26,6 +28,8 @@ namespace imprint {
 struct DenoiseOptions {
   std::string train = "all";    // generator | adapter | all
   std::string generator_from;   // an imprint checkpoint holding a trained generator ("" = none)
+  std::string generator_script; // or the user's TorchScript generator (models/scripted_generator.h)
+  std::string adapter_pattern = "adapter";  // which of the script's parameters are adapter weights
   GeneratorSpec generator;
   std::string schedule = "cosine";
   int64_t timesteps = 1000;
