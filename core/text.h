@@ -1,4 +1,4 @@
-// Small text helpers shared by the command line and the config loader (did-you-mean suggestions).
+// Small text helpers shared by the command line, the config loader (did-you-mean suggestions) and error messages.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -31,6 +31,9 @@ inline std::string closest(const std::string& word, const std::vector<std::strin
   }
   return best;
 }
+
+// The first line of an exception text (libtorch appends a C++ backtrace after it).
+inline std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 // "42s", "3m05s", "2h07m": a duration for progress lines.
 inline std::string format_duration(double seconds) {

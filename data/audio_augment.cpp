@@ -25,6 +25,13 @@ double energy(const float* x, int64_t n) {
   return e;
 }
 
+// Scales x to unit RMS; returns the RMS it had.
+double to_unit_rms(std::vector<float>& x) {
+  const double rms = std::sqrt(energy(x.data(), static_cast<int64_t>(x.size())) / std::max<size_t>(x.size(), 1));
+  for (float& v : x) v = static_cast<float>(v / rms);
+  return rms;
+}
+
 at::Tensor as_tensor(const float* x, int64_t n) {
   return at::from_blob(const_cast<float*>(x), {n}, at::TensorOptions().dtype(at::kFloat));
 }
@@ -58,9 +65,7 @@ NoiseBank::NoiseBank(const std::string& dir, int sample_rate, int64_t max_sample
     if (!decode_audio(p, sample_rate, pcm, error)) throw std::runtime_error(p + ": cannot read this noise file: " + error);
     std::vector<float> clip(pcm.size());
     for (size_t i = 0; i < pcm.size(); ++i) clip[i] = pcm[i] / 32768.0f;
-    const double rms = std::sqrt(energy(clip.data(), static_cast<int64_t>(clip.size())) / std::max<size_t>(clip.size(), 1));
-    if (rms < 1e-6) continue;  // silence adds nothing
-    for (float& v : clip) v = static_cast<float>(v / rms);
+    if (to_unit_rms(clip) < 1e-6) continue;  // silence adds nothing
     total += static_cast<int64_t>(clip.size());
     if (total > max_samples)
       throw std::runtime_error(dir + ": more than " + std::to_string(max_samples) +
@@ -101,8 +106,7 @@ std::vector<float> coloured_noise(CounterRng& rng, int64_t n, int colour) {
   std::vector<float> white(static_cast<size_t>(n));
   for (float& v : white) v = static_cast<float>(rng.normal());
   if (colour == 0 || n < 2) {
-    const double rms = std::sqrt(energy(white.data(), n) / n);
-    for (float& v : white) v = static_cast<float>(v / rms);
+    to_unit_rms(white);
     return white;
   }
   at::Tensor spectrum = at::fft_rfft(as_tensor(white.data(), n));
@@ -113,8 +117,7 @@ std::vector<float> coloured_noise(CounterRng& rng, int64_t n, int colour) {
   spectrum.mul_(as_tensor(shape.data(), bins));
   std::vector<float> out(static_cast<size_t>(n));
   copy_out(at::fft_irfft(spectrum, n), out.data(), n);
-  const double rms = std::sqrt(energy(out.data(), n) / n);
-  for (float& v : out) v = static_cast<float>(v / rms);
+  to_unit_rms(out);
   return out;
 }
 

@@ -4,13 +4,14 @@
 
 #include <stdexcept>
 
+#include "core/text.h"
+
 namespace imprint {
 namespace {
 std::string registered_name(std::string name) {
   for (size_t at = name.find('.'); at != std::string::npos; at = name.find('.', at + 2)) name.replace(at, 1, "__");
   return name;
 }
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 }  // namespace
 
 ScriptedGenerator::ScriptedGenerator(const std::string& path, const std::string& adapter_pattern,

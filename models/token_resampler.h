@@ -10,6 +10,19 @@
 
 namespace imprint {
 
+// What every resampler block has: key and value projections of the features, the attention's output
+// projection and a pre-norm residual MLP, registered on the block that owns them under these names (so the
+// first block's parameters keep the names checkpoints from before model.resampler_depth hold).
+struct CrossAttentionLayers {
+  torch::nn::Linear to_k{nullptr}, to_v{nullptr}, proj{nullptr}, mlp1{nullptr}, mlp2{nullptr};
+  torch::nn::LayerNorm norm_out{nullptr};
+  CrossAttentionLayers() = default;
+  CrossAttentionLayers(torch::nn::Module& owner, int64_t in_dim, int64_t dim);
+  // tokens [B|1, K, dim] + proj(attention of queries q over features [B, N, in_dim]), then + MLP(norm(.))
+  torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& q, const torch::Tensor& features,
+                        int64_t heads);
+};
+
 // One further block: pre-norm tokens become queries over the (normalised) features; residual attention and
 // MLP.
 class ResamplerBlockImpl : public torch::nn::Module {
@@ -20,8 +33,9 @@ class ResamplerBlockImpl : public torch::nn::Module {
 
  private:
   int64_t heads_;
-  torch::nn::LayerNorm norm_q_{nullptr}, norm_out_{nullptr};
-  torch::nn::Linear to_q_{nullptr}, to_k_{nullptr}, to_v_{nullptr}, proj_{nullptr}, mlp1_{nullptr}, mlp2_{nullptr};
+  torch::nn::LayerNorm norm_q_{nullptr};
+  torch::nn::Linear to_q_{nullptr};
+  CrossAttentionLayers layers_;
 };
 TORCH_MODULE(ResamplerBlock);
 
@@ -33,11 +47,10 @@ class TokenResamplerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& features);
 
  private:
-  int64_t dim_, heads_;
+  int64_t heads_;
   torch::Tensor queries_;
-  // The first block keeps its original parameter names (checkpoints from before model.resampler_depth load).
-  torch::nn::LayerNorm norm_in_{nullptr}, norm_out_{nullptr};
-  torch::nn::Linear to_k_{nullptr}, to_v_{nullptr}, proj_{nullptr}, mlp1_{nullptr}, mlp2_{nullptr};
+  torch::nn::LayerNorm norm_in_{nullptr};
+  CrossAttentionLayers layers_;         // the first block's, registered on this module
   std::vector<ResamplerBlock> blocks_;  // "block1", "block2", ...
 };
 TORCH_MODULE(TokenResampler);

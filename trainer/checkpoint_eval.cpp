@@ -50,7 +50,6 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
   report.score = evaluate_retrieval(*report.trained.encoder, set, o.batch_size);
   if (!o.trials.empty()) {
     const TrialList trials = read_trials(o.trials, ds);
-    report.trial_count = static_cast<int64_t>(trials.target.size());
     report.training_identity_trials = trials.training_identity_trials;
     report.trials = score_trials(*report.trained.encoder, ds, trials, o.batch_size, set.cohort, o.asnorm_top_k);
   }

@@ -35,7 +35,7 @@ struct CheckpointEvalReport {
   std::vector<IdentityResult> identities;
   // With options.trials: the list's scores (AS-norm ones when a cohort is asked for).
   TrialScore trials;
-  int64_t trial_count = 0, training_identity_trials = 0;
+  int64_t training_identity_trials = 0;
 };
 
 // Throws CheckpointError / DatasetError / std::invalid_argument naming the file and what was expected.

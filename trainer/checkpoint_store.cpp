@@ -143,11 +143,6 @@ std::map<std::string, std::string> parse_signature(const std::string& text) {
   return out;
 }
 
-std::string first_line(const std::string& text) {
-  const auto nl = text.find('\n');
-  return nl == std::string::npos ? text : text.substr(0, nl);
-}
-
 CheckpointStore::CheckpointStore(std::string dir, int64_t keep) : dir_(std::move(dir)), keep_(keep) {
   std::error_code ec;
   fs::create_directories(dir_, ec);

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "core/text.h"  // first_line, which callers of this header use on exception texts
+
 namespace imprint {
 
 class CheckpointError : public std::runtime_error {
@@ -73,8 +75,5 @@ std::string signature_differences(const std::map<std::string, std::string>& here
                                   const std::map<std::string, std::string>& there);
 
 uint64_t fnv1a64(const char* data, size_t size);
-
-// The first line of an exception text (libtorch appends a C++ backtrace after it).
-std::string first_line(const std::string& text);
 
 }  // namespace imprint

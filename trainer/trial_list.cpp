@@ -38,7 +38,6 @@ TrialList read_trials(const std::string& path, const ShardDataset& dataset) {
     } else {
       throw DatasetError(where + "label '" + label + "': expected 1, 0, target or nontarget");
     }
-    int64_t ids[2];
     int64_t refs[2];
     const std::string* names[2] = {&a, &b};
     for (int k = 0; k < 2; ++k) {
@@ -55,7 +54,6 @@ TrialList read_trials(const std::string& path, const ShardDataset& dataset) {
       if (index >= count)
         throw DatasetError(where + "'" + name + "': identity " + found->first + " has " + std::to_string(count) +
                            " samples (0.." + std::to_string(count - 1) + ")");
-      ids[k] = found->second;
       const auto key = std::make_pair(found->second, index);
       auto s = seen.find(key);
       if (s == seen.end()) {
@@ -65,6 +63,7 @@ TrialList read_trials(const std::string& path, const ShardDataset& dataset) {
       refs[k] = s->second;
     }
     if (refs[0] == refs[1]) throw DatasetError(where + "a sample paired with itself ('" + a + "')");
+    const int64_t ids[2] = {t.samples[refs[0]].identity, t.samples[refs[1]].identity};
     if (target != (ids[0] == ids[1]))
       throw DatasetError(where + "labelled " + (target ? "target" : "non-target") + " but '" + a + "' and '" + b +
                          "' are " + (ids[0] == ids[1] ? "the same identity" : "different identities"));
