@@ -332,12 +332,15 @@ TEST(Fidelity, JudgeScoresAgainstPrototypesAndRealSamplesLeaveOneOut) {
   EXPECT_NEAR(g.cosine, (0.8 + 1.0) / 2, 1e-6);
 }
 
-TEST(Fidelity, ContentIsReadByTheNearestBankSample) {
-  const auto bank = torch::tensor({0.0f, 0.0f, 10.0f, 10.0f, 0.0f, 10.0f}).view({3, 2});
-  const auto bank_content = torch::tensor({0, 1, 2}, torch::kLong);
-  const auto samples = torch::tensor({1.0f, 1.0f, 9.0f, 8.0f, 1.0f, 8.0f, 9.0f, 9.0f}).view({4, 2});
-  EXPECT_DOUBLE_EQ(content_accuracy(samples, torch::tensor({0, 1, 2, 1}, torch::kLong), bank, bank_content), 1.0);
-  EXPECT_DOUBLE_EQ(content_accuracy(samples, torch::tensor({0, 1, 1, 0}, torch::kLong), bank, bank_content), 0.5);
+TEST(Fidelity, ContentIsReadByTheNearestBankSampleInShapeNotBrightness) {
+  // Patterns: "left pair" (0), "right pair" (1), "alternate" (2), and a near-blank sample (3).
+  const auto bank = torch::tensor({1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f, 1.0f, 0.0f, 1.0f, 0.0f,
+                                   0.1f, 0.1f, 0.1f, 0.1f}).view({4, 4});
+  const auto bank_content = torch::tensor({0, 1, 2, 3}, torch::kLong);
+  // A faint "left pair" (nearest to the blank one in L2), a bold "right pair", an "alternate" on a grey ground.
+  const auto samples = torch::tensor({0.3f, 0.3f, 0.1f, 0.1f, 4.0f, 4.0f, 9.0f, 9.0f, 2.0f, 1.0f, 2.0f, 1.0f}).view({3, 4});
+  EXPECT_DOUBLE_EQ(content_accuracy(samples, torch::tensor({0, 1, 2}, torch::kLong), bank, bank_content), 1.0);
+  EXPECT_DOUBLE_EQ(content_accuracy(samples, torch::tensor({0, 1, 1}, torch::kLong), bank, bank_content), 2.0 / 3);
 }
 
 TEST(Fidelity, TheTrainingLoopScoresGeneratedSamplesWithAJudge) {

@@ -296,8 +296,9 @@ std::vector<KeySpec> build_schema() {
       Int("eval.fidelity_steps", "20", 1, 1e4, "DDIM steps of the samples the judge scores."),
       Float("eval.fidelity_guidance", "3.0", 0, 100, false, false,
             "Classifier-free guidance scale of those samples (1 = none)."),
-      Int("eval.content_bank_identities", "64", 1, 1e6,
-          "Training identities whose samples read a sample's content label (nearest neighbour in pixels)."),
+      Int("eval.content_bank_identities", "256", 1, 1e6,
+          "Training identities whose samples read a sample's content label (nearest neighbour: cosine of the "
+          "mean-removed pixels)."),
 
       Bool("log.tensorboard", "true",
            "Rank 0 also writes TensorBoard event files to <run dir>/tensorboard (every numeric metric as a "

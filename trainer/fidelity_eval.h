@@ -7,7 +7,8 @@
 // and each is scored against the held-out identities' prototypes (the mean judge embedding of their real
 // gallery samples): top-1 = the nearest prototype is the reference's identity (chance 1 / identities), cosine =
 // the mean judge cosine to that identity's prototype. Content accuracy: the content label of a sample is read
-// by its nearest neighbour (pixels) among the TRAINING identities' samples, so the three rows share one reader.
+// by its nearest neighbour (cosine of mean-removed pixels) among the TRAINING identities' samples, so the three
+// rows share one reader.
 #pragma once
 #include <ATen/Tensor.h>
 
@@ -49,7 +50,7 @@ struct FidelityReport {
 // own identity's prototype is taken without it. Exposed for the tests.
 FidelityScores judge_scores(const at::Tensor& embeddings, const at::Tensor& own, const at::Tensor& prototype_sums,
                             bool leave_one_out);
-// Fraction of `samples` whose nearest (L2) bank sample has the label in `want`.
+// Fraction of `samples` whose nearest bank sample (cosine of the mean-removed values) has the label in `want`.
 double content_accuracy(const at::Tensor& samples, const at::Tensor& want, const at::Tensor& bank,
                         const at::Tensor& bank_content);
 
