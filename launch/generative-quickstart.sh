@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The generative path end to end on the built-in synthetic identities (about 10 minutes on 2 CPU cores):
+# The generative path end to end on the built-in synthetic identities (about 8 minutes on 2 CPU cores):
 # pretrain a content-conditioned diffusion generator, train the encoder + identity adapter against it frozen,
 # then draw runs/generative-adapter/grid.png from ONE reference of each held-out identity. Run after
 # `bash launch/setup.sh` (or the README's main job) has installed the dependencies.

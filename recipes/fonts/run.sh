@@ -3,40 +3,46 @@
 # in font-packages.txt (one face = one identity, the glyphs A-Z = its samples, the character = the content
 # label; whole families held out), pack them, then
 #   1. judge.yaml     an identity judge (contrastive encoder) on the training faces only;
+#   2. joint.yaml     generator and encoder trained together: draw any character in the style of ONE other
+#                     glyph of the same face; the judge scores glyphs generated for held-out families;
+# and draw runs/fonts-joint/grid.png: a reference glyph of an unseen family -> the alphabet in its style.
+# With --frozen, stage 2 is IP-Adapter's way instead (a generator trained without identity, then frozen):
 #   2. pretrain.yaml  a diffusion generator of glyphs conditioned on the character only;
-#   3. adapter.yaml   the generator FROZEN; encoder + identity branch learn to draw the style of ONE reference
-#                     glyph; the judge scores generated glyphs of held-out families during training;
-# and draw runs/fonts-adapter/grid.png: a reference glyph of an unseen family -> the alphabet in its style.
+#   3. adapter.yaml   the generator FROZEN; encoder + identity branch learn the style; grid in runs/fonts-adapter.
 #
 #   bash recipes/fonts/run.sh --install   the full recipe (installs the font packages first; needs root)
 #   bash recipes/fonts/run.sh             the same with the packages already installed
 #   bash recipes/fonts/run.sh --small     a few-minute run on the fonts launch/setup.sh installs (CI)
+#   bash recipes/fonts/run.sh --frozen    the frozen-generator path (combines with the others)
 # --runs DIR writes under DIR instead of runs/; IMPRINT=path/to/imprint uses that binary instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 recipe=recipes/fonts
-install=0 small=0 runs=runs
+install=0 small=0 frozen=0 runs=runs
 while [ $# -gt 0 ]; do
   case "$1" in
     --install) install=1 ;;
     --small) small=1 ;;
+    --frozen) frozen=1 ;;
     --runs) runs=${2:?--runs needs a folder}; shift ;;
-    *) echo "usage: bash $recipe/run.sh [--install] [--small] [--runs DIR]" >&2; exit 2 ;;
+    *) echo "usage: bash $recipe/run.sh [--install] [--small] [--frozen] [--runs DIR]" >&2; exit 2 ;;
   esac
   shift
 done
 
 packages=$recipe/font-packages.txt prefix=$runs/fonts data=$runs/data/fonts holdout=0.15
-judge=() pretrain=() adapter=() judge_steps=800 pretrain_steps=1200 adapter_steps=600 grid=(--max-references 8 --steps 50)
+judge=() pretrain=() adapter=() joint=()
+judge_steps=800 pretrain_steps=1200 adapter_steps=600 joint_steps=2400 grid=(--max-references 8 --steps 50)
 if [ "$small" = 1 ]; then
   packages=$recipe/ci-packages.txt prefix=$runs/fonts-small data=$runs/data/fonts-small holdout=0.3
-  judge_steps=40 pretrain_steps=60 adapter_steps=30
+  judge_steps=40 pretrain_steps=60 adapter_steps=30 joint_steps=30
   small_data=(--set train.batch_size=16 --set data.train_identities=16
               --set data.eval_identities=2 --set checkpoint.every=0 --set schedule.warmup_steps=5)
   judge=("${small_data[@]}" --set train.eval_every=0)
   pretrain=("${small_data[@]}" --set objective.denoise.width=16)
   adapter=("${small_data[@]}" --set objective.denoise.width=16 --set train.eval_every=15
            --set eval.fidelity_identities=4 --set eval.fidelity_steps=5)
+  joint=("${adapter[@]}")
   grid=(--max-references 2 --steps 10)
 fi
 if [ "$install" = 1 ]; then
@@ -52,29 +58,40 @@ start=$SECONDS
 stage() { echo "== $1 ($((SECONDS - start)) s since the start)"; }
 
 stage "render the glyphs of $packages"
-rm -rf "$prefix-glyphs" "$data" "$prefix-judge" "$prefix-pretrain" "$prefix-adapter"
+stages=2 trained=("$prefix-joint")
+[ "$frozen" = 1 ] && stages=3 trained=("$prefix-pretrain" "$prefix-adapter")
+rm -rf "$prefix-glyphs" "$data" "$prefix-judge" "${trained[@]}"
 mkdir -p "$(dirname "$data")"
 /usr/bin/python3 $recipe/render_fonts.py --packages "$packages" --out "$prefix-glyphs" --holdout-fraction $holdout
 "$imprint" pack --modality image --input "$prefix-glyphs" --output "$data" --image-size 32 \
   --holdout-list "$prefix-glyphs/holdout.txt" --content-from stem
 
-stage "1/3 the identity judge"
+stage "1/$stages the identity judge"
 "$imprint" train --config $recipe/judge.yaml --run-dir "$prefix-judge" --set data.path="$data" \
   --set train.steps=$judge_steps "${judge[@]}"
 judge_ckpt=$(printf '%s/checkpoints/step-%08d.ckpt' "$prefix-judge" $judge_steps)
 
-stage "2/3 the generator, conditioned on the character only"
-"$imprint" train --config $recipe/pretrain.yaml --run-dir "$prefix-pretrain" --set data.path="$data" \
-  --set train.steps=$pretrain_steps "${pretrain[@]}"
-generator_ckpt=$(printf '%s/checkpoints/step-%08d.ckpt' "$prefix-pretrain" $pretrain_steps)
+if [ "$frozen" = 0 ]; then
+  stage "2/2 generator + encoder trained together, scored by the judge"
+  "$imprint" train --config $recipe/joint.yaml --run-dir "$prefix-joint" --set data.path="$data" \
+    --set train.steps=$joint_steps --set eval.judge="$judge_ckpt" "${joint[@]}"
+  final=$prefix-joint
+  final_ckpt=$(printf '%s/checkpoints/step-%08d.ckpt' "$final" $joint_steps)
+else
+  stage "2/3 (frozen path) the generator, conditioned on the character only"
+  "$imprint" train --config $recipe/pretrain.yaml --run-dir "$prefix-pretrain" --set data.path="$data" \
+    --set train.steps=$pretrain_steps "${pretrain[@]}"
+  generator_ckpt=$(printf '%s/checkpoints/step-%08d.ckpt' "$prefix-pretrain" $pretrain_steps)
 
-stage "3/3 encoder + identity adapter against the frozen generator, scored by the judge"
-"$imprint" train --config $recipe/adapter.yaml --run-dir "$prefix-adapter" --set data.path="$data" \
-  --set train.steps=$adapter_steps \
-  --set objective.denoise.generator_from="$generator_ckpt" --set eval.judge="$judge_ckpt" "${adapter[@]}"
-adapter_ckpt=$(printf '%s/checkpoints/step-%08d.ckpt' "$prefix-adapter" $adapter_steps)
+  stage "3/3 (frozen path) encoder + identity adapter against the frozen generator, scored by the judge"
+  "$imprint" train --config $recipe/adapter.yaml --run-dir "$prefix-adapter" --set data.path="$data" \
+    --set train.steps=$adapter_steps \
+    --set objective.denoise.generator_from="$generator_ckpt" --set eval.judge="$judge_ckpt" "${adapter[@]}"
+  final=$prefix-adapter
+  final_ckpt=$(printf '%s/checkpoints/step-%08d.ckpt' "$final" $adapter_steps)
+fi
 
 stage "the grid: ONE reference glyph of each unseen family -> A-Z in its style"
-"$imprint" generate --checkpoint "$adapter_ckpt" --data "$data" "${grid[@]}" --guidance 3 --content all \
-  --out "$prefix-adapter/grid.png"
-stage "done: $prefix-adapter/grid.png; identity fidelity in $prefix-adapter/metrics.jsonl"
+"$imprint" generate --checkpoint "$final_ckpt" --data "$data" "${grid[@]}" --guidance 3 --content all \
+  --out "$final/grid.png"
+stage "done: $final/grid.png; identity fidelity in $final/metrics.jsonl"
