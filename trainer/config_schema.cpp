@@ -298,7 +298,8 @@ std::vector<KeySpec> build_schema() {
             "Classifier-free guidance scale of those samples (1 = none)."),
       Int("eval.content_bank_identities", "256", 1, 1e6,
           "Training identities whose samples read a sample's content label (nearest neighbour: cosine of the "
-          "mean-removed pixels)."),
+          "mean-removed pixels). Every rank holds them all on its device: identities x samples x sample size x 4 "
+          "bytes (82 MB for the font recipe's 32x32 RGB glyphs)."),
 
       Bool("log.tensorboard", "true",
            "Rank 0 also writes TensorBoard event files to <run dir>/tensorboard (every numeric metric as a "

@@ -72,8 +72,8 @@ FidelityScores judge_scores(const at::Tensor& embeddings, const at::Tensor& own,
 double content_accuracy(const at::Tensor& samples, const at::Tensor& want, const at::Tensor& bank,
                         const at::Tensor& bank_content) {
   // Cosine of the mean-removed pixels, not L2: a glyph drawn bolder, fainter or on a lighter background than
-  // every bank sample of its character still points the same way. On the fonts recipe's real held-out glyphs
-  // this reads 85% correctly where L2 read 67-82% (docs/benchmarks.md).
+  // every bank sample of its character still points the same way. On the fonts recipe's real held-out glyphs,
+  // with 256 training faces as the bank, this reads 84% correctly; L2 read 82% with that bank, 65% with 64.
   const auto centred = [](const at::Tensor& x) {
     const auto flat = x.flatten(1).to(at::kFloat);
     return unit_rows(flat - flat.mean(1, true));
