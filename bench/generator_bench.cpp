@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "collectives/communicator.h"
-#include "models/encoder.h"
+#include "models/encoder_spec.h"
 #include "trainer/objectives/denoise.h"
 
 using namespace imprint;
@@ -38,17 +38,20 @@ struct Result {
 Result time_mode(const Args& a, const std::string& mode, bool bf16) {
   torch::manual_seed(0);
   DenoiseOptions o;
-  o.train = mode == "pretrain" ? "generator" : "all";  // adapter: frozen below, as train: adapter does
-  o.generator.image_size = a.size;
-  o.generator.width = a.width;
-  o.generator.content_classes = a.classes;
-  o.generator.id_dim = 128;
-  o.generator.heads = 4;
-  o.timesteps = 1000;
-  DenoiseObjective objective(o);
+  // adapter: frozen below, as train: adapter does (without a pretrained generator to load)
+  o.train = mode == "pretrain" ? DenoiseTraining::Generator : DenoiseTraining::All;
+  DiffusionSpec g;
+  g.image_size = a.size;
+  g.width = a.width;
+  g.content_classes = a.classes;
+  g.id_dim = 128;
+  g.heads = 4;
+  g.timesteps = 1000;
+  DenoiseObjective objective(o, g);
+  Generator& generator = objective.diffusion().generator();
   if (mode == "adapter")
-    for (auto& kv : objective.generator().named_parameters().pairs())
-      kv.second.set_requires_grad(objective.generator().is_adapter_parameter(kv.first));
+    for (auto& kv : generator.named_parameters().pairs())
+      kv.second.set_requires_grad(generator.is_adapter_parameter(kv.first));
   EncoderSpec spec;
   spec.image_size = a.size;
   spec.embed_dim = 128;
@@ -56,10 +59,9 @@ Result time_mode(const Args& a, const std::string& mode, bool bf16) {
   auto encoder = make_encoder(spec);
   auto comm = make_local_communicator();
   TrainBatch b;
-  b.reference = torch::randn({a.batch, 3, a.size, a.size});
-  b.target = torch::randn({a.batch, 3, a.size, a.size});
+  b.views = torch::randn({a.batch, 2, 3, a.size, a.size});  // reference, target
   b.identity = torch::arange(a.batch);
-  b.content = torch::randint(a.classes, {a.batch}, torch::kLong);
+  b.content = torch::randint(a.classes, {a.batch, 2}, torch::kLong);
   std::vector<double> ms;
   Result r;
   for (int64_t s = 0; s < a.steps + 2; ++s) {  // 2 warm-up steps
@@ -69,8 +71,12 @@ Result time_mode(const Args& a, const std::string& mode, bool bf16) {
     const auto t0 = std::chrono::steady_clock::now();
     at::autocast::set_cpu_enabled(bf16);
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    const Conditioning ref = mode == "pretrain" ? Conditioning{} : encoder->encode(b.reference);
-    const auto out = objective.compute(b, EncodedBatch{ref, {}, {}}, *comm);
+    EncodedBatch encoded;
+    if (mode != "pretrain") {
+      const Conditioning ref = encoder->encode(b.view(0));
+      encoded = {ref.tokens.unsqueeze(1), ref.pooled.unsqueeze(1)};
+    }
+    const auto out = objective.compute(b, encoded, *comm);
     at::autocast::set_cpu_enabled(false);
     at::autocast::clear_cache();
     out.loss.backward();

@@ -14,7 +14,7 @@
 #include <fstream>
 #include <vector>
 
-#include "data/pair_sampler.h"
+#include "data/view_sampler.h"
 #include "data/prefetch_loader.h"
 #include "data/shard_dataset.h"
 #include "data/synthetic_export.h"
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
               raw / 1e6);
   std::printf("# %8s %14s %12s %14s %10s\n", "threads", "samples/s", "MB/s", "ms per batch", "of raw");
   const int64_t batch = 64;
-  PairSampler sampler(ds, 1, batch, 0, 1, /*augment=*/true);
+  ViewSampler sampler(ds, 1, batch, 0, 1, /*augment=*/true);
   for (int threads : {1, 2, 4}) {
     PrefetchLoader loader(ds, sampler, threads, 2 * threads + 2, 0);
     loader.next();  // warm-up: threads started, first batches in flight

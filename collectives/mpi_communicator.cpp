@@ -35,6 +35,7 @@
 #include "collectives/bootstrap.h"
 #include "collectives/communicator.h"
 #include "collectives/watchdog.h"
+#include "core/exit_codes.h"
 #include "core/log.h"
 
 namespace imprint {
@@ -89,7 +90,6 @@ const char* op_name(int code) {
 }
 enum OpCode { kAllreduce = 0, kAllgather, kBroadcast, kReduceScatter, kBarrier };
 
-
 class MpiCommunicator;
 
 class MpiWork final : public Work {
@@ -113,7 +113,7 @@ class MpiCommunicator final : public Communicator {
       WatchdogScope startup(watchdog_, options_.timeout_s, [who, t = options_.timeout_s] {
         return who + ": MPI start-up (MPI_Init_thread and communicator set-up) did not finish within " +
                log::strf("%g", t) + " s (distributed.timeout_s): a rank of the job never started or cannot reach this one";
-      }, /*exit_code=*/5);
+      }, kExitLaunch);
       int initialised = 0, provided = 0;
       MPI_Initialized(&initialised);
       if (!initialised) {
@@ -146,12 +146,12 @@ class MpiCommunicator final : public Communicator {
     if (std::uncaught_exceptions() > 0) {
       log::error("rank " + std::to_string(rank_) + ": an error is unwinding past the MPI communicator (" + context_ +
                  "); ending the job without waiting for the other ranks");
-      abort_job(1);
+      abort_job(kExitError);
     }
     WatchdogScope shutdown(watchdog_, options_.timeout_s, [this] {
       return "rank " + std::to_string(rank_) + ": MPI shutdown (MPI_Comm_free, MPI_Finalize) did not finish within " +
              log::strf("%g", options_.timeout_s) + " s (distributed.timeout_s): another rank stopped before the end";
-    }, /*exit_code=*/4);
+    }, kExitCollective);
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
@@ -284,7 +284,7 @@ class MpiCommunicator final : public Communicator {
           return "rank " + std::to_string(rank_) + ": " + task.what + " (collective #" + std::to_string(task.seq) +
                  ", " + task.context + ") did not finish within " + log::strf("%g", options_.timeout_s) +
                  " s (distributed.timeout_s); " + missing_ranks(task.seq);
-        }, /*exit_code=*/4);
+        }, kExitCollective);
         task.run();
         task.done.set_value();
       } catch (...) {
@@ -419,7 +419,7 @@ MpiWork::~MpiWork() {
       wait();
     } catch (const std::exception& e) {
       log::error(e.what());
-      abort_job(4);
+      abort_job(kExitCollective);
     }
   }
 }

@@ -31,6 +31,7 @@
 #include "collectives/communicator.h"
 #include "collectives/watchdog.h"
 #include "core/cuda_check.h"
+#include "core/exit_codes.h"
 #include "core/log.h"
 
 namespace imprint {
@@ -107,7 +108,7 @@ class NcclCommunicator final : public Communicator {
         return log::strf("rank %d: NCCL start-up (ncclCommInitRank on %s) did not finish within %g s "
                          "(distributed.timeout_s): a rank did not join", rank_, device_.str().c_str(),
                          options_.timeout_s);
-      }, 4);
+      }, kExitCollective);
       IMPRINT_NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_));
     }
     watcher_ = std::thread([this] { watch(); });
@@ -237,7 +238,7 @@ class NcclCommunicator final : public Communicator {
     aborted_ = true;
     log::error(message);
     ncclCommAbort(comm_);  // frees the GPU from kernels that wait for a peer; waits on no peer itself
-    abort_job(4);
+    abort_job(kExitCollective);
   }
 
   CommOptions options_;

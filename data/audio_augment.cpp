@@ -10,14 +10,13 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "data/counter_rng.h"
+#include "core/rng.h"
 #include "data/media_decode.h"
 
 namespace imprint {
 namespace {
 
 // Each operation draws from its own stream, so enabling one leaves the others' draws where they were.
-enum Stream : uint64_t { kSpeed = 0x5350, kReverb = 0x5256, kNoise = 0x4e4f, kFreq = 0x4652, kTime = 0x544d };
 
 double energy(const float* x, int64_t n) {
   double e = 0;
@@ -84,7 +83,7 @@ void NoiseBank::draw(CounterRng& rng, int64_t n, float* out) const {
 
 double draw_speed(uint64_t seed, const AudioAugmentOptions& o) {
   if (o.speed <= 0) return 1.0;
-  CounterRng rng(mix(seed, kSpeed));
+  CounterRng rng(stream_key(seed, Stream::AugmentSpeed));
   return rng.uniform(1 - o.speed, 1 + o.speed);
 }
 
@@ -166,14 +165,14 @@ void augment_audio(float* x, int64_t n, int sample_rate, const AudioAugmentOptio
                    const NoiseBank* noise) {
   if (n < 2) return;
   if (o.reverb_prob > 0) {
-    CounterRng rng(mix(seed, kReverb));
+    CounterRng rng(stream_key(seed, Stream::AugmentReverb));
     if (rng.uniform() < o.reverb_prob) {
       const double rt60 = rng.uniform(0.1, std::max(0.1, o.reverb_rt60_max)), drr = rng.uniform(0.0, 10.0);
       reverberate(x, n, synthetic_rir(rng, sample_rate, rt60, drr));
     }
   }
   if (o.noise_prob > 0) {
-    CounterRng rng(mix(seed, kNoise));
+    CounterRng rng(stream_key(seed, Stream::AugmentNoise));
     if (rng.uniform() < o.noise_prob) {
       const double snr = rng.uniform(o.noise_snr_min, o.noise_snr_max);
       std::vector<float> buf;
@@ -187,7 +186,7 @@ void augment_audio(float* x, int64_t n, int sample_rate, const AudioAugmentOptio
     }
   }
   if (o.freq_masks > 0) {
-    CounterRng rng(mix(seed, kFreq));
+    CounterRng rng(stream_key(seed, Stream::AugmentFreqMask));
     const double nyquist = sample_rate / 2.0;
     for (int m = 0; m < o.freq_masks; ++m) {
       const double width = rng.uniform(0, std::min(o.freq_mask_hz, nyquist)), low = rng.uniform(0, nyquist - width);
@@ -195,7 +194,7 @@ void augment_audio(float* x, int64_t n, int sample_rate, const AudioAugmentOptio
     }
   }
   if (o.time_masks > 0) {
-    CounterRng rng(mix(seed, kTime));
+    CounterRng rng(stream_key(seed, Stream::AugmentTimeMask));
     const int64_t most = std::min<int64_t>(n, static_cast<int64_t>(o.time_mask_seconds * sample_rate));
     for (int m = 0; m < o.time_masks; ++m) {
       const int64_t width = rng.below(most + 1), start = rng.below(n - width + 1);

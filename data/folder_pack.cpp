@@ -9,7 +9,7 @@
 #include <map>
 #include <thread>
 
-#include "data/checksum.h"
+#include "core/checksum.h"
 #include "data/holdout_selection.h"
 #include "data/media_decode.h"
 #include "data/shard_writer.h"

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <map>
 
-#include "data/checksum.h"
+#include "core/checksum.h"
 #include "data/shard_format.h"
 
 namespace imprint {

@@ -4,11 +4,9 @@
 #include <string>
 #include <vector>
 
-namespace imprint {
+#include "core/modality.h"
 
-enum class Modality { Image, Audio };
-Modality parse_modality(const std::string& name);  // "image" | "audio"
-const char* modality_name(Modality m);
+namespace imprint {
 
 class IdentityDataset {
  public:

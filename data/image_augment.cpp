@@ -4,14 +4,13 @@
 #include <cmath>
 #include <vector>
 
-#include "data/counter_rng.h"
+#include "core/rng.h"
 
 namespace imprint {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 // Each operation draws from its own stream, so enabling one leaves the others' draws where they were.
-enum Stream : uint64_t { kWarp = 0x5741, kBlur = 0x424c, kContrast = 0x434f };
 
 double radians(double degrees) { return degrees * kPi / 180.0; }
 
@@ -26,7 +25,7 @@ ImageWarp identity_warp(int size) {
 
 ImageWarp draw_image_warp(uint64_t seed, const ImageAugmentOptions& o, int size) {
   ImageWarp w = identity_warp(size);
-  CounterRng rng(mix(seed, kWarp));
+  CounterRng rng(stream_key(seed, Stream::AugmentWarp));
   if (o.crop_scale_min < 1) {
     // torchvision's RandomResizedCrop ranges: area fraction in [min, 1], log-uniform aspect in [3/4, 4/3].
     const double area = rng.uniform(o.crop_scale_min, 1.0), aspect = rng.log_uniform(3.0 / 4.0, 4.0 / 3.0);
@@ -99,11 +98,11 @@ void augment_image(float* chw, int size, const ImageAugmentOptions& o, uint64_t 
     warp_image(src.data(), size, draw_image_warp(seed, o, size), chw);
   }
   if (o.blur_prob > 0) {
-    CounterRng rng(mix(seed, kBlur));
+    CounterRng rng(stream_key(seed, Stream::AugmentBlur));
     if (rng.uniform() < o.blur_prob) gaussian_blur(chw, size, rng.uniform(0.1, std::max(0.1, o.blur_sigma)));
   }
   if (o.contrast > 0) {
-    CounterRng rng(mix(seed, kContrast));
+    CounterRng rng(stream_key(seed, Stream::AugmentContrast));
     const double factor = rng.uniform(1 - o.contrast, 1 + o.contrast);
     double mean = 0;
     for (int64_t i = 0; i < 3 * plane; ++i) mean += chw[i];

@@ -4,43 +4,33 @@
 
 namespace imprint {
 
-PairBatch build_batch(const IdentityDataset& dataset, const std::vector<PairSlot>& slots, int64_t step,
+ViewBatch build_batch(const IdentityDataset& dataset, const std::vector<ViewSlot>& slots, int64_t step,
                       bool pin_memory) {
-  std::vector<int64_t> shape{static_cast<int64_t>(slots.size())};
+  const auto rows = static_cast<int64_t>(slots.size());
+  const int64_t k = slots.empty() ? 2 : static_cast<int64_t>(slots.front().sample.size());
+  std::vector<int64_t> shape{rows, k};
   for (auto d : dataset.sample_shape()) shape.push_back(d);
-  PairBatch b;
+  ViewBatch b;
   b.step = step;
-  const auto options = at::TensorOptions().dtype(at::kFloat).pinned_memory(pin_memory);
-  b.reference = at::empty(shape, options);
-  b.target = at::empty(shape, options);
-  b.identity = at::empty({static_cast<int64_t>(slots.size())}, at::kLong);
-  const int64_t numel = dataset.sample_numel();
-  float* ref = b.reference.data_ptr<float>();
-  float* tgt = b.target.data_ptr<float>();
-  int64_t* ids = b.identity.data_ptr<int64_t>();
+  b.views = at::empty(shape, at::TensorOptions().dtype(at::kFloat).pinned_memory(pin_memory));
+  b.identity = at::empty({rows}, at::kLong);
   const bool labelled = !dataset.content_labels().empty();
-  if (labelled) b.content = at::empty({static_cast<int64_t>(slots.size())}, at::kLong);
-  const int64_t extra = slots.empty() ? 0 : static_cast<int64_t>(slots.front().extra_index.size());
-  float* views = nullptr;
-  if (extra > 0) {
-    std::vector<int64_t> extra_shape{shape.front(), extra};
-    extra_shape.insert(extra_shape.end(), shape.begin() + 1, shape.end());
-    b.extra = at::empty(extra_shape, options);
-    views = b.extra.data_ptr<float>();
-  }
-  for (size_t i = 0; i < slots.size(); ++i) {
-    const PairSlot& s = slots[i];
-    dataset.read(s.identity, s.reference_index, s.reference_augment, ref + i * numel);
-    dataset.read(s.identity, s.target_index, s.target_augment, tgt + i * numel);
+  if (labelled) b.content = at::empty({rows, k}, at::kLong);
+  const int64_t numel = dataset.sample_numel();
+  float* views = b.views.data_ptr<float>();
+  int64_t* ids = b.identity.data_ptr<int64_t>();
+  for (int64_t i = 0; i < rows; ++i) {
+    const ViewSlot& s = slots[static_cast<size_t>(i)];
     ids[i] = s.identity;
-    if (labelled) b.content.data_ptr<int64_t>()[i] = dataset.content_label(s.identity, s.target_index);
-    for (int64_t v = 0; v < extra; ++v)
-      dataset.read(s.identity, s.extra_index[v], s.extra_augment[v], views + (i * extra + v) * numel);
+    for (int64_t v = 0; v < k; ++v) {
+      dataset.read(s.identity, s.sample[v], s.augment[v], views + (i * k + v) * numel);
+      if (labelled) b.content.data_ptr<int64_t>()[i * k + v] = dataset.content_label(s.identity, s.sample[v]);
+    }
   }
   return b;
 }
 
-PrefetchLoader::PrefetchLoader(const IdentityDataset& dataset, const PairSampler& sampler, int workers, int depth,
+PrefetchLoader::PrefetchLoader(const IdentityDataset& dataset, const ViewSampler& sampler, int workers, int depth,
                                int64_t first_step, bool pin_memory)
     : dataset_(dataset),
       sampler_(sampler),
@@ -70,7 +60,7 @@ void PrefetchLoader::work() {
       step = next_to_build_++;
     }
     try {
-      PairBatch b = build_batch(dataset_, sampler_.slots(step), step, pin_memory_);
+      ViewBatch b = build_batch(dataset_, sampler_.slots(step), step, pin_memory_);
       std::lock_guard<std::mutex> lock(mu_);
       ready_.emplace(step, std::move(b));
     } catch (...) {
@@ -81,7 +71,7 @@ void PrefetchLoader::work() {
   }
 }
 
-PairBatch PrefetchLoader::next() {
+ViewBatch PrefetchLoader::next() {
   if (threads_.empty()) {
     const int64_t step = next_to_return_++;
     return build_batch(dataset_, sampler_.slots(step), step, pin_memory_);
@@ -90,7 +80,7 @@ PairBatch PrefetchLoader::next() {
   cv_.wait(lock, [&] { return error_ || ready_.count(next_to_return_) > 0; });
   if (error_) std::rethrow_exception(error_);
   auto it = ready_.find(next_to_return_);
-  PairBatch b = std::move(it->second);
+  ViewBatch b = std::move(it->second);
   ready_.erase(it);
   ++next_to_return_;
   lock.unlock();

@@ -12,40 +12,39 @@
 #include <vector>
 
 #include "data/identity_dataset.h"
-#include "data/pair_sampler.h"
+#include "data/view_sampler.h"
 
 namespace imprint {
 
-struct PairBatch {
-  at::Tensor reference;  // [B, ...sample_shape]
-  at::Tensor target;     // [B, ...sample_shape]
-  at::Tensor identity;   // [B] int64
-  at::Tensor content;    // [B] int64 content label of each target; undefined when the dataset has none
-  at::Tensor extra;      // [B, K-2, ...sample_shape] views 2..K-1 of each identity; undefined when K = 2
+// One step's rows for this rank, as ONE tensor of views: row i shows identity[i] K times.
+struct ViewBatch {
+  at::Tensor views;     // [B, K, ...sample_shape] float32; view 0 the reference, view 1 the target
+  at::Tensor identity;  // [B] int64 dataset identity index of each row (distinct within a step)
+  at::Tensor content;   // [B, K] int64 content label of each view; undefined when the dataset has none
   int64_t step = 0;
 };
 
 // pin_memory: allocate in page-locked memory (CUDA builds only) so the copy to the GPU can be asynchronous.
-PairBatch build_batch(const IdentityDataset& dataset, const std::vector<PairSlot>& slots, int64_t step,
+ViewBatch build_batch(const IdentityDataset& dataset, const std::vector<ViewSlot>& slots, int64_t step,
                       bool pin_memory = false);
 
 class PrefetchLoader {
  public:
   // Produces the batches of steps first_step, first_step + 1, ...; `workers` == 0 builds them in next().
-  PrefetchLoader(const IdentityDataset& dataset, const PairSampler& sampler, int workers, int depth,
+  PrefetchLoader(const IdentityDataset& dataset, const ViewSampler& sampler, int workers, int depth,
                  int64_t first_step, bool pin_memory = false);
   ~PrefetchLoader();
   PrefetchLoader(const PrefetchLoader&) = delete;
   PrefetchLoader& operator=(const PrefetchLoader&) = delete;
 
   // The next step's batch; rethrows a worker's exception (a read error) on the training thread.
-  PairBatch next();
+  ViewBatch next();
 
  private:
   void work();
 
   const IdentityDataset& dataset_;
-  const PairSampler& sampler_;
+  const ViewSampler& sampler_;
   int depth_;
   bool pin_memory_;
   std::mutex mu_;
@@ -54,7 +53,7 @@ class PrefetchLoader {
   int64_t next_to_return_;
   bool stop_ = false;
   std::exception_ptr error_;
-  std::map<int64_t, PairBatch> ready_;
+  std::map<int64_t, ViewBatch> ready_;
   std::vector<std::thread> threads_;
 };
 

@@ -5,8 +5,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/pixels.h"
+#include "core/rng.h"
 #include "data/audio_augment.h"
-#include "data/counter_rng.h"
 #include "data/image_augment.h"
 
 namespace imprint {
@@ -62,7 +63,7 @@ void verify_shard(const std::string& path, const ShardInfo& s) {
   if (static_cast<int64_t>(size) != s.bytes)
     throw DatasetError(path + ": " + std::to_string(size) + " bytes, the manifest says " + std::to_string(s.bytes) +
                        " (truncated or replaced?)");
-  const std::string sum = file_fnv1a64(path);
+  const std::string sum = shard_fnv1a64(path);
   if (sum != s.fnv1a64) throw DatasetError(path + ": checksum " + sum + ", the manifest says " + s.fnv1a64 + " (corrupt?)");
 }
 }  // namespace
@@ -186,7 +187,7 @@ void ShardDataset::read(int64_t identity, int64_t index, uint64_t augment_seed, 
     for (int64_t p = 0; p < plane; ++p)
       for (int c = 0; c < 3; ++c) out[c * plane + p] = hwc[p * 3 + c] / 255.0f;
     if (augment_seed != 0) augment_image(out, static_cast<int>(s), augment_.image, augment_seed);
-    for (int64_t i = 0; i < 3 * plane; ++i) out[i] = (out[i] - 0.5f) * 4.0f;  // as the synthetic images
+    for (int64_t i = 0; i < 3 * plane; ++i) out[i] = to_model_range(out[i]);  // as the synthetic images
     return;
   }
   // Speed perturbation reads speed x clip samples (one more for the resampler's last output) and plays them

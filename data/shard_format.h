@@ -48,7 +48,7 @@ struct Manifest {
   void write(const std::string& dir) const;
 };
 
-// Checksum of a whole file in the manifest's notation.
-std::string file_fnv1a64(const std::string& path);
+// Checksum of a whole shard file in the manifest's notation (core/checksum.h); DatasetError if unreadable.
+std::string shard_fnv1a64(const std::string& path);
 
 }  // namespace imprint

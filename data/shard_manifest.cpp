@@ -5,7 +5,7 @@
 #include <fstream>
 #include <set>
 
-#include "data/checksum.h"
+#include "core/checksum.h"
 #include "data/shard_format.h"
 
 namespace imprint {
@@ -27,18 +27,12 @@ T get(const nlohmann::json& j, const char* key, const std::string& path, const s
 
 }  // namespace
 
-std::string file_fnv1a64(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DatasetError(path + ": cannot open");
-  uint64_t h = 0xcbf29ce484222325ULL;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h = fnv1a64_bytes(buf.data(), static_cast<size_t>(in.gcount()), h);
+std::string shard_fnv1a64(const std::string& path) {
+  try {
+    return file_fnv1a64(path);
+  } catch (const std::runtime_error& e) {
+    throw DatasetError(e.what());
   }
-  char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
-  return hex;
 }
 
 Manifest Manifest::read(const std::string& dir) {

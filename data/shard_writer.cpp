@@ -136,7 +136,7 @@ void DatasetWriter::flush() {
   info.identity_begin = shard_first_identity_;
   info.identity_end = static_cast<int64_t>(manifest_.identities.size());
   info.bytes = static_cast<int64_t>(fs::file_size(path));
-  info.fnv1a64 = file_fnv1a64(path);
+  info.fnv1a64 = shard_fnv1a64(path);
   manifest_.shards.push_back(info);
   shard_first_identity_ = info.identity_end;
   images_.clear();

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "data/counter_rng.h"
+#include "core/pixels.h"
+#include "core/rng.h"
 
 namespace imprint {
 namespace {
@@ -49,7 +50,7 @@ bool texture_on(const ImageIdentity& id, float ux, float uy) {
 }  // namespace
 
 ImageIdentity make_image_identity(uint64_t data_seed, int64_t identity) {
-  CounterRng rng(mix(data_seed, 0x1a6e, static_cast<uint64_t>(identity)));
+  CounterRng rng(stream_key(data_seed, Stream::SyntheticImageIdentity, static_cast<uint64_t>(identity)));
   ImageIdentity id{};
   id.shape = static_cast<int>(rng.below(4));
   id.vertices = 3 + static_cast<int>(rng.below(5));
@@ -65,7 +66,7 @@ ImageIdentity make_image_identity(uint64_t data_seed, int64_t identity) {
 
 void render_image(const ImageIdentity& id, uint64_t data_seed, int64_t identity, int64_t index,
                   uint64_t augment_seed, int size, float* out, int content, int content_classes) {
-  CounterRng pose(mix(data_seed, 0x905e, static_cast<uint64_t>(identity), static_cast<uint64_t>(index)));
+  CounterRng pose(stream_key(data_seed, Stream::SyntheticImagePose, static_cast<uint64_t>(identity), static_cast<uint64_t>(index)));
   const float theta = static_cast<float>(pose.uniform(0, 2 * kPi));
   const float scale = static_cast<float>(pose.uniform(0.55, 0.95));
   float cx = static_cast<float>(pose.uniform(-0.18, 0.18)), cy = static_cast<float>(pose.uniform(-0.18, 0.18));
@@ -95,7 +96,7 @@ void render_image(const ImageIdentity& id, uint64_t data_seed, int64_t identity,
       for (int c = 0; c < 3; ++c) {
         float v = rgb[c] * gain[c] + offset;
         if (noise > 0) v += noise * static_cast<float>(aug.normal());
-        out[c * plane + y * size + x] = (std::clamp(v, 0.0f, 1.0f) - 0.5f) * 4.0f;
+        out[c * plane + y * size + x] = to_model_range(std::clamp(v, 0.0f, 1.0f));
       }
     }
   }

@@ -4,7 +4,14 @@
 
 namespace imprint {
 
-ImageResNet::ImageResNet(const EncoderSpec& spec) {
+const Section<ImageResNetOptions>& image_resnet_keys() {
+  static const auto section = Section<ImageResNetOptions>("model").integer(
+      "depth", &ImageResNetOptions::depth, int64_t{2}, Range::closed(1, 64),
+      "image_resnet: residual blocks per stage (3 stages).", KeyRole::Shaping);
+  return section;
+}
+
+ImageResNet::ImageResNet(const EncoderSpec& spec, const ImageResNetOptions& options) {
   const int64_t w = spec.width;
   torch::nn::Sequential stem;
   append_conv2d_block(stem, 3, w, 1);
@@ -12,7 +19,7 @@ ImageResNet::ImageResNet(const EncoderSpec& spec) {
   torch::nn::Sequential stages;
   int64_t in = w;
   for (const auto& [width, stride] : std::vector<std::pair<int64_t, int64_t>>{{w, 1}, {2 * w, 2}, {4 * w, 2}})
-    for (int64_t b = 0; b < spec.depth; ++b) {
+    for (int64_t b = 0; b < options.depth; ++b) {
       stages->push_back(BasicBlock(in, width, b == 0 ? stride : 1));
       in = width;
     }

@@ -7,13 +7,20 @@
 
 #include "models/basic_block.h"
 #include "models/conditioning_head.h"
+#include "config/section.h"
 #include "models/encoder.h"
 
 namespace imprint {
 
+struct ImageResNetOptions {
+  int64_t depth = 2;  // model.depth: basic blocks per stage
+};
+// Its own key (model.depth), declared where it is read.
+const Section<ImageResNetOptions>& image_resnet_keys();
+
 class ImageResNet final : public Encoder {
  public:
-  explicit ImageResNet(const EncoderSpec& spec);
+  ImageResNet(const EncoderSpec& spec, const ImageResNetOptions& options);
   Conditioning encode(const torch::Tensor& images) override;  // [B, 3, H, W]
 
  private:

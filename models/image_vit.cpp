@@ -28,20 +28,36 @@ torch::Tensor VitBlockImpl::forward(const torch::Tensor& x) {
   return h + fc2_(torch::nn::functional::gelu(fc1_(norm2_(h))));
 }
 
-ImageVit::ImageVit(const EncoderSpec& spec) {
+const Section<ImageVitOptions>& image_vit_keys() {
+  using O = ImageVitOptions;
+  static const auto section =
+      Section<O>("model")
+          .integer("depth", &O::depth, int64_t{2}, Range::closed(1, 64), "image_vit: transformer blocks.", KeyRole::Shaping)
+          .integer("heads", &O::heads, int64_t{4}, Range::closed(1, 64),
+                   "image_vit: attention heads (must divide its width 4 x model.width).", KeyRole::Shaping)
+          .integer("patch", &O::patch, int64_t{4}, Range::closed(1, 256),
+                   "image_vit: patch side in pixels (must divide data.image_size).", KeyRole::Shaping);
+  return section;
+}
+
+void check_image_vit(const EncoderSpec& spec, const ImageVitOptions& o) {
+  if (spec.image_size % o.patch != 0)
+    throw std::invalid_argument("model.patch: " + std::to_string(o.patch) + " does not divide data.image_size (" +
+                                std::to_string(spec.image_size) + ")");
+  if (4 * spec.width % o.heads != 0)
+    throw std::invalid_argument("model.heads: " + std::to_string(o.heads) + " does not divide the ViT's width, 4 x "
+                                "model.width = " + std::to_string(4 * spec.width));
+}
+
+ImageVit::ImageVit(const EncoderSpec& spec, const ImageVitOptions& o) {
+  check_image_vit(spec, o);
   const int64_t d = 4 * spec.width;
-  if (spec.image_size % spec.patch != 0)
-    throw std::invalid_argument("model.patch: " + std::to_string(spec.patch) + " does not divide data.image_size " +
-                                std::to_string(spec.image_size));
-  if (d % spec.heads != 0)
-    throw std::invalid_argument("model.heads: " + std::to_string(spec.heads) + " does not divide the ViT width 4 x " +
-                                "model.width = " + std::to_string(d));
   patch_embed_ = register_module(
-      "patch_embed", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, d, spec.patch).stride(spec.patch)));
-  const int64_t side = spec.image_size / spec.patch;
+      "patch_embed", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, d, o.patch).stride(o.patch)));
+  const int64_t side = spec.image_size / o.patch;
   position_ = register_parameter("position", torch::randn({1, side * side, d}) * 0.02);
   blocks_ = register_module("blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < spec.depth; ++i) blocks_->push_back(VitBlock(d, spec.heads));
+  for (int64_t i = 0; i < o.depth; ++i) blocks_->push_back(VitBlock(d, o.heads));
   norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
   head_ = register_module("head", ConditioningHead(d, spec));
 }

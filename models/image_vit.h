@@ -9,6 +9,7 @@
 #include <torch/nn/modules/normalization.h>
 
 #include "models/conditioning_head.h"
+#include "config/section.h"
 #include "models/encoder.h"
 
 namespace imprint {
@@ -25,9 +26,19 @@ class VitBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(VitBlock);
 
+struct ImageVitOptions {
+  int64_t depth = 2;  // model.depth: transformer blocks
+  int64_t heads = 4;  // model.heads: must divide 4 x model.width
+  int64_t patch = 4;  // model.patch: must divide data.image_size
+};
+// Its own keys (model.depth, model.heads, model.patch), declared where they are read.
+const Section<ImageVitOptions>& image_vit_keys();
+// Throws std::invalid_argument naming model.patch / model.heads when they do not fit the spec.
+void check_image_vit(const EncoderSpec& spec, const ImageVitOptions& options);
+
 class ImageVit final : public Encoder {
  public:
-  explicit ImageVit(const EncoderSpec& spec);
+  ImageVit(const EncoderSpec& spec, const ImageVitOptions& options);
   Conditioning encode(const torch::Tensor& images) override;  // [B, 3, H, W]
 
  private:

@@ -9,12 +9,12 @@
 #include <vector>
 
 #include "data/audio_augment.h"
-#include "data/counter_rng.h"
+#include "core/rng.h"
 #include "data/image_augment.h"
 #include "data/shard_dataset.h"
 #include "data/shard_writer.h"
 #include "tests/tiny_run.h"
-#include "trainer/train_loop.h"
+#include "trainer/trainer.h"
 
 using namespace imprint;
 using imprint::testing::fresh_dir;

@@ -3,9 +3,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/checksum.h"
 #include "tests/tiny_run.h"
-#include "trainer/checkpoint_store.h"
-#include "trainer/train_loop.h"
+#include "trainer/checkpoint/checkpoint_store.h"
+#include "trainer/trainer.h"
 
 using namespace imprint;
 using imprint::testing::fresh_dir;
@@ -156,7 +157,7 @@ TEST(CheckpointStore, AnUndecodablePayloadIsOneLineWithoutABacktrace) {
   in.close();
   std::string payload(bytes.size() - 40, 'x');
   std::string header = bytes.substr(0, 40);
-  uint64_t h = fnv1a64(header.data() + 16, 8);
+  uint64_t h = fnv1a64_bytes(header.data() + 16, 8);
   for (char c : payload) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
   for (int i = 0; i < 8; ++i) header[32 + i] = static_cast<char>((h >> (8 * i)) & 0xff);
   std::ofstream(store.path_for(3), std::ios::binary) << header << payload;

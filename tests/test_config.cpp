@@ -1,21 +1,24 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <sstream>
 
-#include "trainer/config.h"
-#include "trainer/config_schema.h"
+#include "config/reference.h"
+#include "config/section.h"
+#include "trainer/job_config.h"
 
-using imprint::Config;
 using imprint::ConfigError;
+using imprint::JobConfig;
+using imprint::parse_job;
 
 namespace {
 
 // The message of the ConfigError that parsing `yaml` (with `sets`) throws; fails the test if none is thrown.
 std::string error_of(const std::string& yaml, const std::vector<std::string>& sets = {}) {
   try {
-    Config::parse(yaml, "test.yaml", sets);
+    parse_job(yaml, "test.yaml", sets);
   } catch (const ConfigError& e) {
     return e.what();
   }
@@ -26,20 +29,20 @@ std::string error_of(const std::string& yaml, const std::vector<std::string>& se
 }  // namespace
 
 TEST(Config, DefaultsAreValidAndTyped) {
-  Config c;
-  EXPECT_EQ(c.get_string("data.modality"), "image");
-  EXPECT_EQ(c.get_int("train.batch_size"), 64);
-  EXPECT_DOUBLE_EQ(c.get_float("optimizer.lr"), 1e-3);
-  EXPECT_TRUE(c.get_bool("optimizer.fused"));
-  EXPECT_EQ(c.values().size(), imprint::config_schema().size());
+  const JobConfig c = parse_job("", "defaults");
+  EXPECT_EQ(c.model.modality, imprint::Modality::Image);
+  EXPECT_EQ(c.train.batch_size, 64);
+  EXPECT_DOUBLE_EQ(c.optimizer.lr, 1e-3);
+  EXPECT_TRUE(c.optimizer.fused);
+  EXPECT_EQ(c.values.values().size(), imprint::job_schema().keys().size());
 }
 
 TEST(Config, FileValuesAndOverridesApplyInOrder) {
-  Config c = Config::parse("optimizer:\n  lr: 0.01\ntrain:\n  steps: 7\n", "t.yaml",
-                           {"train.steps=9", "data.modality=audio"});
-  EXPECT_DOUBLE_EQ(c.get_float("optimizer.lr"), 0.01);
-  EXPECT_EQ(c.get_int("train.steps"), 9);
-  EXPECT_EQ(c.get_string("data.modality"), "audio");
+  const JobConfig c = parse_job("optimizer:\n  lr: 0.01\ntrain:\n  steps: 7\n", "t.yaml",
+                                {"train.steps=9", "data.modality=audio"});
+  EXPECT_DOUBLE_EQ(c.optimizer.lr, 0.01);
+  EXPECT_EQ(c.train.steps, 9);
+  EXPECT_EQ(c.model.modality, imprint::Modality::Audio);
 }
 
 TEST(Config, UnknownKeySuggestsTheClosest) {
@@ -83,9 +86,9 @@ TEST(Config, RulesBetweenKeys) {
 TEST(Config, SyntaxErrorAndMissingFile) {
   EXPECT_NE(error_of("train: [\n").find("test.yaml:"), std::string::npos);
   EXPECT_NE(error_of("train: [\n").find("YAML syntax error"), std::string::npos);
-  EXPECT_THROW(Config::load("/nonexistent/x.yaml"), ConfigError);
+  EXPECT_THROW(imprint::load_job("/nonexistent/x.yaml"), ConfigError);
   try {
-    Config::load("/nonexistent/x.yaml");
+    imprint::load_job("/nonexistent/x.yaml");
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()), "/nonexistent/x.yaml: cannot open config file (does it exist and is it readable?)");
   }
@@ -93,15 +96,15 @@ TEST(Config, SyntaxErrorAndMissingFile) {
 }
 
 TEST(Config, ResolvedYamlRoundTrips) {
-  Config c = Config::parse("", "t.yaml", {"optimizer.lr=0.003", "data.modality=audio"});
-  Config back = Config::parse(c.to_yaml(), "resolved.yaml");
-  EXPECT_EQ(back.values(), c.values());
+  const JobConfig c = parse_job("", "t.yaml", {"optimizer.lr=0.003", "data.modality=audio"});
+  const JobConfig back = parse_job(c.to_yaml(), "resolved.yaml");
+  EXPECT_EQ(back.values.values(), c.values.values());
 }
 
 TEST(Config, ShippedConfigsLoad) {
   for (const char* name : {"smoke-image.yaml", "smoke-audio.yaml"}) {
     SCOPED_TRACE(name);
-    EXPECT_NO_THROW(Config::load(std::string(IMPRINT_SOURCE_DIR) + "/configs/" + name));
+    EXPECT_NO_THROW(imprint::load_job(std::string(IMPRINT_SOURCE_DIR) + "/configs/" + name));
   }
 }
 
@@ -110,20 +113,101 @@ TEST(Config, EveryKeyIsDocumented) {
   ASSERT_TRUE(in) << "docs/configuration.md is missing";
   std::stringstream doc;
   doc << in.rdbuf();
-  EXPECT_NE(doc.str().find(imprint::config_reference_markdown()), std::string::npos)
-      << "docs/configuration.md's key table is not the schema's: regenerate it with `imprint config-reference`";
-  for (const auto& k : imprint::config_schema())
+  EXPECT_NE(doc.str().find(imprint::reference_markdown(imprint::job_schema())), std::string::npos)
+      << "docs/configuration.md's key table is not the schema's: regenerate it with launch/update-config-doc.sh";
+  for (const auto& k : imprint::job_schema().keys())
     EXPECT_NE(doc.str().find("`" + k.path + "`"), std::string::npos) << k.path << " is not in docs/configuration.md";
 }
 
 TEST(Config, FloatsPrintAsWrittenAndReadBackExactly) {
   // Shortest text that reads back as the same double: what a user wrote, not 0.070000000000000007.
-  Config c = Config::parse("objective:\n  infonce:\n    temperature: 0.07\noptimizer:\n  lr: 3e-4\n  eps: 1e-8\n", "t.yaml");
+  const JobConfig c =
+      parse_job("objective:\n  infonce:\n    temperature: 0.07\noptimizer:\n  lr: 3e-4\n  eps: 1e-8\n", "t.yaml");
   const std::string yaml = c.to_yaml();
   EXPECT_NE(yaml.find("temperature: 0.07\n"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("lr: 0.0003\n"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("eps: 1e-08\n"), std::string::npos) << yaml;
-  EXPECT_EQ(Config::parse(yaml, "again.yaml").get_float("objective.infonce.temperature"), 0.07);
-  EXPECT_EQ(Config::parse("optimizer:\n  lr: 0.1234567890123456789\n", "t.yaml").get_float("optimizer.lr"),
-            0.1234567890123456789);
+  EXPECT_EQ(parse_job(yaml, "again.yaml").values.text("objective.infonce.temperature"), "0.07");
+  EXPECT_EQ(parse_job("optimizer:\n  lr: 0.1234567890123456789\n", "t.yaml").optimizer.lr, 0.1234567890123456789);
+}
+
+// A typed section is the schema, the parse and the way back to text of its struct, with enums for choices.
+namespace {
+enum class Colour { Red, Green };
+struct Paint {
+  int64_t coats = 0;
+  double gloss = 0;
+  bool primer = false;
+  std::string brand;
+  Colour colour = Colour::Red;
+};
+const imprint::Section<Paint>& paint_section() {
+  static const auto s = imprint::Section<Paint>("paint")
+                            .integer("coats", &Paint::coats, int64_t{2}, imprint::Range::closed(1, 5), "Coats.")
+                            .real("gloss", &Paint::gloss, 0.5, imprint::Range::closed(0, 1).open_below(), "Gloss.")
+                            .flag("primer", &Paint::primer, true, "Primer first.", imprint::KeyRole::Shaping)
+                            .text("brand", &Paint::brand, "acme", "Brand.")
+                            .choice("colour", &Paint::colour, {{"red", Colour::Red}, {"green", Colour::Green}},
+                                    Colour::Green, "Colour.", imprint::KeyRole::Operational);
+  return s;
+}
+}  // namespace
+
+TEST(ConfigSection, DeclaresParsesAndWritesBackItsKeys) {
+  const imprint::Schema schema(paint_section().keys());
+  ASSERT_EQ(schema.keys().size(), 5u);
+  EXPECT_EQ(schema.find("paint.colour")->choices, (std::vector<std::string>{"red", "green"}));
+  EXPECT_TRUE(schema.find("paint.primer")->shapes_model());
+  EXPECT_EQ(imprint::describe_expected(*schema.find("paint.gloss")), "a number in (0, 1]");
+  const Paint defaults = paint_section().read(imprint::ConfigValues(schema));
+  EXPECT_EQ(defaults.coats, 2);
+  EXPECT_EQ(defaults.colour, Colour::Green);
+  EXPECT_EQ(defaults.brand, "acme");
+  const auto v = imprint::ConfigValues::parse(schema, "paint:\n  coats: 4\n  colour: red\n  gloss: 0.25\n", "p.yaml");
+  const Paint p = paint_section().read(v);
+  EXPECT_EQ(p.coats, 4);
+  EXPECT_EQ(p.colour, Colour::Red);
+  EXPECT_DOUBLE_EQ(p.gloss, 0.25);
+  EXPECT_EQ(paint_section().write(p), v.values()) << "write() gives back the canonical text read() took";
+  EXPECT_THROW(imprint::ConfigValues::parse(schema, "paint:\n  colour: blue\n", "p.yaml"), ConfigError);
+  // A key no section declared is a programming error naming the key, not a map::at.
+  try {
+    v.text("paint.thinner");
+    FAIL() << "no error";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("'paint.thinner' is read but no component declares it"), std::string::npos);
+  }
+}
+
+TEST(ConfigSection, AKeyDeclaredTwiceMustAgree) {
+  imprint::Schema schema(paint_section().keys());
+  imprint::KeySpec same = *schema.find("paint.coats");
+  same.doc = "Also read elsewhere.";
+  EXPECT_NO_THROW(schema.add(same));
+  EXPECT_NE(schema.find("paint.coats")->doc.find("Also read elsewhere."), std::string::npos);
+  imprint::KeySpec other = same;
+  other.default_value = "3";
+  EXPECT_THROW(schema.add(other), std::logic_error);
+}
+
+TEST(Config, TheSchemaIsTheSectionsAndTheRegistries) {
+  // Built once at first use: a contradiction between two declarations of a key would throw here.
+  const auto& schema = imprint::job_schema();
+  for (const auto& info : imprint::objective_registry()) {
+    EXPECT_NE(schema.find(imprint::weight_key(info)), nullptr) << info.name << " has no weight key";
+    for (const auto& k : info.keys) EXPECT_NE(schema.find(k.path), nullptr) << k.path;
+  }
+  for (const auto& e : imprint::encoder_registry()) {
+    EXPECT_NE(std::find(schema.find("model.name")->choices.begin(), schema.find("model.name")->choices.end(), e.name),
+              schema.find("model.name")->choices.end())
+        << e.name << " is not among model.name's choices";
+    for (const auto& k : e.keys) EXPECT_NE(schema.find(k.path), nullptr) << k.path;
+  }
+}
+
+TEST(Config, ADryRunChecksRulesWithoutTouchingFiles) {
+  // read_job checks every rule but no file; check_job_files is the separate step that does.
+  const JobConfig j = parse_job("data:\n  source: shards\n  path: /nonexistent/ds\n", "t.yaml");
+  EXPECT_EQ(j.data.source, imprint::DataSource::Shards);
+  EXPECT_THROW(imprint::check_job_files(j), ConfigError);
 }

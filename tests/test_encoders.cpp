@@ -3,41 +3,66 @@
 #include <cmath>
 
 #include "models/encoder.h"
+#include "models/encoder_spec.h"
 #include "models/log_mel.h"
 
 using namespace imprint;
 
 namespace {
-// Parameters are registry names; the first of each modality is also what model.name: auto builds.
-std::string modality_of(std::string name) {
-  name = name.substr(0, name.find('+'));
+
+// Every registered encoder, "image"/"audio" (model.name: auto) and one with a deep resampler: the test list
+// comes from the registry, so an encoder added there runs every test here.
+std::vector<std::string> encoder_params() {
+  std::vector<std::string> names{"image", "audio"};
+  for (const auto& e : encoder_registry()) names.push_back(e.name);
+  names.push_back("image_cnn+resampler");
+  return names;
+}
+
+std::string base_name(const std::string& param) { return param.substr(0, param.find('+')); }
+
+Modality modality_of(const std::string& param) {
+  const std::string name = base_name(param);
+  if (name == "image" || name == "audio") return parse_modality(name);
   for (const auto& e : encoder_registry())
     if (e.name == name) return e.modality;
-  return name;  // "image" / "audio"
+  throw std::invalid_argument("no encoder " + name);
 }
+
+const Schema& encoder_schema() {
+  static const Schema schema = [] {
+    Schema s(encoder_input_section().keys());
+    s.add(encoder_keys());
+    return s;
+  }();
+  return schema;
+}
+
 // "NAME+resampler": NAME with a 3-block, 2-head token resampler.
-EncoderSpec spec_for(std::string param) {
-  EncoderSpec s;
-  const auto plus = param.find("+resampler");
-  if (plus != std::string::npos) {
-    param = param.substr(0, plus);
-    s.resampler_depth = 3;
-    s.resampler_heads = 2;
+ConfigValues values_for(const std::string& param) {
+  ConfigValues v(encoder_schema());
+  const std::string name = base_name(param);
+  v.set("model.name", name == "image" || name == "audio" ? "auto" : name, "test");
+  v.set("data.modality", modality_name(modality_of(param)), "test");
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"model.embed_dim", "24"}, {"model.tokens", "3"}, {"model.width", "8"}, {"data.image_size", "20"},
+           {"data.sample_rate", "8000"}, {"model.audio.n_mels", "20"}, {"model.audio.n_fft", "128"},
+           {"model.audio.hop", "64"}})
+    v.set(key, value, "test");
+  if (param.find("+resampler") != std::string::npos) {
+    v.set("model.resampler_depth", "3", "test");
+    v.set("model.resampler_heads", "2", "test");
   }
-  s.name = param == "image" || param == "audio" ? "auto" : param;
-  s.modality = modality_of(param);
-  s.embed_dim = 24;
-  s.tokens = 3;
-  s.width = 8;
-  s.image_size = 20;
-  s.sample_rate = 8000;
-  s.n_mels = 20;
-  s.n_fft = 128;
-  s.hop = 64;
-  return s;
+  return v;
 }
+
+std::shared_ptr<Encoder> encoder_for(const std::string& param) {
+  const ConfigValues v = values_for(param);
+  return make_encoder(read_encoder_spec(v), v);
+}
+
 torch::Tensor input_for(const std::string& param, int64_t batch) {
-  return modality_of(param) == "image" ? torch::randn({batch, 3, 20, 20}) : torch::randn({batch, 1600}) * 0.1;
+  return modality_of(param) == Modality::Image ? torch::randn({batch, 3, 20, 20}) : torch::randn({batch, 1600}) * 0.1;
 }
 }  // namespace
 
@@ -45,7 +70,7 @@ class EncoderBothModalities : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EncoderBothModalities, OutputShapes) {
   torch::manual_seed(0);
-  auto enc = make_encoder(spec_for(GetParam()));
+  auto enc = encoder_for(GetParam());
   for (int64_t b : {1, 5}) {
     const Conditioning c = enc->encode(input_for(GetParam(), b));
     EXPECT_EQ(c.tokens.sizes(), (std::vector<int64_t>{b, 3, 24}));
@@ -58,7 +83,7 @@ TEST_P(EncoderBothModalities, SamplesAreEncodedIndependently) {
   // GroupNorm, not BatchNorm: a sample's embedding must not depend on what else is in the batch (or on
   // how the global batch is split over ranks).
   torch::manual_seed(0);
-  auto enc = make_encoder(spec_for(GetParam()));
+  auto enc = encoder_for(GetParam());
   auto x = input_for(GetParam(), 4);
   auto all = enc->encode(x).pooled;
   auto first = enc->encode(x.slice(0, 0, 1)).pooled;
@@ -68,7 +93,7 @@ TEST_P(EncoderBothModalities, SamplesAreEncodedIndependently) {
 TEST_P(EncoderBothModalities, GradientsMatchFiniteDifferences) {
   // The gradient path through trunk, resampler and pooling, in float64.
   torch::manual_seed(0);
-  auto enc = make_encoder(spec_for(GetParam()));
+  auto enc = encoder_for(GetParam());
   enc->to(torch::kDouble);
   auto x = input_for(GetParam(), 2).to(torch::kDouble);
   auto probe = torch::randn({2, 24}, torch::kDouble);
@@ -98,7 +123,7 @@ TEST_P(EncoderBothModalities, Float32GradientsMatchFloat64) {
   // The libtorch 1.13 GroupNorm bug (models/conv_block.h) shows only in float32 (inf gradients in the trunk),
   // so the float64 finite-difference check above cannot see it: compare float32 autograd with float64.
   torch::manual_seed(0);
-  auto enc = make_encoder(spec_for(GetParam()));
+  auto enc = encoder_for(GetParam());
   auto x = input_for(GetParam(), 3);
   auto probe = torch::randn({3, 24});
   auto grads = [&] {
@@ -121,8 +146,7 @@ TEST_P(EncoderBothModalities, Float32GradientsMatchFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modalities, EncoderBothModalities,
-                         ::testing::Values("image", "audio", "ecapa_tdnn", "audio_resnet34", "image_resnet", "image_vit",
-                                           "image_cnn+resampler"),
+                         ::testing::ValuesIn(encoder_params()),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                            std::string n = p.param;
                            for (char& ch : n) ch = ch == '+' ? '_' : ch;

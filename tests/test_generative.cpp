@@ -16,15 +16,16 @@
 #include "data/shard_writer.h"
 #include "data/synthetic_dataset.h"
 #include "data/synthetic_export.h"
-#include "models/conditional_unet.h"
+#include "generation/conditional_unet.h"
 #include "tests/tiny_run.h"
-#include "trainer/checkpoint_store.h"
-#include "trainer/ddim_sampler.h"
-#include "trainer/fidelity_eval.h"
-#include "trainer/generate_grid.h"
+#include "trainer/checkpoint/checkpoint_store.h"
+#include "generation/ddim_sampler.h"
+#include "trainer/evaluation/fidelity_eval.h"
+#include "trainer/inference/generate_grid.h"
 #include "trainer/objectives/denoise.h"
-#include "trainer/train_loop.h"
-#include "trainer/training_run.h"
+#include "trainer/trainer.h"
+#include "trainer/checkpoint/checkpoint_reader.h"
+#include "trainer/model_parts.h"
 
 using namespace imprint;
 using imprint::testing::fresh_dir;
@@ -53,20 +54,31 @@ std::vector<std::string> generative(const std::string& train, std::vector<std::s
   return sets;
 }
 
+std::shared_ptr<DenoiseObjective> make_denoise(const JobConfig& job) {
+  return std::make_shared<DenoiseObjective>(denoise_options(objective_context(job)), diffusion_spec(job.values, job.model));
+}
+
+// Rows of x0 as the batch of views the objective sees: the reference and the target are both x0 here.
+TrainBatch batch_of(const at::Tensor& x0, const at::Tensor& content, int64_t begin, int64_t end, int64_t step) {
+  const auto x = x0.slice(0, begin, end), c = content.slice(0, begin, end).unsqueeze(1);
+  return TrainBatch{at::stack({x, x}, 1), at::arange(begin, end), at::cat({c, c}, 1), step, begin};
+}
+EncodedBatch tokens_of(const at::Tensor& tok) { return EncodedBatch{tok.unsqueeze(1), {}}; }
+
 }  // namespace
 
 TEST(NoiseSchedule, BothKindsDecayFromCleanToNoise) {
-  for (const char* kind : {"linear", "cosine"}) {
+  for (const auto kind : {ScheduleKind::Linear, ScheduleKind::Cosine}) {
     const NoiseSchedule s(kind, 1000);
-    EXPECT_GT(s.alpha_bar(0), 0.99) << kind;
-    EXPECT_LT(s.alpha_bar(999), 0.01) << kind;
-    for (int64_t t = 1; t < 1000; ++t) ASSERT_LT(s.alpha_bar(t), s.alpha_bar(t - 1)) << kind << " t=" << t;
+    EXPECT_GT(s.alpha_bar(0), 0.99) << static_cast<int>(kind);
+    EXPECT_LT(s.alpha_bar(999), 0.01) << static_cast<int>(kind);
+    for (int64_t t = 1; t < 1000; ++t) ASSERT_LT(s.alpha_bar(t), s.alpha_bar(t - 1)) << static_cast<int>(kind) << " t=" << t;
   }
-  EXPECT_THROW(NoiseSchedule("quadratic", 10), std::invalid_argument);
+  EXPECT_THROW(NoiseSchedule(ScheduleKind::Cosine, 1), std::invalid_argument);
 }
 
 TEST(NoiseSchedule, TargetsSplitBackIntoTheCleanSampleAndTheNoise) {
-  const NoiseSchedule s("cosine", 1000);
+  const NoiseSchedule s(ScheduleKind::Cosine, 1000);
   torch::manual_seed(0);
   const auto x0 = torch::randn({4, 3, 5, 5}, torch::kDouble), eps = torch::randn({4, 3, 5, 5}, torch::kDouble);
   const auto t = torch::tensor({0, 10, 500, 999}, torch::kLong);
@@ -154,22 +166,21 @@ TEST(ConditionalUnet, Float32GradientsMatchFloat64) {
 }
 
 TEST(Denoise, RowDrawsDependOnTheGlobalRowNotOnTheSplit) {
-  const Config cfg = tiny_config("image", generative("all", {"objective.denoise.drop_identity=0.3"}));
+  const JobConfig cfg = tiny_config("image", generative("all", {"objective.denoise.drop_identity=0.3"}));
   torch::manual_seed(0);
-  DenoiseObjective d(denoise_options(cfg));
+  auto d = make_denoise(cfg);
   auto comm = make_local_communicator();
   torch::manual_seed(1);
   const auto x0 = torch::randn({6, 3, 16, 16}), tok = torch::randn({6, 2, 32});
   const auto content = torch::tensor({0, 1, 2, 0, 1, 2}, torch::kLong);
   auto loss = [&](int64_t begin, int64_t end) {
-    TrainBatch b{x0.slice(0, begin, end), x0.slice(0, begin, end), torch::arange(begin, end), content.slice(0, begin, end),
-                 /*step=*/5, /*first_row=*/begin};
-    return d.compute(b, EncodedBatch{Conditioning{tok.slice(0, begin, end), {}}, {}, {}}, *comm).loss.item<double>();
+    return d->compute(batch_of(x0, content, begin, end, /*step=*/5), tokens_of(tok.slice(0, begin, end)), *comm)
+        .loss.item<double>();
   };
   const double whole = loss(0, 6), halves = 0.5 * (loss(0, 3) + loss(3, 6));
   EXPECT_NEAR(whole, halves, 1e-6 * whole);
-  TrainBatch other{x0, x0, torch::arange(6), content, 6, 0};
-  EXPECT_NE(d.compute(other, EncodedBatch{Conditioning{tok, {}}, {}, {}}, *comm).loss.item<double>(), whole) << "draws ignore the step";
+  EXPECT_NE(d->compute(batch_of(x0, content, 0, 6, 6), tokens_of(tok), *comm).loss.item<double>(), whole)
+      << "draws ignore the step";
 }
 
 TEST(Denoise, MinSnrWeightingChangesTheLossNotItsSign) {
@@ -177,21 +188,21 @@ TEST(Denoise, MinSnrWeightingChangesTheLossNotItsSign) {
   auto snr = base;
   snr.push_back("objective.denoise.min_snr_gamma=5");
   torch::manual_seed(0);
-  DenoiseObjective plain(denoise_options(tiny_config("image", base)));
+  auto plain = make_denoise(tiny_config("image", base));
   torch::manual_seed(0);
-  DenoiseObjective weighted(denoise_options(tiny_config("image", snr)));
+  auto weighted = make_denoise(tiny_config("image", snr));
   auto comm = make_local_communicator();
   const auto x0 = torch::randn({4, 3, 16, 16}), tok = torch::randn({4, 2, 32});
-  TrainBatch b{x0, x0, torch::arange(4), torch::tensor({0, 1, 2, 0}, torch::kLong), 0, 0};
-  const double a = plain.compute(b, EncodedBatch{{tok, {}}, {}, {}}, *comm).loss.item<double>();
-  const double w = weighted.compute(b, EncodedBatch{{tok, {}}, {}, {}}, *comm).loss.item<double>();
+  const TrainBatch b = batch_of(x0, torch::tensor({0, 1, 2, 0}, torch::kLong), 0, 4, 0);
+  const double a = plain->compute(b, tokens_of(tok), *comm).loss.item<double>();
+  const double w = weighted->compute(b, tokens_of(tok), *comm).loss.item<double>();
   EXPECT_GT(w, 0);
   EXPECT_NE(a, w);
   EXPECT_LE(w, a + 1e-9);  // every weight min(snr, 5) / snr is at most 1
 }
 
 TEST(Denoise, PretrainingFreezesTheIdentityBranchAndTheEncoder) {
-  const auto run = build_training_run(tiny_config("image", generative("generator")), at::Device(at::kCPU));
+  const auto run = build_model_parts(tiny_config("image", generative("generator")), at::Device(at::kCPU));
   ASSERT_FALSE(run.named.empty());
   for (const auto& [name, p] : run.named) {
     EXPECT_EQ(name.rfind("objective.denoise.generator.", 0), 0u) << name << " trains in generator pretraining";
@@ -204,8 +215,8 @@ TEST(Denoise, AdapterTrainingFreezesTheGeneratorAndKeepsItOutOfCheckpoints) {
   train(tiny_config("image", generative("generator")), {pre, false, nullptr});
   const std::string ckpt = pre + "/checkpoints/step-00000008.ckpt";
   ASSERT_TRUE(fs::exists(ckpt));
-  const Config adapter = tiny_config("image", generative("adapter", {"objective.denoise.generator_from=" + ckpt}));
-  auto run = build_training_run(adapter, at::Device(at::kCPU));
+  const JobConfig adapter = tiny_config("image", generative("adapter", {"objective.denoise.generator_from=" + ckpt}));
+  auto run = build_model_parts(adapter, at::Device(at::kCPU));
   int64_t generator_weights = 0;
   for (const auto& [name, p] : run.named) {
     if (name.rfind("objective.", 0) != 0) continue;  // the encoder trains
@@ -247,11 +258,13 @@ TEST(Denoise, ResumeRefusesAChangedGeneratorAndLoadRefusesAnotherShape) {
   } catch (const CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find("objective.denoise.generator_fnv1a64"), std::string::npos) << e.what();
   }
-  DenoiseOptions wider = denoise_options(tiny_config("image", resumed));
-  wider.generator.width = 16;
-  auto g = make_generator(wider.generator);
+  const JobConfig job = tiny_config("image", resumed);
+  DiffusionSpec wider = diffusion_spec(job.values, job.model);
+  wider.width = 16;
+  wider.generator_from.clear();
+  Diffusion g(wider);
   try {
-    load_generator_weights(*g, ckpt, wider);
+    CheckpointReader(ckpt).load_pretrained_generator(g);
     FAIL() << "loaded a generator of another width";
   } catch (const CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find("objective.denoise.width is 8 there, 16 here"), std::string::npos) << e.what();
@@ -297,7 +310,7 @@ TEST(Sampler, RowsSharingANoiseStreamDifferOnlyByTheirCondition) {
   torch::manual_seed(0);
   ConditionalUnet g(tiny_generator());
   for (auto& p : g.parameters()) p.data().normal_(0, 0.1);
-  const NoiseSchedule schedule("cosine", 100);
+  const NoiseSchedule schedule(ScheduleKind::Cosine, 100);
   const auto content = torch::tensor({1, 1, 1}, torch::kLong);
   const auto tok = torch::randn({1, 2, 16}).expand({3, 2, 16}).contiguous();
   SamplerOptions o;
@@ -352,17 +365,17 @@ TEST(Fidelity, TheTrainingLoopScoresGeneratedSamplesWithAJudge) {
                                            "eval.judge=" + judge_ckpt, "eval.fidelity_identities=5",
                                            "eval.fidelity_content=2", "eval.fidelity_steps=3", "train.eval_every=4"});
   const auto s = train(tiny_config("image", sets), {dir, false, nullptr});
-  EXPECT_EQ(s.fidelity.identities, 5);
-  EXPECT_EQ(s.fidelity.samples, 10);
-  EXPECT_DOUBLE_EQ(s.fidelity.chance, 0.2);
-  for (const auto* f : {&s.fidelity.generated, &s.fidelity.floor, &s.fidelity.ceiling}) {
-    EXPECT_GE(f->top1, 0);
-    EXPECT_LE(f->top1, 1);
-    EXPECT_GE(f->content, 0) << "the synthetic dataset has content labels";
-    EXPECT_LE(f->cosine, 1 + 1e-6);
+  const auto& f = s.evaluation;  // what the denoise objective's evaluation reported last
+  EXPECT_EQ(f.at("fidelity_identities"), 5);
+  EXPECT_DOUBLE_EQ(f.at("fidelity_chance"), 0.2);
+  for (const char* row : {"", "_floor", "_real"}) {
+    EXPECT_GE(f.at(std::string("fidelity_top1") + row), 0);
+    EXPECT_LE(f.at(std::string("fidelity_top1") + row), 1);
+    EXPECT_GE(f.at(std::string("fidelity_content") + row), 0) << "the synthetic dataset has content labels";
+    EXPECT_LE(f.at(std::string("fidelity_cosine") + row), 1 + 1e-6);
   }
   // Samples with and without the identity are different samples (the adapter trained), scored apart.
-  EXPECT_NE(s.fidelity.generated.cosine, s.fidelity.floor.cosine);
+  EXPECT_NE(f.at("fidelity_cosine"), f.at("fidelity_cosine_floor"));
   std::ifstream metrics(dir + "/metrics.jsonl");
   std::string line;
   int records = 0;

@@ -9,10 +9,11 @@
 #include "trainer/objectives/aam_softmax.h"
 #include "trainer/objectives/infonce.h"
 #include "trainer/objectives/sharded_centers.h"
-#include "trainer/objectives/objective.h"
-#include "trainer/train_loop.h"
-#include "trainer/retrieval_eval.h"
-#include "trainer/verification_metrics.h"
+#include "trainer/objectives/combined_objective.h"
+#include "trainer/model_parts.h"
+#include "trainer/trainer.h"
+#include "trainer/evaluation/retrieval_eval.h"
+#include "trainer/evaluation/verification_metrics.h"
 
 using namespace imprint;
 using imprint::testing::tiny_config;
@@ -27,12 +28,14 @@ TEST(Objectives, TheWeightedSumOfTheTermsThatAreOn) {
   torch::manual_seed(3);
   auto comm = make_local_communicator();
   const Conditioning r = random_conditioning(8, 2, 16), t = random_conditioning(8, 2, 16);
-  const TrainBatch rows{torch::zeros({8, 1}), torch::zeros({8, 1}), torch::arange(8), {}};
-  InfoNCE alone(0.07, true);
+  const TrainBatch rows{torch::zeros({8, 2, 1}), torch::arange(8), {}};
+  InfoNCE alone({0.07, true});
   const double reference = alone.loss(r, t, comm.get()).item<double>();
-  CombinedObjective twice(tiny_config("image", {"objective.infonce.weight=2.5"}));
+  const JobConfig job = tiny_config("image", {"objective.infonce.weight=2.5"});
+  CombinedObjective twice(job.objectives, objective_context(job));
   ASSERT_EQ(twice.names(), std::vector<std::string>{"infonce"});
-  const ObjectiveOutput out = twice.compute(rows, EncodedBatch{r, t, {}}, *comm);
+  const EncodedBatch encoded{torch::stack({r.tokens, t.tokens}, 1), torch::stack({r.pooled, t.pooled}, 1)};
+  const ObjectiveOutput out = twice.compute(rows, encoded, *comm);
   EXPECT_NEAR(out.loss.item<double>(), 2.5 * reference, 1e-6 * reference);
   ASSERT_EQ(out.logged.size(), 1u);
   EXPECT_EQ(out.logged[0].first, "temperature");
@@ -43,7 +46,7 @@ TEST(Objectives, TheWeightedSumOfTheTermsThatAreOn) {
 
 TEST(Objectives, AllWeightsZeroIsAConfigError) {
   try {
-    CombinedObjective none(tiny_config("image", {"objective.infonce.weight=0"}));
+    tiny_config("image", {"objective.infonce.weight=0"});
     FAIL() << "no ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("every objective's weight is 0"), std::string::npos) << e.what();
@@ -52,11 +55,11 @@ TEST(Objectives, AllWeightsZeroIsAConfigError) {
 
 TEST(Encoders, BuiltByNameAndCheckedAgainstTheModality) {
   EncoderSpec spec;
-  spec.modality = "audio";
-  EXPECT_EQ(resolve_encoder_name(spec), "audio_cnn") << "auto picks the modality's default";
+  spec.modality = Modality::Audio;
+  EXPECT_EQ(resolve_encoder(spec).name, "audio_cnn") << "auto picks the modality's default";
   spec.name = "image_cnn";
   try {
-    resolve_encoder_name(spec);
+    resolve_encoder(spec);
     FAIL() << "an image encoder for audio must be refused";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("model.name: image_cnn encodes image, but data.modality is audio"),
@@ -69,25 +72,28 @@ TEST(Encoders, BuiltByNameAndCheckedAgainstTheModality) {
     EXPECT_NE(std::string(e.what()).find("audio_cnn encodes audio, but data.modality is image"), std::string::npos);
   }
   for (const auto& e : encoder_registry()) {
-    EncoderSpec s;
-    s.name = e.name;
-    s.modality = e.modality;
-    s.image_size = 16, s.width = 8, s.embed_dim = 16, s.tokens = 2, s.n_mels = 24, s.n_fft = 128, s.hop = 64;
-    EXPECT_TRUE(make_encoder(s)->named_parameters().contains("head.resampler.queries"))
+    const JobConfig job = tiny_config(modality_name(e.modality), {"model.name=" + e.name});
+    EXPECT_TRUE(make_encoder(job.model, job.values)->named_parameters().contains("head.resampler.queries"))
         << e.name << " must end in the shared conditioning head";
   }
 }
 
+namespace {
+Signature signature_of(const JobConfig& job) {
+  return model_signature(job, CombinedObjective(job.objectives, objective_context(job)));
+}
+}  // namespace
+
 TEST(ModelSignature, CoversOnlyWhatShapesTheModelBuilt) {
-  const auto image = model_signature(tiny_config("image"));
+  const auto image = signature_of(tiny_config("image"));
   EXPECT_EQ(image.at("model.name"), "image_cnn");
   EXPECT_EQ(image.count("model.audio.n_mels"), 0u) << "an image model has no audio front end";
   EXPECT_EQ(image.count("data.sample_rate"), 0u);
   EXPECT_EQ(image.at("objectives"), "infonce");
   EXPECT_EQ(image.at("objective.infonce.learn_temperature"), "true");
   EXPECT_EQ(image.count("objective.infonce.temperature"), 0u) << "an initial value does not shape parameters";
-  EXPECT_EQ(model_signature(tiny_config("image", {"model.audio.n_mels=30"})), image);
-  const auto audio = model_signature(tiny_config("audio"));
+  EXPECT_EQ(signature_of(tiny_config("image", {"model.audio.n_mels=30"})), image);
+  const auto audio = signature_of(tiny_config("audio"));
   EXPECT_EQ(audio.at("model.name"), "audio_cnn");
   EXPECT_EQ(audio.at("model.audio.n_mels"), "24");
 }
@@ -147,7 +153,7 @@ TEST(AamSoftmax, ASampleCountsAgainstItsClosestSubCentre) {
 }
 
 TEST(AamSoftmax, TrainsAnEncoderOnItsOwn) {
-  const Config cfg = imprint::testing::tiny_config(
+  const JobConfig cfg = imprint::testing::tiny_config(
       "image", {"objective.infonce.weight=0", "objective.aam.weight=1", "objective.aam.margin=0.1",
                 "objective.aam.margin_warmup_steps=10", "train.steps=80"});
   const auto s = train(cfg, {imprint::testing::fresh_dir("aam-train"), false, nullptr});
@@ -287,7 +293,7 @@ TEST(Verification, AsNormRemovesPerSampleScoreOffsets) {
 }
 
 TEST(Verification, AsNormInTheTrainingLoop) {
-  const Config cfg = tiny_config("image", {"train.steps=8", "eval.asnorm_cohort=20", "eval.asnorm_top_k=10",
+  const JobConfig cfg = tiny_config("image", {"train.steps=8", "eval.asnorm_cohort=20", "eval.asnorm_top_k=10",
                                            "checkpoint.keep_best=eer_asnorm", "train.eval_every=4"});
   const std::string dir = imprint::testing::fresh_dir("asnorm");
   const auto s = train(cfg, {dir, false, nullptr});

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "models/encoder.h"
+#include "models/encoder_spec.h"
 #include "trainer/optim/fused_optimizer_cpu.h"
 #include "trainer/optim/optimizer.h"
 

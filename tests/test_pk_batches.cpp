@@ -1,4 +1,4 @@
-// P x K batches: the sampler's extra views, and the objectives that read every view (supcon, ge2e, aam).
+// P x K batches: the sampler's views, and the objectives that read every view (supcon, ge2e, aam, triplet).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -6,13 +6,14 @@
 #include <cmath>
 #include <set>
 
-#include "data/pair_sampler.h"
+#include "data/view_sampler.h"
 #include "data/prefetch_loader.h"
 #include "data/synthetic_dataset.h"
 #include "tests/tiny_run.h"
 #include "trainer/objectives/ge2e.h"
 #include "trainer/objectives/supcon.h"
-#include "trainer/train_loop.h"
+#include "trainer/objectives/triplet.h"
+#include "trainer/trainer.h"
 
 using namespace imprint;
 using imprint::testing::fresh_dir;
@@ -75,78 +76,76 @@ at::Tensor ge2e_by_loops(const at::Tensor& views, double w, double b) {
 
 }  // namespace
 
-TEST(PxKSampler, TwoSamplesDrawExactlyWhatThePairSamplerDrew) {
+TEST(PxKSampler, TheFirstTwoViewsOfAnyKAreWhatTwoViewsDraw) {
   SyntheticDataset d(five_per_identity());
-  PairSampler pairs(d, 7, 8, 0, 1, true), four(d, 7, 8, 0, 1, true, true, 4);
+  ViewSampler pairs(d, 7, 8, 0, 1, true), four(d, 7, 8, 0, 1, true, true, 4);
   for (int64_t step = 0; step < 6; ++step) {
     const auto a = pairs.slots(step), b = four.slots(step);
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) {
       EXPECT_EQ(a[i].identity, b[i].identity);
-      EXPECT_EQ(a[i].reference_index, b[i].reference_index);
-      EXPECT_EQ(a[i].target_index, b[i].target_index);
-      EXPECT_EQ(a[i].reference_augment, b[i].reference_augment);
-      EXPECT_EQ(a[i].target_augment, b[i].target_augment);
-      EXPECT_TRUE(a[i].extra_index.empty());
-      ASSERT_EQ(b[i].extra_index.size(), 2u);
+      ASSERT_EQ(a[i].sample.size(), 2u);
+      ASSERT_EQ(b[i].sample.size(), 4u);
+      for (size_t v = 0; v < 2; ++v) {
+        EXPECT_EQ(a[i].sample[v], b[i].sample[v]);
+        EXPECT_EQ(a[i].augment[v], b[i].augment[v]);
+      }
+      EXPECT_NE(a[i].sample[0], a[i].sample[1]) << "the target is always another sample than the reference";
     }
   }
 }
 
 TEST(PxKSampler, ViewsAreDistinctWhileTheIdentityHasSamples) {
   SyntheticDataset d(five_per_identity());  // 5 samples per identity
-  PairSampler four(d, 3, 8, 0, 1, true, true, 4), seven(d, 3, 8, 0, 1, true, true, 7);
+  ViewSampler four(d, 3, 8, 0, 1, true, true, 4), seven(d, 3, 8, 0, 1, true, true, 7);
   for (int64_t step = 0; step < 10; ++step) {
     for (const auto& s : four.slots(step)) {
-      std::set<int64_t> seen{s.reference_index, s.target_index, s.extra_index[0], s.extra_index[1]};
-      EXPECT_EQ(seen.size(), 4u) << "step " << step;
-      for (auto a : s.extra_augment) EXPECT_NE(a, 0u);
+      EXPECT_EQ(std::set<int64_t>(s.sample.begin(), s.sample.end()).size(), 4u) << "step " << step;
+      for (auto a : s.augment) EXPECT_NE(a, 0u);
     }
     for (const auto& s : seven.slots(step)) {
-      // The first 3 extra views are the 3 samples the pair left; the last 2 are drawn again from all 5.
-      std::set<int64_t> first{s.reference_index, s.target_index, s.extra_index[0], s.extra_index[1], s.extra_index[2]};
-      EXPECT_EQ(first.size(), 5u);
-      for (size_t v = 3; v < 5; ++v) EXPECT_LT(s.extra_index[v], 5);
-      std::set<uint64_t> augments(s.extra_augment.begin(), s.extra_augment.end());
+      // The first 5 views are the identity's 5 samples; the last 2 are drawn again from all 5.
+      EXPECT_EQ(std::set<int64_t>(s.sample.begin(), s.sample.begin() + 5).size(), 5u);
+      for (size_t v = 5; v < 7; ++v) EXPECT_LT(s.sample[v], 5);
+      std::set<uint64_t> augments(s.augment.begin() + 2, s.augment.end());
       EXPECT_EQ(augments.size(), 5u) << "repeated samples must still be different views";
     }
   }
-  EXPECT_THROW(PairSampler(d, 1, 8, 0, 1, true, true, 1), std::invalid_argument);
+  EXPECT_THROW(ViewSampler(d, 1, 8, 0, 1, true, true, 1), std::invalid_argument);
 }
 
 TEST(PxKSampler, RanksSplitTheGlobalBatchAndItsViews) {
   SyntheticDataset d(five_per_identity());
-  PairSampler whole(d, 9, 8, 0, 1, true, true, 3);
+  ViewSampler whole(d, 9, 8, 0, 1, true, true, 3);
   for (int64_t step = 0; step < 4; ++step) {
-    std::vector<PairSlot> joined;
+    std::vector<ViewSlot> joined;
     for (int r = 0; r < 4; ++r) {
-      PairSampler part(d, 9, 8, r, 4, true, true, 3);
+      ViewSampler part(d, 9, 8, r, 4, true, true, 3);
       for (const auto& slot : part.slots(step)) joined.push_back(slot);
     }
     const auto all = whole.slots(step);
     ASSERT_EQ(joined.size(), all.size());
     for (size_t i = 0; i < all.size(); ++i) {
       EXPECT_EQ(joined[i].identity, all[i].identity);
-      EXPECT_EQ(joined[i].extra_index, all[i].extra_index);
-      EXPECT_EQ(joined[i].extra_augment, all[i].extra_augment);
+      EXPECT_EQ(joined[i].sample, all[i].sample);
+      EXPECT_EQ(joined[i].augment, all[i].augment);
     }
   }
 }
 
-TEST(PxKSampler, TheBatchHoldsEveryExtraView) {
+TEST(PxKSampler, TheBatchIsOneTensorOfEveryView) {
   SyntheticDataset d(five_per_identity());
-  PairSampler s(d, 2, 4, 0, 1, true, true, 4);
+  ViewSampler s(d, 2, 4, 0, 1, true, true, 4);
   const auto slots = s.slots(3);
-  const PairBatch b = build_batch(d, slots, 3);
-  ASSERT_TRUE(b.extra.defined());
-  EXPECT_EQ(b.extra.sizes(), (std::vector<int64_t>{4, 2, 3, 16, 16}));
+  const ViewBatch b = build_batch(d, slots, 3);
+  EXPECT_EQ(b.views.sizes(), (std::vector<int64_t>{4, 4, 3, 16, 16}));
   for (size_t i = 0; i < slots.size(); ++i)
-    for (int64_t v = 0; v < 2; ++v) {
+    for (int64_t v = 0; v < 4; ++v) {
       at::Tensor want = at::empty(d.sample_shape(), at::kFloat);
-      d.read(slots[i].identity, slots[i].extra_index[v], slots[i].extra_augment[v], want.data_ptr<float>());
-      EXPECT_TRUE(at::equal(b.extra[static_cast<int64_t>(i)][v], want)) << "row " << i << " view " << v;
+      d.read(slots[i].identity, slots[i].sample[v], slots[i].augment[v], want.data_ptr<float>());
+      EXPECT_TRUE(at::equal(b.views[static_cast<int64_t>(i)][v], want)) << "row " << i << " view " << v;
     }
-  EXPECT_FALSE(build_batch(d, PairSampler(d, 2, 4, 0, 1, true).slots(3), 3).extra.defined());
+  EXPECT_EQ(build_batch(d, ViewSampler(d, 2, 4, 0, 1, true).slots(3), 3).views.size(1), 2);
 }
 
 TEST(SupCon, IsThePapersSumOverAnchorsAndPositives) {
@@ -167,7 +166,7 @@ TEST(Ge2e, IsThePapersSoftmaxLossWithTheExclusiveCentroid) {
   torch::manual_seed(5);
   for (int64_t k : {2, 4}) {
     const auto views = torch::randn({5, k, 6}, torch::requires_grad());
-    Ge2e ge2e("softmax", 7.0, -2.0);
+    Ge2e ge2e({false, 7.0, -2.0});
     const auto loss = ge2e.loss(views);
     const auto want = ge2e_by_loops(views, 7.0, -2.0);
     EXPECT_NEAR(loss.item<double>(), want.item<double>(), 1e-5 * want.item<double>()) << "K=" << k;
@@ -180,7 +179,7 @@ TEST(Ge2e, IsThePapersSoftmaxLossWithTheExclusiveCentroid) {
 TEST(Ge2e, ContrastFormRewardsTheOwnCentroidAndPunishesTheHardestOther) {
   // Two identities, views exactly on their own axis: own cosine 1, other 0.
   const auto views = torch::tensor({1.0f, 0.0f, 1.0f, 0.0f, 0.0f, 1.0f, 0.0f, 1.0f}).view({2, 2, 2});
-  Ge2e ge2e("contrast", 10.0, -5.0);
+  Ge2e ge2e({true, 10.0, -5.0});
   const double sig = [](double x) { return 1 / (1 + std::exp(-x)); }(5.0), other = 1 / (1 + std::exp(5.0));
   EXPECT_NEAR(ge2e.loss(views).item<double>(), 1 - sig + other, 1e-6);
   // Identity 1's views swapped onto identity 0's axis: its own centroid still matches, but so does the other.
@@ -188,9 +187,52 @@ TEST(Ge2e, ContrastFormRewardsTheOwnCentroidAndPunishesTheHardestOther) {
   EXPECT_GT(ge2e.loss(confused).item<double>(), ge2e.loss(views).item<double>() + 0.5);
 }
 
-TEST(PxKTraining, SupconAndGe2eTrainAnEncoderFromFourViewsPerIdentity) {
-  for (const char* objective : {"supcon", "ge2e"}) {
-    const Config cfg = tiny_config("image", {"objective.infonce.weight=0", std::string("objective.") + objective + ".weight=1",
+// Hermans et al.'s batch-hard triplet loss written as loops over anchors, positives and negatives.
+namespace {
+at::Tensor triplet_by_loops(const at::Tensor& views, double margin) {
+  const auto z = unit(views);
+  const int64_t B = z.size(0), K = z.size(1);
+  at::Tensor total = at::zeros({}, at::kDouble);
+  for (int64_t r = 0; r < B; ++r)
+    for (int64_t v = 0; v < K; ++v) {
+      at::Tensor hardest_positive = at::full({}, -1.0, at::kDouble), hardest_negative = at::full({}, 9.0, at::kDouble);
+      for (int64_t r2 = 0; r2 < B; ++r2)
+        for (int64_t v2 = 0; v2 < K; ++v2) {
+          if (r2 == r && v2 == v) continue;
+          const auto d = (z[r][v] - z[r2][v2]).norm();
+          if (r2 == r) hardest_positive = at::maximum(hardest_positive, d);
+          if (r2 != r) hardest_negative = at::minimum(hardest_negative, d);
+        }
+      const auto diff = hardest_positive - hardest_negative;
+      total = total + (margin > 0 ? at::relu(diff + margin) : at::log1p(at::exp(diff)));
+    }
+  return total / (B * K);
+}
+}  // namespace
+
+TEST(Triplet, IsTheBatchHardLossOverEveryAnchor) {
+  torch::manual_seed(6);
+  for (double margin : {0.0, 0.3}) {
+    for (int64_t k : {2, 3}) {
+      const auto views = torch::randn({5, k, 6}, torch::requires_grad());
+      Triplet triplet(margin);
+      const auto loss = triplet.loss(views);
+      const auto want = triplet_by_loops(views, margin);
+      EXPECT_NEAR(loss.item<double>(), want.item<double>(), 1e-5 + 1e-5 * want.item<double>()) << "K=" << k;
+      const auto g = torch::autograd::grad({loss}, {views})[0];
+      const auto g_want = torch::autograd::grad({want}, {views})[0];
+      EXPECT_LT((g - g_want).abs().max().item<double>(), 1e-5) << "K=" << k << " margin " << margin;
+    }
+  }
+  // Every identity on its own axis: the hardest positive is at 0, the nearest negative at sqrt(2).
+  const auto apart = torch::tensor({1.0f, 0.0f, 1.0f, 0.0f, 0.0f, 1.0f, 0.0f, 1.0f}).view({2, 2, 2});
+  EXPECT_NEAR(Triplet(0.2).loss(apart).item<double>(), 0.0, 1e-6);
+  EXPECT_NEAR(Triplet(2.0).loss(apart).item<double>(), 2.0 - std::sqrt(2.0), 1e-5);
+}
+
+TEST(PxKTraining, SupconGe2eAndTripletTrainAnEncoderFromFourViewsPerIdentity) {
+  for (const char* objective : {"supcon", "ge2e", "triplet"}) {
+    const JobConfig cfg = tiny_config("image", {"objective.infonce.weight=0", std::string("objective.") + objective + ".weight=1",
                                              "train.samples_per_identity=4", "train.batch_size=8", "train.steps=40",
                                              "optimizer.lr=0.01"});
     const auto s = train(cfg, {fresh_dir(std::string("pk-") + objective), false, nullptr});
@@ -200,7 +242,7 @@ TEST(PxKTraining, SupconAndGe2eTrainAnEncoderFromFourViewsPerIdentity) {
 }
 
 TEST(PxKTraining, ExtraViewsNobodyReadsAreAConfigError) {
-  const Config cfg = tiny_config("image", {"train.samples_per_identity=3"});
+  const JobConfig cfg = tiny_config("image", {"train.samples_per_identity=3"});
   try {
     train(cfg, {fresh_dir("pk-unread"), false, nullptr});
     FAIL() << "trained with views no objective reads";

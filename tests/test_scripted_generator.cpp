@@ -1,4 +1,4 @@
-// Bring your own generator (models/scripted_generator.h): a TorchScript module made here with
+// Bring your own generator (generation/scripted_generator.h): a TorchScript module made here with
 // torch::jit::Module::define stands for a user's file. Adapter training trains exactly the parameters its
 // pattern names, keeps the rest as the file has them and out of checkpoints, and generate/resume refuse a
 // changed file; files that cannot serve get one message naming them.
@@ -10,10 +10,11 @@
 #include <fstream>
 
 #include "tests/tiny_run.h"
-#include "trainer/checkpoint_store.h"
-#include "trainer/generate_grid.h"
-#include "trainer/train_loop.h"
-#include "trainer/training_run.h"
+#include "trainer/checkpoint/checkpoint_store.h"
+#include "trainer/inference/generate_grid.h"
+#include "trainer/trainer.h"
+#include "trainer/checkpoint/checkpoint_reader.h"
+#include "trainer/model_parts.h"
 
 using namespace imprint;
 using imprint::testing::fresh_dir;
@@ -72,7 +73,7 @@ std::string error_of(const std::function<void()>& f) {
 TEST(ScriptedGenerator, AdapterTrainingTrainsOnlyThePatternsWeights) {
   const std::string dir = fresh_dir("script-gen");
   const std::string script = write_script(dir, 1.0);
-  const auto run = build_training_run(tiny_config("image", scripted(script, "adapter")), at::Device(at::kCPU));
+  const auto run = build_model_parts(tiny_config("image", scripted(script, "adapter")), at::Device(at::kCPU));
   std::vector<std::string> generator_weights;
   for (const auto& [name, p] : run.named)
     if (name.rfind("objective.", 0) == 0) generator_weights.push_back(name);
@@ -90,7 +91,7 @@ TEST(ScriptedGenerator, AdapterTrainingTrainsOnlyThePatternsWeights) {
     if (p.name == "adapter.w") adapter_file = p.value;
   }
   at::Tensor base, adapter;
-  for (auto& kv : g.denoise->generator().named_parameters().pairs()) {
+  for (auto& kv : g.diffusion->generator().named_parameters().pairs()) {
     if (kv.first == "base_w") base = kv.second;
     if (kv.first == "adapter__w") adapter = kv.second;
   }
@@ -118,18 +119,18 @@ TEST(ScriptedGenerator, AdapterTrainingTrainsOnlyThePatternsWeights) {
 TEST(ScriptedGenerator, FilesThatCannotServeAreNamed) {
   const std::string dir = fresh_dir("script-bad");
   const std::string good = write_script(dir + "/good", 1.0);
-  EXPECT_NE(error_of([&] { build_training_run(tiny_config("image", scripted(good, "adapter", {"objective.denoise.adapter_pattern=^lora"})), at::Device(at::kCPU)); })
+  EXPECT_NE(error_of([&] { build_model_parts(tiny_config("image", scripted(good, "adapter", {"objective.denoise.adapter_pattern=^lora"})), at::Device(at::kCPU)); })
                 .find("objective.denoise.adapter_pattern: '^lora' matches none of the parameters of " + good),
             std::string::npos);
   // id_scale declared a Tensor: the float imprint passes does not fit.
   const std::string tensor_scale =
       write_script(dir + "/tensor-scale", 1.0, "x_t: Tensor, t: Tensor, content: Tensor, id_tokens: Tensor, id_scale: Tensor");
   const std::string msg =
-      error_of([&] { build_training_run(tiny_config("image", scripted(tensor_scale, "adapter")), at::Device(at::kCPU)); });
+      error_of([&] { build_model_parts(tiny_config("image", scripted(tensor_scale, "adapter")), at::Device(at::kCPU)); });
   EXPECT_NE(msg.find("objective.denoise.generator_script: " + tensor_scale + ": forward(x_t [1, 3, 16, 16]"),
             std::string::npos) << msg;
   std::ofstream(dir + "/junk.pt") << "not a zip";
-  EXPECT_NE(error_of([&] { build_training_run(tiny_config("image", scripted(dir + "/junk.pt", "adapter")), at::Device(at::kCPU)); })
+  EXPECT_NE(error_of([&] { build_model_parts(tiny_config("image", scripted(dir + "/junk.pt", "adapter")), at::Device(at::kCPU)); })
                 .find("junk.pt: not a TorchScript file"),
             std::string::npos);
   EXPECT_THROW(tiny_config("image", scripted(good, "adapter", {"objective.denoise.generator_from=" + good})), ConfigError);

@@ -11,7 +11,7 @@
 #include "data/synthetic_dataset.h"
 #include "data/synthetic_export.h"
 #include "tests/tiny_run.h"
-#include "trainer/train_loop.h"
+#include "trainer/trainer.h"
 
 using namespace imprint;
 using imprint::testing::fresh_dir;
@@ -195,7 +195,7 @@ TEST(ShardDataset, DamagedDatasetsNameTheFile) {
 
 TEST(ShardDataset, TrainsFromShardsMadeOnFirstUse) {
   const std::string data = fresh_dir("shards-data");
-  const Config cfg = imprint::testing::tiny_config(
+  const JobConfig cfg = imprint::testing::tiny_config(
       "image", {"data.source=shards", "data.path=" + data, "data.create_if_missing=true", "train.steps=40"});
   const auto s = train(cfg, {fresh_dir("shards-run"), false});
   EXPECT_TRUE(fs::exists(data + "/manifest.json"));
@@ -206,7 +206,7 @@ TEST(ShardDataset, TrainsFromShardsMadeOnFirstUse) {
 
 TEST(ShardDataset, ConfigNamesAMissingDataset) {
   try {
-    Config::parse("data:\n  source: shards\n  path: /nonexistent/ds\n", "t.yaml");
+    check_job_files(parse_job("data:\n  source: shards\n  path: /nonexistent/ds\n", "t.yaml"));
     FAIL() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("t.yaml: data.path: '/nonexistent/ds' holds no manifest.json"),

@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "data/pair_sampler.h"
+#include "data/view_sampler.h"
 #include "data/prefetch_loader.h"
 #include "data/synthetic_dataset.h"
 
@@ -71,18 +71,18 @@ TEST(SyntheticDataset, HeldOutIdentitiesAreDisjoint) {
   EXPECT_EQ(d.eval_identities().size(), 6u);
 }
 
-TEST(PairSampler, DistinctIdentitiesPerStepAndFullCoveragePerEpoch) {
+TEST(ViewSampler, DistinctIdentitiesPerStepAndFullCoveragePerEpoch) {
   SyntheticDataset d(small(Modality::Image));
-  PairSampler s(d, 1, 8, 0, 1, true);
+  ViewSampler s(d, 1, 8, 0, 1, true);
   ASSERT_EQ(s.steps_per_epoch(), 5);
   for (int64_t epoch = 0; epoch < 2; ++epoch) {
     std::set<int64_t> seen;
     for (int64_t step = epoch * 5; step < (epoch + 1) * 5; ++step)
       for (const auto& slot : s.slots(step)) {
         EXPECT_TRUE(seen.insert(slot.identity).second) << "identity twice in epoch " << epoch;
-        EXPECT_NE(slot.reference_index, slot.target_index);
-        EXPECT_LT(slot.target_index, 5);
-        EXPECT_NE(slot.reference_augment, 0u);
+        EXPECT_NE(slot.sample[0], slot.sample[1]);
+        EXPECT_LT(slot.sample[1], 5);
+        EXPECT_NE(slot.augment[0], 0u);
       }
     EXPECT_EQ(seen.size(), 40u);
   }
@@ -90,58 +90,57 @@ TEST(PairSampler, DistinctIdentitiesPerStepAndFullCoveragePerEpoch) {
   EXPECT_NE(s.slots(0)[0].identity * 1000 + s.slots(0)[1].identity, s.slots(5)[0].identity * 1000 + s.slots(5)[1].identity);
 }
 
-TEST(PairSampler, RanksSplitTheGlobalBatchWithoutOverlap) {
+TEST(ViewSampler, RanksSplitTheGlobalBatchWithoutOverlap) {
   SyntheticDataset d(small(Modality::Image));
-  PairSampler whole(d, 3, 8, 0, 1, true);
+  ViewSampler whole(d, 3, 8, 0, 1, true);
   for (int64_t step : {0, 4, 11}) {
-    std::vector<PairSlot> joined;
+    std::vector<ViewSlot> joined;
     for (int r = 0; r < 4; ++r) {
-      PairSampler part(d, 3, 8, r, 4, true);
+      ViewSampler part(d, 3, 8, r, 4, true);
       for (const auto& slot : part.slots(step)) joined.push_back(slot);
     }
     const auto ref = whole.slots(step);
     ASSERT_EQ(joined.size(), ref.size());
     for (size_t i = 0; i < ref.size(); ++i) {
       EXPECT_EQ(joined[i].identity, ref[i].identity);
-      EXPECT_EQ(joined[i].reference_index, ref[i].reference_index);
-      EXPECT_EQ(joined[i].target_augment, ref[i].target_augment);
+      EXPECT_EQ(joined[i].sample, ref[i].sample);
+      EXPECT_EQ(joined[i].augment, ref[i].augment);
     }
   }
 }
 
-TEST(PairSampler, GeneratorTargetsCanStayClean) {
+TEST(ViewSampler, GeneratorTargetsCanStayClean) {
   // The denoise objective's targets are what its generator learns to draw: not augmented, and turning their
   // augmentation off changes nothing else the sampler draws.
   SyntheticDataset d(small(Modality::Image));
-  PairSampler both(d, 5, 8, 0, 1, true), references_only(d, 5, 8, 0, 1, true, /*augment_targets=*/false);
+  ViewSampler both(d, 5, 8, 0, 1, true), references_only(d, 5, 8, 0, 1, true, /*augment_targets=*/false);
   for (int64_t step : {0, 7}) {
     const auto a = both.slots(step), b = references_only.slots(step);
     for (size_t i = 0; i < a.size(); ++i) {
-      EXPECT_EQ(b[i].target_augment, 0u);
-      EXPECT_NE(a[i].target_augment, 0u);
-      EXPECT_EQ(a[i].reference_augment, b[i].reference_augment);
+      EXPECT_EQ(b[i].augment[1], 0u);
+      EXPECT_NE(a[i].augment[1], 0u);
+      EXPECT_EQ(a[i].augment[0], b[i].augment[0]);
       EXPECT_EQ(a[i].identity, b[i].identity);
-      EXPECT_EQ(a[i].target_index, b[i].target_index);
+      EXPECT_EQ(a[i].sample, b[i].sample);
     }
   }
 }
 
-TEST(PairSampler, RefusesImpossibleBatches) {
+TEST(ViewSampler, RefusesImpossibleBatches) {
   SyntheticDataset d(small(Modality::Image));
-  EXPECT_THROW(PairSampler(d, 1, 41, 0, 1, true), std::invalid_argument);
-  EXPECT_THROW(PairSampler(d, 1, 6, 0, 4, true), std::invalid_argument);
+  EXPECT_THROW(ViewSampler(d, 1, 41, 0, 1, true), std::invalid_argument);
+  EXPECT_THROW(ViewSampler(d, 1, 6, 0, 4, true), std::invalid_argument);
 }
 
 TEST(PrefetchLoader, WorkersDeliverTheSameBatchesInOrder) {
   SyntheticDataset d(small(Modality::Audio));
-  PairSampler s(d, 5, 4, 0, 1, true);
+  ViewSampler s(d, 5, 4, 0, 1, true);
   PrefetchLoader threaded(d, s, 3, 4, 2);
   for (int64_t step = 2; step < 12; ++step) {
-    PairBatch b = threaded.next();
+    ViewBatch b = threaded.next();
     EXPECT_EQ(b.step, step);
-    PairBatch ref = build_batch(d, s.slots(step), step);
-    EXPECT_TRUE(at::equal(b.reference, ref.reference));
-    EXPECT_TRUE(at::equal(b.target, ref.target));
+    ViewBatch ref = build_batch(d, s.slots(step), step);
+    EXPECT_TRUE(at::equal(b.views, ref.views));
     EXPECT_TRUE(at::equal(b.identity, ref.identity));
   }
 }
@@ -156,7 +155,7 @@ TEST(PrefetchLoader, WorkerErrorReachesTheTrainer) {
     std::vector<int64_t> sample_shape() const override { return {4}; }
     void read(int64_t, int64_t, uint64_t, float*) const override { throw std::runtime_error("shard 7 is gone"); }
   } broken;
-  PairSampler s(broken, 1, 2, 0, 1, false);
+  ViewSampler s(broken, 1, 2, 0, 1, false);
   PrefetchLoader loader(broken, s, 2, 2, 0);
   try {
     loader.next();

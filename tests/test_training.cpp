@@ -7,10 +7,12 @@
 
 #include "data/synthetic_export.h"
 #include "tests/tiny_run.h"
-#include "trainer/checkpoint_store.h"
-#include "trainer/encoder_export.h"
-#include "trainer/train_loop.h"
-#include "trainer/weight_average.h"
+#include "trainer/checkpoint/checkpoint_store.h"
+#include "trainer/inference/encoder_export.h"
+#include "trainer/dataset_setup.h"
+#include "trainer/run_device.h"
+#include "trainer/trainer.h"
+#include "trainer/checkpoint/weight_average.h"
 
 using namespace imprint;
 using imprint::testing::fresh_dir;
@@ -135,18 +137,18 @@ TEST(Training, ImageSizeComesFromTheDatasetUnlessTheConfigSetsIt) {
   const std::string dir = imprint::testing::fresh_dir("adopt-size");
   export_synthetic(spec, dir, 1 << 20);
   const std::string yaml = "data:\n  source: shards\n  path: " + dir + "\n";
-  Config free = Config::parse(yaml, "test.yaml");
-  ASSERT_EQ(free.get_int("data.image_size"), 32) << "the schema default, before";
+  ConfigValues free = parse_job_values(yaml, "test.yaml");
+  ASSERT_EQ(free.text("data.image_size"), "32") << "the schema default, before";
   const auto taken = adopt_dataset_shape(free);
-  EXPECT_EQ(free.get_int("data.image_size"), 16);
+  EXPECT_EQ(free.text("data.image_size"), "16");
   ASSERT_EQ(taken.size(), 1u);
   EXPECT_EQ(taken[0], "data.image_size: 16 from " + dir + "/manifest.json");
 
-  Config pinned = Config::parse(yaml, "test.yaml", {"data.image_size=32", "train.steps=1"});
+  ConfigValues pinned = parse_job_values(yaml, "test.yaml", {"data.image_size=32", "train.steps=1"});
   EXPECT_TRUE(adopt_dataset_shape(pinned).empty());
-  EXPECT_EQ(pinned.get_int("data.image_size"), 32);
+  EXPECT_EQ(pinned.text("data.image_size"), "32");
   try {
-    train(pinned, {imprint::testing::fresh_dir("adopt-size-run"), false, nullptr});
+    train(read_job(pinned, "test.yaml"), {imprint::testing::fresh_dir("adopt-size-run"), false, nullptr});
     FAIL() << "trained on 16-pixel images with data.image_size 32";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("data.image_size: is 32 but the images of " + dir + " are 16 pixels"),
@@ -168,7 +170,7 @@ TEST(Training, DefaultThreadsDoNotOversubscribeTheRanksCores) {
 // step on ties), and best.json says so; the checkpoint is a normal one.
 TEST(Training, KeepsTheBestCheckpointByTheChosenMetric) {
   const std::string dir = imprint::testing::fresh_dir("keep-best");
-  const Config cfg = imprint::testing::tiny_config(
+  const JobConfig cfg = imprint::testing::tiny_config(
       "image", {"train.steps=40", "train.eval_every=10", "checkpoint.keep_best=eer", "checkpoint.keep=1"});
   train(cfg, {dir, false, nullptr});
   double best = 2;
@@ -198,10 +200,9 @@ TEST(Training, AnEncodersOwnKeysRebuildItFromTheCheckpoint) {
                                                 "model.patch=2", "train.steps=2"}),
         {dir, false, nullptr});
   const TrainedEncoder t = load_trained_encoder(dir + "/checkpoints/step-00000002.ckpt");
-  EXPECT_EQ(t.spec.depth, 1);
-  EXPECT_EQ(t.spec.heads, 2);
-  EXPECT_EQ(t.spec.patch, 2);
-  EXPECT_EQ(t.signature.count("model.depth"), 1u);
+  EXPECT_EQ(t.signature.at("model.depth"), "1");
+  EXPECT_EQ(t.signature.at("model.heads"), "2");
+  EXPECT_EQ(t.signature.at("model.patch"), "2");
   const std::string cnn = imprint::testing::fresh_dir("reload-cnn-keys");
   train(imprint::testing::tiny_config("image", {"train.steps=2"}), {cnn, false, nullptr});
   const TrainedEncoder plain = load_trained_encoder(cnn + "/checkpoints/step-00000002.ckpt");
@@ -222,7 +223,7 @@ TEST(Training, AnEncodersOwnKeysRebuildItFromTheCheckpoint) {
 TEST(Training, EveryEncoderReloadsFromItsCheckpoint) {
   for (const auto& e : encoder_registry()) {
     const std::string dir = imprint::testing::fresh_dir("reload-" + e.name);
-    const Config cfg = imprint::testing::tiny_config(e.modality, {"model.name=" + e.name, "train.steps=2"});
+    const JobConfig cfg = imprint::testing::tiny_config(modality_name(e.modality), {"model.name=" + e.name, "train.steps=2"});
     train(cfg, {dir, false, nullptr});
     const TrainedEncoder t = load_trained_encoder(dir + "/checkpoints/step-00000002.ckpt");
     EXPECT_EQ(t.spec.name, e.name);

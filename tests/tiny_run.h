@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "trainer/config.h"
+#include "trainer/job_config.h"
 
 namespace imprint::testing {
 
-inline Config tiny_config(const std::string& modality, std::vector<std::string> extra = {}) {
+inline JobConfig tiny_config(const std::string& modality, std::vector<std::string> extra = {}) {
   std::vector<std::string> sets = {"data.modality=" + modality,
                                    "data.train_identities=48",
                                    "data.eval_identities=8",
@@ -35,7 +35,7 @@ inline Config tiny_config(const std::string& modality, std::vector<std::string> 
                                    "checkpoint.every=6",
                                    "checkpoint.keep=2"};
   sets.insert(sets.end(), extra.begin(), extra.end());
-  return Config::parse("", "tiny", sets);
+  return parse_job("", "tiny", sets);
 }
 
 // A fresh, empty folder under the system temp dir, unique per call.

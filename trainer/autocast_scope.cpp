@@ -3,7 +3,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
-#include "trainer/config.h"
+#include "config/config_error.h"
 
 // torch 2.4 replaced the per-backend autocast setters with ones taking the device type.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
@@ -12,8 +12,8 @@
 
 namespace imprint {
 
-void check_precision_supported(const std::string& precision, const at::Device& device) {
-  if (precision != "bf16" || device.is_cuda()) return;
+void check_precision_supported(bool bf16, const at::Device& device) {
+  if (!bf16 || device.is_cuda()) return;
 #if TORCH_VERSION_MAJOR < 2
   throw ConfigError("train.precision: bf16 on the CPU needs libtorch 2.0 or newer; this build has " +
                     std::string(TORCH_VERSION) + ", whose CPU GroupNorm and LayerNorm reject bfloat16 inputs under "

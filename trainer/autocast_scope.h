@@ -8,8 +8,8 @@
 
 namespace imprint {
 
-// Throws ConfigError naming train.precision when this build of libtorch cannot run `precision` on `device`.
-void check_precision_supported(const std::string& precision, const at::Device& device);
+// Throws ConfigError naming train.precision when this build of libtorch cannot run bf16 on `device`.
+void check_precision_supported(bool bf16, const at::Device& device);
 
 class AutocastScope {
  public:

@@ -5,8 +5,10 @@
 
 namespace imprint {
 
+enum class LrScheduleKind { Cosine, Constant };
+
 struct LrSchedule {
-  std::string name = "cosine";  // "cosine" | "constant"
+  LrScheduleKind kind = LrScheduleKind::Cosine;
   double peak = 1e-3;
   int64_t warmup_steps = 0;
   int64_t total_steps = 1;

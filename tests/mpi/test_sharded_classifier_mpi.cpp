@@ -11,7 +11,7 @@
 #include "tests/mpi/mpi_world.h"
 #include "tests/tiny_run.h"
 #include "trainer/objectives/aam_softmax.h"
-#include "trainer/train_loop.h"
+#include "trainer/trainer.h"
 
 using namespace imprint;
 using imprint::testing::g_world;
@@ -74,7 +74,7 @@ TEST(ShardedClassifier, LossAndGradientsMatchTheWholeClassifierOnOneRank) {
 }
 
 namespace {
-Config sharded_config(std::vector<std::string> more = {}) {
+JobConfig sharded_config(std::vector<std::string> more = {}) {
   std::vector<std::string> sets{"train.steps=12",          "train.batch_size=16", "objective.infonce.weight=0.5",
                                 "objective.aam.weight=1",  "objective.aam.margin_warmup_steps=6",
                                 "objective.aam.shard_classifier=true", "checkpoint.every=3"};
@@ -100,7 +100,7 @@ TEST(ShardedClassifier, NRanksTrainWhatOneRankTrains) {
 // Sampled negatives (Partial FC's sample_rate) are drawn per class from (seed, step, class): the same
 // classes are scored on any number of ranks, so sampling keeps N ranks = 1 rank.
 TEST(ShardedClassifier, SampledNegativesKeepNRanksEqualToOneRank) {
-  const Config cfg = sharded_config({"objective.aam.sample_rate=0.3"});
+  const JobConfig cfg = sharded_config({"objective.aam.sample_rate=0.3"});
   const auto dist = train(cfg, {shared_dir("pfc-sampled"), false, g_world});
   if (g_world->rank() == 0) {
     const auto single = train(cfg, {shared_dir("pfc-sampled-single") + "-r0", false, nullptr});

@@ -1,7 +1,9 @@
 #include "trainer/objectives/aam_softmax.h"
 
 #include "collectives/all_gather_autograd.h"
-#include "data/counter_rng.h"
+#include "config/config_error.h"
+#include "config/section.h"
+#include "core/rng.h"
 
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/functional/normalization.h>
@@ -13,24 +15,79 @@ namespace imprint {
 
 namespace F = torch::nn::functional;
 
-AamOptions aam_options(const Config& c) {
-  AamOptions o;
-  o.classes = c.get_int("objective.aam.classes");
-  o.embed_dim = c.get_int("model.embed_dim");
-  o.sub_centers = c.get_int("objective.aam.sub_centers");
-  o.margin_warmup_steps = c.get_int("objective.aam.margin_warmup_steps");
-  o.scale = c.get_float("objective.aam.scale");
-  o.margin = c.get_float("objective.aam.margin");
-  o.shard_classifier = c.get_bool("objective.aam.shard_classifier");
-  o.sample_rate = c.get_float("objective.aam.sample_rate");
-  if (o.sample_rate < 1 && !o.shard_classifier)
-    throw ConfigError("objective.aam.sample_rate: " + c.values().at("objective.aam.sample_rate") +
-                      " samples negative centres of the sharded classifier only; set objective.aam.shard_classifier: true");
-  o.seed = static_cast<uint64_t>(c.get_int("seed"));
-  o.adamw.beta1 = c.get_float("optimizer.beta1");
-  o.adamw.beta2 = c.get_float("optimizer.beta2");
-  o.adamw.eps = c.get_float("optimizer.eps");
+namespace {
+
+const Section<AamOptions>& aam_keys() {
+  using O = AamOptions;
+  using R = KeyRole;
+  static const auto section =
+      Section<O>("objective.aam")
+          .integer("classes", &O::classes, int64_t{0}, Range::closed(0, 1e8),
+                   "Class centres: the dataset's identity count, held-out identities included (their centres never "
+                   "get a positive). 0 takes it from the dataset (manifest, or data.train_identities + "
+                   "data.eval_identities).",
+                   R::Shaping)
+          .real("scale", &O::scale, 32, Range::closed(0, 1e4).open_below(),
+                "Logit scale s (WeSpeaker and ArcFace use 32 to 64).")
+          .real("margin", &O::margin, 0.2, Range::closed(0, 1.5),
+                "Additive angular margin m in radians, added to the true class's angle.")
+          .integer("margin_warmup_steps", &O::margin_warmup_steps, int64_t{0}, Range::closed(0, 1e9),
+                   "Steps over which the margin ramps linearly from 0 to objective.aam.margin; 0: the full margin "
+                   "from the start.")
+          .integer("sub_centers", &O::sub_centers, int64_t{1}, Range::closed(1, 64),
+                   "Centres per class (sub-center ArcFace): a sample counts against its closest one.", R::Shaping)
+          .flag("shard_classifier", &O::shard_classifier, false,
+                "Partial FC: each rank holds 1/N of the class centres (and their AdamW moments), scores the "
+                "all-gathered embeddings against them, and the softmax crosses ranks exactly. The centres then train "
+                "with their own AdamW (optimizer.lr/beta1/beta2/eps, no weight decay, outside optimizer.grad_clip); "
+                "checkpoints hold them whole, so a resume on another number of ranks re-shards them.",
+                R::Shaping)
+          .real("sample_rate", &O::sample_rate, 1, Range::closed(0, 1).open_below(),
+                "Sharded classifier only (Partial FC's sample_rate): each step scores the classes present in the "
+                "global batch plus this fraction of the other classes (drawn per class from seed and step, the same "
+                "on any number of ranks); 1 scores all.");
+  return section;
+}
+
+AamOptions aam_options(const ObjectiveContext& c) {
+  AamOptions o = aam_keys().read(c.values);
+  o.embed_dim = c.encoder.embed_dim;
+  o.seed = c.seed;
+  o.adamw.beta1 = c.optimizer.beta1;
+  o.adamw.beta2 = c.optimizer.beta2;
+  o.adamw.eps = c.optimizer.eps;
   return o;
+}
+
+}  // namespace
+
+ObjectiveInfo aam_objective() {
+  ObjectiveInfo info;
+  info.name = "aam";
+  info.summary = "additive angular margin softmax (ArcFace; trainer/objectives/aam_softmax.h): every sample's "
+                 "pooled embedding (all K views) is classified among the dataset's identities with a margin";
+  info.keys = aam_keys().keys();
+  info.make = [](const ObjectiveContext& c) { return std::make_shared<AamSoftmax>(aam_options(c)); };
+  info.check = [](const ObjectiveContext& c) {
+    const AamOptions o = aam_keys().read(c.values);
+    if (o.sample_rate < 1 && !o.shard_classifier)
+      throw ConfigError("objective.aam.sample_rate: " + c.values.text("objective.aam.sample_rate") +
+                        " samples negative centres of the sharded classifier only; set "
+                        "objective.aam.shard_classifier: true");
+  };
+  info.adopt = [](ConfigValues& values, const DatasetFacts& facts) -> std::vector<std::string> {
+    if (aam_keys().read(values).classes != 0) return {};
+    values.set("objective.aam.classes", std::to_string(facts.identities), facts.where);
+    return {"objective.aam.classes: " + std::to_string(facts.identities) + " from " + facts.where};
+  };
+  return info;
+}
+
+void AamSoftmax::check_dataset(const DatasetFacts& facts) const {
+  if (options_.classes < facts.identities)
+    throw ConfigError("objective.aam.classes: is " + std::to_string(options_.classes) + " but " + facts.where +
+                      "'s identities go up to index " + std::to_string(facts.identities - 1) + "; set it to " +
+                      std::to_string(facts.identities) + " (or 0 to take it from the dataset)");
 }
 
 AamSoftmax::AamSoftmax(const AamOptions& o) : options_(o) {
@@ -92,7 +149,7 @@ torch::Tensor AamSoftmax::loss(const torch::Tensor& embeddings, const torch::Ten
 
 ObjectiveOutput AamSoftmax::compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm) {
   // Every view of every identity is classified: [B, K, D] -> [B*K, D], labels repeated per view.
-  const auto views = encoded.pooled_views();
+  const auto& views = encoded.pooled;  // [B, K, D]
   const auto embeddings = views.reshape({-1, views.size(2)});
   const auto labels = batch.identity.to(views.device()).repeat_interleave(views.size(1));
   torch::Tensor accuracy;
@@ -125,7 +182,8 @@ at::Tensor AamSoftmax::sampled_classes(const ShardRange& range, const at::Tensor
     if (l[i] >= range.begin && l[i] < range.end) keep[static_cast<size_t>(l[i] - range.begin)] = 1;
   std::vector<int64_t> kept;
   for (int64_t c = 0; c < n; ++c) {
-    CounterRng rng(mix(options_.seed, 0x5a3b1e, static_cast<uint64_t>(step), static_cast<uint64_t>(range.begin + c)));
+    CounterRng rng(stream_key(options_.seed, Stream::NegativeCentres, static_cast<uint64_t>(step),
+                              static_cast<uint64_t>(range.begin + c)));
     if (keep[static_cast<size_t>(c)] || rng.uniform() < options_.sample_rate) kept.push_back(c);
   }
   return at::tensor(kept, at::kLong);

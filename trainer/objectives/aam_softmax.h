@@ -25,7 +25,7 @@
 #pragma once
 #include <memory>
 
-#include "trainer/objectives/objective.h"
+#include "trainer/objectives/objective_registry.h"
 #include "trainer/objectives/sharded_centers.h"
 
 namespace imprint {
@@ -40,13 +40,15 @@ struct AamOptions {
   uint64_t seed = 0;    // draws the sharded centres (row by row, the same on any world size)
   ShardedAdamW adamw;   // the sharded centres' optimizer
 };
-AamOptions aam_options(const Config& config);
+// Its registry entry (objective_registry.h): keys objective.aam.*; takes its class count from the dataset.
+ObjectiveInfo aam_objective();
 
 class AamSoftmax final : public Objective {
  public:
   explicit AamSoftmax(const AamOptions& options);
   ObjectiveOutput compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm) override;
-  bool reads_extra() const override { return true; }
+  int64_t views_read(int64_t k) const override { return k; }
+  void check_dataset(const DatasetFacts& facts) const override;
   // The loss of `embeddings` [N, D] with class `labels` [N] at optimizer step `step` (tests).
   torch::Tensor loss(const torch::Tensor& embeddings, const torch::Tensor& labels, int64_t step,
                      torch::Tensor* accuracy = nullptr) const;

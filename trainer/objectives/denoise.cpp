@@ -4,138 +4,225 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 
-#include "data/counter_rng.h"
-#include "data/shard_format.h"
-#include "models/scripted_generator.h"
-#include "trainer/checkpoint_store.h"
-#include "trainer/module_state.h"
+#include "config/config_error.h"
+#include "config/section.h"
+#include "core/rng.h"
+#include "core/text.h"
+#include "generation/scripted_generator.h"
+#include "trainer/checkpoint/checkpoint_reader.h"
+#include "trainer/checkpoint/checkpoint_store.h"
+#include "trainer/objectives/denoise_fidelity.h"
 
 namespace imprint {
 
-DenoiseOptions denoise_options(const Config& c) {
-  DenoiseOptions o;
-  o.train = c.get_string("objective.denoise.train");
-  o.generator_from = c.get_string("objective.denoise.generator_from");
-  o.generator_script = c.get_string("objective.denoise.generator_script");
-  o.adapter_pattern = c.get_string("objective.denoise.adapter_pattern");
-  o.generator.channels = 3;
-  o.generator.image_size = c.get_int("data.image_size");
-  o.generator.width = c.get_int("objective.denoise.width");
-  o.generator.heads = c.get_int("objective.denoise.heads");
-  o.generator.content_classes = c.get_int("objective.denoise.content_classes");
-  o.generator.id_dim = c.get_int("model.embed_dim");
-  o.schedule = c.get_string("objective.denoise.schedule");
-  o.timesteps = c.get_int("objective.denoise.timesteps");
-  o.prediction = parse_prediction(c.get_string("objective.denoise.prediction"));
-  o.drop_identity = c.get_float("objective.denoise.drop_identity");
-  o.drop_content = c.get_float("objective.denoise.drop_content");
-  o.drop_both = c.get_float("objective.denoise.drop_both");
-  o.min_snr_gamma = c.get_float("objective.denoise.min_snr_gamma");
-  o.id_scale = c.get_float("objective.denoise.id_scale");
-  o.seed = static_cast<uint64_t>(c.get_int("seed"));
+namespace {
+
+// The objective's own keys under objective.denoise.*; the generator's are generation/diffusion.h's.
+const Section<DenoiseOptions>& training_keys() {
+  using O = DenoiseOptions;
+  static const auto section =
+      Section<O>("objective.denoise")
+          .choice("train", &O::train,
+                  {{"generator", DenoiseTraining::Generator}, {"adapter", DenoiseTraining::Adapter},
+                   {"all", DenoiseTraining::All}},
+                  DenoiseTraining::All,
+                  "What learns: generator = pretraining on content only (encoder unused); adapter = generator frozen "
+                  "(from generator_from) except the identity branch of its cross-attention, plus the encoder; all = "
+                  "everything (from generator_from when given).",
+                  KeyRole::Shaping)
+          .real("drop_identity", &O::drop_identity, 0.05, Range::closed(0, 1),
+                "Fraction of rows trained with the identity tokens dropped (zeroed), for classifier-free guidance.")
+          .real("drop_content", &O::drop_content, 0.05, Range::closed(0, 1),
+                "Fraction of rows trained with the content label dropped (the null label).")
+          .real("drop_both", &O::drop_both, 0.05, Range::closed(0, 1), "Fraction of rows with both dropped.")
+          .real("min_snr_gamma", &O::min_snr_gamma, 0, Range::closed(0, 1e6),
+                "> 0: weight each row's loss by min(SNR, gamma) / SNR (eps) or / (SNR + 1) (v), Min-SNR (Hang et al. "
+                "2023); 5 is the paper's choice. 0: unweighted.")
+          .real("id_scale", &O::id_scale, 1, Range::closed(0, 100),
+                "Scale lambda of the identity branch of every cross-attention while training.");
+  return section;
+}
+
+// Identity fidelity in the training loop: eval.* keys only this objective reads.
+const Section<DenoiseOptions>& fidelity_keys() {
+  using O = DenoiseOptions;
+  static const auto section =
+      Section<O>("eval")
+          .text("judge", &O::judge, "",
+                "Identity fidelity of generated samples (needs objective.denoise.train adapter or all): an imprint "
+                "checkpoint of an encoder trained on the TRAINING identities only (e.g. a contrastive run on the "
+                "same dataset) that scores samples generated from ONE reference of each held-out identity, beside "
+                "the same without the identity tokens (floor) and real samples (ceiling); \"\" turns it off.")
+          .integer("fidelity_identities", &O::fidelity_identities, int64_t{16}, Range::closed(2, 1e6),
+                   "Held-out identities whose reference is generated from (the first ones; top-1 chance is 1 / this).")
+          .integer("fidelity_content", &O::fidelity_content, int64_t{4}, Range::closed(1, 1e4),
+                   "Samples generated per reference: one per content label, spread over the vocabulary.")
+          .integer("fidelity_steps", &O::fidelity_steps, int64_t{20}, Range::closed(1, 1e4),
+                   "DDIM steps of the samples the judge scores.")
+          .real("fidelity_guidance", &O::fidelity_guidance, 3, Range::closed(0, 100),
+                "Classifier-free guidance scale of those samples (1 = none).")
+          .integer("content_bank_identities", &O::content_bank_identities, int64_t{256}, Range::closed(1, 1e6),
+                   "Training identities whose samples read a sample's content label (nearest neighbour: cosine of "
+                   "the mean-removed pixels). Every rank holds them all on its device: identities x samples x sample "
+                   "size x 4 bytes (82 MB for the font recipe's 32x32 RGB glyphs).");
+  return section;
+}
+
+std::vector<KeySpec> denoise_keys() {
+  std::vector<KeySpec> keys = training_keys().keys();
+  for (const auto& k : diffusion_section().keys()) keys.push_back(k);
+  for (const auto& k : fidelity_keys().keys()) keys.push_back(k);
+  return keys;
+}
+
+[[noreturn]] void fail(const std::string& key, const std::string& what) { throw ConfigError(key + ": " + what); }
+
+void check_denoise(const ObjectiveContext& c) {
+  const DenoiseOptions o = denoise_options(c);
+  const DiffusionSpec g = diffusion_spec(c.values, c.encoder);
+  if (c.encoder.modality != Modality::Image)
+    fail("objective.denoise.weight", "the denoise objective's generator draws images; data.modality is audio");
+  if (c.encoder.image_size % 4 != 0)
+    fail("data.image_size", "must be a multiple of 4 for the denoise objective's generator (two 2x downsamplings)");
+  if (o.drop_identity + o.drop_content + o.drop_both > 1)
+    fail("objective.denoise.drop_both", "the three dropout rates add up to more than 1");
+  if (o.train == DenoiseTraining::Adapter && g.generator_from.empty() && g.generator_script.empty())
+    fail("objective.denoise.generator_from", "is required with objective.denoise.train: adapter (the checkpoint of a "
+                                             "run with objective.denoise.train: generator), or a TorchScript "
+                                             "generator in objective.denoise.generator_script");
+  if (!g.generator_from.empty() && !g.generator_script.empty())
+    fail("objective.denoise.generator_script", "set together with objective.denoise.generator_from; a generator "
+                                               "comes from one of them");
+  if (o.train == DenoiseTraining::Generator)
+    for (const auto& other : c.enabled)
+      if (other != "denoise")
+        fail("objective." + other + ".weight",
+             "generator pretraining (objective.denoise.train: generator) does not train the encoder; set it to 0");
+  if (!o.judge.empty()) {
+    if (o.train == DenoiseTraining::Generator)
+      fail("eval.judge", "scores samples generated from a reference's identity tokens: it needs the denoise "
+                         "objective with objective.denoise.train adapter or all");
+    if (c.gallery_per_identity < 2)
+      fail("eval.gallery_per_identity", "must be at least 2 with eval.judge (real samples are scored leave-one-out)");
+  }
+}
+
+void check_denoise_files(const ObjectiveContext& c) {
+  const DenoiseOptions o = denoise_options(c);
+  const DiffusionSpec g = diffusion_spec(c.values, c.encoder);
+  for (const auto& [key, path] : {std::pair<std::string, std::string>{"objective.denoise.generator_from", g.generator_from},
+                                  {"objective.denoise.generator_script", g.generator_script},
+                                  {"eval.judge", o.judge}})
+    if (!path.empty() && !std::ifstream(path)) fail(key, "'" + path + "' cannot be opened");
+}
+
+}  // namespace
+
+DenoiseOptions denoise_options(const ObjectiveContext& c) {
+  DenoiseOptions o = training_keys().read(c.values);
+  fidelity_keys().read_into(c.values, o);
+  o.seed = c.seed;
   return o;
 }
 
-std::string load_generator_weights(Generator& generator, const std::string& path, const DenoiseOptions& o) {
-  torch::serialize::InputArchive ar;
-  read_checkpoint(path, ar);  // verifies length and checksum
-  c10::IValue sig_value;
-  if (!ar.try_read("signature", sig_value))
-    throw CheckpointError(path + ": objective.denoise.generator_from: no model signature (not an imprint checkpoint?)");
-  const auto sig = parse_signature(sig_value.toStringRef());
-  const auto objectives = sig.count("objectives") ? sig.at("objectives") : "";
-  if (objectives.find("denoise") == std::string::npos)
-    throw CheckpointError(path + ": objective.denoise.generator_from: this checkpoint holds no generator (trained "
-                          "with objectives '" + objectives + "'; train one with objective.denoise.train: generator)");
-  const std::map<std::string, std::string> shape = {
-      {"objective.denoise.width", std::to_string(o.generator.width)},
-      {"objective.denoise.heads", std::to_string(o.generator.heads)},
-      {"objective.denoise.content_classes", std::to_string(o.generator.content_classes)},
-      {"data.image_size", std::to_string(o.generator.image_size)},
-      {"model.embed_dim", std::to_string(o.generator.id_dim)}};
-  const std::string diffs = signature_differences(shape, sig);
-  if (!diffs.empty())
-    throw CheckpointError(path + ": objective.denoise.generator_from: its generator has another shape: " + diffs);
-  torch::serialize::InputArchive objective;
-  if (!ar.try_read("objective", objective)) throw CheckpointError(path + ": no objective state in it");
-  std::vector<std::pair<std::string, at::Tensor>> wanted;
-  for (auto& kv : generator.named_parameters().pairs())
-    if (!generator.is_adapter_parameter(kv.first)) wanted.emplace_back("denoise.generator." + kv.first, kv.second);
-  for (auto& kv : generator.named_buffers().pairs()) wanted.emplace_back("denoise.generator." + kv.first, kv.second);
-  read_named_tensors(objective, wanted, path + ": objective");
-  return file_fnv1a64(path);
+ObjectiveInfo denoise_objective() {
+  ObjectiveInfo info;
+  info.name = "denoise";
+  info.summary = "the generative objective (trainer/objectives/denoise.h): a conditional diffusion generator "
+                 "predicts the noise added to the target from its content label and the reference's identity "
+                 "tokens. Images only";
+  info.keys = denoise_keys();
+  info.make = [](const ObjectiveContext& c) {
+    return std::make_shared<DenoiseObjective>(denoise_options(c), diffusion_spec(c.values, c.encoder));
+  };
+  info.check = check_denoise;
+  info.check_files = check_denoise_files;
+  // Alone it reads the reference's tokens, not its pooled vector: on several ranks the pooled head then gets no
+  // gradient, which the reducer must be told to expect.
+  info.example = {"data.content_classes=4", "objective.denoise.content_classes=4", "objective.denoise.width=8",
+                  "distributed.find_unused_parameters=true"};
+  return info;
 }
 
-DenoiseObjective::DenoiseObjective(const DenoiseOptions& o) : options_(o), schedule_(o.schedule, o.timesteps) {
-  if (!o.generator_script.empty()) {
-    if (!o.generator_from.empty())
-      throw ConfigError("objective.denoise.generator_script: set together with objective.denoise.generator_from; a "
-                        "generator comes from one of them");
-    std::shared_ptr<ScriptedGenerator> script;
-    try {
-      script = std::make_shared<ScriptedGenerator>(o.generator_script, o.adapter_pattern, o.generator);
-    } catch (const std::invalid_argument& e) {
-      throw ConfigError(std::string("objective.denoise.generator_script: ") + e.what());
-    }
-    if (o.train != "generator" && script->adapter_names().empty()) {
-      std::string names;
-      for (const auto& kv : script->named_parameters().pairs()) names += (names.empty() ? "" : ", ") + kv.first;
-      throw ConfigError("objective.denoise.adapter_pattern: '" + o.adapter_pattern + "' matches none of the parameters of " +
-                        o.generator_script + " (" + names + "; '.' is written '__' here)");
-    }
-    generator_ = register_module("generator", script);
-    generator_hash_ = file_fnv1a64(o.generator_script);
-  } else {
-    generator_ = register_module("generator", make_generator(o.generator));
+DenoiseObjective::DenoiseObjective(const DenoiseOptions& o, const DiffusionSpec& spec) : options_(o) {
+  try {
+    diffusion_ = std::make_shared<Diffusion>(spec);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(std::string("objective.denoise.generator_script: ") + e.what());
   }
-  if (o.train == "adapter" && o.generator_from.empty() && o.generator_script.empty())
+  Generator& g = diffusion_->generator();
+  if (!spec.generator_script.empty() && o.train != DenoiseTraining::Generator) {
+    std::vector<std::string> names;
+    for (const auto& kv : g.named_parameters().pairs())
+      if (g.is_adapter_parameter(kv.first)) names.push_back(kv.first);
+    if (names.empty()) {
+      std::string all;
+      for (const auto& kv : g.named_parameters().pairs()) all += (all.empty() ? "" : ", ") + kv.first;
+      throw ConfigError("objective.denoise.adapter_pattern: '" + spec.adapter_pattern + "' matches none of the "
+                        "parameters of " + spec.generator_script + " (" + all + "; '.' is written '__' here)");
+    }
+  }
+  register_module("generator", diffusion_->generator_module());
+  if (o.train == DenoiseTraining::Adapter && spec.generator_from.empty() && spec.generator_script.empty())
     throw ConfigError("objective.denoise.generator_from: objective.denoise.train: adapter trains against a frozen "
                       "generator; name the checkpoint of a run with objective.denoise.train: generator (or a "
                       "TorchScript generator in objective.denoise.generator_script)");
-  if (!o.generator_from.empty()) {
-    generator_hash_ = load_generator_weights(*generator_, o.generator_from, o);
-    generator_->init_adapter_from_content();
+  if (!spec.generator_from.empty()) {
+    CheckpointReader(spec.generator_from).load_pretrained_generator(*diffusion_);
+    g.init_adapter_from_content();
   }
-  for (auto& kv : generator_->named_parameters().pairs()) {
-    const bool adapter = generator_->is_adapter_parameter(kv.first);
-    const bool trains = o.train == "all" || (o.train == "adapter" ? adapter : !adapter);
+  try {
+    frozen_facts_ = frozen_generator_facts(spec);
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(std::string("objective.denoise.generator_from: ") + e.what());
+  }
+  for (auto& kv : g.named_parameters().pairs()) {
+    const bool adapter = g.is_adapter_parameter(kv.first);
+    const bool trains = o.train == DenoiseTraining::All || (o.train == DenoiseTraining::Adapter ? adapter : !adapter);
     kv.second.set_requires_grad(trains);
   }
 }
 
-std::map<std::string, std::string> DenoiseObjective::signature() const {
-  if (generator_hash_.empty()) return {};
-  if (options_.generator_script.empty()) return {{"objective.denoise.generator_fnv1a64", generator_hash_}};
-  // Only for scripted generators, so checkpoints from before these keys existed keep their signature.
-  return {{"objective.denoise.generator_fnv1a64", generator_hash_},
-          {"objective.denoise.generator_script", options_.generator_script},
-          {"objective.denoise.adapter_pattern", options_.adapter_pattern}};
+void DenoiseObjective::check_dataset(const DatasetFacts& facts) const {
+  const int64_t want = diffusion_->spec().content_classes;
+  if (facts.content_labels != want)
+    throw ConfigError("objective.denoise.content_classes: is " + std::to_string(want) + " but " + facts.where +
+                      " has " + std::to_string(facts.content_labels) + " content labels; set it to " +
+                      std::to_string(facts.content_labels));
+}
+
+std::unique_ptr<ObjectiveEvaluation> DenoiseObjective::evaluation(const EvaluationContext& context) {
+  if (options_.judge.empty()) return nullptr;
+  return std::make_unique<FidelityEvaluation>(*diffusion_, options_, context);
 }
 
 ObjectiveOutput DenoiseObjective::compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator&) {
-  const Conditioning& reference = encoded.reference;
-  const at::Tensor& x0 = batch.target;
+  const at::Tensor x0 = batch.view(1).contiguous();  // the target
   const int64_t B = x0.size(0), numel = x0.numel() / std::max<int64_t>(1, B);
-  const int64_t classes = options_.generator.content_classes;
+  const DiffusionSpec& spec = diffusion_->spec();
+  const NoiseSchedule& schedule = diffusion_->schedule();
+  const int64_t classes = spec.content_classes;
+  const bool pretraining = options_.train == DenoiseTraining::Generator;
   // Per-row draws on the CPU from (seed, step, global row): timestep, condition dropout, noise.
   at::Tensor t = at::empty({B}, at::kLong), keep_id = at::empty({B}, at::kFloat), eps = at::empty_like(x0, at::kCPU);
   at::Tensor content = at::full({B}, classes, at::kLong);  // `classes` = no content
-  const at::Tensor given = batch.content.defined() ? batch.content.to(at::kCPU).contiguous() : at::Tensor();
+  const at::Tensor given = batch.content.defined() ? batch.content.select(1, 1).contiguous() : at::Tensor();
   float* e = eps.data_ptr<float>();
   int64_t* tp = t.data_ptr<int64_t>();
   int64_t* cp = content.data_ptr<int64_t>();
   float* kp = keep_id.data_ptr<float>();
   const double p_id = options_.drop_identity, p_content = options_.drop_content, p_both = options_.drop_both;
   for (int64_t r = 0; r < B; ++r) {
-    CounterRng rng(mix(options_.seed, 0xd1ff, static_cast<uint64_t>(batch.step),
-                       static_cast<uint64_t>(batch.first_row + r)));
-    tp[r] = static_cast<int64_t>(rng.below(static_cast<uint64_t>(schedule_.timesteps())));
+    CounterRng rng(stream_key(options_.seed, Stream::DenoiseRow, static_cast<uint64_t>(batch.step),
+                              static_cast<uint64_t>(batch.first_row + r)));
+    tp[r] = static_cast<int64_t>(rng.below(static_cast<uint64_t>(schedule.timesteps())));
     // Disjoint bins, as in IP-Adapter: identity only, content only, both.
     const double u = rng.uniform(0, 1);
     const bool drop_id = u < p_id || (u >= p_id + p_content && u < p_id + p_content + p_both);
     const bool drop_content = u >= p_id && u < p_id + p_content + p_both;
-    kp[r] = drop_id || options_.train == "generator" ? 0.0f : 1.0f;
+    kp[r] = drop_id || pretraining ? 0.0f : 1.0f;
     if (classes > 0 && !drop_content) {
       TORCH_CHECK(given.defined(), "objective.denoise.content_classes is ", classes,
                   " but the batch has no content labels");
@@ -149,22 +236,23 @@ ObjectiveOutput DenoiseObjective::compute(const TrainBatch& batch, const Encoded
   t = t.to(device), content = content.to(device), eps = eps.to(device);
   at::Tensor tokens;
   double scale = 0;
-  if (options_.train != "generator") {
-    tokens = reference.tokens * keep_id.to(device).view({B, 1, 1});  // zeroed tokens: the identity branch adds 0
+  if (!pretraining) {
+    // Zeroed tokens: the identity branch adds 0.
+    tokens = encoded.view(0).tokens * keep_id.to(device).view({B, 1, 1});
     scale = options_.id_scale;
   } else {
-    tokens = at::zeros({B, 1, options_.generator.id_dim}, x0.options());
+    tokens = at::zeros({B, 1, spec.id_dim}, x0.options());
   }
-  const auto x_t = schedule_.add_noise(x0, eps, t);
-  const auto prediction = generator_->predict(x_t, t, content, tokens, scale);
-  auto per_row = (prediction - schedule_.target(options_.prediction, x0, eps, t)).pow(2).flatten(1).mean(1);
+  const auto x_t = schedule.add_noise(x0, eps, t);
+  const auto prediction = diffusion_->generator().predict(x_t, t, content, tokens, scale);
+  auto per_row = (prediction - schedule.target(spec.prediction, x0, eps, t)).pow(2).flatten(1).mean(1);
   ObjectiveOutput out;
   out.logged.emplace_back("mse", per_row.mean().detach());
   if (options_.min_snr_gamma > 0) {
-    const auto ab = schedule_.alpha_bar(t);
+    const auto ab = schedule.alpha_bar(t);
     const auto snr = ab / (1 - ab);
     const auto clipped = snr.clamp_max(options_.min_snr_gamma);
-    per_row = per_row * (options_.prediction == Prediction::Eps ? clipped / snr : clipped / (snr + 1));
+    per_row = per_row * (spec.prediction == Prediction::Eps ? clipped / snr : clipped / (snr + 1));
   }
   out.loss = per_row.mean();
   return out;

@@ -1,6 +1,7 @@
-// The generative objective: a conditional diffusion generator (models/generator.h) learns to predict the
-// noise (or v) added to the TARGET sample, given its content label and the REFERENCE's identity tokens, so
-// the encoder learns tokens that tell the generator what the identity looks like (IP-Adapter's training).
+// The generative objective: a conditional diffusion generator (generation/diffusion.h) learns to predict the
+// noise (or v) added to the TARGET sample (view 1), given its content label and the REFERENCE's (view 0)
+// identity tokens, so the encoder learns tokens that tell the generator what the identity looks like
+// (IP-Adapter's training).
 //
 // objective.denoise.train decides what learns:
 //   generator  pretraining: the generator alone, conditioned on content only (identity branch off, encoder
@@ -15,54 +16,57 @@
 //
 // Each row's timestep, noise and condition dropout come from (seed, step, global row): N ranks draw what one
 // rank draws for the same global batch, and a resumed run draws what the uninterrupted one did.
+//
+// With eval.judge, every evaluation also scores identity fidelity of generated samples
+// (trainer/evaluation/fidelity_eval.h): the evaluation() this objective adds.
 #pragma once
 #include <memory>
 #include <string>
 
-#include "models/generator.h"
-#include "trainer/noise_schedule.h"
-#include "trainer/objectives/objective.h"
+#include "generation/diffusion.h"
+#include "trainer/objectives/objective_registry.h"
 
 namespace imprint {
 
+enum class DenoiseTraining { Generator, Adapter, All };
+
 struct DenoiseOptions {
-  std::string train = "all";    // generator | adapter | all
-  std::string generator_from;   // an imprint checkpoint holding a trained generator ("" = none)
-  std::string generator_script; // or the user's TorchScript generator (models/scripted_generator.h)
-  std::string adapter_pattern = "adapter";  // which of the script's parameters are adapter weights
-  GeneratorSpec generator;
-  std::string schedule = "cosine";
-  int64_t timesteps = 1000;
-  Prediction prediction = Prediction::Eps;
+  DenoiseTraining train = DenoiseTraining::All;
   double drop_identity = 0.05, drop_content = 0.05, drop_both = 0.05;
-  double min_snr_gamma = 0;     // > 0: min-SNR-gamma loss weighting (Hang et al. 2023)
-  double id_scale = 1.0;        // weight of the identity branch while training
-  uint64_t seed = 0;
+  double min_snr_gamma = 0;  // > 0: min-SNR-gamma loss weighting (Hang et al. 2023)
+  double id_scale = 1.0;     // weight of the identity branch while training
+  // Identity fidelity in the loop (eval.*).
+  std::string judge;
+  int64_t fidelity_identities = 16, fidelity_content = 4, fidelity_steps = 20, content_bank_identities = 256;
+  double fidelity_guidance = 3.0;
+  uint64_t seed = 0;  // the run's seed
 };
-DenoiseOptions denoise_options(const Config& config);
+
+// Its registry entry (objective_registry.h): keys objective.denoise.* (the generator's among them,
+// generation/diffusion.h) and the eval.* keys of identity fidelity.
+ObjectiveInfo denoise_objective();
+// The options and generator spec `context` gives (what the registry's factory builds from).
+DenoiseOptions denoise_options(const ObjectiveContext& context);
 
 class DenoiseObjective final : public Objective {
  public:
-  explicit DenoiseObjective(const DenoiseOptions& options);
+  // Builds the generator, loads a frozen one (generator_from) and freezes what does not train. Throws
+  // ConfigError naming the key, CheckpointError naming a generator_from file that cannot serve.
+  DenoiseObjective(const DenoiseOptions& options, const DiffusionSpec& generator);
   ObjectiveOutput compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm) override;
-  bool reads_reference() const override { return options_.train != "generator"; }
-  bool reads_target() const override { return false; }
-  std::map<std::string, std::string> signature() const override;
+  int64_t views_read(int64_t) const override { return options_.train == DenoiseTraining::Generator ? 0 : 1; }
+  bool augments_targets() const override { return false; }
+  void check_dataset(const DatasetFacts& facts) const override;
+  std::unique_ptr<ObjectiveEvaluation> evaluation(const EvaluationContext& context) override;
+  std::map<std::string, std::string> signature() const override { return frozen_facts_; }
 
-  Generator& generator() { return *generator_; }
-  const NoiseSchedule& schedule() const { return schedule_; }
+  Diffusion& diffusion() { return *diffusion_; }
   const DenoiseOptions& options() const { return options_; }
 
  private:
   DenoiseOptions options_;
-  NoiseSchedule schedule_;
-  std::shared_ptr<Generator> generator_;
-  std::string generator_hash_;  // of generator_from's file
+  std::shared_ptr<Diffusion> diffusion_;
+  std::map<std::string, std::string> frozen_facts_;  // the frozen generator file's hash (and script path)
 };
-
-// Loads the generator weights (all but the identity branch) of the imprint checkpoint at `path` into
-// `generator`, after checking that the checkpoint's generator has the same shape; returns the file's
-// FNV-1a-64 in hex. Throws CheckpointError naming the file and what differs.
-std::string load_generator_weights(Generator& generator, const std::string& path, const DenoiseOptions& options);
 
 }  // namespace imprint

@@ -4,12 +4,42 @@
 #include <torch/nn/functional/normalization.h>
 
 #include "collectives/all_gather_autograd.h"
+#include "config/section.h"
 
 namespace imprint {
 
 namespace F = torch::nn::functional;
 
-Ge2e::Ge2e(const std::string& form, double init_scale, double init_bias) : contrast_(form == "contrast") {
+namespace {
+const Section<Ge2eOptions>& ge2e_keys() {
+  using O = Ge2eOptions;
+  static const auto section =
+      Section<O>("objective.ge2e")
+          .choice("form", &O::contrast, {{"softmax", false}, {"contrast", true}}, false,
+                  "GE2E's loss form: softmax over centroids, or contrast (own centroid's sigmoid vs the hardest other).",
+                  KeyRole::Shaping)
+          .real("init_scale", &O::init_scale, 10, Range::closed(0, 1e4).open_below(),
+                "Initial w of S = w cos + b (learned, kept > 0).")
+          .real("init_bias", &O::init_bias, -5, Range::closed(-1e4, 1e4),
+                "Initial b of S = w cos + b (learned in the contrast form; it cancels in the softmax form and stays "
+                "fixed).");
+  return section;
+}
+}  // namespace
+
+ObjectiveInfo ge2e_objective() {
+  ObjectiveInfo info;
+  info.name = "ge2e";
+  info.summary = "the generalised end-to-end loss (trainer/objectives/ge2e.h): every view against each "
+                 "identity's centroid in the global batch (its own centroid leaves it out)";
+  info.keys = ge2e_keys().keys();
+  info.make = [](const ObjectiveContext& c) { return std::make_shared<Ge2e>(ge2e_keys().read(c.values)); };
+  info.example = {"train.samples_per_identity=3"};
+  return info;
+}
+
+Ge2e::Ge2e(const Ge2eOptions& o) : contrast_(o.contrast) {
+  const double init_scale = o.init_scale, init_bias = o.init_bias;
   scale_ = register_parameter("scale", torch::full({}, init_scale));
   // b cancels in the softmax: as a parameter its gradient would be rounding noise that Adam scales up.
   if (contrast_)
@@ -44,7 +74,7 @@ torch::Tensor Ge2e::loss(const torch::Tensor& views, Communicator* comm) const {
 }
 
 ObjectiveOutput Ge2e::compute(const TrainBatch&, const EncodedBatch& encoded, Communicator& comm) {
-  return {loss(encoded.pooled_views(), &comm), {{"ge2e_scale", scale_.detach().clamp_min(1e-6)}}};
+  return {loss(encoded.pooled, &comm), {{"ge2e_scale", scale_.detach().clamp_min(1e-6)}}};
 }
 
 }  // namespace imprint

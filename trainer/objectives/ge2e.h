@@ -9,15 +9,22 @@
 #pragma once
 #include <string>
 
-#include "trainer/objectives/objective.h"
+#include "trainer/objectives/objective_registry.h"
 
 namespace imprint {
 
+struct Ge2eOptions {
+  bool contrast = false;  // objective.ge2e.form: softmax (false) or contrast
+  double init_scale = 10, init_bias = -5;
+};
+// Its registry entry (objective_registry.h): keys objective.ge2e.*.
+ObjectiveInfo ge2e_objective();
+
 class Ge2e final : public Objective {
  public:
-  Ge2e(const std::string& form, double init_scale, double init_bias);
+  explicit Ge2e(const Ge2eOptions& options);
   ObjectiveOutput compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm) override;
-  bool reads_extra() const override { return true; }
+  int64_t views_read(int64_t k) const override { return k; }
   // The loss of this rank's views [B, K, D] (identities distinct across rows and ranks).
   torch::Tensor loss(const torch::Tensor& views, Communicator* comm = nullptr) const;
 

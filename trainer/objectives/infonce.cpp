@@ -1,6 +1,7 @@
 #include "trainer/objectives/infonce.h"
 
 #include "collectives/all_gather_autograd.h"
+#include "config/section.h"
 
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/functional/normalization.h>
@@ -11,9 +12,32 @@ namespace imprint {
 
 namespace F = torch::nn::functional;
 
-InfoNCE::InfoNCE(double temperature, bool learn_temperature) {
-  auto init = torch::full({}, std::log(1.0 / temperature));
-  if (learn_temperature) {
+namespace {
+const Section<InfoNCEOptions>& infonce_keys() {
+  using O = InfoNCEOptions;
+  static const auto section =
+      Section<O>("objective.infonce")
+          .real("temperature", &O::temperature, 0.07, Range::closed(0, 10).open_below(),
+                "InfoNCE softmax temperature (initial value if learned).")
+          .flag("learn_temperature", &O::learn_temperature, true,
+                "Learn the InfoNCE temperature as a parameter (clamped to >= 0.01).", KeyRole::Shaping);
+  return section;
+}
+}  // namespace
+
+ObjectiveInfo infonce_objective() {
+  ObjectiveInfo info;
+  info.name = "infonce";
+  info.summary = "symmetric InfoNCE (reference vs target pooled embeddings, negatives from the global batch)";
+  info.default_weight = 1;
+  info.keys = infonce_keys().keys();
+  info.make = [](const ObjectiveContext& c) { return std::make_shared<InfoNCE>(infonce_keys().read(c.values)); };
+  return info;
+}
+
+InfoNCE::InfoNCE(const InfoNCEOptions& o) {
+  auto init = torch::full({}, std::log(1.0 / o.temperature));
+  if (o.learn_temperature) {
     log_scale_ = register_parameter("log_scale", init);
   } else {
     log_scale_ = register_buffer("log_scale", init);
@@ -42,7 +66,7 @@ torch::Tensor InfoNCE::loss(const Conditioning& reference, const Conditioning& t
 }
 
 ObjectiveOutput InfoNCE::compute(const TrainBatch&, const EncodedBatch& encoded, Communicator& comm) {
-  return {loss(encoded.reference, encoded.target, &comm), {{"temperature", (-log_scale_).exp().detach()}}};
+  return {loss(encoded.view(0), encoded.view(1), &comm), {{"temperature", (-log_scale_).exp().detach()}}};
 }
 
 }  // namespace imprint

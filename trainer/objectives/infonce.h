@@ -4,14 +4,21 @@
 // against every rank's columns; the gradient average over ranks then equals one rank's gradient on the
 // whole batch.
 #pragma once
-#include "trainer/objectives/objective.h"
+#include "trainer/objectives/objective_registry.h"
 
 namespace imprint {
 
+struct InfoNCEOptions {
+  double temperature = 0.07;
+  bool learn_temperature = true;
+};
+// Its registry entry (objective_registry.h): keys objective.infonce.*.
+ObjectiveInfo infonce_objective();
+
 class InfoNCE final : public Objective {
  public:
-  InfoNCE(double temperature, bool learn_temperature);
-  // Requires the identities in the batch to be distinct (the pair sampler guarantees it).
+  explicit InfoNCE(const InfoNCEOptions& options);
+  // Requires the identities in the batch to be distinct (the view sampler guarantees it).
   ObjectiveOutput compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm) override;
   // The loss alone (tests, benchmarks).
   torch::Tensor loss(const Conditioning& reference, const Conditioning& target, Communicator* comm = nullptr);

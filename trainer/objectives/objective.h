@@ -1,10 +1,12 @@
-// A training objective: given the whole batch and the encoder's outputs for its samples (reference,
-// target, and with train.samples_per_identity K > 2 the extra views), a loss and the values it wants logged. Objectives are built by name from a registry; a run trains the
-// weighted sum of every objective whose `objective.<name>.weight` is above 0.
+// A training objective: given this rank's rows of the global batch and the encoder's outputs for the views it
+// reads, a loss and the values it wants logged. Objectives are built by name from a registry
+// (objective_registry.h); a run trains the weighted sum of every objective whose `objective.<name>.weight` is
+// above 0 (CombinedObjective).
 //
-// Adding an objective: one file implementing Objective, one line in objective_registry.cpp (its name, the
-// config keys that shape its parameters, its factory), its keys `objective.<name>.*` in
-// trainer/config_schema.cpp, and their rows in docs/configuration.md.
+// The trainer names no objective. What an objective needs from the run it says here: which views it reads
+// (views_read), whether its targets may be augmented, what it needs from the dataset (check_dataset), what it
+// evaluates besides retrieval (evaluation), the facts a checkpoint must match (signature), and any state it
+// splits across ranks (place ... load_shards).
 #pragma once
 #include <ATen/Tensor.h>
 #include <torch/nn/module.h>
@@ -17,28 +19,36 @@
 #include <vector>
 
 #include "collectives/communicator.h"
+#include "data/dataset_facts.h"
+#include "data/identity_dataset.h"
 #include "models/encoder.h"
-#include "trainer/config.h"
+#include "trainer/evaluation/retrieval_eval.h"
 
 namespace imprint {
 
-// This rank's rows of the global batch (the pair sampler's output, on the training device).
+// This rank's rows of the global batch (the view sampler's output).
 struct TrainBatch {
-  at::Tensor reference, target;  // [B, ...] samples; row i of both has the same identity
-  at::Tensor identity;           // [B] int64 dataset identity of row i (distinct within a step)
-  at::Tensor content;            // [B] int64 content label of the target when the dataset has them, else undefined;
-                                 // kept on the CPU (small; read per row there without a device round trip)
-  int64_t step = 0;              // the optimizer step, and the global-batch row of row 0: per-row randomness
-  int64_t first_row = 0;         // derived from them is the same on any number of ranks (parity, exact resume)
-  at::Tensor extra;              // [B, K-2, ...] views 2..K-1 of row i's identity; undefined when K = 2
+  at::Tensor views;     // [B, K, ...] samples on the training device; view 0 the reference, view 1 the target
+  at::Tensor identity;  // [B] int64 dataset identity of each row (distinct within a step), on the CPU
+  at::Tensor content;   // [B, K] int64 content label of each view, on the CPU (read per row there without a
+                        // device round trip); undefined when the dataset has none
+  int64_t step = 0;     // the optimizer step, and the global-batch row of row 0: per-row randomness
+  int64_t first_row = 0;  // derived from them is the same on any number of ranks (parity, exact resume)
+
+  int64_t rows() const { return views.size(0); }
+  int64_t views_per_row() const { return views.size(1); }
+  at::Tensor view(int64_t k) const { return views.select(1, k); }  // [B, ...]
 };
 
-// What the encoder made of the batch; a member is undefined when no objective reads it.
+// The encoder's outputs for the first n views of every row (n: the most any objective reads), from ONE
+// forward pass over [B * n, ...].
 struct EncodedBatch {
-  Conditioning reference, target;
-  Conditioning extra;  // rows i*(K-2) .. i*(K-2)+K-3 are views 2..K-1 of batch row i
-  // Every view's pooled embedding [B, K, D] (reference, target, extras): what P x K objectives read.
-  torch::Tensor pooled_views() const;
+  at::Tensor tokens;  // [B, n, T, D]
+  at::Tensor pooled;  // [B, n, D]
+  int64_t views() const { return tokens.defined() ? tokens.size(1) : 0; }
+  Conditioning view(int64_t k) const {
+    return {tokens.defined() ? tokens.select(1, k) : at::Tensor(), pooled.defined() ? pooled.select(1, k) : at::Tensor()};
+  }
 };
 
 struct ObjectiveOutput {
@@ -47,17 +57,45 @@ struct ObjectiveOutput {
   std::vector<std::pair<std::string, torch::Tensor>> logged;
 };
 
+// An evaluation an objective adds to the held-out retrieval at every train.eval_every (the denoise
+// objective's identity fidelity of generated samples). Every rank runs it on the same data, so no rank waits
+// on another's.
+struct EvaluationResult {
+  std::string line;                                   // for the log
+  std::vector<std::pair<std::string, double>> values;  // for metrics.jsonl and TensorBoard
+};
+class ObjectiveEvaluation {
+ public:
+  virtual ~ObjectiveEvaluation() = default;
+  // `encoder` is in eval mode with the weights evaluation uses (the EMA ones when kept).
+  virtual EvaluationResult run(Encoder& encoder, int64_t step) = 0;
+};
+struct EvaluationContext {
+  const IdentityDataset& dataset;
+  const EvalSet& heldout;  // the retrieval evaluation's references and gallery, on `device`
+  at::Device device;
+  uint64_t seed;
+  int64_t batch_size;
+};
+
 class Objective : public torch::nn::Module {
  public:
   // `comm` spans every rank of the job: objectives that need the global batch (negatives) gather through it.
   virtual ObjectiveOutput compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm) = 0;
-  // Which encodings compute() reads; the trainer skips the others (an undefined Conditioning is passed), and
-  // the encoder does not train when no objective reads any.
-  virtual bool reads_reference() const { return true; }
-  virtual bool reads_target() const { return true; }
-  // Views 2..K-1: only P x K objectives read them; with K > 2 at least one of the run's objectives must.
-  virtual bool reads_extra() const { return false; }
-  // Facts about the run's inputs that a checkpoint must match beyond the config (e.g. the content hash of a
+
+  // How many views of each row it reads when a row has `k`: 0 (none), 1 (the reference), 2 (reference and
+  // target) or k (every view: P x K objectives). The trainer encodes the most any objective reads, and the
+  // encoder does not train when no objective reads any.
+  virtual int64_t views_read(int64_t /*k*/) const { return 2; }
+  // Whether targets (view 1) may be augmented: a generator learns to draw its targets, so the denoise
+  // objective wants them clean (augmented ones taught it colour casts and speckle).
+  virtual bool augments_targets() const { return true; }
+  // Checks what it needs from the dataset (its class count, its content vocabulary); throws ConfigError
+  // naming its key and `facts.where`.
+  virtual void check_dataset(const DatasetFacts& /*facts*/) const {}
+  // What it evaluates beside retrieval, or nullptr.
+  virtual std::unique_ptr<ObjectiveEvaluation> evaluation(const EvaluationContext& /*context*/) { return nullptr; }
+  // Facts about the run's inputs that a checkpoint must match beyond its keys (e.g. the content hash of a
   // frozen generator it was trained against), merged into the model signature.
   virtual std::map<std::string, std::string> signature() const { return {}; }
 
@@ -72,39 +110,6 @@ class Objective : public torch::nn::Module {
   // `read(key)` gives the whole tensor gather_shards() wrote under `key` (throws when it is missing).
   using ShardReader = std::function<at::Tensor(const std::string& key)>;
   virtual void load_shards(const ShardReader& /*read*/) {}
-};
-
-struct ObjectiveInfo {
-  std::string name, summary;
-  std::vector<std::string> shaping_keys;  // config keys that change its parameters (part of the model signature)
-  std::function<std::shared_ptr<Objective>(const Config&)> make;
-};
-const std::vector<ObjectiveInfo>& objective_registry();
-
-// The weighted sum of the objectives a config turns on. Each term's parameters live under its name.
-class CombinedObjective : public torch::nn::Module {
- public:
-  explicit CombinedObjective(const Config& config);  // throws ConfigError when no objective has a weight > 0
-  // The total loss; `logged` holds loss/<name> for each term (when several) and each term's own values.
-  ObjectiveOutput compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm);
-  const std::vector<std::string>& names() const { return names_; }
-  // The term called `name`, or nullptr when the config does not turn it on.
-  std::shared_ptr<Objective> find(const std::string& name) const;
-  bool reads_reference() const;
-  bool reads_target() const;
-  bool reads_extra() const;
-  std::map<std::string, std::string> signature() const;
-  // Each term's sharded state (Objective::place ...), keys prefixed "<name>.".
-  void place(int rank, int world, const at::Device& device);
-  bool has_shards() const;
-  void step_shards(double lr);
-  std::map<std::string, at::Tensor> gather_shards(Communicator& comm);
-  void load_shards(const Objective::ShardReader& read);
-
- private:
-  std::vector<std::string> names_;
-  std::vector<double> weights_;
-  std::vector<std::shared_ptr<Objective>> terms_;
 };
 
 }  // namespace imprint

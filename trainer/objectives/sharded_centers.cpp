@@ -5,7 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "data/counter_rng.h"
+#include "core/rng.h"
 
 namespace imprint {
 
@@ -22,7 +22,7 @@ ShardedCenters::ShardedCenters(int64_t classes, int64_t rows_per_class, int64_t 
   const double bound = std::sqrt(6.0 / static_cast<double>(classes * rows_per_class + dim));
   float* w = weight_.data_ptr<float>();
   for (int64_t i = 0; i < rows; ++i) {
-    CounterRng rng(mix(seed, 0xce47e5, static_cast<uint64_t>(range_.begin * rows_per_class + i)));
+    CounterRng rng(stream_key(seed, Stream::CentreInit, static_cast<uint64_t>(range_.begin * rows_per_class + i)));
     for (int64_t d = 0; d < dim; ++d) w[i * dim + d] = static_cast<float>(rng.uniform(-bound, bound));
   }
   weight_.set_requires_grad(true);

@@ -6,10 +6,36 @@
 #include <limits>
 
 #include "collectives/all_gather_autograd.h"
+#include "config/section.h"
 
 namespace imprint {
 
 namespace F = torch::nn::functional;
+
+namespace {
+struct SupConOptions {
+  double temperature = 0.1;
+};
+const Section<SupConOptions>& supcon_keys() {
+  static const auto section = Section<SupConOptions>("objective.supcon")
+                                  .real("temperature", &SupConOptions::temperature, 0.1, Range::closed(0, 10).open_below(),
+                                        "Softmax temperature of supcon.");
+  return section;
+}
+}  // namespace
+
+ObjectiveInfo supcon_objective() {
+  ObjectiveInfo info;
+  info.name = "supcon";
+  info.summary = "the supervised contrastive loss (trainer/objectives/supcon.h): every view of the P x K batch "
+                 "against the other K-1 views of its identity, negatives from the global batch";
+  info.keys = supcon_keys().keys();
+  info.make = [](const ObjectiveContext& c) {
+    return std::make_shared<SupCon>(supcon_keys().read(c.values).temperature);
+  };
+  info.example = {"train.samples_per_identity=3"};
+  return info;
+}
 
 SupCon::SupCon(double temperature) : temperature_(temperature) {}
 
@@ -36,7 +62,7 @@ torch::Tensor SupCon::loss(const torch::Tensor& views, Communicator* comm) const
 }
 
 ObjectiveOutput SupCon::compute(const TrainBatch&, const EncodedBatch& encoded, Communicator& comm) {
-  return {loss(encoded.pooled_views(), &comm), {}};
+  return {loss(encoded.pooled, &comm), {}};
 }
 
 }  // namespace imprint

@@ -6,15 +6,18 @@
 // scores its own anchors against every rank's views, and the gradient average over ranks equals one rank's
 // gradient on the whole batch. With K = 2 it is SimCLR's NT-Xent with identity positives.
 #pragma once
-#include "trainer/objectives/objective.h"
+#include "trainer/objectives/objective_registry.h"
 
 namespace imprint {
+
+// Its registry entry (objective_registry.h): keys objective.supcon.*.
+ObjectiveInfo supcon_objective();
 
 class SupCon final : public Objective {
  public:
   explicit SupCon(double temperature);
   ObjectiveOutput compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm) override;
-  bool reads_extra() const override { return true; }
+  int64_t views_read(int64_t k) const override { return k; }
   // The loss of this rank's views [B, K, D] (identities distinct across rows and ranks).
   torch::Tensor loss(const torch::Tensor& views, Communicator* comm = nullptr) const;
 

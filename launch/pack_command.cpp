@@ -1,0 +1,67 @@
+// `imprint pack`: a dataset from ROOT/<identity>/**/*.{png,jpg,jpeg} or *.{wav,flac}.
+#include "core/exit_codes.h"
+#include "core/log.h"
+#include "data/folder_pack.h"
+#include "launch/command.h"
+#include "launch/progress.h"
+
+namespace imprint {
+
+namespace {
+
+class PackCommand final : public Command {
+ public:
+  CLI::App* add_to(CLI::App& app) override {
+    PackOptions& o = options_;
+    auto* c = app.add_subcommand("pack", "Make a dataset from ROOT/<identity>/**/*.{png,jpg,jpeg} or *.{wav,flac}.");
+    c->add_option("--modality", modality_, "image or audio")->required()->check(CLI::IsMember({"image", "audio"}));
+    c->add_option("--input", o.input, "ROOT: one folder per identity")->required();
+    c->add_option("--output", o.output, "Dataset folder to create")->required();
+    c->add_option("--image-size", o.image_size, "Images are centre-cropped and resized to N x N")->capture_default_str();
+    c->add_option("--sample-rate", o.sample_rate, "Audio is mixed to mono and resampled to HZ")->capture_default_str();
+    c->add_option("--shard-size", shard_size_, "Target shard size, e.g. 256MB")->capture_default_str();
+    c->add_option("--threads", o.threads, "Decoding threads")->capture_default_str();
+    c->add_option("--holdout-identities", o.holdout_identities,
+                  "Identities held out for evaluation, chosen by a hash of their name")
+        ->capture_default_str();
+    c->add_option("--holdout-list", o.holdout_list,
+                  "A file naming the held-out identity folders, one per line (e.g. whole font families)");
+    c->add_option("--holdout-groups", o.holdout_groups,
+                  "A TSV of <identity folder><TAB><group> lines: whole groups are held out (with "
+                  "--holdout-group-count or --holdout-group-fraction), chosen by a hash of the group name");
+    c->add_option("--holdout-group-count", o.holdout_group_count, "Groups to hold out");
+    c->add_option("--holdout-group-fraction", o.holdout_group_fraction, "Fraction of the groups to hold out")
+        ->check(CLI::Range(0.0, 1.0));
+    c->add_option("--content-from", o.content_from,
+                  "Content labels (format v2): 'stem' (file name without extension) or a TSV of "
+                  "<path relative to ROOT><TAB><label> lines");
+    c->add_flag("--overwrite", o.overwrite,
+                "Replace the dataset in a non-empty --output (refused if it holds anything else)");
+    return c;
+  }
+
+  int run(std::unique_ptr<Communicator>&) override {
+    PackOptions o = options_;
+    o.modality = parse_modality(modality_);
+    o.shard_bytes = parse_size(shard_size_, "--shard-size");
+    o.progress = progress_printer("pack", "identities");
+    const auto r = pack_folders(o);
+    for (const auto& p : r.problems) log::warn(p);
+    log::info(log::strf("packed %lld identities (%zu held out), %lld samples into %zu shard(s) in %s; skipped %lld "
+                        "file(s) and %lld identit%s",
+                        (long long)r.identities, r.manifest.holdout.size(), (long long)r.samples,
+                        r.manifest.shards.size(), o.output.c_str(), (long long)r.skipped_files,
+                        (long long)r.skipped_identities, r.skipped_identities == 1 ? "y" : "ies"));
+    return kExitOk;
+  }
+
+ private:
+  PackOptions options_;
+  std::string modality_ = "image", shard_size_ = "256MB";
+};
+
+}  // namespace
+
+std::unique_ptr<Command> pack_command() { return std::make_unique<PackCommand>(); }
+
+}  // namespace imprint

@@ -1,0 +1,173 @@
+#include "trainer/checkpoint/checkpoint_reader.h"
+
+#include "core/text.h"
+#include "models/encoder_spec.h"
+#include "trainer/checkpoint/checkpoint_store.h"
+#include "trainer/checkpoint/state_part.h"
+#include "trainer/checkpoint/tensor_archive.h"
+#include "trainer/checkpoint/weight_average.h"
+
+namespace imprint {
+
+const Schema& model_schema() {
+  static const Schema schema = [] {
+    Schema s(encoder_input_section().keys());
+    s.add(encoder_keys());
+    s.add(diffusion_section().keys());
+    return s;
+  }();
+  return schema;
+}
+
+CheckpointReader::CheckpointReader(std::string path) : path_(std::move(path)) {
+  step_ = read_checkpoint(path_, archive_);  // verifies length and checksum
+  c10::IValue format, sig, settings;
+  if (archive_.try_read("format", format) && format.isInt()) format_ = format.toInt();
+  if (format_ > kCheckpointFormat)
+    throw CheckpointError(path_ + ": written by a newer imprint (checkpoint format " + std::to_string(format_) +
+                          "; this one reads formats 1 to " + std::to_string(kCheckpointFormat) + ")");
+  if (!archive_.try_read("signature", sig) || !sig.isString())
+    throw CheckpointError(path_ + ": holds no model signature (not an imprint training checkpoint)");
+  signature_ = parse_signature(sig.toStringRef());
+  if (archive_.try_read("settings", settings) && settings.isString()) settings_ = parse_signature(settings.toStringRef());
+}
+
+ConfigValues CheckpointReader::settings(const Schema& schema) const {
+  ConfigValues values(schema);
+  const std::string source = path_ + " (its stored settings)";
+  for (const auto* layer : {&settings_, &signature_})
+    for (const auto& [key, value] : *layer)
+      if (schema.find(key)) values.set(key, value, source);
+  return values;
+}
+
+bool CheckpointReader::trained(const std::string& name) const {
+  const auto it = signature_.find("objectives");
+  if (it == signature_.end()) return false;
+  const std::string list = "," + it->second + ",";
+  return list.find("," + name + ",") != std::string::npos;
+}
+
+TrainedEncoder CheckpointReader::encoder() {
+  for (const char* key : {"data.modality", "model.embed_dim", "model.tokens", "model.width"})
+    if (!signature_.count(key))
+      throw CheckpointError(path_ + ": its model signature has no " + key + " (not an encoder checkpoint of this imprint)");
+  TrainedEncoder t;
+  t.checkpoint = path_;
+  t.step = step_;
+  t.signature = signature_;
+  try {
+    const ConfigValues values = settings(model_schema());
+    t.spec = read_encoder_spec(values);
+    t.encoder = make_encoder(t.spec, values);
+  } catch (const std::exception& e) {
+    throw CheckpointError(path_ + ": cannot rebuild its encoder: " + first_line(e.what()));
+  }
+  EncoderState(t.encoder).load(archive_, path_);
+  t.averaged_weights = load_average_into(archive_, *t.encoder, "", path_) > 0;  // a run with ema.decay
+  t.encoder->eval();
+  return t;
+}
+
+std::string CheckpointReader::generator_owner() {
+  torch::serialize::InputArchive objective, owner, generator;
+  if (!archive_.try_read("objective", objective)) return "";
+  const auto it = signature_.find("objectives");
+  std::string list = it == signature_.end() ? "" : it->second;
+  for (size_t start = 0; start <= list.size();) {
+    const size_t end = std::min(list.find(',', start), list.size());
+    const std::string name = list.substr(start, end - start);
+    if (!name.empty() && objective.try_read(name, owner) && owner.try_read("generator", generator)) return name;
+    start = end + 1;
+  }
+  return "";
+}
+
+std::shared_ptr<Diffusion> CheckpointReader::build_diffusion() {
+  try {
+    const ConfigValues values = settings(model_schema());
+    return std::make_shared<Diffusion>(diffusion_spec(values, read_encoder_spec(values)));
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CheckpointError(path_ + ": cannot rebuild its generator: " + first_line(e.what()));
+  }
+}
+
+void CheckpointReader::load_pretrained_generator(Diffusion& into) {
+  const std::string owner = generator_owner();
+  const auto objectives = signature_.count("objectives") ? signature_.at("objectives") : "";
+  if (owner.empty())
+    throw CheckpointError(path_ + ": " + diffusion_section().prefix() + ".generator_from: this checkpoint holds no "
+                          "generator (trained with objectives '" + objectives + "'; train one with " +
+                          diffusion_section().prefix() + ".train: generator)");
+  const auto there = build_diffusion();
+  const std::string diffs = generator_shape_differences(into.spec(), there->spec());
+  if (!diffs.empty())
+    throw CheckpointError(path_ + ": " + diffusion_section().prefix() + ".generator_from: its generator has another "
+                          "shape: " + diffs);
+  torch::serialize::InputArchive objective;
+  archive_.read("objective", objective);
+  std::vector<std::pair<std::string, at::Tensor>> wanted;
+  Generator& g = into.generator();
+  for (auto& kv : g.named_parameters().pairs())
+    if (!g.is_adapter_parameter(kv.first)) wanted.emplace_back(owner + ".generator." + kv.first, kv.second);
+  for (auto& kv : g.named_buffers().pairs()) wanted.emplace_back(owner + ".generator." + kv.first, kv.second);
+  read_named_tensors(objective, wanted, path_ + ": objective");
+}
+
+TrainedGenerator CheckpointReader::generator() {
+  const std::string owner = generator_owner();
+  const std::string prefix = diffusion_section().prefix();
+  if (owner.empty())
+    throw CheckpointError(path_ + ": trained without a generator, so it has none to sample from (train one with " +
+                          prefix + ".weight > 0)");
+  TrainedGenerator g;
+  g.encoder = encoder();
+  g.diffusion = build_diffusion();
+  const DiffusionSpec& spec = g.diffusion->spec();
+  const std::string frozen = spec.generator_script.empty() ? spec.generator_from : spec.generator_script;
+  if (!frozen.empty()) {
+    const std::string hash_key = prefix + ".generator_fnv1a64";
+    const auto recorded = signature_.find(hash_key);
+    std::string now;
+    try {
+      now = frozen_generator_facts(spec).at(hash_key);
+    } catch (const std::exception& e) {
+      throw CheckpointError(path_ + ": trained against the generator in " + frozen + ", which cannot be read: " +
+                            first_line(e.what()));
+    }
+    if (recorded == signature_.end() || recorded->second != now)
+      throw CheckpointError(path_ + ": trained against the generator in " + frozen + " with hash " +
+                            (recorded == signature_.end() ? "(absent)" : recorded->second) +
+                            ", but that file now hashes to " + now);
+    if (spec.generator_script.empty()) {
+      CheckpointReader from(spec.generator_from);
+      from.load_pretrained_generator(*g.diffusion);
+      g.diffusion->generator().init_adapter_from_content();
+    }
+  }
+  torch::serialize::InputArchive objective;
+  archive_.read("objective", objective);
+  Generator& gen = g.diffusion->generator();
+  std::vector<std::pair<std::string, at::Tensor>> adapter, rest;
+  for (auto& kv : gen.named_parameters().pairs())
+    (gen.is_adapter_parameter(kv.first) ? adapter : rest).emplace_back(owner + ".generator." + kv.first, kv.second);
+  for (auto& kv : gen.named_buffers().pairs()) rest.emplace_back(owner + ".generator." + kv.first, kv.second);
+  if (read_named_tensors(objective, adapter, path_ + ": objective", /*missing_ok=*/true) == 0)
+    throw CheckpointError(path_ + ": a generator-pretraining checkpoint (" + prefix + ".train: generator): its "
+                          "identity branch never trained; generate from a run with train: adapter or all");
+  // What trained is in the checkpoint; what stayed frozen came from the frozen file above.
+  read_named_tensors(objective, rest, path_ + ": objective", /*missing_ok=*/!frozen.empty());
+  load_average_into(archive_, gen, "objective." + owner + ".generator.", path_);
+  gen.eval();
+  return g;
+}
+
+TrainedEncoder load_trained_encoder(const std::string& checkpoint) { return CheckpointReader(checkpoint).encoder(); }
+
+TrainedGenerator load_trained_generator(const std::string& checkpoint) {
+  return CheckpointReader(checkpoint).generator();
+}
+
+}  // namespace imprint

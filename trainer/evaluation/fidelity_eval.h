@@ -1,0 +1,59 @@
+// Identity fidelity of GENERATED samples, measured during training on held-out identities from ONE reference
+// each (the role DINO plays in DreamBench and a face-ID model for InstantID): a separately trained identity
+// judge (an imprint contrastive encoder trained on the TRAINING identities only) embeds
+//   generated  samples drawn from the reference's identity tokens, one per content label column;
+//   floor      the same samples (same starting noise) with the identity tokens dropped;
+//   ceiling    real samples of the held-out identities (the retrieval gallery), each scored leave-one-out;
+// and each is scored against the held-out identities' prototypes (the mean judge embedding of their real
+// gallery samples): top-1 = the nearest prototype is the reference's identity (chance 1 / identities), cosine =
+// the mean judge cosine to that identity's prototype. Content accuracy: the content label of a sample is read
+// by its nearest neighbour (cosine of mean-removed pixels) among the TRAINING identities' samples, so the three
+// rows share one reader.
+#pragma once
+#include <ATen/Tensor.h>
+
+#include "data/identity_dataset.h"
+#include "generation/diffusion.h"
+#include "models/encoder.h"
+#include "trainer/evaluation/retrieval_eval.h"
+
+namespace imprint {
+
+struct FidelitySet {
+  at::Tensor references;     // [M, ...] sample 0 of each held-out identity scored
+  at::Tensor real;           // [M*G, ...] its other samples (the prototypes, and the ceiling)
+  at::Tensor real_identity;  // [M*G] 0..M-1
+  at::Tensor real_content;   // [M*G] content label, undefined when the dataset has none
+  at::Tensor columns;        // [N] content label of each generated column (zeros when the dataset has none)
+  at::Tensor bank;           // [B, ...] training-identity samples, and their content labels [B]
+  at::Tensor bank_content;   // (both undefined when the dataset has no content labels)
+};
+
+// The first `identities` held-out identities of `eval` (0 = all), `columns` content labels spread over the
+// vocabulary, and the samples of the first `bank_identities` training identities.
+FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval, int64_t identities,
+                               int64_t columns, int64_t bank_identities, const at::Device& device);
+
+struct FidelityScores {
+  double top1 = 0, cosine = 0;
+  double content = -1;  // accuracy, -1 when the dataset has no content labels
+};
+struct FidelityReport {
+  FidelityScores generated, floor, ceiling;
+  double chance = 0;
+  int64_t identities = 0, samples = 0;  // samples generated with the identity (as many again without)
+};
+
+// `generated` [S, ...] of which row s was conditioned on identity `own[s]` (0..M-1); `prototype_sums` [M, D]
+// sums of unit judge embeddings per identity. With `leave_one_out`, row s is itself one of those summed and its
+// own identity's prototype is taken without it. Exposed for the tests.
+FidelityScores judge_scores(const at::Tensor& embeddings, const at::Tensor& own, const at::Tensor& prototype_sums,
+                            bool leave_one_out);
+// Fraction of `samples` whose nearest bank sample (cosine of the mean-removed values) has the label in `want`.
+double content_accuracy(const at::Tensor& samples, const at::Tensor& want, const at::Tensor& bank,
+                        const at::Tensor& bank_content);
+
+FidelityReport evaluate_fidelity(Encoder& encoder, Diffusion& diffusion, Encoder& judge, const FidelitySet& set,
+                                 const SamplerOptions& sampler, int64_t batch_size);
+
+}  // namespace imprint

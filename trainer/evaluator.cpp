@@ -1,0 +1,70 @@
+#include "trainer/evaluator.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "core/log.h"
+#include "trainer/checkpoint/safetensors_writer.h"
+#include "trainer/checkpoint/weight_average.h"
+
+namespace imprint {
+
+Evaluator::Evaluator(const JobConfig& job, const IdentityDataset& dataset, ModelParts& parts, MetricsLog* metrics)
+    : parts_(parts), metrics_(metrics), every_(job.train.eval_every), batch_size_(job.eval.batch_size) {
+  const at::Device& device = parts.device;
+  heldout_ = build_eval_set(dataset, job.eval.gallery_per_identity);
+  if (job.eval.asnorm_cohort > 0) {
+    add_asnorm_cohort(heldout_, dataset, job.eval.asnorm_cohort, job.eval.asnorm_top_k);
+    heldout_.cohort = heldout_.cohort.to(device);
+  }
+  heldout_.references = heldout_.references.to(device);
+  heldout_.gallery = heldout_.gallery.to(device);
+  heldout_.gallery_identity = heldout_.gallery_identity.to(device);
+  objective_evaluations_ = parts.objective->evaluations({dataset, heldout_, device, job.seed, batch_size_});
+}
+
+void Evaluator::log_retrieval(int64_t step, const RetrievalScore& s, double seconds) {
+  log::info(log::strf("eval step %lld: held-out top-1 retrieval %.1f%% (chance %.1f%%; %lld identities, gallery %lld); "
+                      "every sample as the reference: top-1 %.1f%% [95%% CI %.1f-%.1f], top-5 %.1f%% (%lld queries); "
+                      "verification EER %.2f%%, minDCF(0.01) %.3f (%lld target / %lld non-target pairs) in %.1fs",
+                      (long long)step, 100 * s.top1, 100 * s.chance, (long long)s.identities, (long long)s.gallery_size,
+                      100 * s.top1_all, 100 * s.top1_all_low, 100 * s.top1_all_high, 100 * s.top5_all,
+                      (long long)s.queries, 100 * s.eer, s.min_dcf, (long long)s.target_trials,
+                      (long long)s.nontarget_trials, seconds));
+  const bool asnorm = !std::isnan(s.eer_asnorm);
+  if (asnorm)
+    log::info(log::strf("eval step %lld: with AS-norm (cohort of %lld training identities, top %lld): EER %.2f%%, "
+                        "minDCF(0.01) %.3f", (long long)step, (long long)heldout_.cohort.size(0),
+                        (long long)heldout_.cohort_top_k, 100 * s.eer_asnorm, s.min_dcf_asnorm));
+  if (!metrics_) return;
+  nlohmann::json record = {{"step", step}, {"eval_top1", s.top1}, {"chance", s.chance},
+                           {"identities", s.identities}, {"eval_top1_all", s.top1_all},
+                           {"eval_top1_all_low", s.top1_all_low}, {"eval_top1_all_high", s.top1_all_high},
+                           {"eval_top5_all", s.top5_all}, {"eval_eer", s.eer}, {"eval_min_dcf", s.min_dcf}};
+  if (asnorm) record["eval_eer_asnorm"] = s.eer_asnorm, record["eval_min_dcf_asnorm"] = s.min_dcf_asnorm;
+  metrics_->write(record);
+}
+
+RetrievalScore Evaluator::run(int64_t step) {
+  // With ema.decay, what is evaluated is what generate and export will use: the averaged weights.
+  std::unique_ptr<AveragedWeights> averaged;
+  if (!parts_.average.empty()) averaged = std::make_unique<AveragedWeights>(parts_.named, parts_.average);
+  const auto t = std::chrono::steady_clock::now();
+  const RetrievalScore s = evaluate_retrieval(*parts_.encoder, heldout_, batch_size_);
+  log_retrieval(step, s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+  for (auto& evaluation : objective_evaluations_) {
+    const EvaluationResult r = evaluation->run(*parts_.encoder, step);
+    log::info(r.line);
+    nlohmann::json record{{"step", step}};
+    for (const auto& [key, value] : r.values) record[key] = value, objective_values_[key] = value;
+    if (metrics_) metrics_->write(record);
+  }
+  return s;
+}
+
+void Evaluator::write_embeddings(const std::string& run_dir, const RetrievalScore& score) const {
+  write_npy(run_dir + "/heldout_embeddings.npy", score.gallery_embeddings.cpu().contiguous());
+  write_npy(run_dir + "/heldout_identity.npy", heldout_.gallery_identity.cpu().contiguous());
+}
+
+}  // namespace imprint

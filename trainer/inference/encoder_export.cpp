@@ -1,0 +1,95 @@
+#include "trainer/inference/encoder_export.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/frontend/tracer.h>
+#include <torch/serialize/archive.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/pixels.h"
+#include "trainer/checkpoint/checkpoint_store.h"
+#include "trainer/checkpoint/safetensors_writer.h"
+#include "trainer/checkpoint/weight_average.h"
+
+namespace imprint {
+namespace {
+
+// TorchScript attribute names cannot hold dots: "resampler.to_k.weight" -> "resampler_to_k_weight".
+std::string attribute_name(std::string name) {
+  for (auto& c : name)
+    if (c == '.') c = '_';
+  return name;
+}
+
+}  // namespace
+
+at::Tensor image_input(const uint8_t* hwc, int64_t size) {
+  const at::Tensor pixels = at::from_blob(const_cast<uint8_t*>(hwc), {size, size, 3}, at::kByte);
+  return to_model_range(pixels.permute({2, 0, 1}).to(at::kFloat) / 255.0f);  // as ShardDataset::read
+}
+
+at::Tensor audio_input(const int16_t* pcm, int64_t samples) {
+  return at::from_blob(const_cast<int16_t*>(pcm), {samples}, at::kShort).to(at::kFloat) / 32768.0f;
+}
+
+ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& out_dir) {
+  std::filesystem::create_directories(out_dir);
+  ExportedFiles files{out_dir + "/model.safetensors", out_dir + "/encoder.torchscript.pt", out_dir + "/export.json"};
+  const EncoderSpec& spec = trained.spec;
+  const bool image = spec.modality == Modality::Image;
+  std::map<std::string, std::string> meta = {
+      {"format", "imprint-encoder"},
+      {"imprint_version", IMPRINT_VERSION},
+      {"modality", modality_name(spec.modality)},
+      {"embed_dim", std::to_string(spec.embed_dim)},
+      {"tokens", std::to_string(spec.tokens)},
+      {"step", std::to_string(trained.step)},
+      {"weights", trained.averaged_weights ? "ema (moving average, ema.decay)" : "last step"},
+      {"checkpoint", trained.checkpoint},
+      {"signature", signature_text(trained.signature)},
+      {"input", image
+                    ? "image [B, 3, " + std::to_string(spec.image_size) + ", " + std::to_string(spec.image_size) +
+                          "] float32 RGB in [0, 1]"
+                    : "audio [B, T] float32 mono in [-1, 1] at " + std::to_string(spec.sample_rate) + " Hz"},
+      {"output", "(tokens [B, K, D], pooled [B, D])"}};
+  if (image) meta["image_size"] = std::to_string(spec.image_size);
+  if (!image) meta["sample_rate"] = std::to_string(spec.sample_rate);
+
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& p : trained.encoder->named_parameters()) tensors.emplace_back("encoder." + p.key(), p.value());
+  for (const auto& b : trained.encoder->named_buffers()) tensors.emplace_back("encoder." + b.key(), b.value());
+  write_safetensors(files.safetensors, tensors, meta);
+
+  // TorchScript by tracing the C++ module: its parameters become attributes of a jit::Module, so the trace
+  // reads them through `self` instead of baking them in as constants.
+  torch::jit::Module module(c10::QualifiedName(std::string("__torch__.imprint.") + modality_name(spec.modality) +
+                                              "_encoder"));
+  for (const auto& p : trained.encoder->named_parameters())
+    module.register_parameter(attribute_name(p.key()), p.value(), /*is_buffer=*/false);
+  for (const auto& b : trained.encoder->named_buffers()) module.register_buffer(attribute_name(b.key()), b.value());
+  const at::Tensor example = image ? at::rand({2, 3, spec.image_size, spec.image_size})
+                                   : at::randn({2, std::max<int64_t>(spec.sample_rate / 4, spec.n_fft * 2)}) * 0.1;
+  torch::NoGradGuard no_grad;
+  auto encoder = trained.encoder;
+  auto fn = [encoder, image](torch::jit::Stack inputs) -> torch::jit::Stack {
+    at::Tensor x = inputs.at(0).toTensor();
+    if (image) x = to_model_range(x);  // [0, 1] -> the training normalisation
+    const Conditioning c = encoder->encode(x);
+    return {c10::ivalue::Tuple::create({c.tokens, c.pooled})};
+  };
+  auto traced = torch::jit::tracer::trace({example}, fn, [](const torch::autograd::Variable&) { return std::string(); },
+                                          /*strict=*/false, /*force_outplace=*/false, &module);
+  auto* forward = module._ivalue()->compilation_unit()->create_function(
+      c10::QualifiedName(*module.type()->name(), "forward"), traced.first->graph);
+  module.type()->addMethod(forward);
+  module.save(files.torchscript);
+
+  nlohmann::ordered_json j(meta);
+  std::ofstream(files.metadata) << j.dump(1) << "\n";
+  return files;
+}
+
+}  // namespace imprint

@@ -1,0 +1,29 @@
+// Using a trained encoder outside training: export it (rebuilt from a checkpoint alone by the checkpoint
+// reader, trainer/checkpoint/checkpoint_reader.h) as safetensors weights and a TorchScript module.
+//
+// The exported TorchScript module is the encoder traced on the raw input it documents:
+//   image: [B, 3, S, S] float32 RGB in [0, 1] (pixel / 255), S = the training image size;
+//   audio: [B, T] float32 mono in [-1, 1] (int16 / 32768) at the training sample rate, any T > n_fft / 2;
+// and returns (tokens [B, K, D], pooled [B, D]). The trace is shape-agnostic in B (and T).
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+
+#include "models/encoder.h"
+#include "trainer/checkpoint/checkpoint_reader.h"
+
+namespace imprint {
+
+// The encoder's input from what `imprint pack` stores: HWC uint8 RGB -> [3, S, S] in the training
+// normalisation; int16 PCM -> [T]. Both as training reads them (no augmentation).
+at::Tensor image_input(const uint8_t* hwc, int64_t size);
+at::Tensor audio_input(const int16_t* pcm, int64_t samples);
+
+struct ExportedFiles {
+  std::string safetensors, torchscript, metadata;
+};
+// Writes OUT/model.safetensors, OUT/encoder.torchscript.pt and OUT/export.json (the metadata, readable).
+ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& out_dir);
+
+}  // namespace imprint

@@ -1,0 +1,170 @@
+#include "trainer/inference/generate_grid.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "config/config_error.h"
+#include "core/pixels.h"
+#include "data/media_decode.h"
+#include "data/png_write.h"
+#include "data/shard_dataset.h"
+#include "trainer/checkpoint/checkpoint_reader.h"
+#include "trainer/inference/encoder_export.h"
+
+namespace imprint {
+
+namespace {
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// [C, H, W] sample in the model range -> HWC bytes.
+std::vector<uint8_t> to_bytes(const at::Tensor& chw) {
+  const auto hwc = (to_unit_range(chw).clamp(0, 1) * 255).round().to(at::kByte).permute({1, 2, 0}).contiguous();
+  return std::vector<uint8_t>(hwc.data_ptr<uint8_t>(), hwc.data_ptr<uint8_t>() + hwc.numel());
+}
+
+struct References {
+  std::vector<at::Tensor> images;  // [3, size, size] each, in the model range
+  std::vector<std::string> names;
+  std::vector<std::string> vocabulary;  // the dataset's content labels (--data), else empty
+};
+
+References load_references(const GenerateOptions& o, int64_t size) {
+  References r;
+  if (!o.reference.empty()) {
+    std::vector<uint8_t> rgb;
+    std::string error;
+    if (!is_media_file(o.reference, Modality::Image) || !decode_image(o.reference, static_cast<int>(size), rgb, error))
+      throw ConfigError("--reference: " + o.reference + ": not a readable PNG/JPEG image" +
+                        (error.empty() ? "" : " (" + error + ")"));
+    r.images.push_back(image_input(rgb.data(), size).clone());
+    r.names.push_back(o.reference);
+    return r;
+  }
+  ShardDataset ds(o.data, 1);
+  if (ds.modality() != Modality::Image || ds.manifest().image_size != size)
+    throw ConfigError("--data: " + o.data + " holds " + modality_name(ds.modality()) + " samples" +
+                      (ds.modality() == Modality::Image ? " of " + std::to_string(ds.manifest().image_size) + " pixels"
+                                                        : std::string()) +
+                      "; the checkpoint's encoder reads " + std::to_string(size) + "-pixel images");
+  r.vocabulary = ds.content_labels();
+  if (ds.eval_identities().empty()) throw ConfigError("--data: " + o.data + " has no held-out identities");
+  for (int64_t id : ds.eval_identities()) {
+    if (static_cast<int64_t>(r.images.size()) >= o.max_references) break;
+    at::Tensor x = at::empty({3, size, size});
+    ds.read(id, 0, 0, x.data_ptr<float>());
+    r.images.push_back(x);
+    r.names.push_back(ds.manifest().identities[static_cast<size_t>(id)]);
+  }
+  return r;
+}
+
+// The grid's columns: content labels by name (from the dataset's vocabulary) or index.
+std::vector<int64_t> choose_columns(const std::string& content, int64_t classes,
+                                    const std::vector<std::string>& vocabulary, std::vector<std::string>& names) {
+  std::vector<int64_t> columns;
+  if (content.empty() || content == "all") {
+    const int64_t shown = content.empty() ? std::min<int64_t>(classes, 16) : classes;
+    for (int64_t c = 0; c < std::max<int64_t>(1, shown); ++c) {
+      columns.push_back(classes > 0 ? c : 0);
+      names.push_back(classes == 0 ? "(none)" : c < static_cast<int64_t>(vocabulary.size()) ? vocabulary[c]
+                                                                                           : std::to_string(c));
+    }
+    return columns;
+  }
+  if (classes == 0) throw ConfigError("--content: this generator was trained without content labels");
+  for (const auto& item : split_commas(content)) {
+    int64_t c = -1;
+    const auto it = std::find(vocabulary.begin(), vocabulary.end(), item);
+    if (it != vocabulary.end()) {
+      c = it - vocabulary.begin();
+    } else if (!item.empty() && item.find_first_not_of("0123456789") == std::string::npos) {
+      c = std::stoll(item);
+    }
+    if (c < 0 || c >= classes)
+      throw ConfigError("--content: unknown content label '" + item + "' (the generator knows " +
+                        std::to_string(classes) + " labels" +
+                        (vocabulary.empty() ? ", give indices 0.." + std::to_string(classes - 1) + " or --data"
+                                            : ", e.g. " + vocabulary.front()) + ")");
+    columns.push_back(c);
+    names.push_back(item);
+  }
+  return columns;
+}
+
+// The PNG canvas: rows of cells, `zoom` pixels per sample pixel, 2-pixel gaps.
+class Canvas {
+ public:
+  Canvas(int64_t rows, int64_t cols, int64_t size, int64_t zoom)
+      : size_(size), zoom_(zoom), cell_(size * zoom), width_(cols * cell_ + (cols - 1) * kGap),
+        height_(rows * cell_ + (rows - 1) * kGap), pixels_(static_cast<size_t>(width_ * height_ * 3), 255) {}
+  void paste(const at::Tensor& chw, int64_t row, int64_t col) {
+    const auto px = to_bytes(chw);
+    const int64_t y0 = row * (cell_ + kGap), x0 = col * (cell_ + kGap);
+    for (int64_t y = 0; y < cell_; ++y)
+      for (int64_t x = 0; x < cell_; ++x)
+        for (int c = 0; c < 3; ++c)
+          pixels_[static_cast<size_t>(((y0 + y) * width_ + x0 + x) * 3 + c)] =
+              px[static_cast<size_t>(((y / zoom_) * size_ + x / zoom_) * 3 + c)];
+  }
+  void write(const std::string& path) const {
+    write_png_rgb(path, static_cast<int>(width_), static_cast<int>(height_), pixels_);
+  }
+
+ private:
+  static constexpr int64_t kGap = 2;
+  int64_t size_, zoom_, cell_, width_, height_;
+  std::vector<uint8_t> pixels_;
+};
+
+}  // namespace
+
+GenerateReport generate_grid(const GenerateOptions& o) {
+  if (o.reference.empty() == o.data.empty())
+    throw ConfigError("generate: give either --reference FILE or --data DATASET");
+  TrainedGenerator g = load_trained_generator(o.checkpoint);
+  const EncoderSpec& spec = g.encoder.spec;
+  if (spec.modality != Modality::Image)
+    throw ConfigError("generate: the checkpoint's encoder reads audio; generate draws images");
+  const int64_t size = spec.image_size;
+  const References refs = load_references(o, size);
+  GenerateReport report;
+  const std::vector<int64_t> columns =
+      choose_columns(o.content, g.diffusion->spec().content_classes, refs.vocabulary, report.content);
+  // Per reference: N samples with its tokens and, in the row below, the same N from the same noise without.
+  const auto R = static_cast<int64_t>(refs.images.size()), N = static_cast<int64_t>(columns.size());
+  Canvas canvas(2 * R, N + 1, size, o.zoom);
+  const auto content = at::tensor(columns, at::kLong);
+  std::vector<int64_t> streams(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) streams[static_cast<size_t>(n)] = n;
+  for (int64_t r = 0; r < R; ++r) {
+    at::Tensor tokens;
+    {
+      torch::NoGradGuard no_grad;
+      tokens = g.encoder.encoder->encode(refs.images[static_cast<size_t>(r)].unsqueeze(0)).tokens;  // [1, K, D]
+    }
+    const auto paired = g.diffusion->sample_with_and_without_identity(
+        content, tokens.expand({N, tokens.size(1), tokens.size(2)}), streams, o.sampler);
+    canvas.paste(refs.images[static_cast<size_t>(r)], 2 * r, 0);
+    for (int64_t n = 0; n < N; ++n) {
+      canvas.paste(paired.with_identity[n], 2 * r, n + 1);
+      canvas.paste(paired.without_identity[n], 2 * r + 1, n + 1);
+    }
+    if (o.progress) o.progress(r + 1, R);
+  }
+  canvas.write(o.out);
+  report.references = R;
+  report.samples = 2 * R * N;
+  report.out = o.out;
+  return report;
+}
+
+}  // namespace imprint

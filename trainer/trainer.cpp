@@ -1,0 +1,200 @@
+#include "trainer/trainer.h"
+
+#include <ATen/Parallel.h>
+#include <torch/utils.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "core/log.h"
+#include "data/prefetch_loader.h"
+#include "data/view_sampler.h"
+#include "trainer/best_checkpoint.h"
+#include "trainer/checkpointer.h"
+#include "trainer/dataset_setup.h"
+#include "trainer/evaluator.h"
+#include "trainer/fault_injection.h"
+#include "trainer/lr_schedule.h"
+#include "trainer/metrics_log.h"
+#include "trainer/model_parts.h"
+#include "trainer/run_device.h"
+#include "trainer/step_agreement.h"
+#include "trainer/step_log.h"
+#include "trainer/stop_signals.h"
+#include "trainer/train_step.h"
+
+namespace imprint {
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+// The config with what the dataset decides where the config leaves it open (its rules checked again).
+JobConfig with_dataset_shape(const JobConfig& given, bool lead) {
+  ConfigValues values = given.values;
+  const auto taken = adopt_dataset_shape(values);
+  for (const auto& t : taken)
+    if (lead) log::info(t + " (the config leaves it open)");
+  return taken.empty() ? given : read_job(values, given.data.path + "/manifest.json (values taken from the dataset)");
+}
+
+// The run directory, refusing one that holds checkpoints unless resuming; rank 0 saves the resolved config.
+// Returns how many checkpoint files it holds. Every rank reads it (it must be on a shared filesystem), so all
+// agree on where to start.
+size_t prepare_run_directory(const TrainOptions& o, const JobConfig& job, const CheckpointStore& store, bool lead,
+                             int world) {
+  const auto existing = store.list();
+  if (!existing.empty() && !o.resume)
+    throw CheckpointError(o.run_dir + " already holds checkpoints (" + existing.front().path +
+                          "); pass --resume to continue that run or choose another --run-dir");
+  if (world > 1 && job.train.batch_size % world != 0)
+    throw ConfigError("train.batch_size: " + std::to_string(job.train.batch_size) +
+                      " identities per step must be a multiple of the number of ranks (" + std::to_string(world) + ")");
+  if (lead && o.write_config) std::ofstream(o.run_dir + "/config.yaml") << job.to_yaml();
+  return existing.size();
+}
+
+// A resumed run at or past its end: says so, before reading (and verifying) any data.
+bool nothing_to_do(const JobConfig& job, const TrainOptions& o, const RunRecord& record, TrainSummary& summary) {
+  const int64_t step = record.step, stop_at = job.train.stop_at, total = job.train.steps;
+  const bool at_stop = stop_at > 0 && step >= stop_at && step < total;
+  if (!at_stop && step < total) return false;
+  log::info(at_stop ? log::strf("step %lld is already at train.stop_at=%lld; nothing to do (resume without it to go "
+                                "on)", (long long)step, (long long)stop_at)
+                    : log::strf("the run in %s is already finished (step %lld of %lld); nothing to do",
+                                o.run_dir.c_str(), (long long)step, (long long)total));
+  summary.start_step = summary.steps_done = step;
+  summary.stopped_early = at_stop;
+  summary.already_finished = !at_stop;
+  summary.first_loss = record.first_loss;
+  return true;
+}
+
+// Rank 0's metrics.jsonl (and TensorBoard); a resumed run repeats the steps after its checkpoint, so their
+// old records go and every step keeps one.
+std::unique_ptr<MetricsLog> open_metrics(const JobConfig& job, const TrainOptions& o, const RunRecord& record) {
+  const std::string path = o.run_dir + "/metrics.jsonl";
+  if (o.resume) MetricsLog::drop_after(path, record.step);
+  auto metrics = std::make_unique<MetricsLog>(path, record.restarts, job.log.tensorboard ? o.run_dir + "/tensorboard" : "");
+  if (record.restarts > 0) {
+    metrics->write({{"event", "resume"}, {"step", record.step}});
+    metrics->mark_start(record.step + 1);
+  }
+  return metrics;
+}
+
+void log_start(const JobConfig& job, const ModelParts& parts, const IdentityDataset& dataset,
+               const ViewSampler& sampler, const Communicator& comm, int64_t step, int64_t end) {
+  std::string names;
+  for (const auto& n : parts.objective->names()) names += (names.empty() ? "" : " + ") + n;
+  const int64_t frozen = parts.frozen_count();
+  int64_t encoder_params = 0;
+  for (const auto& p : parts.encoder->parameters()) encoder_params += p.numel();
+  log::info(log::strf("objectives: %s; training %.2fM parameters%s", names.c_str(), parts.trainable_count() / 1e6,
+                      frozen > 0 ? log::strf(" (%.2fM more frozen)", frozen / 1e6).c_str() : ""));
+  log::info(log::strf("%s encoder: %.2fM parameters, %lld tokens x %lld; %zu train / %zu held-out identities; "
+                      "%lld identities x %lld samples per step over %d rank(s) (%s), %lld steps per epoch; steps "
+                      "%lld..%lld of %lld; %d torch threads; device %s",
+                      modality_name(job.model.modality), encoder_params / 1e6, (long long)job.model.tokens,
+                      (long long)job.model.embed_dim, dataset.train_identities().size(),
+                      dataset.eval_identities().size(), (long long)job.train.batch_size, (long long)sampler.views(),
+                      comm.size(), comm.backend().c_str(), (long long)sampler.steps_per_epoch(), (long long)step + 1,
+                      (long long)end, (long long)job.train.steps, at::get_num_threads(), parts.device.str().c_str()));
+}
+
+// After the loop: the final checkpoint (no rank returns, and perhaps resumes or reads it, before rank 0 has
+// written it), then what ended the run, and the evaluation of a finished one.
+void finish(const JobConfig& job, const TrainOptions& o, int64_t step, ModelParts& parts, Checkpointer& checkpointer,
+            Evaluator& evaluator, BestCheckpoint& best, MetricsLog* metrics, Communicator& comm,
+            TrainSummary& summary) {
+  checkpointer.save(step);
+  comm.set_context("final checkpoint");
+  comm.barrier();
+  summary.steps_done = step;
+  summary.stopped_early = step < job.train.steps;
+  const bool lead = comm.rank() == 0;
+  if (summary.stop_signal) {
+    log::info(log::strf("stopped after step %lld on %s, checkpoint written; continue with --resume", (long long)step,
+                        signal_name(summary.stop_signal)));
+    if (metrics) metrics->write({{"event", "stopped"}, {"step", step}, {"signal", signal_name(summary.stop_signal)}});
+  } else if (summary.stopped_early) {
+    log::info(log::strf("stopped after step %lld (train.stop_at); continue with --resume", (long long)step));
+  } else {
+    summary.eval = evaluator.run(step);
+    best.offer(step, summary.eval, checkpointer, lead);
+    if (lead) evaluator.write_embeddings(o.run_dir, summary.eval);
+  }
+  summary.evaluation = evaluator.objective_values();
+  for (const auto& kv : parts.named) summary.parameters.push_back(kv.second.detach().cpu().clone());
+  for (const auto& a : parts.average) summary.averaged.push_back(a.cpu().clone());
+}
+
+}  // namespace
+
+TrainSummary train(const JobConfig& given, const TrainOptions& o) {
+  std::unique_ptr<Communicator> own_comm = o.comm ? nullptr : make_local_communicator();
+  Communicator& comm = o.comm ? *o.comm : *own_comm;
+  const bool lead = comm.rank() == 0;
+  const JobConfig job = with_dataset_shape(given, lead);
+  comm.set_context("start-up");
+  set_torch_threads(job, o.local_size, comm.size());
+  fs::create_directories(o.run_dir);
+  const Fault fault = fault_from_environment();
+  torch::manual_seed(job.seed);  // decides the initial parameters (the data use counter-based streams of their own)
+  const at::Device device = pick_device(job, o.local_rank, comm);
+  ModelParts parts = build_model_parts(job, device, comm.rank(), comm.size());
+  RunRecord record;
+  Checkpointer checkpointer(o.run_dir, job, parts, record, comm);
+  const size_t existing = prepare_run_directory(o, job, checkpointer.store(), lead, comm.size());
+  if (o.resume) checkpointer.resume(existing);
+  TrainSummary summary;
+  if (nothing_to_do(job, o, record, summary)) return summary;
+  const auto dataset = open_dataset(job, comm);
+  parts.objective->check_dataset(facts_of(*dataset, dataset_name(job)));
+  int64_t step = summary.start_step = record.step;
+  const int64_t end = job.train.stop_at > 0 ? job.train.stop_at : job.train.steps;
+
+  TrainStep train_step(job, parts, comm);
+  const ViewSampler sampler(*dataset, job.seed, job.train.batch_size, comm.rank(), comm.size(), job.data.augment,
+                            parts.objective->augments_targets(), job.train.samples_per_identity);
+  const std::unique_ptr<MetricsLog> metrics = lead ? open_metrics(job, o, record) : nullptr;
+  Evaluator evaluator(job, *dataset, parts, metrics.get());
+  PrefetchLoader loader(*dataset, sampler, static_cast<int>(job.data.workers), static_cast<int>(job.data.prefetch),
+                        step, /*pin_memory=*/device.is_cuda());
+  log_start(job, parts, *dataset, sampler, comm, step, end);
+  BestCheckpoint best(o.run_dir, job, o.resume);
+  StepLog step_log(metrics.get(), *parts.optimizer, comm, job.train.log_every, job.train.batch_size, step, end,
+                   job.train.steps, record.first_loss);
+  const LrSchedule schedule{job.schedule.kind, job.optimizer.lr, job.schedule.warmup_steps, job.train.steps,
+                            job.schedule.min_lr_ratio};
+  StepAgreement agreement(comm.host());
+  while (step < end) {
+    maybe_inject_fault(fault, comm.rank(), step + 1);
+    const auto t0 = Clock::now();
+    ViewBatch batch = loader.next();
+    const double data_ms = ms_since(t0);
+    comm.set_context(log::strf("step %lld", static_cast<long long>(step + 1)));
+    const double lr = schedule.at(step);
+    const StepOutcome outcome = train_step.run(std::move(batch), lr);
+    step_log.record(outcome, ++step, lr, data_ms);
+    // Posted now, agreed on one step later (the all-reduce overlaps the next step), the same on every rank.
+    const StepAgreement::Decision agreed = agreement.exchange(stop_signal(), lead && checkpointer.time_due());
+    if (step == end) break;
+    if (agreed.stop_signal) {
+      summary.stop_signal = agreed.stop_signal;
+      break;
+    }
+    // Checkpoint first: an evaluation that fails or is preempted must not cost the training steps.
+    if (checkpointer.due(step, agreed.checkpoint)) checkpointer.save(step);
+    if (evaluator.due(step)) best.offer(step, evaluator.run(step), checkpointer, lead);
+  }
+  finish(job, o, step, parts, checkpointer, evaluator, best, metrics.get(), comm, summary);
+  summary.first_loss = record.first_loss;
+  summary.last_loss = step_log.last_loss();
+  return summary;
+}
+
+}  // namespace imprint
