@@ -107,29 +107,40 @@ void prepare_output(const PackOptions& o) {
 
 }  // namespace
 
-PackReport pack_folders(const PackOptions& o) {
+namespace {
+
+// ROOT's identity folders (natural order) and each one's media files (natural order).
+struct Listing {
+  std::vector<fs::path> identities;
+  std::vector<std::vector<fs::path>> files;
+};
+
+Listing list_input(const PackOptions& o) {
   std::error_code ec;
   if (!fs::is_directory(o.input, ec)) throw DatasetError(o.input + ": input folder does not exist");
-  std::vector<fs::path> identity_dirs;
+  Listing l;
   for (const auto& e : fs::directory_iterator(o.input, ec))
-    if (e.is_directory()) identity_dirs.push_back(e.path());
-  std::sort(identity_dirs.begin(), identity_dirs.end(), path_less);
-  if (identity_dirs.empty())
+    if (e.is_directory()) l.identities.push_back(e.path());
+  std::sort(l.identities.begin(), l.identities.end(), path_less);
+  if (l.identities.empty())
     throw DatasetError(o.input + ": no identity folders (expected " + o.input + "/<identity>/**/*." +
                        (o.modality == Modality::Image ? "{png,jpg,jpeg}" : "{wav,flac}") + ")");
-
-  std::vector<std::vector<fs::path>> all_files(identity_dirs.size());
-  for (size_t i = 0; i < identity_dirs.size(); ++i) {
-    for (const auto& e : fs::recursive_directory_iterator(identity_dirs[i], ec))
-      if (e.is_regular_file() && is_media_file(e.path().string(), o.modality)) all_files[i].push_back(e.path());
-    std::sort(all_files[i].begin(), all_files[i].end(), path_less);
+  l.files.resize(l.identities.size());
+  for (size_t i = 0; i < l.identities.size(); ++i) {
+    for (const auto& e : fs::recursive_directory_iterator(l.identities[i], ec))
+      if (e.is_regular_file() && is_media_file(e.path().string(), o.modality)) l.files[i].push_back(e.path());
+    std::sort(l.files[i].begin(), l.files[i].end(), path_less);
   }
-  // Everything that can be known before decoding is checked before the output folder is touched.
+  return l;
+}
+
+// Everything that can be known before decoding is checked before the output folder is touched.
+void check_before_writing(const PackOptions& o, const Listing& l) {
   size_t found = 0, with_two = 0;
-  for (const auto& files : all_files) found += files.size(), with_two += files.size() >= 2;
+  for (const auto& files : l.files) found += files.size(), with_two += files.size() >= 2;
   const char* kind = o.modality == Modality::Image ? "image files (*.png, *.jpg, *.jpeg)" : "audio files (*.wav, *.flac)";
   if (found == 0)
-    throw DatasetError(o.input + ": no " + kind + " found under its " + std::to_string(identity_dirs.size()) +
+    throw DatasetError(o.input + ": no " + kind + " found under its " + std::to_string(l.identities.size()) +
                        " identity folders" + (o.modality == Modality::Image ? " (audio? pass --modality audio)"
                                                                             : " (images? pass --modality image)") +
                        "; nothing was written");
@@ -137,108 +148,138 @@ PackReport pack_folders(const PackOptions& o) {
     throw DatasetError(o.input + ": --holdout-identities " + std::to_string(o.holdout_identities) + " leaves too few of " +
                        "the " + std::to_string(with_two) + " identities with 2 or more " + kind +
                        " to train on; nothing was written");
-  const auto label_of = content_labels_of(o, all_files);
-  const auto listed_holdout = holdout_names(o, identity_dirs);
-  std::vector<std::string> vocabulary;
-  for (const auto& kv : label_of) vocabulary.push_back(kv.second);
-  std::sort(vocabulary.begin(), vocabulary.end());
-  vocabulary.erase(std::unique(vocabulary.begin(), vocabulary.end()), vocabulary.end());
-  std::map<std::string, int32_t> label_index;
-  for (size_t c = 0; c < vocabulary.size(); ++c) label_index[vocabulary[c]] = static_cast<int32_t>(c);
+}
 
+// The content labels' names (sorted; index = label) and each file's label index.
+struct Vocabulary {
+  std::vector<std::string> names;
+  std::map<std::string, int32_t> index;
+};
+
+Vocabulary vocabulary_of(const std::map<std::string, std::string>& label_of) {
+  Vocabulary v;
+  for (const auto& kv : label_of) v.names.push_back(kv.second);
+  std::sort(v.names.begin(), v.names.end());
+  v.names.erase(std::unique(v.names.begin(), v.names.end()), v.names.end());
+  for (size_t c = 0; c < v.names.size(); ++c) v.index[v.names[c]] = static_cast<int32_t>(c);
+  return v;
+}
+
+// Decodes the files of `n` identities on `threads` threads.
+std::vector<std::vector<Decoded>> decode_group(const PackOptions& o, const std::vector<fs::path>* files, size_t n) {
+  std::vector<std::pair<size_t, size_t>> jobs;  // (identity in group, file)
+  for (size_t i = 0; i < n; ++i)
+    for (size_t f = 0; f < files[i].size(); ++f) jobs.emplace_back(i, f);
+  std::vector<std::vector<Decoded>> out(n);
+  for (size_t i = 0; i < n; ++i) out[i].resize(files[i].size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t j; (j = next++) < jobs.size();) {
+      const auto [i, f] = jobs[j];
+      Decoded& d = out[i][f];
+      d.ok = o.modality == Modality::Image ? decode_image(files[i][f].string(), o.image_size, d.image, d.error)
+                                           : decode_audio(files[i][f].string(), o.sample_rate, d.audio, d.error);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < std::max(1, o.threads); ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  return out;
+}
+
+// Adds one identity's decoded samples to the writer; false (and the reason in `report`) when it has fewer
+// than 2 usable ones.
+bool add_identity(const PackOptions& o, const fs::path& dir, const std::vector<fs::path>& files,
+                  std::vector<Decoded>& decoded, const Vocabulary& vocabulary,
+                  const std::map<std::string, std::string>& label_of, DatasetWriter& writer, PackReport& report) {
+  std::vector<std::vector<uint8_t>> images;
+  std::vector<std::vector<int16_t>> clips;
+  std::vector<int32_t> content;
+  for (size_t f = 0; f < files.size(); ++f) {
+    Decoded& d = decoded[f];
+    if (!d.ok) {
+      ++report.skipped_files;
+      report.problems.push_back(files[f].string() + ": skipped: " + d.error);
+      continue;
+    }
+    if (!vocabulary.names.empty())
+      content.push_back(vocabulary.index.at(label_of.at(files[f].lexically_relative(o.input).generic_string())));
+    if (o.modality == Modality::Image) {
+      images.push_back(std::move(d.image));
+    } else {
+      clips.push_back(std::move(d.audio));
+    }
+  }
+  const size_t usable = o.modality == Modality::Image ? images.size() : clips.size();
+  if (usable < 2) {
+    ++report.skipped_identities;
+    report.problems.push_back(dir.string() + ": identity skipped: " + std::to_string(usable) +
+                              " usable sample(s), a reference/target pair needs 2");
+    return false;
+  }
+  const std::string name = dir.filename().string();
+  if (o.modality == Modality::Image) {
+    writer.add_image_identity(name, images, content);
+  } else {
+    writer.add_audio_identity(name, clips, content);
+  }
+  report.samples += static_cast<int64_t>(usable);
+  return true;
+}
+
+// The held-out identities among those packed: the listed ones, or --holdout-identities chosen by a hash of the
+// name (not by position: adding identities later does not move others across the split).
+std::vector<int64_t> choose_holdout(const PackOptions& o, const std::vector<std::string>& kept,
+                                    const std::vector<std::string>& listed) {
+  const auto packed = static_cast<int64_t>(kept.size());
+  if (o.holdout_identities > 0 && o.holdout_identities >= packed - 1)
+    throw DatasetError(o.input + ": --holdout-identities " + std::to_string(o.holdout_identities) + " leaves too few of " +
+                       std::to_string(packed) + " usable identities to train on");
+  std::vector<int64_t> holdout;
+  if (!listed.empty()) {
+    for (size_t id = 0; id < kept.size(); ++id)
+      if (std::binary_search(listed.begin(), listed.end(), kept[id])) holdout.push_back(static_cast<int64_t>(id));
+    if (holdout.size() < 2 || holdout.size() + 1 >= kept.size())
+      throw DatasetError((o.holdout_list.empty() ? o.holdout_groups : o.holdout_list) + ": " +
+                         std::to_string(holdout.size()) + " of the held-out identities were packed (" +
+                         std::to_string(kept.size()) + " in all); evaluation needs at least 2 and training 2");
+    return holdout;
+  }
+  std::vector<std::pair<uint64_t, int64_t>> order;
+  for (size_t id = 0; id < kept.size(); ++id)
+    order.emplace_back(fnv1a64_bytes(kept[id].data(), kept[id].size()), static_cast<int64_t>(id));
+  std::sort(order.begin(), order.end());
+  for (int64_t k = 0; k < o.holdout_identities; ++k) holdout.push_back(order[static_cast<size_t>(k)].second);
+  std::sort(holdout.begin(), holdout.end());
+  return holdout;
+}
+
+}  // namespace
+
+PackReport pack_folders(const PackOptions& o) {
+  Listing l = list_input(o);
+  check_before_writing(o, l);
+  const auto label_of = content_labels_of(o, l.files);
+  const auto listed_holdout = holdout_names(o, l.identities);
+  const Vocabulary vocabulary = vocabulary_of(label_of);
   prepare_output(o);
   DatasetWriter writer(o.output, o.modality, o.modality == Modality::Image ? o.image_size : o.sample_rate,
                        o.shard_bytes);
-  writer.set_content_labels(vocabulary);
+  writer.set_content_labels(vocabulary.names);
   PackReport report;
-  std::vector<std::string> kept_names;
-  const auto total = static_cast<int64_t>(identity_dirs.size());
+  std::vector<std::string> kept;
   constexpr size_t kGroup = 16;  // identities decoded together (bounds memory)
-  for (size_t g = 0; g < identity_dirs.size(); g += kGroup) {
-    const size_t g_end = std::min(identity_dirs.size(), g + kGroup);
-    const size_t n = g_end - g;
-    const std::vector<fs::path>* files = &all_files[g];  // this group's identities
-    std::vector<std::pair<size_t, size_t>> jobs;  // (identity in group, file)
-    for (size_t i = g; i < g_end; ++i) {
-      for (size_t f = 0; f < files[i - g].size(); ++f) jobs.emplace_back(i - g, f);
-    }
-    std::vector<std::vector<Decoded>> out(n);
-    for (size_t i = 0; i < n; ++i) out[i].resize(files[i].size());
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-      for (size_t j; (j = next++) < jobs.size();) {
-        const auto [i, f] = jobs[j];
-        Decoded& d = out[i][f];
-        d.ok = o.modality == Modality::Image ? decode_image(files[i][f].string(), o.image_size, d.image, d.error)
-                                             : decode_audio(files[i][f].string(), o.sample_rate, d.audio, d.error);
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < std::max(1, o.threads); ++t) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
-
-    for (size_t i = 0; i < n; ++i) {
-      const std::string name = identity_dirs[g + i].filename().string();
-      std::vector<std::vector<uint8_t>> images;
-      std::vector<std::vector<int16_t>> clips;
-      std::vector<int32_t> content;
-      for (size_t f = 0; f < files[i].size(); ++f) {
-        Decoded& d = out[i][f];
-        if (!d.ok) {
-          ++report.skipped_files;
-          report.problems.push_back(files[i][f].string() + ": skipped: " + d.error);
-          continue;
-        }
-        if (!vocabulary.empty())
-          content.push_back(label_index.at(label_of.at(files[i][f].lexically_relative(o.input).generic_string())));
-        if (o.modality == Modality::Image) {
-          images.push_back(std::move(d.image));
-        } else {
-          clips.push_back(std::move(d.audio));
-        }
-      }
-      const size_t usable = o.modality == Modality::Image ? images.size() : clips.size();
-      if (usable < 2) {
-        ++report.skipped_identities;
-        report.problems.push_back(identity_dirs[g + i].string() + ": identity skipped: " + std::to_string(usable) +
-                                  " usable sample(s), a reference/target pair needs 2");
-        continue;
-      }
-      if (o.modality == Modality::Image) {
-        writer.add_image_identity(name, images, content);
-      } else {
-        writer.add_audio_identity(name, clips, content);
-      }
-      kept_names.push_back(name);
-      report.samples += static_cast<int64_t>(usable);
-    }
-    if (o.progress) o.progress(static_cast<int64_t>(g_end), total);
+  for (size_t g = 0; g < l.identities.size(); g += kGroup) {
+    const size_t n = std::min(l.identities.size(), g + kGroup) - g;
+    auto decoded = decode_group(o, &l.files[g], n);
+    for (size_t i = 0; i < n; ++i)
+      if (add_identity(o, l.identities[g + i], l.files[g + i], decoded[i], vocabulary, label_of, writer, report))
+        kept.push_back(l.identities[g + i].filename().string());
+    if (o.progress) o.progress(static_cast<int64_t>(g + n), static_cast<int64_t>(l.identities.size()));
   }
-  report.identities = static_cast<int64_t>(kept_names.size());
-  if (o.holdout_identities > 0 && o.holdout_identities >= report.identities - 1)
-    throw DatasetError(o.input + ": --holdout-identities " + std::to_string(o.holdout_identities) + " leaves too few of " +
-                       std::to_string(report.identities) + " usable identities to train on");
-  std::vector<int64_t> holdout;
-  if (!listed_holdout.empty()) {
-    for (size_t id = 0; id < kept_names.size(); ++id)
-      if (std::binary_search(listed_holdout.begin(), listed_holdout.end(), kept_names[id]))
-        holdout.push_back(static_cast<int64_t>(id));
-    if (holdout.size() < 2 || holdout.size() + 1 >= kept_names.size())
-      throw DatasetError((o.holdout_list.empty() ? o.holdout_groups : o.holdout_list) + ": " +
-                         std::to_string(holdout.size()) + " of the held-out identities were packed (" +
-                         std::to_string(kept_names.size()) + " in all); evaluation needs at least 2 and training 2");
-    report.manifest = writer.finish(holdout);
-    return report;
-  }
-  // Held out by a hash of the name, not by position: adding identities later does not move others across.
-  std::vector<std::pair<uint64_t, int64_t>> order;
-  for (size_t id = 0; id < kept_names.size(); ++id)
-    order.emplace_back(fnv1a64_bytes(kept_names[id].data(), kept_names[id].size()), static_cast<int64_t>(id));
-  std::sort(order.begin(), order.end());
-  for (int64_t k = 0; k < o.holdout_identities; ++k) holdout.push_back(order[k].second);
-  std::sort(holdout.begin(), holdout.end());
-  report.manifest = writer.finish(holdout);
+  report.identities = static_cast<int64_t>(kept.size());
+  report.manifest = writer.finish(choose_holdout(o, kept, listed_holdout));
   return report;
 }
 
