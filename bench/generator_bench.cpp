@@ -96,11 +96,16 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const int64_t v = std::stoll(argv[i + 1]);
-    if (k == "--width") a.width = v;
-    else if (k == "--batch") a.batch = v;
-    else if (k == "--size") a.size = v;
-    else if (k == "--steps") a.steps = v;
-    else if (k == "--threads") a.threads = v;
+    if (k == "--width")
+      a.width = v;
+    else if (k == "--batch")
+      a.batch = v;
+    else if (k == "--size")
+      a.size = v;
+    else if (k == "--steps")
+      a.steps = v;
+    else if (k == "--threads")
+      a.threads = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -108,10 +113,11 @@ int main(int argc, char** argv) {
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   at::set_num_threads(static_cast<int>(a.threads));
-  std::printf("# generator_bench: one generative training step (forward + backward, no optimizer), median of %lld\n"
-              "# generator width %lld, %lldx%lld images, batch %lld, %lld torch threads, libtorch CPU\n",
-              (long long)a.steps, (long long)a.width, (long long)a.size, (long long)a.size, (long long)a.batch,
-              (long long)a.threads);
+  std::printf(
+      "# generator_bench: one generative training step (forward + backward, no optimizer), median of %lld\n"
+      "# generator width %lld, %lldx%lld images, batch %lld, %lld torch threads, libtorch CPU\n",
+      (long long)a.steps, (long long)a.width, (long long)a.size, (long long)a.size, (long long)a.batch,
+      (long long)a.threads);
   std::printf("%-9s %-9s %12s %12s %14s %14s\n", "mode", "dtype", "ms/step", "samples/s", "vs full fp32",
               "bf16 loss diff");
   double base = 0;

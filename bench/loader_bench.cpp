@@ -14,10 +14,10 @@
 #include <fstream>
 #include <vector>
 
-#include "data/view_sampler.h"
 #include "data/prefetch_loader.h"
 #include "data/shard_dataset.h"
 #include "data/synthetic_export.h"
+#include "data/view_sampler.h"
 
 using namespace imprint;
 using Clock = std::chrono::steady_clock;

@@ -46,13 +46,13 @@ double time_ms(imprint::Communicator& host, const std::function<void()>& f, c10:
   return ms.item<double>();
 }
 
-#define CHECK_NCCL(call)                                                                        \
-  do {                                                                                          \
-    ncclResult_t r_ = (call);                                                                   \
-    if (r_ != ncclSuccess) {                                                                    \
+#define CHECK_NCCL(call)                                                                          \
+  do {                                                                                            \
+    ncclResult_t r_ = (call);                                                                     \
+    if (r_ != ncclSuccess) {                                                                      \
       std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, ncclGetErrorString(r_)); \
-      imprint::abort_job(1);                                                                    \
-    }                                                                                           \
+      imprint::abort_job(1);                                                                      \
+    }                                                                                             \
   } while (0)
 
 }  // namespace
@@ -93,16 +93,19 @@ int main(int argc, char** argv) {
   std::vector<double> ratios_large;
   for (int64_t bytes = 1 << 20; bytes <= max_mb << 20; bytes *= 4) {
     at::Tensor t = at::ones({bytes / 4}, at::TensorOptions().device(device).dtype(at::kFloat));
-    const double ours = time_ms(comm->host(), [&] { comm->allreduce_async_(t, ReduceOp::Sum)->wait(); }, compute);
+    const double ours = time_ms(
+        comm->host(), [&] { comm->allreduce_async_(t, ReduceOp::Sum)->wait(); }, compute);
     const double theirs = time_ms(
         comm->host(),
-        [&] { CHECK_NCCL(ncclAllReduce(t.data_ptr(), t.data_ptr(), t.numel(), ncclFloat32, ncclSum, raw, raw_stream)); },
+        [&] {
+          CHECK_NCCL(ncclAllReduce(t.data_ptr(), t.data_ptr(), t.numel(), ncclFloat32, ncclSum, raw, raw_stream));
+        },
         raw_stream);
     const double a1 = bytes / (ours * 1e6), a2 = bytes / (theirs * 1e6);
     if (bytes >= (64 << 20)) ratios_large.push_back(theirs / ours);
     if (rank == 0)
-      std::printf("%12lld | %10.3f %10.1f %10.1f | %10.3f %10.1f %10.1f | %7.3fx\n", (long long)bytes, ours, a1, a1 * bus,
-                  theirs, a2, a2 * bus, theirs / ours);
+      std::printf("%12lld | %10.3f %10.1f %10.1f | %10.3f %10.1f %10.1f | %7.3fx\n", (long long)bytes, ours, a1,
+                  a1 * bus, theirs, a2, a2 * bus, theirs / ours);
   }
   if (rank == 0 && !ratios_large.empty())
     std::printf("# imprint / raw bandwidth, median over sizes >= 64 MiB: %.3fx (target >= 0.95x)\n",

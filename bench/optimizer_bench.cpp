@@ -101,8 +101,8 @@ int main(int argc, char** argv) {
   at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
   SummaryReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  std::printf("\n%-12s %14s %14s %12s %16s %16s %12s\n", "params", "fused ms", "torch ms", "speedup",
-              "fused GB/s", "triad GB/s", "of triad");
+  std::printf("\n%-12s %14s %14s %12s %16s %16s %12s\n", "params", "fused ms", "torch ms", "speedup", "fused GB/s",
+              "triad GB/s", "of triad");
   for (const char* n : {"10000000", "100000000"}) {
     const double fused = reporter.seconds(std::string("BM_FusedAdamW/") + n + "/real_time");
     const double torch_s = reporter.seconds(std::string("BM_TorchAdamW/") + n + "/real_time");
@@ -111,8 +111,8 @@ int main(int argc, char** argv) {
     const double count = std::stod(n);
     const double fused_bw = count * kFusedBytesPerParam / fused / 1e9;
     const double triad_bw = count * kTriadBytesPerElem / triad / 1e9;
-    std::printf("%-12s %14.2f %14.2f %11.2fx %16.2f %16.2f %11.0f%%\n", n, fused * 1e3, torch_s * 1e3,
-                torch_s / fused, fused_bw, triad_bw, 100 * fused_bw / triad_bw);
+    std::printf("%-12s %14.2f %14.2f %11.2fx %16.2f %16.2f %11.0f%%\n", n, fused * 1e3, torch_s * 1e3, torch_s / fused,
+                fused_bw, triad_bw, 100 * fused_bw / triad_bw);
   }
   std::printf("threads: %d (at::get_num_threads)\n", at::get_num_threads());
   benchmark::Shutdown();

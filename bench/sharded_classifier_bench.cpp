@@ -67,8 +67,10 @@ int main(int argc, char** argv) {
   const bool lead = rank == 0;
   at::set_num_threads(1);
   if (lead) {
-    std::printf("# AAM classifier, %lld dims, %lld rows per rank (global batch %lld), %d ranks, 1 torch thread each; "
-                "sharded sample_rate %g\n", (long long)dim, (long long)rows, (long long)rows * n, n, sample_rate);
+    std::printf(
+        "# AAM classifier, %lld dims, %lld rows per rank (global batch %lld), %d ranks, 1 torch thread each; "
+        "sharded sample_rate %g\n",
+        (long long)dim, (long long)rows, (long long)rows * n, n, sample_rate);
     std::printf("# %10s %11s | %16s %14s | %14s\n", "classes", "mode", "state/rank (GiB)", "peak RSS (GiB)",
                 "step (ms)");
   }
@@ -100,7 +102,8 @@ int main(int argc, char** argv) {
           comm->allreduce_(g, ReduceOp::Average);
         }
         aam.step_shards(1e-3);
-        const double t = slowest(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        const double t =
+            slowest(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         if (s > 0) ms.push_back(t);
       }
       std::sort(ms.begin(), ms.end());

@@ -67,7 +67,8 @@ Bootstrap Bootstrap::from_environment() {
 
 int gpu_for_local_rank(int local_rank, int visible) {
   if (visible < 1)
-    throw BootstrapError("local rank " + std::to_string(local_rank) + ": no CUDA device is visible (check "
+    throw BootstrapError("local rank " + std::to_string(local_rank) +
+                         ": no CUDA device is visible (check "
                          "CUDA_VISIBLE_DEVICES and the job's GPU request)");
   if (local_rank < 0) throw BootstrapError("local rank " + std::to_string(local_rank) + " is negative");
   return local_rank % visible;

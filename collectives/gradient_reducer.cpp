@@ -90,7 +90,8 @@ void GradientReducer::on_grad(size_t k, const at::Tensor& grad) {
 }
 
 void GradientReducer::launch_ready_buckets() {
-  while (next_to_launch_ < buckets_.size() && buckets_[next_to_launch_].ready == buckets_[next_to_launch_].params.size()) {
+  while (next_to_launch_ < buckets_.size() &&
+         buckets_[next_to_launch_].ready == buckets_[next_to_launch_].params.size()) {
     Bucket& b = buckets_[next_to_launch_++];
     b.launched = true;
     if (options_.wire == at::kFloat) {
@@ -125,7 +126,8 @@ void GradientReducer::finalize() {
   at::Tensor used;
   if (options_.find_unused_parameters) {
     used = at::empty({static_cast<int64_t>(params_.size())}, at::kInt);
-    for (size_t k = 0; k < params_.size(); ++k) used.data_ptr<int32_t>()[k] = got_grad_[k] || params_[k].grad().defined();
+    for (size_t k = 0; k < params_.size(); ++k)
+      used.data_ptr<int32_t>()[k] = got_grad_[k] || params_[k].grad().defined();
     used = used.to(buckets_.front().flat.device());
   }
   const auto start = std::chrono::steady_clock::now();

@@ -55,10 +55,10 @@ class GradientReducer {
 
  private:
   struct Bucket {
-    at::Tensor wire;  // the bucket in options.wire while its all-reduce runs (compression only)
+    at::Tensor wire;             // the bucket in options.wire while its all-reduce runs (compression only)
     std::vector<size_t> params;  // indices into params_
     std::vector<int64_t> offsets;
-    at::Tensor flat;             // float32 buffer all-reduced as one tensor
+    at::Tensor flat;  // float32 buffer all-reduced as one tensor
     size_t ready = 0;
     bool launched = false;
     std::shared_ptr<Work> work;

@@ -45,13 +45,19 @@ using Clock = std::chrono::steady_clock;
 
 MPI_Datatype mpi_type(const at::Tensor& t) {
   switch (t.scalar_type()) {
-    case at::kFloat: return MPI_FLOAT;
-    case at::kDouble: return MPI_DOUBLE;
-    case at::kLong: return MPI_INT64_T;
-    case at::kInt: return MPI_INT32_T;
-    case at::kByte: return MPI_UINT8_T;
+    case at::kFloat:
+      return MPI_FLOAT;
+    case at::kDouble:
+      return MPI_DOUBLE;
+    case at::kLong:
+      return MPI_INT64_T;
+    case at::kInt:
+      return MPI_INT32_T;
+    case at::kByte:
+      return MPI_UINT8_T;
     case at::kBFloat16:
-    case at::kHalf: return MPI_UINT16_T;  // moved as 2-byte words; reduced by the ops below
+    case at::kHalf:
+      return MPI_UINT16_T;  // moved as 2-byte words; reduced by the ops below
     default:
       throw CollectiveError(std::string("mpi backend: tensors of dtype ") + at::toString(t.scalar_type()) +
                             " are not supported (float32, float64, bfloat16, float16, int64, int32, uint8 are)");
@@ -110,10 +116,14 @@ class MpiCommunicator final : public Communicator {
     const std::string who = o.expected_rank >= 0 ? "rank " + std::to_string(o.expected_rank) : "this rank";
     {
       // MPI_Init_thread waits until every rank of the job has arrived.
-      WatchdogScope startup(watchdog_, options_.timeout_s, [who, t = options_.timeout_s] {
-        return who + ": MPI start-up (MPI_Init_thread and communicator set-up) did not finish within " +
-               log::strf("%g", t) + " s (distributed.timeout_s): a rank of the job never started or cannot reach this one";
-      }, kExitLaunch);
+      WatchdogScope startup(
+          watchdog_, options_.timeout_s,
+          [who, t = options_.timeout_s] {
+            return who + ": MPI start-up (MPI_Init_thread and communicator set-up) did not finish within " +
+                   log::strf("%g", t) +
+                   " s (distributed.timeout_s): a rank of the job never started or cannot reach this one";
+          },
+          kExitLaunch);
       int initialised = 0, provided = 0;
       MPI_Initialized(&initialised);
       if (!initialised) {
@@ -148,10 +158,15 @@ class MpiCommunicator final : public Communicator {
                  "); ending the job without waiting for the other ranks");
       abort_job(kExitError);
     }
-    WatchdogScope shutdown(watchdog_, options_.timeout_s, [this] {
-      return "rank " + std::to_string(rank_) + ": MPI shutdown (MPI_Comm_free, MPI_Finalize) did not finish within " +
-             log::strf("%g", options_.timeout_s) + " s (distributed.timeout_s): another rank stopped before the end";
-    }, kExitCollective);
+    WatchdogScope shutdown(
+        watchdog_, options_.timeout_s,
+        [this] {
+          return "rank " + std::to_string(rank_) +
+                 ": MPI shutdown (MPI_Comm_free, MPI_Finalize) did not finish within " +
+                 log::strf("%g", options_.timeout_s) +
+                 " s (distributed.timeout_s): another rank stopped before the end";
+        },
+        kExitCollective);
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
@@ -173,7 +188,8 @@ class MpiCommunicator final : public Communicator {
     at::Tensor buf = t;
     const double scale = op == ReduceOp::Average ? 1.0 / size_ : 1.0;
     return submit(kAllreduce, t, [this, buf, op, scale]() mutable {
-      MPI_Allreduce(MPI_IN_PLACE, buf.data_ptr(), static_cast<int>(buf.numel()), mpi_type(buf), mpi_op(op, buf.scalar_type()), comm_);
+      MPI_Allreduce(MPI_IN_PLACE, buf.data_ptr(), static_cast<int>(buf.numel()), mpi_type(buf),
+                    mpi_op(op, buf.scalar_type()), comm_);
       if (scale != 1.0) buf.mul_(scale);
     });
   }
@@ -185,8 +201,8 @@ class MpiCommunicator final : public Communicator {
     shape[0] *= size_;
     at::Tensor out = at::empty(shape, t.options());
     submit(kAllgather, t, [this, t, out]() {
-      MPI_Allgather(t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t), out.data_ptr(),
-                    static_cast<int>(t.numel()), mpi_type(t), comm_);
+      MPI_Allgather(t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t), out.data_ptr(), static_cast<int>(t.numel()),
+                    mpi_type(t), comm_);
     })->wait();
     return out;
   }
@@ -202,15 +218,15 @@ class MpiCommunicator final : public Communicator {
   at::Tensor reduce_scatter(const at::Tensor& in, ReduceOp op) override {
     const at::Tensor t = in.contiguous();
     if (t.dim() == 0 || t.size(0) % size_ != 0)
-      throw CollectiveError("reduce_scatter: dim 0 of " + describe_tensor(t) + " must be a multiple of the world size " +
-                            std::to_string(size_));
+      throw CollectiveError("reduce_scatter: dim 0 of " + describe_tensor(t) +
+                            " must be a multiple of the world size " + std::to_string(size_));
     std::vector<int64_t> shape = t.sizes().vec();
     shape[0] /= size_;
     at::Tensor out = at::empty(shape, t.options());
     const double scale = op == ReduceOp::Average ? 1.0 / size_ : 1.0;
     submit(kReduceScatter, t, [this, t, out, op, scale]() mutable {
-      MPI_Reduce_scatter_block(t.data_ptr(), out.data_ptr(), static_cast<int>(out.numel()), mpi_type(t), mpi_op(op, t.scalar_type()),
-                               comm_);
+      MPI_Reduce_scatter_block(t.data_ptr(), out.data_ptr(), static_cast<int>(out.numel()), mpi_type(t),
+                               mpi_op(op, t.scalar_type()), comm_);
       if (scale != 1.0) out.mul_(scale);
     })->wait();
     return out;
@@ -236,7 +252,8 @@ class MpiCommunicator final : public Communicator {
   // In-place collectives work on the caller's own memory, so it must already be contiguous.
   static void check_contiguous(const at::Tensor& t, const char* name) {
     if (!t.is_contiguous())
-      throw CollectiveError(std::string("mpi backend: ") + name + " needs a contiguous tensor, got " + describe_tensor(t));
+      throw CollectiveError(std::string("mpi backend: ") + name + " needs a contiguous tensor, got " +
+                            describe_tensor(t));
   }
 
   // Counts the collective (status queries report the count, so a timing-out rank sees who never got here)
@@ -246,8 +263,9 @@ class MpiCommunicator final : public Communicator {
     if (t.defined()) {
       mpi_type(t);
       if (t.device().type() != at::kCPU)
-        throw CollectiveError(std::string("mpi backend: ") + op_name(op) + " needs a CPU tensor, got " + describe_tensor(t) +
-                              " on " + t.device().str() + " (GPU tensors need distributed.backend: nccl)");
+        throw CollectiveError(std::string("mpi backend: ") + op_name(op) + " needs a CPU tensor, got " +
+                              describe_tensor(t) + " on " + t.device().str() +
+                              " (GPU tensors need distributed.backend: nccl)");
     }
     const int64_t seq = ++entered_;
     const std::string what = std::string(op_name(op)) + (t.defined() ? " of " + describe_tensor(t) : "");
@@ -280,11 +298,14 @@ class MpiCommunicator final : public Communicator {
         queue_.pop_front();
       }
       try {
-        WatchdogScope deadline(watchdog_, options_.timeout_s, [this, &task] {
-          return "rank " + std::to_string(rank_) + ": " + task.what + " (collective #" + std::to_string(task.seq) +
-                 ", " + task.context + ") did not finish within " + log::strf("%g", options_.timeout_s) +
-                 " s (distributed.timeout_s); " + missing_ranks(task.seq);
-        }, kExitCollective);
+        WatchdogScope deadline(
+            watchdog_, options_.timeout_s,
+            [this, &task] {
+              return "rank " + std::to_string(rank_) + ": " + task.what + " (collective #" + std::to_string(task.seq) +
+                     ", " + task.context + ") did not finish within " + log::strf("%g", options_.timeout_s) +
+                     " s (distributed.timeout_s); " + missing_ranks(task.seq);
+            },
+            kExitCollective);
         task.run();
         task.done.set_value();
       } catch (...) {
@@ -400,10 +421,10 @@ class MpiCommunicator final : public Communicator {
   int rank_ = 0, size_ = 1;
   bool owns_mpi_ = false;
   MPI_Comm comm_ = MPI_COMM_NULL;
-  MPI_Comm status_comm_ = MPI_COMM_NULL;    // status queries only (watchdog threads)
-  std::atomic<int64_t> entered_{0};         // collectives this rank has entered
-  std::deque<int64_t> answers_;             // send buffers of status answers (watchdog thread only)
-  int64_t query_ = 0;                       // send buffer of this rank's status queries (watchdog thread only)
+  MPI_Comm status_comm_ = MPI_COMM_NULL;  // status queries only (watchdog threads)
+  std::atomic<int64_t> entered_{0};       // collectives this rank has entered
+  std::deque<int64_t> answers_;           // send buffers of status answers (watchdog thread only)
+  int64_t query_ = 0;                     // send buffer of this rank's status queries (watchdog thread only)
   std::thread worker_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -41,30 +41,41 @@ using Clock = std::chrono::steady_clock;
 
 ncclDataType_t nccl_type(const at::Tensor& t) {
   switch (t.scalar_type()) {
-    case at::kFloat: return ncclFloat32;
-    case at::kHalf: return ncclFloat16;
-    case at::kBFloat16: return ncclBfloat16;
-    case at::kDouble: return ncclFloat64;
-    case at::kLong: return ncclInt64;
-    case at::kInt: return ncclInt32;
-    case at::kByte: return ncclUint8;
-    default: throw CollectiveError(std::string("nccl backend: unsupported dtype ") + at::toString(t.scalar_type()));
+    case at::kFloat:
+      return ncclFloat32;
+    case at::kHalf:
+      return ncclFloat16;
+    case at::kBFloat16:
+      return ncclBfloat16;
+    case at::kDouble:
+      return ncclFloat64;
+    case at::kLong:
+      return ncclInt64;
+    case at::kInt:
+      return ncclInt32;
+    case at::kByte:
+      return ncclUint8;
+    default:
+      throw CollectiveError(std::string("nccl backend: unsupported dtype ") + at::toString(t.scalar_type()));
   }
 }
 
 ncclRedOp_t nccl_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum: return ncclSum;
-    case ReduceOp::Average: return ncclAvg;
-    case ReduceOp::Max: return ncclMax;
+    case ReduceOp::Sum:
+      return ncclSum;
+    case ReduceOp::Average:
+      return ncclAvg;
+    case ReduceOp::Max:
+      return ncclMax;
   }
   return ncclSum;
 }
 
 void nccl_check(ncclResult_t r, const char* call, const char* file, int line) {
   if (r != ncclSuccess)
-    throw CollectiveError(log::strf("rank %d: %s:%d: %s failed: %s", log::rank(), file, line, call,
-                                    ncclGetErrorString(r)));
+    throw CollectiveError(
+        log::strf("rank %d: %s:%d: %s failed: %s", log::rank(), file, line, call, ncclGetErrorString(r)));
 }
 #define IMPRINT_NCCL_CHECK(call) nccl_check((call), #call, __FILE__, __LINE__)
 
@@ -94,8 +105,8 @@ class NcclCommunicator final : public Communicator {
     device_ = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(
                                         gpu_for_local_rank(local_rank, static_cast<int>(c10::cuda::device_count()))));
     c10::cuda::set_device(device_.index());
-    stream_ = std::make_unique<c10::cuda::CUDAStream>(c10::cuda::getStreamFromPool(/*isHighPriority=*/true,
-                                                                                   device_.index()));
+    stream_ =
+        std::make_unique<c10::cuda::CUDAStream>(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device_.index()));
     ncclUniqueId id;
     if (rank_ == 0) IMPRINT_NCCL_CHECK(ncclGetUniqueId(&id));
     at::Tensor bytes = at::from_blob(&id, {static_cast<int64_t>(sizeof(id))}, at::kByte).clone();
@@ -104,11 +115,15 @@ class NcclCommunicator final : public Communicator {
     {
       // Blocks until every rank has joined: a rank that never does must not hold the others forever.
       Watchdog init_guard;
-      WatchdogScope scope(init_guard, options_.timeout_s, [this] {
-        return log::strf("rank %d: NCCL start-up (ncclCommInitRank on %s) did not finish within %g s "
-                         "(distributed.timeout_s): a rank did not join", rank_, device_.str().c_str(),
-                         options_.timeout_s);
-      }, kExitCollective);
+      WatchdogScope scope(
+          init_guard, options_.timeout_s,
+          [this] {
+            return log::strf(
+                "rank %d: NCCL start-up (ncclCommInitRank on %s) did not finish within %g s "
+                "(distributed.timeout_s): a rank did not join",
+                rank_, device_.str().c_str(), options_.timeout_s);
+          },
+          kExitCollective);
       IMPRINT_NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_));
     }
     watcher_ = std::thread([this] { watch(); });
@@ -201,8 +216,8 @@ class NcclCommunicator final : public Communicator {
     done->record(*stream_);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      in_flight_.push_back({done, log::strf("%s (collective #%lld, %s)", what.c_str(), (long long)number,
-                                            context_.c_str()),
+      in_flight_.push_back({done,
+                            log::strf("%s (collective #%lld, %s)", what.c_str(), (long long)number, context_.c_str()),
                             Clock::now()});
     }
     cv_.notify_all();
@@ -227,8 +242,10 @@ class NcclCommunicator final : public Communicator {
         fail(log::strf("rank %d: %s failed on %s: %s", rank_, oldest.what.c_str(), device_.str().c_str(),
                        ncclGetErrorString(async)));
       if (!finished && options_.timeout_s > 0 && waited > options_.timeout_s)
-        fail(log::strf("rank %d: %s did not finish within %g s (distributed.timeout_s) on %s; a rank stalled or "
-                       "died", rank_, oldest.what.c_str(), options_.timeout_s, device_.str().c_str()));
+        fail(
+            log::strf("rank %d: %s did not finish within %g s (distributed.timeout_s) on %s; a rank stalled or "
+                      "died",
+                      rank_, oldest.what.c_str(), options_.timeout_s, device_.str().c_str()));
       lock.lock();
       if (finished && !in_flight_.empty() && in_flight_.front().done == oldest.done) in_flight_.pop_front();
     }

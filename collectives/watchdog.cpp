@@ -20,8 +20,8 @@ uint64_t Watchdog::arm(double timeout_s, Describe describe, int exit_code) {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t ticket = next_++;
   if (timeout_s > 0) {
-    const auto at = std::chrono::steady_clock::now() +
-                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout_s));
+    const auto at = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                           std::chrono::duration<double>(timeout_s));
     armed_.emplace(ticket, Deadline{at, std::move(describe), exit_code});
     cv_.notify_all();
   }

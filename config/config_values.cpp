@@ -55,7 +55,8 @@ void apply_overrides(ConfigValues& cfg, const std::vector<std::string>& override
     if (eq == std::string::npos || eq == 0) fail(source, "", "expected key.path=value");
     const std::string path = o.substr(0, eq);
     if (!cfg.schema().find(path))
-      fail(source, path, cfg.schema().is_section(path) ? "is a section, not a key" : unknown_key_message(cfg.schema(), path));
+      fail(source, path,
+           cfg.schema().is_section(path) ? "is a section, not a key" : unknown_key_message(cfg.schema(), path));
     cfg.set(path, o.substr(eq + 1), source);
   }
 }
@@ -92,7 +93,8 @@ ConfigValues ConfigValues::parse(const Schema& schema, const std::string& yaml_t
   return from_yaml(schema, load_yaml(yaml_text, source), source, overrides);
 }
 
-ConfigValues ConfigValues::load(const Schema& schema, const std::string& file, const std::vector<std::string>& overrides) {
+ConfigValues ConfigValues::load(const Schema& schema, const std::string& file,
+                                const std::vector<std::string>& overrides) {
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec))
     throw ConfigError(file + ": is a directory; expected a YAML config file (e.g. configs/smoke-image.yaml)");
@@ -104,7 +106,8 @@ ConfigValues ConfigValues::load(const Schema& schema, const std::string& file, c
   const YAML::Node root = load_yaml(buf.str(), file);
   // A file with no keys at all is a mistake (a wrong or truncated file), not a request for every default.
   if (root.IsNull() || (root.IsMap() && root.size() == 0))
-    throw ConfigError(file + ": holds no config keys; expected a mapping such as 'train:\n  steps: 300' "
+    throw ConfigError(file +
+                      ": holds no config keys; expected a mapping such as 'train:\n  steps: 300' "
                       "(every key: docs/configuration.md)");
   return from_yaml(schema, root, file, overrides);
 }

@@ -18,7 +18,8 @@ class ConfigValues {
   explicit ConfigValues(const Schema& schema);
   // Reads `file` (YAML), then applies `overrides` ("key.path=value", in order). Throws ConfigError naming the
   // file (or the --set) and the key.
-  static ConfigValues load(const Schema& schema, const std::string& file, const std::vector<std::string>& overrides = {});
+  static ConfigValues load(const Schema& schema, const std::string& file,
+                           const std::vector<std::string>& overrides = {});
   // The same from YAML text; `source` names it in messages.
   static ConfigValues parse(const Schema& schema, const std::string& yaml_text, const std::string& source,
                             const std::vector<std::string>& overrides = {});

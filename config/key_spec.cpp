@@ -78,10 +78,14 @@ std::string describe_expected(const KeySpec& spec) {
   const std::string range = std::string(r.min_open ? "(" : "[") + fmt_bound(r.min) + ", " + fmt_bound(r.max) +
                             (r.max_open || std::isinf(r.max) ? ")" : "]");
   switch (spec.type) {
-    case KeyType::Int: return "an integer in " + range;
-    case KeyType::Float: return "a number in " + range;
-    case KeyType::Bool: return "true or false";
-    case KeyType::String: return "a string";
+    case KeyType::Int:
+      return "an integer in " + range;
+    case KeyType::Float:
+      return "a number in " + range;
+    case KeyType::Bool:
+      return "true or false";
+    case KeyType::String:
+      return "a string";
     case KeyType::Choice: {
       std::string s = "one of";
       for (size_t i = 0; i < spec.choices.size(); ++i) s += (i ? ", " : " ") + spec.choices[i];
@@ -95,8 +99,10 @@ std::string canonical_value(const KeySpec& spec, const std::string& text, const 
   const std::string expected = "expected " + describe_expected(spec) + ", got '" + text + "'";
   switch (spec.type) {
     case KeyType::Int:
-    case KeyType::Float: return canonical_number(spec, text, source, expected);
-    case KeyType::String: return text;
+    case KeyType::Float:
+      return canonical_number(spec, text, source, expected);
+    case KeyType::String:
+      return text;
     case KeyType::Bool:
       if (text == "true" || text == "True") return "true";
       if (text == "false" || text == "False") return "false";

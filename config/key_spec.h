@@ -29,16 +29,24 @@ struct Range {
   static Range closed(double lo, double hi) { return {lo, hi, false, false}; }
   static Range at_least(double lo) { return {lo, std::numeric_limits<double>::infinity(), false, false}; }
   static Range above(double lo) { return {lo, std::numeric_limits<double>::infinity(), true, false}; }
-  Range open_below() const { Range r = *this; r.min_open = true; return r; }
-  Range open_above() const { Range r = *this; r.max_open = true; return r; }
+  Range open_below() const {
+    Range r = *this;
+    r.min_open = true;
+    return r;
+  }
+  Range open_above() const {
+    Range r = *this;
+    r.max_open = true;
+    return r;
+  }
   bool contains(double v) const;
 };
 
 struct KeySpec {
   std::string path;  // dotted, e.g. "optimizer.lr"
   KeyType type = KeyType::String;
-  std::string default_value;  // as it would be written in YAML
-  Range range;                // Int and Float
+  std::string default_value;         // as it would be written in YAML
+  Range range;                       // Int and Float
   std::vector<std::string> choices;  // Choice only
   std::string doc;
   KeyRole role = KeyRole::Plain;

@@ -8,8 +8,11 @@ std::string reference_markdown(const Schema& schema) {
   std::ostringstream md;
   md << "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";
   for (const auto& k : schema.keys()) {
-    const char* type = k.type == KeyType::Int ? "int" : k.type == KeyType::Float ? "float"
-                       : k.type == KeyType::Bool ? "bool" : k.type == KeyType::String ? "string" : "choice";
+    const char* type = k.type == KeyType::Int      ? "int"
+                       : k.type == KeyType::Float  ? "float"
+                       : k.type == KeyType::Bool   ? "bool"
+                       : k.type == KeyType::String ? "string"
+                                                   : "choice";
     std::string allowed = describe_expected(k);
     for (const char* lead : {"an integer in ", "a number in "})
       if (allowed.rfind(lead, 0) == 0) allowed = allowed.substr(std::string(lead).size());

@@ -13,7 +13,8 @@ void Schema::add(const KeySpec& key) {
     if (k.type != key.type || k.default_value != key.default_value || k.range.min != key.range.min ||
         k.range.max != key.range.max || k.range.min_open != key.range.min_open ||
         k.range.max_open != key.range.max_open || k.choices != key.choices || k.role != key.role)
-      throw std::logic_error("config schema: " + key.path + " is declared twice with different types, defaults, "
+      throw std::logic_error("config schema: " + key.path +
+                             " is declared twice with different types, defaults, "
                              "ranges or roles");
     if (k.doc.find(key.doc) == std::string::npos) k.doc += " " + key.doc;
     return;

@@ -36,26 +36,30 @@ class Section {
   Section integer(const std::string& leaf, I T::*field, I def, Range range, std::string doc,
                   KeyRole role = KeyRole::Plain) const {
     static_assert(std::is_integral<I>::value, "integer() binds an integral field");
-    return with({key(leaf), KeyType::Int, std::to_string(def), range, {}, std::move(doc), role},
-                [field](T& t, const std::string& v) { t.*field = static_cast<I>(std::stoll(v)); },
-                [field](const T& t) { return std::to_string(t.*field); });
+    return with(
+        {key(leaf), KeyType::Int, std::to_string(def), range, {}, std::move(doc), role},
+        [field](T& t, const std::string& v) { t.*field = static_cast<I>(std::stoll(v)); },
+        [field](const T& t) { return std::to_string(t.*field); });
   }
   Section real(const std::string& leaf, double T::*field, double def, Range range, std::string doc,
                KeyRole role = KeyRole::Plain) const {
-    return with({key(leaf), KeyType::Float, number_text(def), range, {}, std::move(doc), role},
-                [field](T& t, const std::string& v) { t.*field = std::stod(v); },
-                [field](const T& t) { return shortest_text(t.*field); });
+    return with(
+        {key(leaf), KeyType::Float, number_text(def), range, {}, std::move(doc), role},
+        [field](T& t, const std::string& v) { t.*field = std::stod(v); },
+        [field](const T& t) { return shortest_text(t.*field); });
   }
   Section flag(const std::string& leaf, bool T::*field, bool def, std::string doc,
                KeyRole role = KeyRole::Plain) const {
-    return with({key(leaf), KeyType::Bool, def ? "true" : "false", {}, {}, std::move(doc), role},
-                [field](T& t, const std::string& v) { t.*field = v == "true"; },
-                [field](const T& t) { return std::string(t.*field ? "true" : "false"); });
+    return with(
+        {key(leaf), KeyType::Bool, def ? "true" : "false", {}, {}, std::move(doc), role},
+        [field](T& t, const std::string& v) { t.*field = v == "true"; },
+        [field](const T& t) { return std::string(t.*field ? "true" : "false"); });
   }
   Section text(const std::string& leaf, std::string T::*field, std::string def, std::string doc,
                KeyRole role = KeyRole::Plain) const {
-    return with({key(leaf), KeyType::String, std::move(def), {}, {}, std::move(doc), role},
-                [field](T& t, const std::string& v) { t.*field = v; }, [field](const T& t) { return t.*field; });
+    return with(
+        {key(leaf), KeyType::String, std::move(def), {}, {}, std::move(doc), role},
+        [field](T& t, const std::string& v) { t.*field = v; }, [field](const T& t) { return t.*field; });
   }
   // A choice among named values of E (an enum, or strings for an open set such as registry names).
   template <class E>
@@ -69,17 +73,18 @@ class Section {
     }
     if (def_name.empty()) throw std::logic_error("config section: the default of " + key(leaf) + " is not a choice");
     const std::string path = key(leaf);
-    return with({path, KeyType::Choice, def_name, {}, choices, std::move(doc), role},
-                [field, names, path](T& t, const std::string& v) {
-                  for (const auto& [name, value] : names)
-                    if (name == v) return void(t.*field = value);
-                  throw std::logic_error("config section: " + path + " = '" + v + "' is not a choice");
-                },
-                [field, names, path](const T& t) {
-                  for (const auto& [name, value] : names)
-                    if (value == t.*field) return name;
-                  throw std::logic_error("config section: " + path + " holds a value that is not a choice");
-                });
+    return with(
+        {path, KeyType::Choice, def_name, {}, choices, std::move(doc), role},
+        [field, names, path](T& t, const std::string& v) {
+          for (const auto& [name, value] : names)
+            if (name == v) return void(t.*field = value);
+          throw std::logic_error("config section: " + path + " = '" + v + "' is not a choice");
+        },
+        [field, names, path](const T& t) {
+          for (const auto& [name, value] : names)
+            if (value == t.*field) return name;
+          throw std::logic_error("config section: " + path + " holds a value that is not a choice");
+        });
   }
 
   const std::vector<KeySpec>& keys() const { return keys_; }

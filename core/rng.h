@@ -11,25 +11,25 @@
 namespace imprint {
 
 #define IMPRINT_RNG_STREAMS(X)                                                                   \
-  X(SamplerEpochOrder, 0x5a3f1e)     /* data/view_sampler: per-epoch permutation of identities */ \
-  X(SamplerViews, 0x9a1e)            /* data/view_sampler: a row's views and augment seeds */     \
-  X(SyntheticImageIdentity, 0x1a6e)  /* data/synthetic_image: an identity's shape and palette */  \
-  X(SyntheticImagePose, 0x905e)      /* data/synthetic_image: one sample's pose and lighting */   \
-  X(SyntheticVoice, 0x7015e)         /* data/synthetic_audio: a voice's pitch and formants */     \
-  X(SyntheticUtterance, 0x0773)      /* data/synthetic_audio: one utterance */                    \
-  X(SyntheticBreath, 0xb4ea7)        /* data/synthetic_audio: its breath noise */                 \
-  X(AugmentWarp, 0x5741)             /* data/image_augment: crop, rotation, shear, shift */       \
-  X(AugmentBlur, 0x424c)             /* data/image_augment */                                     \
-  X(AugmentContrast, 0x434f)         /* data/image_augment */                                     \
-  X(AugmentSpeed, 0x5350)            /* data/audio_augment */                                     \
-  X(AugmentReverb, 0x5256)           /* data/audio_augment */                                     \
-  X(AugmentNoise, 0x4e4f)            /* data/audio_augment */                                     \
-  X(AugmentFreqMask, 0x4652)         /* data/audio_augment */                                     \
-  X(AugmentTimeMask, 0x544d)         /* data/audio_augment */                                     \
-  X(DenoiseRow, 0xd1ff)              /* denoise objective: a row's timestep, dropout, noise */    \
-  X(SamplerNoise, 0x5a3b1e)          /* generation/ddim_sampler: a sample's starting noise */     \
-  X(NegativeCentres, 0xaa3e9a)       /* aam objective: Partial FC's sampled negative centres */   \
-  X(CentreInit, 0xce47e5)            /* aam objective: a sharded class centre's initial row */
+  X(SamplerEpochOrder, 0x5a3f1e)    /* data/view_sampler: per-epoch permutation of identities */ \
+  X(SamplerViews, 0x9a1e)           /* data/view_sampler: a row's views and augment seeds */     \
+  X(SyntheticImageIdentity, 0x1a6e) /* data/synthetic_image: an identity's shape and palette */  \
+  X(SyntheticImagePose, 0x905e)     /* data/synthetic_image: one sample's pose and lighting */   \
+  X(SyntheticVoice, 0x7015e)        /* data/synthetic_audio: a voice's pitch and formants */     \
+  X(SyntheticUtterance, 0x0773)     /* data/synthetic_audio: one utterance */                    \
+  X(SyntheticBreath, 0xb4ea7)       /* data/synthetic_audio: its breath noise */                 \
+  X(AugmentWarp, 0x5741)            /* data/image_augment: crop, rotation, shear, shift */       \
+  X(AugmentBlur, 0x424c)            /* data/image_augment */                                     \
+  X(AugmentContrast, 0x434f)        /* data/image_augment */                                     \
+  X(AugmentSpeed, 0x5350)           /* data/audio_augment */                                     \
+  X(AugmentReverb, 0x5256)          /* data/audio_augment */                                     \
+  X(AugmentNoise, 0x4e4f)           /* data/audio_augment */                                     \
+  X(AugmentFreqMask, 0x4652)        /* data/audio_augment */                                     \
+  X(AugmentTimeMask, 0x544d)        /* data/audio_augment */                                     \
+  X(DenoiseRow, 0xd1ff)             /* denoise objective: a row's timestep, dropout, noise */    \
+  X(SamplerNoise, 0x5a3b1e)         /* generation/ddim_sampler: a sample's starting noise */     \
+  X(NegativeCentres, 0xaa3e9a)      /* aam objective: Partial FC's sampled negative centres */   \
+  X(CentreInit, 0xce47e5)           /* aam objective: a sharded class centre's initial row */
 
 enum class Stream : uint64_t {
 #define IMPRINT_RNG_STREAM_ENUM(name, id) name = id,

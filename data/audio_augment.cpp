@@ -55,13 +55,15 @@ NoiseBank::NoiseBank(const std::string& dir, int sample_rate, int64_t max_sample
   std::vector<std::string> paths;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec))
-    if (it->is_regular_file() && is_media_file(it->path().string(), Modality::Audio)) paths.push_back(it->path().string());
+    if (it->is_regular_file() && is_media_file(it->path().string(), Modality::Audio))
+      paths.push_back(it->path().string());
   std::sort(paths.begin(), paths.end());
   int64_t total = 0;
   for (const auto& p : paths) {
     std::vector<int16_t> pcm;
     std::string error;
-    if (!decode_audio(p, sample_rate, pcm, error)) throw std::runtime_error(p + ": cannot read this noise file: " + error);
+    if (!decode_audio(p, sample_rate, pcm, error))
+      throw std::runtime_error(p + ": cannot read this noise file: " + error);
     std::vector<float> clip(pcm.size());
     for (size_t i = 0; i < pcm.size(); ++i) clip[i] = pcm[i] / 32768.0f;
     if (to_unit_rms(clip) < 1e-6) continue;  // silence adds nothing
@@ -94,8 +96,8 @@ std::vector<float> change_speed(const std::vector<float>& in, double factor) {
   const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
   const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
   // Played faster = the same samples read at a rate `factor` times the output's.
-  const soxr_error_t e = soxr_oneshot(factor, 1.0, 1, in.data(), in.size(), nullptr, out.data(), out.size(), &done,
-                                      &io, &quality, nullptr);
+  const soxr_error_t e = soxr_oneshot(factor, 1.0, 1, in.data(), in.size(), nullptr, out.data(), out.size(), &done, &io,
+                                      &quality, nullptr);
   if (e) throw std::runtime_error(std::string("libsoxr (speed perturbation): ") + e);
   out.resize(done);
   return out;
@@ -145,7 +147,8 @@ void reverberate(float* x, int64_t n, const std::vector<float>& h) {
   const double before = energy(x, n);
   if (before <= 0) return;
   const int64_t m = static_cast<int64_t>(h.size()), size = next_pow2(n + m - 1);
-  const at::Tensor wet = at::fft_irfft(at::fft_rfft(as_tensor(x, n), size).mul_(at::fft_rfft(as_tensor(h.data(), m), size)), size);
+  const at::Tensor wet =
+      at::fft_irfft(at::fft_rfft(as_tensor(x, n), size).mul_(at::fft_rfft(as_tensor(h.data(), m), size)), size);
   copy_out(wet, x, n);
   const double scale = std::sqrt(before / std::max(energy(x, n), 1e-30));
   for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(x[i] * scale);

@@ -22,17 +22,17 @@ struct ImageAugmentOptions {
 };
 
 struct AudioAugmentOptions {
-  double speed = 0;             // speed factor in [1 - speed, 1 + speed] (tempo and pitch, as sox speed)
-  double noise_prob = 0;        // chance of additive noise ...
-  double noise_snr_min = 5;     // ... at an SNR in [min, max] dB
+  double speed = 0;          // speed factor in [1 - speed, 1 + speed] (tempo and pitch, as sox speed)
+  double noise_prob = 0;     // chance of additive noise ...
+  double noise_snr_min = 5;  // ... at an SNR in [min, max] dB
   double noise_snr_max = 20;
-  std::string noise_dir;        // noise recordings; empty = generated (white, pink or brown) noise
-  double reverb_prob = 0;       // chance of a synthetic room response ...
-  double reverb_rt60_max = 0.6; // ... with RT60 in [0.1, this] seconds
-  int time_masks = 0;           // SpecAugment time masks: spans set to silence ...
+  std::string noise_dir;            // noise recordings; empty = generated (white, pink or brown) noise
+  double reverb_prob = 0;           // chance of a synthetic room response ...
+  double reverb_rt60_max = 0.6;     // ... with RT60 in [0.1, this] seconds
+  int time_masks = 0;               // SpecAugment time masks: spans set to silence ...
   double time_mask_seconds = 0.05;  // ... each up to this long
-  int freq_masks = 0;           // SpecAugment frequency masks: bands removed from the whole clip ...
-  double freq_mask_hz = 200;    // ... each up to this wide
+  int freq_masks = 0;               // SpecAugment frequency masks: bands removed from the whole clip ...
+  double freq_mask_hz = 200;        // ... each up to this wide
 
   bool any() const { return speed > 0 || noise_prob > 0 || reverb_prob > 0 || time_masks > 0 || freq_masks > 0; }
 };

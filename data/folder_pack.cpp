@@ -96,11 +96,14 @@ void prepare_output(const PackOptions& o) {
   if (entries.empty()) return;
   if (!o.overwrite)
     throw DatasetError(o.output + ": --output is not empty (" + std::to_string(entries.size()) + " entries, e.g. " +
-                       entries.front().filename().string() + "); choose a new folder, or pass --overwrite to replace "
+                       entries.front().filename().string() +
+                       "); choose a new folder, or pass --overwrite to replace "
                        "the dataset there");
   if (!foreign.empty())
-    throw DatasetError(o.output + ": --overwrite replaces only a dataset (manifest.json, shard-*.h5), but the folder "
-                       "also holds " + foreign.front().filename().string() + " (" + std::to_string(foreign.size()) +
+    throw DatasetError(o.output +
+                       ": --overwrite replaces only a dataset (manifest.json, shard-*.h5), but the folder "
+                       "also holds " +
+                       foreign.front().filename().string() + " (" + std::to_string(foreign.size()) +
                        " such entries); nothing was removed");
   for (const auto& p : entries) fs::remove(p, ec);
 }
@@ -138,16 +141,17 @@ Listing list_input(const PackOptions& o) {
 void check_before_writing(const PackOptions& o, const Listing& l) {
   size_t found = 0, with_two = 0;
   for (const auto& files : l.files) found += files.size(), with_two += files.size() >= 2;
-  const char* kind = o.modality == Modality::Image ? "image files (*.png, *.jpg, *.jpeg)" : "audio files (*.wav, *.flac)";
+  const char* kind =
+      o.modality == Modality::Image ? "image files (*.png, *.jpg, *.jpeg)" : "audio files (*.wav, *.flac)";
   if (found == 0)
-    throw DatasetError(o.input + ": no " + kind + " found under its " + std::to_string(l.identities.size()) +
-                       " identity folders" + (o.modality == Modality::Image ? " (audio? pass --modality audio)"
-                                                                            : " (images? pass --modality image)") +
-                       "; nothing was written");
+    throw DatasetError(
+        o.input + ": no " + kind + " found under its " + std::to_string(l.identities.size()) + " identity folders" +
+        (o.modality == Modality::Image ? " (audio? pass --modality audio)" : " (images? pass --modality image)") +
+        "; nothing was written");
   if (o.holdout_identities > 0 && static_cast<size_t>(o.holdout_identities) + 1 >= with_two)
-    throw DatasetError(o.input + ": --holdout-identities " + std::to_string(o.holdout_identities) + " leaves too few of " +
-                       "the " + std::to_string(with_two) + " identities with 2 or more " + kind +
-                       " to train on; nothing was written");
+    throw DatasetError(o.input + ": --holdout-identities " + std::to_string(o.holdout_identities) +
+                       " leaves too few of " + "the " + std::to_string(with_two) + " identities with 2 or more " +
+                       kind + " to train on; nothing was written");
 }
 
 // The content labels' names (sorted; index = label) and each file's label index.
@@ -234,8 +238,8 @@ std::vector<int64_t> choose_holdout(const PackOptions& o, const std::vector<std:
                                     const std::vector<std::string>& listed) {
   const auto packed = static_cast<int64_t>(kept.size());
   if (o.holdout_identities > 0 && o.holdout_identities >= packed - 1)
-    throw DatasetError(o.input + ": --holdout-identities " + std::to_string(o.holdout_identities) + " leaves too few of " +
-                       std::to_string(packed) + " usable identities to train on");
+    throw DatasetError(o.input + ": --holdout-identities " + std::to_string(o.holdout_identities) +
+                       " leaves too few of " + std::to_string(packed) + " usable identities to train on");
   std::vector<int64_t> holdout;
   if (!listed.empty()) {
     for (size_t id = 0; id < kept.size(); ++id)

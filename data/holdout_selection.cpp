@@ -28,7 +28,8 @@ std::vector<std::string> group_holdout(const HoldoutChoice& o, const std::vector
     if (line.empty() || line[0] == '#') continue;
     const auto tab = line.find('\t');
     if (tab == std::string::npos || tab == 0 || tab + 1 == line.size())
-      throw DatasetError(o.groups + ":" + std::to_string(n) + ": expected <" + kind + "><TAB><group>, got '" + line + "'");
+      throw DatasetError(o.groups + ":" + std::to_string(n) + ": expected <" + kind + "><TAB><group>, got '" + line +
+                         "'");
     const std::string id = line.substr(0, tab), group = line.substr(tab + 1);
     if (!std::binary_search(names.begin(), names.end(), id))
       throw DatasetError(o.groups + ":" + std::to_string(n) + ": '" + id + "' is not an " + kind + " of " + source);
@@ -41,8 +42,9 @@ std::vector<std::string> group_holdout(const HoldoutChoice& o, const std::vector
   std::map<std::string, std::vector<std::string>> members;
   for (const auto& [id, g] : group_of) members[g].push_back(id);
   const auto groups = static_cast<int64_t>(members.size());
-  const int64_t want = o.group_count > 0 ? o.group_count
-                                         : static_cast<int64_t>(std::llround(o.group_fraction * static_cast<double>(groups)));
+  const int64_t want = o.group_count > 0
+                           ? o.group_count
+                           : static_cast<int64_t>(std::llround(o.group_fraction * static_cast<double>(groups)));
   if (want < 1 || want >= groups)
     throw DatasetError(o.groups + ": holding out " + std::to_string(want) + " of its " + std::to_string(groups) +
                        " groups leaves " + (want < 1 ? "nothing to evaluate" : "nothing to train on") +

@@ -81,7 +81,8 @@ void gaussian_blur(float* chw, int size, double sigma) {
         for (int x = 0; x < size; ++x) {
           double acc = 0;
           for (int i = -radius; i <= radius; ++i) {
-            const int xi = std::clamp(pass == 0 ? x + i : x, 0, size - 1), yi = std::clamp(pass == 0 ? y : y + i, 0, size - 1);
+            const int xi = std::clamp(pass == 0 ? x + i : x, 0, size - 1),
+                      yi = std::clamp(pass == 0 ? y : y + i, 0, size - 1);
             acc += k[i + radius] * p[yi * size + xi];
           }
           tmp[static_cast<size_t>(y) * size + x] = static_cast<float>(acc);

@@ -6,10 +6,10 @@
 #include <soxr.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <cmath>
 #include <csetjmp>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 namespace imprint {
@@ -111,7 +111,8 @@ std::vector<uint8_t> square_resize(const std::vector<uint8_t>& rgb, int width, i
             for (int xx = xa; xx < xb; ++xx) v += rgb[((static_cast<size_t>(y0 + yy) * width) + x0 + xx) * 3 + c];
           v /= static_cast<double>((yb - ya) * (xb - xa));
         } else {  // bilinear
-          const double fy = std::clamp((y + 0.5) * scale - 0.5, 0.0, s - 1.0), fx = std::clamp((x + 0.5) * scale - 0.5, 0.0, s - 1.0);
+          const double fy = std::clamp((y + 0.5) * scale - 0.5, 0.0, s - 1.0),
+                       fx = std::clamp((x + 0.5) * scale - 0.5, 0.0, s - 1.0);
           const int ya = static_cast<int>(fy), xa = static_cast<int>(fx);
           const int yb = std::min(ya + 1, s - 1), xb = std::min(xa + 1, s - 1);
           const double ty = fy - ya, tx = fx - xa;
@@ -165,7 +166,8 @@ bool decode_audio(const std::string& path, int sample_rate, std::vector<int16_t>
   if (info.samplerate == sample_rate) {
     resampled = std::move(mono);
   } else {
-    const size_t out_len = static_cast<size_t>(std::ceil(mono.size() * static_cast<double>(sample_rate) / info.samplerate));
+    const size_t out_len =
+        static_cast<size_t>(std::ceil(mono.size() * static_cast<double>(sample_rate) / info.samplerate));
     resampled.resize(out_len + 16);
     size_t done = 0;
     const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);

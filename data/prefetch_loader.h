@@ -31,8 +31,8 @@ ViewBatch build_batch(const IdentityDataset& dataset, const std::vector<ViewSlot
 class PrefetchLoader {
  public:
   // Produces the batches of steps first_step, first_step + 1, ...; `workers` == 0 builds them in next().
-  PrefetchLoader(const IdentityDataset& dataset, const ViewSampler& sampler, int workers, int depth,
-                 int64_t first_step, bool pin_memory = false);
+  PrefetchLoader(const IdentityDataset& dataset, const ViewSampler& sampler, int workers, int depth, int64_t first_step,
+                 bool pin_memory = false);
   ~PrefetchLoader();
   PrefetchLoader(const PrefetchLoader&) = delete;
   PrefetchLoader& operator=(const PrefetchLoader&) = delete;

@@ -15,9 +15,9 @@ namespace fs = std::filesystem;
 
 struct ShardDataset::Shard {
   std::string path;
-  H5Handle file, samples;           // samples: /images or /audio
-  std::vector<int64_t> offsets;     // audio
-  std::vector<int32_t> content;     // by row, when the dataset has content labels
+  H5Handle file, samples;        // samples: /images or /audio
+  std::vector<int64_t> offsets;  // audio
+  std::vector<int32_t> content;  // by row, when the dataset has content labels
 };
 
 namespace {
@@ -64,7 +64,8 @@ void verify_shard(const std::string& path, const ShardInfo& s) {
     throw DatasetError(path + ": " + std::to_string(size) + " bytes, the manifest says " + std::to_string(s.bytes) +
                        " (truncated or replaced?)");
   const std::string sum = shard_fnv1a64(path);
-  if (sum != s.fnv1a64) throw DatasetError(path + ": checksum " + sum + ", the manifest says " + s.fnv1a64 + " (corrupt?)");
+  if (sum != s.fnv1a64)
+    throw DatasetError(path + ": checksum " + sum + ", the manifest says " + s.fnv1a64 + " (corrupt?)");
 }
 }  // namespace
 
@@ -92,13 +93,13 @@ ShardDataset::ShardDataset(const std::string& dir, int64_t clip_samples, bool ve
                               shard->path + ": dataset /" + std::string(name) + " is missing");
     const auto ids = read_all<int32_t>(shard->file.get(), "identity", H5T_NATIVE_INT32, shard->path);
     if (static_cast<int64_t>(ids.size()) != info.samples)
-      throw DatasetError(shard->path + ": /identity has " + std::to_string(ids.size()) + " samples, the manifest says " +
-                         std::to_string(info.samples));
+      throw DatasetError(shard->path + ": /identity has " + std::to_string(ids.size()) +
+                         " samples, the manifest says " + std::to_string(info.samples));
     if (!manifest_.content_labels.empty()) {
       shard->content = read_all<int32_t>(shard->file.get(), "content", H5T_NATIVE_INT32, shard->path);
       if (shard->content.size() != ids.size())
-        throw DatasetError(shard->path + ": /content has " + std::to_string(shard->content.size()) +
-                           " labels for " + std::to_string(ids.size()) + " samples");
+        throw DatasetError(shard->path + ": /content has " + std::to_string(shard->content.size()) + " labels for " +
+                           std::to_string(ids.size()) + " samples");
       for (size_t row = 0; row < ids.size(); ++row)
         if (shard->content[row] < 0 || shard->content[row] >= static_cast<int32_t>(manifest_.content_labels.size()))
           throw DatasetError(shard->path + ": /content of sample " + std::to_string(row) + " is " +
@@ -273,7 +274,8 @@ InspectReport inspect_dataset(const std::string& dir) {
   o << "  identities: " << r.identities << " (" << ds.train_identities().size() << " train, " << r.holdout
     << " held out" << (r.unusable_identities ? ", " + std::to_string(r.unusable_identities) + " with < 2 samples" : "")
     << ")\n";
-  o << "  samples:    " << r.samples << " (" << r.min_per_identity << " to " << r.max_per_identity << " per identity)\n";
+  o << "  samples:    " << r.samples << " (" << r.min_per_identity << " to " << r.max_per_identity
+    << " per identity)\n";
   if (r.content_labels > 0) {
     o << "  content:    " << r.content_labels << " labels (";
     for (size_t c = 0; c < m.content_labels.size() && c < 8; ++c) o << (c ? ", " : "") << m.content_labels[c];

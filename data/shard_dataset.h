@@ -56,9 +56,9 @@ class ShardDataset final : public IdentityDataset {
 struct InspectReport {
   int64_t identities = 0, holdout = 0, samples = 0, bytes = 0;
   int64_t min_per_identity = 0, max_per_identity = 0;
-  int64_t unusable_identities = 0;  // fewer than 2 samples
+  int64_t unusable_identities = 0;                        // fewer than 2 samples
   int64_t content_labels = 0, unused_content_labels = 0;  // named in the manifest; of those, on no sample
-  std::string summary;              // human-readable, several lines
+  std::string summary;                                    // human-readable, several lines
 };
 
 // Full validation: manifest, every shard's size and checksum, datasets, counts, identity table. Throws

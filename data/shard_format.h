@@ -24,11 +24,11 @@ class DatasetError : public std::runtime_error {
 };
 
 struct ShardInfo {
-  std::string file;         // relative to the dataset directory
+  std::string file;  // relative to the dataset directory
   int64_t samples = 0;
   int64_t identity_begin = 0, identity_end = 0;  // [begin, end) global identity indices
-  int64_t bytes = 0;        // file size
-  std::string fnv1a64;      // checksum of the whole file, 16 lowercase hex digits
+  int64_t bytes = 0;                             // file size
+  std::string fnv1a64;                           // checksum of the whole file, 16 lowercase hex digits
 };
 
 struct Manifest {
@@ -36,10 +36,10 @@ struct Manifest {
   static constexpr int kVersion = 2;  // written; versions 1 (no content labels) and 2 are read
   int version = kVersion;
   Modality modality = Modality::Image;
-  int64_t image_size = 0;   // image datasets: H = W
-  int64_t sample_rate = 0;  // audio datasets
-  std::vector<std::string> identities;  // index = global identity id
-  std::vector<int64_t> holdout;         // held-out identity ids (never trained on)
+  int64_t image_size = 0;                   // image datasets: H = W
+  int64_t sample_rate = 0;                  // audio datasets
+  std::vector<std::string> identities;      // index = global identity id
+  std::vector<int64_t> holdout;             // held-out identity ids (never trained on)
   std::vector<std::string> content_labels;  // index = content label; empty: the shards have no /content
   std::vector<ShardInfo> shards;
 

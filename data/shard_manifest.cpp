@@ -38,8 +38,10 @@ std::string shard_fnv1a64(const std::string& path) {
 Manifest Manifest::read(const std::string& dir) {
   const std::string path = dir + "/manifest.json";
   std::ifstream in(path);
-  if (!in) throw DatasetError(path + ": cannot open (is " + dir + " an imprint dataset? `imprint synth` or a "
-                              "script following docs/dataset-format.md makes one)");
+  if (!in)
+    throw DatasetError(path + ": cannot open (is " + dir +
+                       " an imprint dataset? `imprint synth` or a "
+                       "script following docs/dataset-format.md makes one)");
   nlohmann::json j;
   try {
     in >> j;
@@ -49,12 +51,13 @@ Manifest Manifest::read(const std::string& dir) {
   if (get<std::string>(j, "format", path) != kFormat) bad(path, "format", std::string("expected '") + kFormat + "'");
   const int version = get<int>(j, "version", path);
   if (version < 1 || version > kVersion)
-    bad(path, "version", "is " + std::to_string(version) + ", this imprint reads versions 1 to " +
-                             std::to_string(kVersion));
+    bad(path, "version",
+        "is " + std::to_string(version) + ", this imprint reads versions 1 to " + std::to_string(kVersion));
   Manifest m;
   m.version = version;
   const std::string modality = get<std::string>(j, "modality", path);
-  if (modality != "image" && modality != "audio") bad(path, "modality", "expected image or audio, got '" + modality + "'");
+  if (modality != "image" && modality != "audio")
+    bad(path, "modality", "expected image or audio, got '" + modality + "'");
   m.modality = parse_modality(modality);
   if (m.modality == Modality::Image) {
     m.image_size = get<int64_t>(j, "image_size", path);
@@ -91,14 +94,17 @@ Manifest Manifest::read(const std::string& dir) {
     info.identity_end = get<int64_t>(s, "identity_end", path, prefix);
     info.bytes = get<int64_t>(s, "bytes", path, prefix);
     info.fnv1a64 = get<std::string>(s, "fnv1a64", path, prefix);
-    if (info.file.find('/') != std::string::npos) bad(path, prefix + "file", "must be a file name in the dataset folder");
+    if (info.file.find('/') != std::string::npos)
+      bad(path, prefix + "file", "must be a file name in the dataset folder");
     if (info.identity_begin != next_identity || info.identity_end <= info.identity_begin || info.identity_end > n_ids)
       bad(path, prefix + "identity_begin", "shards must cover the identity table in order without gaps");
     next_identity = info.identity_end;
     m.shards.push_back(info);
   }
-  if (next_identity != n_ids) bad(path, "shards", "cover identities up to " + std::to_string(next_identity) +
-                                                      ", the identity table has " + std::to_string(n_ids));
+  if (next_identity != n_ids)
+    bad(path, "shards",
+        "cover identities up to " + std::to_string(next_identity) + ", the identity table has " +
+            std::to_string(n_ids));
   return m;
 }
 

@@ -56,7 +56,8 @@ DatasetWriter::DatasetWriter(std::string dir, Modality modality, int64_t size_or
 }
 
 void DatasetWriter::set_content_labels(std::vector<std::string> names) {
-  if (!manifest_.identities.empty()) throw std::logic_error("DatasetWriter: content labels are named before identities");
+  if (!manifest_.identities.empty())
+    throw std::logic_error("DatasetWriter: content labels are named before identities");
   manifest_.content_labels = std::move(names);
 }
 

@@ -61,7 +61,8 @@ Voice make_voice(uint64_t data_seed, int64_t identity) {
 
 void render_utterance(const Voice& v, uint64_t data_seed, int64_t identity, int64_t index, uint64_t augment_seed,
                       int sample_rate, int num_samples, float* out) {
-  CounterRng utt(stream_key(data_seed, Stream::SyntheticUtterance, static_cast<uint64_t>(identity), static_cast<uint64_t>(index)));
+  CounterRng utt(
+      stream_key(data_seed, Stream::SyntheticUtterance, static_cast<uint64_t>(identity), static_cast<uint64_t>(index)));
   const double sr = sample_rate;
   // Pitch contour: two slow sinusoids in semitones around the voice's median pitch.
   const double r1 = utt.uniform(0.5, 3.0), r2 = utt.uniform(0.3, 1.5);
@@ -75,7 +76,8 @@ void render_utterance(const Voice& v, uint64_t data_seed, int64_t identity, int6
     const double len = utt.uniform(0.25, 0.6) * total / syllables * 2;
     segs.emplace_back(utt.uniform(0, std::max(1e-3, total - len * 0.5)), len);
   }
-  CounterRng noise_rng(stream_key(data_seed, Stream::SyntheticBreath, static_cast<uint64_t>(identity), static_cast<uint64_t>(index)));
+  CounterRng noise_rng(
+      stream_key(data_seed, Stream::SyntheticBreath, static_cast<uint64_t>(identity), static_cast<uint64_t>(index)));
 
   const SineTable& sine = sine_table();
   std::array<double, kMaxHarmonics> phase{};

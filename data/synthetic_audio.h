@@ -19,7 +19,7 @@ Voice make_voice(uint64_t data_seed, int64_t identity);
 
 // Renders utterance `index` of `voice` as `num_samples` floats at `sample_rate`, RMS-normalised to 0.1.
 // augment_seed != 0 adds random gain and background noise.
-void render_utterance(const Voice& voice, uint64_t data_seed, int64_t identity, int64_t index,
-                      uint64_t augment_seed, int sample_rate, int num_samples, float* out);
+void render_utterance(const Voice& voice, uint64_t data_seed, int64_t identity, int64_t index, uint64_t augment_seed,
+                      int sample_rate, int num_samples, float* out);
 
 }  // namespace imprint

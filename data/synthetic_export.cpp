@@ -35,7 +35,8 @@ Manifest export_synthetic(const SyntheticSpec& spec, const std::string& dir, int
         std::vector<uint8_t> hwc(static_cast<size_t>(plane * 3));
         for (int64_t p = 0; p < plane; ++p)
           for (int c = 0; c < 3; ++c)  // back to [0, 1], then 8 bits
-            hwc[p * 3 + c] = static_cast<uint8_t>(std::lround(std::clamp(to_unit_range(sample[c * plane + p]), 0.0f, 1.0f) * 255));
+            hwc[p * 3 + c] =
+                static_cast<uint8_t>(std::lround(std::clamp(to_unit_range(sample[c * plane + p]), 0.0f, 1.0f) * 255));
         images.push_back(std::move(hwc));
       }
       writer.add_image_identity(name, images, content);

@@ -28,7 +28,8 @@ bool inside_shape(const ImageIdentity& id, float ux, float uy) {
       const float a = std::fmod(phi + 2 * kPi, sector) - sector / 2;
       return r < 0.85f * std::cos(kPi / id.vertices) / std::cos(a);
     }
-    case 2: return r < 0.85f * (0.6f + 0.4f * std::cos(id.vertices * phi));
+    case 2:
+      return r < 0.85f * (0.6f + 0.4f * std::cos(id.vertices * phi));
     default: {
       const float ex = ux / id.aspect, ey = uy * id.aspect;
       const float er = std::sqrt(ex * ex + ey * ey);
@@ -41,9 +42,12 @@ bool texture_on(const ImageIdentity& id, float ux, float uy) {
   const float c = std::cos(id.tex_angle), s = std::sin(id.tex_angle);
   const float a = ux * c + uy * s, b = -ux * s + uy * c;
   switch (id.texture) {
-    case 0: return std::sin(id.tex_freq * a) > 0;
-    case 1: return std::sin(id.tex_freq * a) * std::sin(id.tex_freq * b) > 0;
-    default: return std::cos(id.tex_freq * a) + std::cos(id.tex_freq * b) > 1.0f;
+    case 0:
+      return std::sin(id.tex_freq * a) > 0;
+    case 1:
+      return std::sin(id.tex_freq * a) * std::sin(id.tex_freq * b) > 0;
+    default:
+      return std::cos(id.tex_freq * a) + std::cos(id.tex_freq * b) > 1.0f;
   }
 }
 
@@ -64,9 +68,10 @@ ImageIdentity make_image_identity(uint64_t data_seed, int64_t identity) {
   return id;
 }
 
-void render_image(const ImageIdentity& id, uint64_t data_seed, int64_t identity, int64_t index,
-                  uint64_t augment_seed, int size, float* out, int content, int content_classes) {
-  CounterRng pose(stream_key(data_seed, Stream::SyntheticImagePose, static_cast<uint64_t>(identity), static_cast<uint64_t>(index)));
+void render_image(const ImageIdentity& id, uint64_t data_seed, int64_t identity, int64_t index, uint64_t augment_seed,
+                  int size, float* out, int content, int content_classes) {
+  CounterRng pose(
+      stream_key(data_seed, Stream::SyntheticImagePose, static_cast<uint64_t>(identity), static_cast<uint64_t>(index)));
   const float theta = static_cast<float>(pose.uniform(0, 2 * kPi));
   const float scale = static_cast<float>(pose.uniform(0.55, 0.95));
   float cx = static_cast<float>(pose.uniform(-0.18, 0.18)), cy = static_cast<float>(pose.uniform(-0.18, 0.18));

@@ -13,12 +13,13 @@ std::vector<int64_t> chosen_identities(const SynthRequest& a) {
   const HoldoutChoice& c = a.holdout_choice;
   if (c.list.empty() && c.groups.empty() && c.group_count <= 0 && c.group_fraction <= 0) return {};
   if (a.holdout_given)
-    throw std::invalid_argument("--holdout-identities, --holdout-list, --holdout-groups: give one of them, not several");
+    throw std::invalid_argument(
+        "--holdout-identities, --holdout-list, --holdout-groups: give one of them, not several");
   std::vector<std::string> names;
   for (int64_t id = 0; id < a.identities; ++id) names.push_back(synthetic_identity_name(id));
   std::vector<int64_t> chosen;
-  for (const auto& n : chosen_holdout(c, names, "identity",
-                                      "the synthetic dataset (" + names.front() + " to " + names.back() + ")"))
+  for (const auto& n :
+       chosen_holdout(c, names, "identity", "the synthetic dataset (" + names.front() + " to " + names.back() + ")"))
     chosen.push_back(std::stoll(n.substr(n.find('-') + 1)));
   if (static_cast<int64_t>(chosen.size()) >= a.identities)
     throw std::invalid_argument("--holdout-list: holds out all " + std::to_string(a.identities) + " identities");
@@ -34,7 +35,8 @@ SynthPlan plan_synthetic(const SynthRequest& a) {
   SynthPlan plan;
   plan.held_out = chosen_identities(a);
   if (plan.held_out.empty() && (a.holdout < 2 || a.holdout >= a.identities))
-    throw std::invalid_argument("--holdout-identities " + std::to_string(a.holdout) + ": expected 2 to --identities - 1");
+    throw std::invalid_argument("--holdout-identities " + std::to_string(a.holdout) +
+                                ": expected 2 to --identities - 1");
   if (a.per_identity < 2) throw std::invalid_argument("--samples-per-identity: expected at least 2");
   SyntheticSpec& spec = plan.spec;
   spec.modality = parse_modality(a.modality);

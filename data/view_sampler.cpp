@@ -36,7 +36,8 @@ std::shared_ptr<const std::vector<int64_t>> ViewSampler::epoch_order(int64_t epo
   if (epoch != cached_epoch_) {
     auto order = std::make_shared<std::vector<int64_t>>(dataset_.train_identities());
     CounterRng rng(stream_key(seed_, Stream::SamplerEpochOrder, static_cast<uint64_t>(epoch)));
-    for (int64_t i = static_cast<int64_t>(order->size()) - 1; i > 0; --i) std::swap((*order)[i], (*order)[rng.below(i + 1)]);
+    for (int64_t i = static_cast<int64_t>(order->size()) - 1; i > 0; --i)
+      std::swap((*order)[i], (*order)[rng.below(i + 1)]);
     cached_order_ = std::move(order);
     cached_epoch_ = epoch;
   }
@@ -73,7 +74,8 @@ std::vector<ViewSlot> ViewSampler::slots(int64_t step) const {
   for (int64_t i = 0; i < local_batch(); ++i) {
     ViewSlot s;
     s.identity = (*order)[base + i];
-    CounterRng rng(stream_key(seed_, Stream::SamplerViews, static_cast<uint64_t>(step), static_cast<uint64_t>(first_row() + i)));
+    CounterRng rng(
+        stream_key(seed_, Stream::SamplerViews, static_cast<uint64_t>(step), static_cast<uint64_t>(first_row() + i)));
     const int64_t m = dataset_.num_samples(s.identity);
     const int64_t reference = rng.below(m);
     const int64_t target = (reference + 1 + rng.below(m - 1)) % m;  // always a different sample

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <stdexcept>
 
-
 namespace imprint {
 
 namespace F = torch::nn::functional;
@@ -33,8 +32,8 @@ torch::Tensor timestep_features(const torch::Tensor& t, int64_t dim) {
 }
 
 torch::Tensor upsample2(const torch::Tensor& x) {
-  return F::interpolate(x, F::InterpolateFuncOptions().scale_factor(std::vector<double>{2.0, 2.0})
-                               .mode(torch::kNearest));
+  return F::interpolate(x,
+                        F::InterpolateFuncOptions().scale_factor(std::vector<double>{2.0, 2.0}).mode(torch::kNearest));
 }
 
 }  // namespace

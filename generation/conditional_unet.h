@@ -65,8 +65,7 @@ class ConditionalUnet : public Generator {
   torch::nn::Conv2d in_{nullptr}, down1_{nullptr}, down2_{nullptr}, out_{nullptr};
   UnetResBlock enc0_{nullptr}, enc1_{nullptr}, enc2_{nullptr}, mid1_{nullptr}, mid2_{nullptr}, dec2_{nullptr},
       dec1_{nullptr}, dec0_{nullptr};
-  DecoupledCrossAttention att1_{nullptr}, att2_{nullptr}, att_mid_{nullptr}, att_dec2_{nullptr},
-      att_dec1_{nullptr};
+  DecoupledCrossAttention att1_{nullptr}, att2_{nullptr}, att_mid_{nullptr}, att_dec2_{nullptr}, att_dec1_{nullptr};
   torch::nn::Conv2d up2_{nullptr}, up1_{nullptr};
   torch::nn::GroupNorm out_norm_{nullptr};
 };

@@ -12,8 +12,8 @@ at::Tensor sample_ddim(Generator& generator, const NoiseSchedule& schedule, Pred
                        const std::vector<int64_t>& sample_shape, const SamplerOptions& o) {
   torch::NoGradGuard no_grad;
   const int64_t B = content.size(0);
-  TORCH_CHECK(o.noise_rows.empty() || static_cast<int64_t>(o.noise_rows.size()) == B,
-              "sample_ddim: noise_rows names ", o.noise_rows.size(), " rows for a batch of ", B);
+  TORCH_CHECK(o.noise_rows.empty() || static_cast<int64_t>(o.noise_rows.size()) == B, "sample_ddim: noise_rows names ",
+              o.noise_rows.size(), " rows for a batch of ", B);
   std::vector<int64_t> shape{B};
   shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
   at::Tensor x = at::empty(shape, at::kFloat);

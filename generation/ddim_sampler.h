@@ -14,9 +14,9 @@ namespace imprint {
 
 struct SamplerOptions {
   int64_t steps = 50;
-  double guidance = 3.0;   // 1 = no guidance
-  double id_scale = 1.0;   // lambda of the identity branch
-  uint64_t seed = 0;       // row r's starting noise comes from (seed, noise_rows[r]), or (seed, r) when empty
+  double guidance = 3.0;            // 1 = no guidance
+  double id_scale = 1.0;            // lambda of the identity branch
+  uint64_t seed = 0;                // row r's starting noise comes from (seed, noise_rows[r]), or (seed, r) when empty
   std::vector<int64_t> noise_rows;  // rows that differ only in their condition share a stream: comparisons
   double x0_limit = kModelPixelLimit;  // clean-sample estimates clamped to the data range (core/pixels.h)
 };

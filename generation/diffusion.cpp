@@ -82,7 +82,9 @@ std::string generator_shape_differences(const DiffusionSpec& here, const Diffusi
       {"model.embed_dim", here.id_dim, there.id_dim}};
   std::string diffs;
   for (const auto& [key, a, b] : shape)
-    if (a != b) diffs += (diffs.empty() ? "" : "; ") + key + " is " + std::to_string(b) + " there, " + std::to_string(a) + " here";
+    if (a != b)
+      diffs +=
+          (diffs.empty() ? "" : "; ") + key + " is " + std::to_string(b) + " there, " + std::to_string(a) + " here";
   return diffs;
 }
 

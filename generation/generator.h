@@ -11,9 +11,9 @@ namespace imprint {
 
 struct GeneratorSpec {
   int64_t channels = 3, image_size = 32;
-  int64_t width = 32;            // channels of the first level; deeper levels have 2x
-  int64_t content_classes = 0;   // content labels it is conditioned on; index content_classes = "no content"
-  int64_t id_dim = 128;          // width D of the identity tokens
+  int64_t width = 32;           // channels of the first level; deeper levels have 2x
+  int64_t content_classes = 0;  // content labels it is conditioned on; index content_classes = "no content"
+  int64_t id_dim = 128;         // width D of the identity tokens
   int64_t heads = 4;
 };
 

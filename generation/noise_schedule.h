@@ -31,8 +31,8 @@ class NoiseSchedule {
   // One deterministic DDIM step (eta = 0) from x_t at t to t_prev (-1: the clean sample). x0_limit > 0
   // clamps the clean-sample estimate to [-x0_limit, x0_limit] (the data range) and re-derives the noise
   // from it, as diffusers' clip_sample does.
-  at::Tensor ddim_step(Prediction kind, const at::Tensor& output, const at::Tensor& x_t, int64_t t,
-                       int64_t t_prev, double x0_limit = 0) const;
+  at::Tensor ddim_step(Prediction kind, const at::Tensor& output, const at::Tensor& x_t, int64_t t, int64_t t_prev,
+                       double x0_limit = 0) const;
   // `steps` timesteps from T-1 down to 0, evenly spaced (the DDIM sampling grid).
   std::vector<int64_t> sampling_grid(int64_t steps) const;
 

@@ -26,7 +26,8 @@ ScriptedGenerator::ScriptedGenerator(const std::string& path, const std::string&
   try {
     pattern_ = std::regex(adapter_pattern, std::regex::ECMAScript);
   } catch (const std::regex_error& e) {
-    throw std::invalid_argument("objective.denoise.adapter_pattern: '" + adapter_pattern + "' is not a regex: " + e.what());
+    throw std::invalid_argument("objective.denoise.adapter_pattern: '" + adapter_pattern +
+                                "' is not a regex: " + e.what());
   }
   for (const auto& p : module_.named_parameters(/*recurse=*/true)) {
     const std::string name = registered_name(p.name);
@@ -49,7 +50,8 @@ ScriptedGenerator::ScriptedGenerator(const std::string& path, const std::string&
   }
   if (out.sizes() != x.sizes())
     throw std::invalid_argument(path + ": forward returned a tensor of shape " + c10::str(out.sizes()) +
-                                " for x_t of shape " + c10::str(x.sizes()) + " (it must predict a tensor shaped like x_t)");
+                                " for x_t of shape " + c10::str(x.sizes()) +
+                                " (it must predict a tensor shaped like x_t)");
 }
 
 torch::Tensor ScriptedGenerator::predict(const torch::Tensor& x_t, const torch::Tensor& t, const torch::Tensor& content,

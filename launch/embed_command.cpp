@@ -13,8 +13,8 @@ class EmbedCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& app) override {
     EmbedOptions& o = options_;
-    auto* c = app.add_subcommand("embed",
-                                 "Embed image or audio files with a trained encoder (pooled vectors, optionally tokens).");
+    auto* c = app.add_subcommand(
+        "embed", "Embed image or audio files with a trained encoder (pooled vectors, optionally tokens).");
     c->add_option("--checkpoint", o.checkpoint, "A checkpoint file")->required();
     c->add_option("--input", o.input, "A file, or a folder searched recursively")->required();
     c->add_option("--out", o.out, "Folder for pooled.npy [N, D] (tokens.npy [N, K, D]) and index.tsv")->required();

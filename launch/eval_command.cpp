@@ -12,16 +12,17 @@ namespace {
 
 void log_trials(const CheckpointEvalOptions& o, const CheckpointEvalReport& r) {
   const auto& t = r.trials;
-  log::info(log::strf("trials %s: EER %.2f%%, minDCF(0.01) %.3f over %lld target / %lld non-target trials%s",
-                      o.trials.c_str(), 100 * t.raw.eer, t.raw.min_dcf, (long long)t.raw.target_trials,
-                      (long long)t.raw.nontarget_trials,
-                      std::isnan(t.eer_asnorm) ? ""
-                                               : log::strf("; with AS-norm EER %.2f%%, minDCF(0.01) %.3f",
-                                                           100 * t.eer_asnorm, t.min_dcf_asnorm).c_str()));
+  log::info(log::strf(
+      "trials %s: EER %.2f%%, minDCF(0.01) %.3f over %lld target / %lld non-target trials%s", o.trials.c_str(),
+      100 * t.raw.eer, t.raw.min_dcf, (long long)t.raw.target_trials, (long long)t.raw.nontarget_trials,
+      std::isnan(t.eer_asnorm)
+          ? ""
+          : log::strf("; with AS-norm EER %.2f%%, minDCF(0.01) %.3f", 100 * t.eer_asnorm, t.min_dcf_asnorm).c_str()));
   if (r.training_identity_trials > 0)
-    log::warn(log::strf("%lld of the trials involve identities %s trains on: not a held-out measurement for a model "
-                        "trained on it",
-                        (long long)r.training_identity_trials, o.data.c_str()));
+    log::warn(
+        log::strf("%lld of the trials involve identities %s trains on: not a held-out measurement for a model "
+                  "trained on it",
+                  (long long)r.training_identity_trials, o.data.c_str()));
 }
 
 void log_report(const CheckpointEvalOptions& o, const CheckpointEvalReport& r) {
@@ -53,8 +54,9 @@ class EvalCommand final : public Command {
   CLI::App* add_to(CLI::App& app) override {
     CheckpointEvalOptions& o = options_;
     auto* c = app.add_subcommand(
-        "eval", "Evaluate a checkpoint's encoder on a dataset: top-1 retrieval from ONE reference per identity, "
-                "verification EER and minDCF over every pair, per-identity hits. The checkpoint is only read.");
+        "eval",
+        "Evaluate a checkpoint's encoder on a dataset: top-1 retrieval from ONE reference per identity, "
+        "verification EER and minDCF over every pair, per-identity hits. The checkpoint is only read.");
     c->add_option("--checkpoint", o.checkpoint, "A checkpoint file")->required();
     c->add_option("--data", o.data, "A dataset folder (imprint pack / synth)")->required();
     c->add_flag("--all", o.all_identities,

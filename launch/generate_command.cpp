@@ -14,8 +14,9 @@ class GenerateCommand final : public Command {
   CLI::App* add_to(CLI::App& app) override {
     GenerateOptions& o = options_;
     auto* c = app.add_subcommand(
-        "generate", "Draw samples from a generative checkpoint and ONE reference image per identity: a PNG grid of "
-                    "[reference | one sample per content label], each sample also without the identity tokens.");
+        "generate",
+        "Draw samples from a generative checkpoint and ONE reference image per identity: a PNG grid of "
+        "[reference | one sample per content label], each sample also without the identity tokens.");
     c->add_option("--checkpoint", o.checkpoint, "A checkpoint of a run with objective.denoise")->required();
     c->add_option("--reference", o.reference, "One reference image (PNG or JPEG)");
     c->add_option("--data", o.data, "A dataset: sample 0 of each held-out identity is a reference");
@@ -38,10 +39,11 @@ class GenerateCommand final : public Command {
     const auto r = generate_grid(o);
     std::string labels;
     for (const auto& c : r.content) labels += (labels.empty() ? "" : ", ") + c;
-    log::info(log::strf("wrote %s: %lld reference(s) x %zu content label(s) (%s), each with and without the identity "
-                        "tokens (%lld samples, %lld DDIM steps, guidance %.2g)",
-                        r.out.c_str(), (long long)r.references, r.content.size(), labels.c_str(), (long long)r.samples,
-                        (long long)o.sampler.steps, o.sampler.guidance));
+    log::info(
+        log::strf("wrote %s: %lld reference(s) x %zu content label(s) (%s), each with and without the identity "
+                  "tokens (%lld samples, %lld DDIM steps, guidance %.2g)",
+                  r.out.c_str(), (long long)r.references, r.content.size(), labels.c_str(), (long long)r.samples,
+                  (long long)o.sampler.steps, o.sampler.guidance));
     return kExitOk;
   }
 

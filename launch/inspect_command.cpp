@@ -15,8 +15,9 @@ class InspectCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& app) override {
     auto* c = app.add_subcommand(
-        "inspect", "Validate a dataset (manifest, shards, checksums, every sample read back) or a checkpoint file "
-                   "(header, checksum, step, digest of the training state) and summarise it.");
+        "inspect",
+        "Validate a dataset (manifest, shards, checksums, every sample read back) or a checkpoint file "
+        "(header, checksum, step, digest of the training state) and summarise it.");
     c->add_option("PATH", path_, "Dataset folder, or checkpoint file")->required();
     return c;
   }

@@ -35,8 +35,9 @@ bool known_command(CLI::App& app, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   imprint::log::set_rank(0, 1);
-  CLI::App app{"imprint: trains encoders that map one reference sample of an identity (an image, a voice) to "
-               "conditioning embeddings for a generator."};
+  CLI::App app{
+      "imprint: trains encoders that map one reference sample of an identity (an image, a voice) to "
+      "conditioning embeddings for a generator."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("imprint ") + IMPRINT_VERSION + " (libtorch " + TORCH_VERSION + ")");
   std::vector<std::unique_ptr<imprint::Command>> commands;

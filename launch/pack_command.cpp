@@ -17,7 +17,8 @@ class PackCommand final : public Command {
     c->add_option("--modality", modality_, "image or audio")->required()->check(CLI::IsMember({"image", "audio"}));
     c->add_option("--input", o.input, "ROOT: one folder per identity")->required();
     c->add_option("--output", o.output, "Dataset folder to create")->required();
-    c->add_option("--image-size", o.image_size, "Images are centre-cropped and resized to N x N")->capture_default_str();
+    c->add_option("--image-size", o.image_size, "Images are centre-cropped and resized to N x N")
+        ->capture_default_str();
     c->add_option("--sample-rate", o.sample_rate, "Audio is mixed to mono and resampled to HZ")->capture_default_str();
     c->add_option("--shard-size", shard_size_, "Target shard size, e.g. 256MB")->capture_default_str();
     c->add_option("--threads", o.threads, "Decoding threads")->capture_default_str();
@@ -47,11 +48,12 @@ class PackCommand final : public Command {
     o.progress = progress_printer("pack", "identities");
     const auto r = pack_folders(o);
     for (const auto& p : r.problems) log::warn(p);
-    log::info(log::strf("packed %lld identities (%zu held out), %lld samples into %zu shard(s) in %s; skipped %lld "
-                        "file(s) and %lld identit%s",
-                        (long long)r.identities, r.manifest.holdout.size(), (long long)r.samples,
-                        r.manifest.shards.size(), o.output.c_str(), (long long)r.skipped_files,
-                        (long long)r.skipped_identities, r.skipped_identities == 1 ? "y" : "ies"));
+    log::info(
+        log::strf("packed %lld identities (%zu held out), %lld samples into %zu shard(s) in %s; skipped %lld "
+                  "file(s) and %lld identit%s",
+                  (long long)r.identities, r.manifest.holdout.size(), (long long)r.samples, r.manifest.shards.size(),
+                  o.output.c_str(), (long long)r.skipped_files, (long long)r.skipped_identities,
+                  r.skipped_identities == 1 ? "y" : "ies"));
     return kExitOk;
   }
 

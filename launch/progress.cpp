@@ -23,7 +23,11 @@ int64_t parse_size(const std::string& text, const std::string& option) {
   }
   std::string unit = text.substr(end);
   for (auto& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  const double mult = unit.empty() || unit == "B" ? 1 : unit == "KB" ? 1e3 : unit == "MB" ? 1e6 : unit == "GB" ? 1e9 : -1;
+  const double mult = unit.empty() || unit == "B" ? 1
+                      : unit == "KB"              ? 1e3
+                      : unit == "MB"              ? 1e6
+                      : unit == "GB"              ? 1e9
+                                                  : -1;
   if (mult < 0 || v <= 0) throw ConfigError(option + " " + text + ": expected a size such as 256MB");
   return static_cast<int64_t>(v * mult);
 }

@@ -22,8 +22,9 @@ std::unique_ptr<Communicator> connect(const JobConfig& job, const Bootstrap& boo
   const CommBackend backend = job.distributed.backend;
 #if !defined(IMPRINT_WITH_NCCL)
   if (backend == CommBackend::Nccl)
-    throw ConfigError("distributed.backend: nccl needs imprint built against a CUDA libtorch with NCCL (this build "
-                      "trains on CPU: use auto or mpi)");
+    throw ConfigError(
+        "distributed.backend: nccl needs imprint built against a CUDA libtorch with NCCL (this build "
+        "trains on CPU: use auto or mpi)");
 #endif
   if (boot.world_size == 1 && backend == CommBackend::Auto) return make_local_communicator();
   CommOptions o;
@@ -77,7 +78,8 @@ class TrainCommand final : public Command {
     const JobConfig job = read_job(resolved.values, resolved.source);
     if (dry_run_) {
       log::info("resolved configuration:\n" + job.to_yaml());
-      log::info("config OK: " + resolved.source + " (checked without its data: `train` also checks that the "
+      log::info("config OK: " + resolved.source +
+                " (checked without its data: `train` also checks that the "
                 "dataset and the files the config names exist)");
       return kExitOk;
     }
@@ -99,9 +101,10 @@ class TrainCommand final : public Command {
     if (s.already_finished) return kExitOk;
     if (s.stop_signal) return kExitStopped;
     if (s.stopped_early) return kExitOk;
-    log::info(log::strf("done: %lld steps, loss %.4f -> %.4f (first and last logged); held-out top-1 %.1f%% vs chance "
-                        "%.1f%%",
-                        (long long)s.steps_done, s.first_loss, s.last_loss, 100 * s.eval.top1, 100 * s.eval.chance));
+    log::info(
+        log::strf("done: %lld steps, loss %.4f -> %.4f (first and last logged); held-out top-1 %.1f%% vs chance "
+                  "%.1f%%",
+                  (long long)s.steps_done, s.first_loss, s.last_loss, 100 * s.eval.top1, 100 * s.eval.chance));
     return kExitOk;
   }
 

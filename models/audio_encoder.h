@@ -2,9 +2,9 @@
 #pragma once
 #include <torch/nn/modules/container/sequential.h>
 
+#include "models/conditioning_head.h"
 #include "models/encoder.h"
 #include "models/log_mel.h"
-#include "models/conditioning_head.h"
 
 namespace imprint {
 

@@ -36,7 +36,7 @@ Conditioning AudioResNet34::encode(const torch::Tensor& audio) {
   }
   auto f = stages_->forward(stem_->forward(mel.unsqueeze(1)));  // [B, 8w, bins, frames']
   // Channels x bins of each frame -> one feature vector per frame.
-  f = with_contiguous_grad(f.flatten(1, 2)).transpose(1, 2);     // [B, frames', 8w * bins]
+  f = with_contiguous_grad(f.flatten(1, 2)).transpose(1, 2);  // [B, frames', 8w * bins]
   return head_(f);
 }
 

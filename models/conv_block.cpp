@@ -10,8 +10,7 @@ int64_t groups_for(int64_t channels) { return channels % 8 == 0 ? 8 : 1; }
 }  // namespace
 
 torch::Tensor with_contiguous_grad(const torch::Tensor& trunk_output) {
-  if (trunk_output.requires_grad())
-    trunk_output.register_hook([](const torch::Tensor& g) { return g.contiguous(); });
+  if (trunk_output.requires_grad()) trunk_output.register_hook([](const torch::Tensor& g) { return g.contiguous(); });
   return trunk_output;
 }
 

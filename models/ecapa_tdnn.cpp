@@ -82,10 +82,10 @@ Conditioning EcapaTdnn::encode(const torch::Tensor& audio) {
   // expand_as, not a size read here: `imprint export` traces this for any clip length.
   auto mean = frames.mean(2, /*keepdim=*/true), std = (frames.var(2, false, true) + 1e-5).sqrt();
   auto context = torch::cat({frames, mean.expand_as(frames), std.expand_as(frames)}, 1);
-  auto w = torch::softmax(attention_->forward(context), 2);                  // [B, 3C, T]
+  auto w = torch::softmax(attention_->forward(context), 2);  // [B, 3C, T]
   auto mu = (frames * w).sum(2);
   auto sigma = ((frames * frames * w).sum(2) - mu * mu).clamp_min(1e-5).sqrt();
-  auto pooled_stats = stats_->forward(torch::cat({mu, sigma}, 1)).unsqueeze(1);  // [B, 1, 3C]
+  auto pooled_stats = stats_->forward(torch::cat({mu, sigma}, 1)).unsqueeze(1);                  // [B, 1, 3C]
   auto tokens_in = torch::cat({with_contiguous_grad(frames).transpose(1, 2), pooled_stats}, 1);  // [B, T+1, 3C]
   return head_(tokens_in);
 }

@@ -30,13 +30,13 @@ class Encoder : public torch::nn::Module {
 struct EncoderSpec {
   std::string name = "auto";  // a registry name (encoder_registry()); "auto": the modality's default
   Modality modality = Modality::Image;
-  int64_t embed_dim = 128;      // D
-  int64_t tokens = 4;           // K
+  int64_t embed_dim = 128;  // D
+  int64_t tokens = 4;       // K
   int64_t width = 32;
   int64_t resampler_depth = 1;  // every encoder's conditioning head (models/token_resampler.h)
   int64_t resampler_heads = 4;
-  int64_t image_size = 32;      // images: side in pixels
-  int64_t sample_rate = 8000;   // audio: Hz, and the log-mel front end below
+  int64_t image_size = 32;     // images: side in pixels
+  int64_t sample_rate = 8000;  // audio: Hz, and the log-mel front end below
   int64_t n_mels = 40, n_fft = 256, hop = 80;
 };
 

@@ -18,8 +18,7 @@ std::string encoder_name_doc() {
     s.modality = m;
     defaults += (defaults.empty() ? "" : ", ") + resolve_encoder(s).name;
   }
-  for (const auto& e : encoder_registry())
-    list += "; " + e.name + " (" + modality_name(e.modality) + "): " + e.summary;
+  for (const auto& e : encoder_registry()) list += "; " + e.name + " (" + modality_name(e.modality) + "): " + e.summary;
   return doc + defaults + ")" + list + ".";
 }
 
@@ -34,10 +33,12 @@ const Section<EncoderSpec>& encoder_input_section() {
                   Modality::Image, "Which encoder to train and which samples to read.", R::Shaping)
           .integer("data.image_size", &S::image_size, int64_t{32}, Range::closed(8, 1024),
                    "Image side in pixels (images are square, RGB). With data.source: shards, the dataset's own "
-                   "(manifest) unless the config sets it; then the two must match.", R::Shaping)
+                   "(manifest) unless the config sets it; then the two must match.",
+                   R::Shaping)
           .integer("data.sample_rate", &S::sample_rate, int64_t{8000}, Range::closed(4000, 48000),
                    "Audio sample rate in Hz. With data.source: shards, the dataset's own (manifest) unless the "
-                   "config sets it; then the two must match.", R::Shaping);
+                   "config sets it; then the two must match.",
+                   R::Shaping);
   return section;
 }
 
@@ -64,8 +65,8 @@ const Section<EncoderSpec>& encoder_spec_section() {
                    "Mel bands of the audio front end.", R::Shaping)
           .integer("model.audio.n_fft", &S::n_fft, int64_t{256}, Range::closed(32, 8192),
                    "FFT size (and window length) of the audio front end.", R::Shaping)
-          .integer("model.audio.hop", &S::hop, int64_t{80}, Range::closed(1, 4096), "Hop in samples between STFT frames.",
-                   R::Shaping);
+          .integer("model.audio.hop", &S::hop, int64_t{80}, Range::closed(1, 4096),
+                   "Hop in samples between STFT frames.", R::Shaping);
   return section;
 }
 

@@ -18,8 +18,7 @@ ImageEncoder::ImageEncoder(const EncoderSpec& spec) {
 }
 
 Conditioning ImageEncoder::encode(const torch::Tensor& images) {
-  TORCH_CHECK(images.dim() == 4 && images.size(1) == 3, "image encoder expects [B, 3, H, W], got ",
-              images.sizes());
+  TORCH_CHECK(images.dim() == 4 && images.size(1) == 3, "image encoder expects [B, 3, H, W], got ", images.sizes());
   auto f = with_contiguous_grad(trunk_->forward(images));  // [B, 4w, h, w]
   f = f.flatten(2).transpose(1, 2);                        // [B, h*w, 4w]
   TORCH_CHECK(f.size(1) == position_.size(1), "image encoder was built for ", position_.size(1),

@@ -2,8 +2,8 @@
 #pragma once
 #include <torch/nn/modules/container/sequential.h>
 
-#include "models/encoder.h"
 #include "models/conditioning_head.h"
+#include "models/encoder.h"
 
 namespace imprint {
 

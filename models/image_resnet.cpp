@@ -32,7 +32,7 @@ ImageResNet::ImageResNet(const EncoderSpec& spec, const ImageResNetOptions& opti
 Conditioning ImageResNet::encode(const torch::Tensor& images) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == 3, "image_resnet expects [B, 3, H, W], got ", images.sizes());
   auto f = with_contiguous_grad(stages_->forward(stem_->forward(images)));  // [B, 4w, h, w]
-  f = f.flatten(2).transpose(1, 2);                                       // [B, h*w, 4w]
+  f = f.flatten(2).transpose(1, 2);                                         // [B, h*w, 4w]
   TORCH_CHECK(f.size(1) == position_.size(1), "image_resnet was built for ", position_.size(1),
               " feature positions, got ", f.size(1), " (is data.image_size the one the model was built with?)");
   return head_(f + position_);

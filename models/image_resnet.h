@@ -5,9 +5,9 @@
 #pragma once
 #include <torch/nn/modules/container/sequential.h>
 
+#include "config/section.h"
 #include "models/basic_block.h"
 #include "models/conditioning_head.h"
-#include "config/section.h"
 #include "models/encoder.h"
 
 namespace imprint {

@@ -32,7 +32,8 @@ const Section<ImageVitOptions>& image_vit_keys() {
   using O = ImageVitOptions;
   static const auto section =
       Section<O>("model")
-          .integer("depth", &O::depth, int64_t{2}, Range::closed(1, 64), "image_vit: transformer blocks.", KeyRole::Shaping)
+          .integer("depth", &O::depth, int64_t{2}, Range::closed(1, 64), "image_vit: transformer blocks.",
+                   KeyRole::Shaping)
           .integer("heads", &O::heads, int64_t{4}, Range::closed(1, 64),
                    "image_vit: attention heads (must divide its width 4 x model.width).", KeyRole::Shaping)
           .integer("patch", &O::patch, int64_t{4}, Range::closed(1, 256),
@@ -45,15 +46,17 @@ void check_image_vit(const EncoderSpec& spec, const ImageVitOptions& o) {
     throw std::invalid_argument("model.patch: " + std::to_string(o.patch) + " does not divide data.image_size (" +
                                 std::to_string(spec.image_size) + ")");
   if (4 * spec.width % o.heads != 0)
-    throw std::invalid_argument("model.heads: " + std::to_string(o.heads) + " does not divide the ViT's width, 4 x "
-                                "model.width = " + std::to_string(4 * spec.width));
+    throw std::invalid_argument("model.heads: " + std::to_string(o.heads) +
+                                " does not divide the ViT's width, 4 x "
+                                "model.width = " +
+                                std::to_string(4 * spec.width));
 }
 
 ImageVit::ImageVit(const EncoderSpec& spec, const ImageVitOptions& o) {
   check_image_vit(spec, o);
   const int64_t d = 4 * spec.width;
-  patch_embed_ = register_module(
-      "patch_embed", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, d, o.patch).stride(o.patch)));
+  patch_embed_ =
+      register_module("patch_embed", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, d, o.patch).stride(o.patch)));
   const int64_t side = spec.image_size / o.patch;
   position_ = register_parameter("position", torch::randn({1, side * side, d}) * 0.02);
   blocks_ = register_module("blocks", torch::nn::ModuleList());

@@ -8,8 +8,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
-#include "models/conditioning_head.h"
 #include "config/section.h"
+#include "models/conditioning_head.h"
 #include "models/encoder.h"
 
 namespace imprint {

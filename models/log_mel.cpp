@@ -23,8 +23,10 @@ torch::Tensor mel_filterbank(int64_t n_mels, int64_t n_fft, int64_t sample_rate)
     for (int64_t k = 0; k < bins; ++k) {
       const double hz = static_cast<double>(k) * sample_rate / n_fft;
       double w = 0;
-      if (hz > lo && hz <= mid) w = (hz - lo) / (mid - lo);
-      else if (hz > mid && hz < hi) w = (hi - hz) / (hi - mid);
+      if (hz > lo && hz <= mid)
+        w = (hz - lo) / (mid - lo);
+      else if (hz > mid && hz < hi)
+        w = (hi - hz) / (hi - mid);
       a[m][k] = static_cast<float>(w);
     }
   }
@@ -41,9 +43,9 @@ torch::Tensor LogMelImpl::forward(const torch::Tensor& audio) {
   TORCH_CHECK(audio.size(1) > n_fft_ / 2, "audio clip of ", audio.size(1), " samples is too short for n_fft ", n_fft_);
   auto padded = at::reflection_pad1d(audio.unsqueeze(1), {n_fft_ / 2, n_fft_ / 2}).squeeze(1);
   auto spec = at::stft(padded, n_fft_, hop_, n_fft_, window_, /*normalized=*/false, /*onesided=*/true,
-                       /*return_complex=*/true);                     // [B, bins, frames]
-  auto power = at::view_as_real(spec).pow(2).sum(-1);              // [B, bins, frames]
-  return torch::log(torch::matmul(filterbank_, power) + 1e-6);      // [B, n_mels, frames]
+                       /*return_complex=*/true);                // [B, bins, frames]
+  auto power = at::view_as_real(spec).pow(2).sum(-1);           // [B, bins, frames]
+  return torch::log(torch::matmul(filterbank_, power) + 1e-6);  // [B, n_mels, frames]
 }
 
 }  // namespace imprint

@@ -60,7 +60,7 @@ TokenResamplerImpl::TokenResamplerImpl(int64_t in_dim, int64_t dim, int64_t toke
 
 torch::Tensor TokenResamplerImpl::forward(const torch::Tensor& features) {
   const auto x = norm_in_(features);
-  const auto q = queries_.unsqueeze(0);  // the learned queries are the first block's tokens and queries
+  const auto q = queries_.unsqueeze(0);       // the learned queries are the first block's tokens and queries
   auto t = layers_.forward(q, q, x, heads_);  // [B, K, dim]
   for (auto& block : blocks_) t = block->forward(t, x);
   return t;

@@ -8,8 +8,8 @@
 #include <numeric>
 #include <vector>
 
-#include "data/audio_augment.h"
 #include "core/rng.h"
+#include "data/audio_augment.h"
 #include "data/image_augment.h"
 #include "data/shard_dataset.h"
 #include "data/shard_writer.h"
@@ -317,10 +317,10 @@ TEST_P(AugmentedTraining, ResumesBitwiseExactly) {
   const std::vector<std::string> shards = {"data.source=shards", "data.path=" + data, "data.create_if_missing=true",
                                            "data.workers=2"};
   std::vector<std::string> all = shards;
-  for (const char* k : {"augment.crop_scale_min=0.6", "augment.rotate_degrees=10", "augment.shear_degrees=5",
-                        "augment.translate=0.05", "augment.contrast=0.3", "augment.blur_prob=0.5",
-                        "augment.speed=0.1", "augment.noise_prob=0.5", "augment.reverb_prob=0.5",
-                        "augment.time_masks=2", "augment.freq_masks=2"})
+  for (const char* k :
+       {"augment.crop_scale_min=0.6", "augment.rotate_degrees=10", "augment.shear_degrees=5", "augment.translate=0.05",
+        "augment.contrast=0.3", "augment.blur_prob=0.5", "augment.speed=0.1", "augment.noise_prob=0.5",
+        "augment.reverb_prob=0.5", "augment.time_masks=2", "augment.freq_masks=2"})
     all.push_back(k);
   const auto whole = train(imprint::testing::tiny_config(GetParam(), all), {fresh_dir("aug-whole"), false});
   const std::string dir = fresh_dir("aug-split");

@@ -13,8 +13,10 @@ TEST(Bootstrap, NoLauncherIsOneProcess) {
 }
 
 TEST(Bootstrap, ReadsMpirun) {
-  const Bootstrap b = Bootstrap::from({{"OMPI_COMM_WORLD_SIZE", "4"}, {"OMPI_COMM_WORLD_RANK", "3"},
-                                       {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}});
+  const Bootstrap b = Bootstrap::from({{"OMPI_COMM_WORLD_SIZE", "4"},
+                                       {"OMPI_COMM_WORLD_RANK", "3"},
+                                       {"OMPI_COMM_WORLD_LOCAL_RANK", "1"},
+                                       {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}});
   EXPECT_EQ(b.launcher, "mpirun");
   EXPECT_EQ(b.rank, 3);
   EXPECT_EQ(b.world_size, 4);

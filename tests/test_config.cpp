@@ -38,27 +38,33 @@ TEST(Config, DefaultsAreValidAndTyped) {
 }
 
 TEST(Config, FileValuesAndOverridesApplyInOrder) {
-  const JobConfig c = parse_job("optimizer:\n  lr: 0.01\ntrain:\n  steps: 7\n", "t.yaml",
-                                {"train.steps=9", "data.modality=audio"});
+  const JobConfig c =
+      parse_job("optimizer:\n  lr: 0.01\ntrain:\n  steps: 7\n", "t.yaml", {"train.steps=9", "data.modality=audio"});
   EXPECT_DOUBLE_EQ(c.optimizer.lr, 0.01);
   EXPECT_EQ(c.train.steps, 9);
   EXPECT_EQ(c.model.modality, imprint::Modality::Audio);
 }
 
 TEST(Config, UnknownKeySuggestsTheClosest) {
-  EXPECT_EQ(error_of("optimizer:\n  lrr: 0.1\n"), "test.yaml: optimizer.lrr: unknown key (did you mean 'optimizer.lr'?)");
+  EXPECT_EQ(error_of("optimizer:\n  lrr: 0.1\n"),
+            "test.yaml: optimizer.lrr: unknown key (did you mean 'optimizer.lr'?)");
   EXPECT_EQ(error_of("lr: 0.1\n"), "test.yaml: lr: unknown key (did you mean 'optimizer.lr'?)");
   EXPECT_EQ(error_of("zzzzzz: 1\n"), "test.yaml: zzzzzz: unknown key");
-  EXPECT_EQ(error_of("", {"trian.steps=3"}), "--set trian.steps=3: trian.steps: unknown key (did you mean 'train.steps'?)");
+  EXPECT_EQ(error_of("", {"trian.steps=3"}),
+            "--set trian.steps=3: trian.steps: unknown key (did you mean 'train.steps'?)");
 }
 
 TEST(Config, WrongTypeNamesKeyAndExpectation) {
-  EXPECT_EQ(error_of("train:\n  steps: many\n"), "test.yaml: train.steps: expected an integer in [1, 9e+15], got 'many'");
+  EXPECT_EQ(error_of("train:\n  steps: many\n"),
+            "test.yaml: train.steps: expected an integer in [1, 9e+15], got 'many'");
   EXPECT_EQ(error_of("train:\n  steps: 2.5\n"), "test.yaml: train.steps: expected an integer in [1, 9e+15], got '2.5'");
-  EXPECT_EQ(error_of("optimizer:\n  fused: maybe\n"), "test.yaml: optimizer.fused: expected true or false, got 'maybe'");
-  EXPECT_EQ(error_of("optimizer:\n  lr: [1, 2]\n"), "test.yaml: optimizer.lr: expected a number in (0, 10], got a list");
+  EXPECT_EQ(error_of("optimizer:\n  fused: maybe\n"),
+            "test.yaml: optimizer.fused: expected true or false, got 'maybe'");
+  EXPECT_EQ(error_of("optimizer:\n  lr: [1, 2]\n"),
+            "test.yaml: optimizer.lr: expected a number in (0, 10], got a list");
   EXPECT_EQ(error_of("optimizer: 3\n"), "test.yaml: optimizer: expected a mapping of keys, got a value");
-  EXPECT_EQ(error_of("optimizer:\n  lr:\n    x: 1\n"), "test.yaml: optimizer.lr: expected a number in (0, 10], got a mapping");
+  EXPECT_EQ(error_of("optimizer:\n  lr:\n    x: 1\n"),
+            "test.yaml: optimizer.lr: expected a number in (0, 10], got a mapping");
   EXPECT_EQ(error_of("data:\n  modality: imgae\n"),
             "test.yaml: data.modality: expected one of image, audio, got 'imgae' (did you mean 'image'?)");
 }
@@ -77,9 +83,10 @@ TEST(Config, RulesBetweenKeys) {
   EXPECT_NE(error_of("data:\n  samples_per_identity: 4\neval:\n  gallery_per_identity: 4\n")
                 .find("eval.gallery_per_identity: must be below data.samples_per_identity (4)"),
             std::string::npos);
-  EXPECT_NE(error_of("data:\n  modality: audio\n  clip_seconds: 0.1\n  sample_rate: 4000\nmodel:\n  audio:\n    n_fft: 512\n")
-                .find("data.clip_seconds: clip of 400 samples must be longer than model.audio.n_fft (512)"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("data:\n  modality: audio\n  clip_seconds: 0.1\n  sample_rate: 4000\nmodel:\n  audio:\n    n_fft: 512\n")
+          .find("data.clip_seconds: clip of 400 samples must be longer than model.audio.n_fft (512)"),
+      std::string::npos);
   EXPECT_NE(error_of("train:\n  steps: 10\n  stop_at: 11\n").find("train.stop_at"), std::string::npos);
 }
 
@@ -90,7 +97,8 @@ TEST(Config, SyntaxErrorAndMissingFile) {
   try {
     imprint::load_job("/nonexistent/x.yaml");
   } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), "/nonexistent/x.yaml: cannot open config file (does it exist and is it readable?)");
+    EXPECT_EQ(std::string(e.what()),
+              "/nonexistent/x.yaml: cannot open config file (does it exist and is it readable?)");
   }
   EXPECT_EQ(error_of("", {"novalue"}), "--set novalue: expected key.path=value");
 }

@@ -44,10 +44,14 @@ ConfigValues values_for(const std::string& param) {
   const std::string name = base_name(param);
   v.set("model.name", name == "image" || name == "audio" ? "auto" : name, "test");
   v.set("data.modality", modality_name(modality_of(param)), "test");
-  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"model.embed_dim", "24"}, {"model.tokens", "3"}, {"model.width", "8"}, {"data.image_size", "20"},
-           {"data.sample_rate", "8000"}, {"model.audio.n_mels", "20"}, {"model.audio.n_fft", "128"},
-           {"model.audio.hop", "64"}})
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{{"model.embed_dim", "24"},
+                                                                                   {"model.tokens", "3"},
+                                                                                   {"model.width", "8"},
+                                                                                   {"data.image_size", "20"},
+                                                                                   {"data.sample_rate", "8000"},
+                                                                                   {"model.audio.n_mels", "20"},
+                                                                                   {"model.audio.n_fft", "128"},
+                                                                                   {"model.audio.hop", "64"}})
     v.set(key, value, "test");
   if (param.find("+resampler") != std::string::npos) {
     v.set("model.resampler_depth", "3", "test");
@@ -145,8 +149,7 @@ TEST_P(EncoderBothModalities, Float32GradientsMatchFloat64) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Modalities, EncoderBothModalities,
-                         ::testing::ValuesIn(encoder_params()),
+INSTANTIATE_TEST_SUITE_P(Modalities, EncoderBothModalities, ::testing::ValuesIn(encoder_params()),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                            std::string n = p.param;
                            for (char& ch : n) ch = ch == '+' ? '_' : ch;

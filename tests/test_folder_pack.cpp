@@ -68,7 +68,8 @@ void write_jpeg(const fs::path& p, int w, int h, bool grey, uint8_t r, uint8_t g
 }
 
 // A sine at `hz` (right channel inverted when `cancel`), written by libsndfile in `format`.
-void write_audio(const fs::path& p, int format, int rate, int channels, double seconds, double hz, bool cancel = false) {
+void write_audio(const fs::path& p, int format, int rate, int channels, double seconds, double hz,
+                 bool cancel = false) {
   fs::create_directories(p.parent_path());
   SF_INFO info{};
   info.samplerate = rate;
@@ -80,7 +81,8 @@ void write_audio(const fs::path& p, int format, int rate, int channels, double s
   std::vector<float> buf(static_cast<size_t>(frames) * channels);
   for (sf_count_t i = 0; i < frames; ++i)
     for (int c = 0; c < channels; ++c)
-      buf[i * channels + c] = static_cast<float>(0.5 * std::sin(2 * M_PI * hz * i / rate) * (cancel && c == 1 ? -1 : 1));
+      buf[i * channels + c] =
+          static_cast<float>(0.5 * std::sin(2 * M_PI * hz * i / rate) * (cancel && c == 1 ? -1 : 1));
   sf_writef_float(f, buf.data(), frames);
   sf_close(f);
 }
@@ -103,16 +105,16 @@ PackOptions image_options(const std::string& in, const std::string& out, int thr
 
 std::string image_tree() {
   const fs::path root = fresh_dir("pack-images");
-  write_png(root / "alice" / "a.png", 40, 30, 3, 255);          // red, landscape
-  write_jpeg(root / "alice" / "c.jpg", 50, 50, false, 0, 0, 255);  // blue
+  write_png(root / "alice" / "a.png", 40, 30, 3, 255);                     // red, landscape
+  write_jpeg(root / "alice" / "c.jpg", 50, 50, false, 0, 0, 255);          // blue
   write_png(root / "alice" / "sub" / "deeper" / "b.PNG", 20, 20, 1, 128);  // grey, nested, upper-case ext
-  write_png(root / "bob" / "x.png", 16, 16, 4, 0, 0);           // fully transparent: composited on white
-  write_jpeg(root / "bob" / "y.jpeg", 12, 30, true, 60, 0, 0);   // grey JPEG, portrait
+  write_png(root / "bob" / "x.png", 16, 16, 4, 0, 0);                      // fully transparent: composited on white
+  write_jpeg(root / "bob" / "y.jpeg", 12, 30, true, 60, 0, 0);             // grey JPEG, portrait
   write_garbage(root / "bob" / "broken.png");
   std::ofstream(root / "bob" / "notes.txt") << "ignored";
-  write_png(root / "carol" / "only.png", 8, 8, 3, 10);          // one sample: identity skipped
+  write_png(root / "carol" / "only.png", 8, 8, 3, 10);  // one sample: identity skipped
   fs::create_directories(root / "empty");
-  write_png(root / "Zoë" / "ñandú.png", 9, 9, 3, 200);          // non-ASCII names
+  write_png(root / "Zoë" / "ñandú.png", 9, 9, 3, 200);  // non-ASCII names
   write_png(root / "Zoë" / "二.png", 9, 9, 3, 100);
   write_png(root / "dave" / "1.png", 64, 64, 3, 50);
   write_png(root / "dave" / "2.png", 64, 64, 3, 60);
@@ -170,7 +172,8 @@ TEST(Pack, AHoldoutListNamesTheHeldOutIdentities) {
     pack_folders(o);
     ADD_FAILURE() << "a name that is no identity folder was accepted";
   } catch (const DatasetError& e) {
-    EXPECT_NE(std::string(e.what()).find(list + ":2: 'mallory' is not an identity folder"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(list + ":2: 'mallory' is not an identity folder"), std::string::npos)
+        << e.what();
   }
   EXPECT_FALSE(fs::exists(o.output + "/manifest.json")) << "checked before anything is written";
   std::ofstream(list) << "bob\ncarol\n";  // carol is skipped (one sample): one held-out identity is too few
@@ -211,8 +214,8 @@ TEST(Pack, AudioOfEveryKindIsMixedDownAndResampled) {
     int64_t id, index, length;
   };
   // p225: session1/u1.wav (0.5 s), u2.flac (0.25 s); p226: a.wav, b.wav (0.3 s); p227: cancel.wav, d.wav (0.2 s)
-  for (const Expect& e : {Expect{0, 0, 4000}, Expect{0, 1, 2000}, Expect{1, 0, 2400}, Expect{1, 1, 2400},
-                          Expect{2, 1, 1600}}) {
+  for (const Expect& e :
+       {Expect{0, 0, 4000}, Expect{0, 1, 2000}, Expect{1, 0, 2400}, Expect{1, 1, 2400}, Expect{2, 1, 1600}}) {
     ds.read(e.id, e.index, 0, x.data());
     int64_t length = 0, crossings = 0;
     for (int64_t i = 0; i < 8000; ++i)
@@ -253,7 +256,8 @@ TEST(Pack, NaturalOrderPutsTwoBeforeTen) {
   EXPECT_TRUE(natural_less("a.png", "b.png"));
   EXPECT_TRUE(natural_less("2.png", "02.png") != natural_less("02.png", "2.png"));  // total: ties broken
   const fs::path root = fresh_dir("pack-natural");
-  for (int i : {10, 2, 1}) write_png(root / "anna" / (std::to_string(i) + ".png"), 8, 8, 3, static_cast<uint8_t>(20 * i));
+  for (int i : {10, 2, 1})
+    write_png(root / "anna" / (std::to_string(i) + ".png"), 8, 8, 3, static_cast<uint8_t>(20 * i));
   for (int i : {1, 2}) write_png(root / "ben" / (std::to_string(i) + ".png"), 8, 8, 3, 7);
   for (int i : {1, 2}) write_png(root / "cleo" / (std::to_string(i) + ".png"), 8, 8, 3, 9);
   auto o = image_options(root.string(), fresh_dir("pack-natural-out"), 1);
@@ -302,7 +306,8 @@ TEST(Pack, WrongModalityOrTooManyHeldOutWritesNothing) {
     FAIL();
   } catch (const DatasetError& e) {
     EXPECT_NE(std::string(e.what()).find("no audio files (*.wav, *.flac) found under its 6 identity folders"),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
     EXPECT_NE(std::string(e.what()).find("pass --modality image"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(o.output)) << "a refused pack must not create the output folder";
@@ -331,7 +336,8 @@ TEST(Pack, HoldoutGroupsHoldOutWholeGroups) {
   std::vector<std::string> held;
   for (int64_t id : m.holdout) held.push_back(m.identities[id]);
   std::sort(held.begin(), held.end());
-  const bool g1 = held == std::vector<std::string>{"alice", "bob"}, g2 = held == std::vector<std::string>{"Zoë", "dave"};
+  const bool g1 = held == std::vector<std::string>{"alice", "bob"},
+             g2 = held == std::vector<std::string>{"Zoë", "dave"};
   EXPECT_TRUE(g1 || g2) << "not one whole group: " << held.size() << " held out";
   // The same choice by fraction (1 of 2 groups), and the same choice again (a hash, not a random draw).
   o.holdout_group_count = 0;

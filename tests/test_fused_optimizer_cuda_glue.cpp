@@ -16,8 +16,8 @@ using namespace imprint;
 
 namespace {
 
-#define SKIP_WITHOUT_GPU()                                                                             \
-  if (!torch::cuda::is_available())                                                                    \
+#define SKIP_WITHOUT_GPU()          \
+  if (!torch::cuda::is_available()) \
   GTEST_SKIP() << "no CUDA device visible to libtorch: the CUDA optimizer glue was compiled but not run"
 
 struct Case {
@@ -95,10 +95,11 @@ TEST(FusedOptimizerCudaGlue, EveryDtypeAndRuleMatchesTheCpuOptimizer) {
   // float32 agrees to rounding; bf16/f16 parameters are the float32 master weights rounded, so a one-ulp
   // difference of the master can round to a different low-precision value (relative 2^-8 / 2^-11 per element
   // at most, far less over a tensor).
-  for (const Case& c : {Case{OptimizerKind::AdamW, false, at::kFloat}, Case{OptimizerKind::AdamW, true, at::kFloat},
-                        Case{OptimizerKind::Lamb, false, at::kFloat}, Case{OptimizerKind::AdamW, false, at::kBFloat16},
-                        Case{OptimizerKind::AdamW, true, at::kBFloat16}, Case{OptimizerKind::Lamb, false, at::kBFloat16},
-                        Case{OptimizerKind::AdamW, false, at::kHalf}, Case{OptimizerKind::Lamb, false, at::kHalf}}) {
+  for (const Case& c :
+       {Case{OptimizerKind::AdamW, false, at::kFloat}, Case{OptimizerKind::AdamW, true, at::kFloat},
+        Case{OptimizerKind::Lamb, false, at::kFloat}, Case{OptimizerKind::AdamW, false, at::kBFloat16},
+        Case{OptimizerKind::AdamW, true, at::kBFloat16}, Case{OptimizerKind::Lamb, false, at::kBFloat16},
+        Case{OptimizerKind::AdamW, false, at::kHalf}, Case{OptimizerKind::Lamb, false, at::kHalf}}) {
     const double tol = c.dtype == at::kFloat ? 1e-5 : c.dtype == at::kHalf ? 1e-3 : 4e-3;
     EXPECT_LT(compare(c, 4, /*inf_at=*/0), tol) << name(c);
   }

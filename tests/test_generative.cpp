@@ -17,15 +17,15 @@
 #include "data/synthetic_dataset.h"
 #include "data/synthetic_export.h"
 #include "generation/conditional_unet.h"
-#include "tests/tiny_run.h"
-#include "trainer/checkpoint/checkpoint_store.h"
 #include "generation/ddim_sampler.h"
+#include "tests/tiny_run.h"
+#include "trainer/checkpoint/checkpoint_reader.h"
+#include "trainer/checkpoint/checkpoint_store.h"
 #include "trainer/evaluation/fidelity_eval.h"
 #include "trainer/inference/generate_grid.h"
+#include "trainer/model_parts.h"
 #include "trainer/objectives/denoise.h"
 #include "trainer/trainer.h"
-#include "trainer/checkpoint/checkpoint_reader.h"
-#include "trainer/model_parts.h"
 
 using namespace imprint;
 using imprint::testing::fresh_dir;
@@ -45,17 +45,22 @@ GeneratorSpec tiny_generator() {
 }
 
 std::vector<std::string> generative(const std::string& train, std::vector<std::string> extra = {}) {
-  std::vector<std::string> sets = {"data.content_classes=3",          "objective.infonce.weight=0",
-                                   "objective.denoise.weight=1",      "objective.denoise.train=" + train,
-                                   "objective.denoise.content_classes=3", "objective.denoise.width=8",
-                                   "objective.denoise.timesteps=100", "train.steps=8",
+  std::vector<std::string> sets = {"data.content_classes=3",
+                                   "objective.infonce.weight=0",
+                                   "objective.denoise.weight=1",
+                                   "objective.denoise.train=" + train,
+                                   "objective.denoise.content_classes=3",
+                                   "objective.denoise.width=8",
+                                   "objective.denoise.timesteps=100",
+                                   "train.steps=8",
                                    "checkpoint.every=4"};
   sets.insert(sets.end(), extra.begin(), extra.end());
   return sets;
 }
 
 std::shared_ptr<DenoiseObjective> make_denoise(const JobConfig& job) {
-  return std::make_shared<DenoiseObjective>(denoise_options(objective_context(job)), diffusion_spec(job.values, job.model));
+  return std::make_shared<DenoiseObjective>(denoise_options(objective_context(job)),
+                                            diffusion_spec(job.values, job.model));
 }
 
 // Rows of x0 as the batch of views the objective sees: the reference and the target are both x0 here.
@@ -72,7 +77,8 @@ TEST(NoiseSchedule, BothKindsDecayFromCleanToNoise) {
     const NoiseSchedule s(kind, 1000);
     EXPECT_GT(s.alpha_bar(0), 0.99) << static_cast<int>(kind);
     EXPECT_LT(s.alpha_bar(999), 0.01) << static_cast<int>(kind);
-    for (int64_t t = 1; t < 1000; ++t) ASSERT_LT(s.alpha_bar(t), s.alpha_bar(t - 1)) << static_cast<int>(kind) << " t=" << t;
+    for (int64_t t = 1; t < 1000; ++t)
+      ASSERT_LT(s.alpha_bar(t), s.alpha_bar(t - 1)) << static_cast<int>(kind) << " t=" << t;
   }
   EXPECT_THROW(NoiseSchedule(ScheduleKind::Cosine, 1), std::invalid_argument);
 }
@@ -347,11 +353,13 @@ TEST(Fidelity, JudgeScoresAgainstPrototypesAndRealSamplesLeaveOneOut) {
 
 TEST(Fidelity, ContentIsReadByTheNearestBankSampleInShapeNotBrightness) {
   // Patterns: "left pair" (0), "right pair" (1), "alternate" (2), and a near-blank sample (3).
-  const auto bank = torch::tensor({1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f, 1.0f, 0.0f, 1.0f, 0.0f,
-                                   0.1f, 0.1f, 0.1f, 0.1f}).view({4, 4});
+  const auto bank =
+      torch::tensor({1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f, 1.0f, 0.0f, 1.0f, 0.0f, 0.1f, 0.1f, 0.1f, 0.1f})
+          .view({4, 4});
   const auto bank_content = torch::tensor({0, 1, 2, 3}, torch::kLong);
   // A faint "left pair" (nearest to the blank one in L2), a bold "right pair", an "alternate" on a grey ground.
-  const auto samples = torch::tensor({0.3f, 0.3f, 0.1f, 0.1f, 4.0f, 4.0f, 9.0f, 9.0f, 2.0f, 1.0f, 2.0f, 1.0f}).view({3, 4});
+  const auto samples =
+      torch::tensor({0.3f, 0.3f, 0.1f, 0.1f, 4.0f, 4.0f, 9.0f, 9.0f, 2.0f, 1.0f, 2.0f, 1.0f}).view({3, 4});
   EXPECT_DOUBLE_EQ(content_accuracy(samples, torch::tensor({0, 1, 2}, torch::kLong), bank, bank_content), 1.0);
   EXPECT_DOUBLE_EQ(content_accuracy(samples, torch::tensor({0, 1, 1}, torch::kLong), bank, bank_content), 2.0 / 3);
 }
@@ -361,9 +369,10 @@ TEST(Fidelity, TheTrainingLoopScoresGeneratedSamplesWithAJudge) {
   train(tiny_config("image", {"data.content_classes=3", "train.steps=6"}), {judge, false, nullptr});
   train(tiny_config("image", generative("generator")), {pre, false, nullptr});
   const std::string judge_ckpt = judge + "/checkpoints/step-00000006.ckpt";
-  const auto sets = generative("adapter", {"objective.denoise.generator_from=" + pre + "/checkpoints/step-00000008.ckpt",
-                                           "eval.judge=" + judge_ckpt, "eval.fidelity_identities=5",
-                                           "eval.fidelity_content=2", "eval.fidelity_steps=3", "train.eval_every=4"});
+  const auto sets =
+      generative("adapter", {"objective.denoise.generator_from=" + pre + "/checkpoints/step-00000008.ckpt",
+                             "eval.judge=" + judge_ckpt, "eval.fidelity_identities=5", "eval.fidelity_content=2",
+                             "eval.fidelity_steps=3", "train.eval_every=4"});
   const auto s = train(tiny_config("image", sets), {dir, false, nullptr});
   const auto& f = s.evaluation;  // what the denoise objective's evaluation reported last
   EXPECT_EQ(f.at("fidelity_identities"), 5);
@@ -468,8 +477,7 @@ TEST(ContentLabels, PackTakesThemFromTheStemOrATsv) {
   {
     std::ofstream t(tsv);
     t << "# path\tlabel\n";
-    for (const char* id : {"fontA", "fontB", "fontC"})
-      t << id << "/x.png\tglyph-x\n" << id << "/y.png\tglyph-y\n";
+    for (const char* id : {"fontA", "fontB", "fontC"}) t << id << "/x.png\tglyph-x\n" << id << "/y.png\tglyph-y\n";
   }
   o.output = fresh_dir("packed-tsv");
   o.content_from = tsv;

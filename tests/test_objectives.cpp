@@ -1,19 +1,19 @@
 #include <gtest/gtest.h>
 
+#include <torch/torch.h>
 #include <filesystem>
 #include <set>
-#include <torch/torch.h>
 
 #include "models/encoder.h"
 #include "tests/tiny_run.h"
-#include "trainer/objectives/aam_softmax.h"
-#include "trainer/objectives/infonce.h"
-#include "trainer/objectives/sharded_centers.h"
-#include "trainer/objectives/combined_objective.h"
-#include "trainer/model_parts.h"
-#include "trainer/trainer.h"
 #include "trainer/evaluation/retrieval_eval.h"
 #include "trainer/evaluation/verification_metrics.h"
+#include "trainer/model_parts.h"
+#include "trainer/objectives/aam_softmax.h"
+#include "trainer/objectives/combined_objective.h"
+#include "trainer/objectives/infonce.h"
+#include "trainer/objectives/sharded_centers.h"
+#include "trainer/trainer.h"
 
 using namespace imprint;
 using imprint::testing::tiny_config;
@@ -63,7 +63,8 @@ TEST(Encoders, BuiltByNameAndCheckedAgainstTheModality) {
     FAIL() << "an image encoder for audio must be refused";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("model.name: image_cnn encodes image, but data.modality is audio"),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
   }
   try {
     tiny_config("image", {"model.name=audio_cnn"});
@@ -185,7 +186,8 @@ TEST(Verification, EerAndMinDcfOfKnownTrials) {
 
 TEST(Verification, AllPairsOfEmbeddings) {
   // Two identities on opposite sides of a circle, three samples each: every pair separates perfectly.
-  const auto e = torch::tensor({{1.0f, 0.0f}, {0.9f, 0.1f}, {0.95f, -0.1f}, {-1.0f, 0.0f}, {-0.9f, 0.2f}, {-1.0f, -0.1f}});
+  const auto e =
+      torch::tensor({{1.0f, 0.0f}, {0.9f, 0.1f}, {0.95f, -0.1f}, {-1.0f, 0.0f}, {-0.9f, 0.2f}, {-1.0f, -0.1f}});
   const auto u = torch::nn::functional::normalize(e, torch::nn::functional::NormalizeFuncOptions().dim(1));
   const auto v = verify_all_pairs(torch::matmul(u, u.t()), torch::tensor({0, 0, 0, 1, 1, 1}));
   EXPECT_EQ(v.target_trials, 6);     // 3 + 3
@@ -197,10 +199,13 @@ TEST(Verification, EverySampleAsTheReference) {
   // 3 identities x 3 samples on a circle; identity 2's third sample sits on identity 0's: its own query
   // misses at top-1 (nearest is identity 0) but finds its own within the top 5, and identity 0's samples
   // may find it first too.
-  auto at = [](double deg) { return std::vector<float>{static_cast<float>(std::cos(deg * M_PI / 180)),
-                                                        static_cast<float>(std::sin(deg * M_PI / 180))}; };
+  auto at = [](double deg) {
+    return std::vector<float>{static_cast<float>(std::cos(deg * M_PI / 180)),
+                              static_cast<float>(std::sin(deg * M_PI / 180))};
+  };
   std::vector<float> flat;
-  for (double d : {0.0, 2.0, 4.0, 120.0, 122.0, 124.0, 240.0, 242.0, 1.0}) for (float v : at(d)) flat.push_back(v);
+  for (double d : {0.0, 2.0, 4.0, 120.0, 122.0, 124.0, 240.0, 242.0, 1.0})
+    for (float v : at(d)) flat.push_back(v);
   const auto pool = torch::tensor(flat).view({9, 2});
   const auto ids = torch::tensor({0L, 0L, 0L, 1L, 1L, 1L, 2L, 2L, 2L});
   RetrievalScore s;
@@ -251,7 +256,7 @@ TEST(ShardedCenters, SampledClassesKeepThePositivesAndAreTheSameOnAnySplit) {
   const auto whole = aam.sampled_classes({0, 1000}, labels, /*step=*/7);
   std::set<int64_t> kept(whole.data_ptr<int64_t>(), whole.data_ptr<int64_t>() + whole.numel());
   for (int64_t c : {3, 500, 501, 999, 250}) EXPECT_TRUE(kept.count(c)) << "positive class " << c << " dropped";
-  EXPECT_GT(kept.size(), 60u);   // 5 positives + ~99.5 of 995 others
+  EXPECT_GT(kept.size(), 60u);  // 5 positives + ~99.5 of 995 others
   EXPECT_LT(kept.size(), 150u);
   std::set<int64_t> joined;
   for (int r = 0; r < 3; ++r) {
@@ -294,7 +299,7 @@ TEST(Verification, AsNormRemovesPerSampleScoreOffsets) {
 
 TEST(Verification, AsNormInTheTrainingLoop) {
   const JobConfig cfg = tiny_config("image", {"train.steps=8", "eval.asnorm_cohort=20", "eval.asnorm_top_k=10",
-                                           "checkpoint.keep_best=eer_asnorm", "train.eval_every=4"});
+                                              "checkpoint.keep_best=eer_asnorm", "train.eval_every=4"});
   const std::string dir = imprint::testing::fresh_dir("asnorm");
   const auto s = train(cfg, {dir, false, nullptr});
   EXPECT_GE(s.eval.eer_asnorm, 0.0);

@@ -165,8 +165,8 @@ struct ReferenceLamb {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   std::vector<torch::Tensor> m, v;
   int64_t t = 0;
-  void step(std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads,
-            const std::vector<double>& wd, double lr) {
+  void step(std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads, const std::vector<double>& wd,
+            double lr) {
     if (m.empty())
       for (auto& p : params) m.push_back(torch::zeros_like(p)), v.push_back(torch::zeros_like(p));
     ++t;

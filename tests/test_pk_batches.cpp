@@ -6,9 +6,9 @@
 #include <cmath>
 #include <set>
 
-#include "data/view_sampler.h"
 #include "data/prefetch_loader.h"
 #include "data/synthetic_dataset.h"
+#include "data/view_sampler.h"
 #include "tests/tiny_run.h"
 #include "trainer/objectives/ge2e.h"
 #include "trainer/objectives/supcon.h"
@@ -232,9 +232,9 @@ TEST(Triplet, IsTheBatchHardLossOverEveryAnchor) {
 
 TEST(PxKTraining, SupconGe2eAndTripletTrainAnEncoderFromFourViewsPerIdentity) {
   for (const char* objective : {"supcon", "ge2e", "triplet"}) {
-    const JobConfig cfg = tiny_config("image", {"objective.infonce.weight=0", std::string("objective.") + objective + ".weight=1",
-                                             "train.samples_per_identity=4", "train.batch_size=8", "train.steps=40",
-                                             "optimizer.lr=0.01"});
+    const JobConfig cfg = tiny_config(
+        "image", {"objective.infonce.weight=0", std::string("objective.") + objective + ".weight=1",
+                  "train.samples_per_identity=4", "train.batch_size=8", "train.steps=40", "optimizer.lr=0.01"});
     const auto s = train(cfg, {fresh_dir(std::string("pk-") + objective), false, nullptr});
     EXPECT_LT(s.last_loss, 0.9 * s.first_loss) << objective;
     EXPECT_GT(s.eval.top1, 1.5 / s.eval.identities) << objective << ": held-out top-1 not above chance";

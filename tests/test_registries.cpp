@@ -28,7 +28,8 @@ namespace {
 // cannot invent; their travel is tested where a file exists: test_scripted_generator, test_generative).
 std::string nudged(const KeySpec& key) {
   switch (key.type) {
-    case KeyType::Bool: return key.default_value == "true" ? "false" : "true";
+    case KeyType::Bool:
+      return key.default_value == "true" ? "false" : "true";
     case KeyType::Choice: {
       const auto it = std::find(key.choices.begin(), key.choices.end(), key.default_value);
       return key.choices[static_cast<size_t>((it - key.choices.begin() + 1) % key.choices.size())];
@@ -43,7 +44,8 @@ std::string nudged(const KeySpec& key) {
         if (v != d && key.range.contains(v)) return shortest_text(v);
       return "";
     }
-    case KeyType::String: return "";
+    case KeyType::String:
+      return "";
   }
   return "";
 }
@@ -117,8 +119,8 @@ TEST_P(EveryEncoder, ItsKeysTravelThroughItsCheckpointAndItExportsAsItRuns) {
   const std::map<std::string, std::string> fixed = {{"model.heads", "2"}, {"model.patch", "2"}};
   std::vector<std::string> skipped;
   std::vector<std::string> sets = nudge_all(info->keys, {}, fixed, &skipped);
-  for (const char* s : {"model.tokens=3", "model.resampler_depth=2", "model.resampler_heads=2", "train.steps=2",
-                        "checkpoint.every=2"})
+  for (const char* s :
+       {"model.tokens=3", "model.resampler_depth=2", "model.resampler_heads=2", "train.steps=2", "checkpoint.every=2"})
     sets.push_back(s);
   sets.push_back("model.name=" + info->name);
   EXPECT_TRUE(skipped.empty()) << "an encoder key this test cannot set: " << skipped.front();

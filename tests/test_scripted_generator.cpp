@@ -10,11 +10,11 @@
 #include <fstream>
 
 #include "tests/tiny_run.h"
+#include "trainer/checkpoint/checkpoint_reader.h"
 #include "trainer/checkpoint/checkpoint_store.h"
 #include "trainer/inference/generate_grid.h"
-#include "trainer/trainer.h"
-#include "trainer/checkpoint/checkpoint_reader.h"
 #include "trainer/model_parts.h"
+#include "trainer/trainer.h"
 
 using namespace imprint;
 using imprint::testing::fresh_dir;
@@ -50,11 +50,17 @@ std::string write_script(const std::string& dir, double scale, const std::string
   return path;
 }
 
-std::vector<std::string> scripted(const std::string& script, const std::string& train, std::vector<std::string> extra = {}) {
-  std::vector<std::string> sets = {"data.content_classes=3", "objective.infonce.weight=0", "objective.denoise.weight=1",
-                                   "objective.denoise.train=" + train, "objective.denoise.content_classes=3",
-                                   "objective.denoise.timesteps=100", "objective.denoise.generator_script=" + script,
-                                   "train.steps=6", "checkpoint.every=3"};
+std::vector<std::string> scripted(const std::string& script, const std::string& train,
+                                  std::vector<std::string> extra = {}) {
+  std::vector<std::string> sets = {"data.content_classes=3",
+                                   "objective.infonce.weight=0",
+                                   "objective.denoise.weight=1",
+                                   "objective.denoise.train=" + train,
+                                   "objective.denoise.content_classes=3",
+                                   "objective.denoise.timesteps=100",
+                                   "objective.denoise.generator_script=" + script,
+                                   "train.steps=6",
+                                   "checkpoint.every=3"};
   sets.insert(sets.end(), extra.begin(), extra.end());
   return sets;
 }
@@ -111,27 +117,34 @@ TEST(ScriptedGenerator, AdapterTrainingTrainsOnlyThePatternsWeights) {
   write_script(dir, 2.0);
   EXPECT_NE(error_of([&] { load_trained_generator(ckpt); }).find("trained against the generator in " + script),
             std::string::npos);
-  EXPECT_NE(error_of([&] { train(tiny_config("image", scripted(script, "adapter", {"train.steps=9"})), {out, true, nullptr}); })
-                .find("objective.denoise.generator_fnv1a64"),
+  EXPECT_NE(error_of([&] {
+              train(tiny_config("image", scripted(script, "adapter", {"train.steps=9"})), {out, true, nullptr});
+            }).find("objective.denoise.generator_fnv1a64"),
             std::string::npos);
 }
 
 TEST(ScriptedGenerator, FilesThatCannotServeAreNamed) {
   const std::string dir = fresh_dir("script-bad");
   const std::string good = write_script(dir + "/good", 1.0);
-  EXPECT_NE(error_of([&] { build_model_parts(tiny_config("image", scripted(good, "adapter", {"objective.denoise.adapter_pattern=^lora"})), at::Device(at::kCPU)); })
-                .find("objective.denoise.adapter_pattern: '^lora' matches none of the parameters of " + good),
+  EXPECT_NE(error_of([&] {
+              build_model_parts(
+                  tiny_config("image", scripted(good, "adapter", {"objective.denoise.adapter_pattern=^lora"})),
+                  at::Device(at::kCPU));
+            }).find("objective.denoise.adapter_pattern: '^lora' matches none of the parameters of " + good),
             std::string::npos);
   // id_scale declared a Tensor: the float imprint passes does not fit.
-  const std::string tensor_scale =
-      write_script(dir + "/tensor-scale", 1.0, "x_t: Tensor, t: Tensor, content: Tensor, id_tokens: Tensor, id_scale: Tensor");
-  const std::string msg =
-      error_of([&] { build_model_parts(tiny_config("image", scripted(tensor_scale, "adapter")), at::Device(at::kCPU)); });
+  const std::string tensor_scale = write_script(
+      dir + "/tensor-scale", 1.0, "x_t: Tensor, t: Tensor, content: Tensor, id_tokens: Tensor, id_scale: Tensor");
+  const std::string msg = error_of(
+      [&] { build_model_parts(tiny_config("image", scripted(tensor_scale, "adapter")), at::Device(at::kCPU)); });
   EXPECT_NE(msg.find("objective.denoise.generator_script: " + tensor_scale + ": forward(x_t [1, 3, 16, 16]"),
-            std::string::npos) << msg;
+            std::string::npos)
+      << msg;
   std::ofstream(dir + "/junk.pt") << "not a zip";
-  EXPECT_NE(error_of([&] { build_model_parts(tiny_config("image", scripted(dir + "/junk.pt", "adapter")), at::Device(at::kCPU)); })
-                .find("junk.pt: not a TorchScript file"),
+  EXPECT_NE(error_of([&] {
+              build_model_parts(tiny_config("image", scripted(dir + "/junk.pt", "adapter")), at::Device(at::kCPU));
+            }).find("junk.pt: not a TorchScript file"),
             std::string::npos);
-  EXPECT_THROW(tiny_config("image", scripted(good, "adapter", {"objective.denoise.generator_from=" + good})), ConfigError);
+  EXPECT_THROW(tiny_config("image", scripted(good, "adapter", {"objective.denoise.generator_from=" + good})),
+               ConfigError);
 }

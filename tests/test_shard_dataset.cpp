@@ -21,10 +21,13 @@ namespace {
 
 // tests/interop/pattern.py, in C++.
 constexpr int kSize = 8, kRate = 8000;
-uint8_t pixel(int k, int i, int y, int x, int c) { return static_cast<uint8_t>((7 * k + 3 * i + 5 * y + 11 * x + 13 * c) % 256); }
+uint8_t pixel(int k, int i, int y, int x, int c) {
+  return static_cast<uint8_t>((7 * k + 3 * i + 5 * y + 11 * x + 13 * c) % 256);
+}
 std::vector<int16_t> clip(int k, int i) {
   std::vector<int16_t> v(100 + 10 * k + i);
-  for (size_t n = 0; n < v.size(); ++n) v[n] = static_cast<int16_t>((1000 * k + 100 * i + 7 * static_cast<int>(n)) % 20000 - 10000);
+  for (size_t n = 0; n < v.size(); ++n)
+    v[n] = static_cast<int16_t>((1000 * k + 100 * i + 7 * static_cast<int>(n)) % 20000 - 10000);
   return v;
 }
 const int kCounts[6] = {3, 3, 4, 3, 3, 3};
@@ -116,11 +119,11 @@ TEST_P(ShardsBothModalities, ImprintReadsWhatH5pyWrites) {
   EXPECT_NO_THROW(inspect_dataset(dir));
   expect_pattern(dir, GetParam());
   // And imprint trains on it: 4 training identities, 2 held out with 3 samples each.
-  const auto s = train(imprint::testing::tiny_config(
-                           m, {"data.source=shards", "data.path=" + dir, "data.image_size=8",
-                               "model.audio.n_fft=64", "model.audio.hop=16", "model.audio.n_mels=16",
-                               "train.batch_size=4", "train.steps=6", "eval.gallery_per_identity=2"}),
-                       {fresh_dir("h5py-train"), false});
+  const auto s =
+      train(imprint::testing::tiny_config(m, {"data.source=shards", "data.path=" + dir, "data.image_size=8",
+                                              "model.audio.n_fft=64", "model.audio.hop=16", "model.audio.n_mels=16",
+                                              "train.batch_size=4", "train.steps=6", "eval.gallery_per_identity=2"}),
+            {fresh_dir("h5py-train"), false});
   EXPECT_EQ(s.steps_done, 6);
   EXPECT_EQ(s.eval.identities, 2);
   EXPECT_TRUE(std::isfinite(s.last_loss));
@@ -133,7 +136,8 @@ TEST_P(ShardsBothModalities, InspectReadsEverySampleBackNotOnlyTheChecksums) {
   ASSERT_EQ(run("/usr/bin/python3 " + kInterop + "write_dataset.py " + dir + " " + m + " lzf"), 0);
   const std::string msg = error_of([&] { inspect_dataset(dir); });
   EXPECT_NE(msg.find(dir + "/shard-00000.h5: " + (GetParam() == Modality::Image ? "images 0.." : "audio samples 0..")),
-            std::string::npos) << msg;
+            std::string::npos)
+      << msg;
   EXPECT_NE(msg.find("read failed"), std::string::npos) << msg;
 }
 
@@ -148,7 +152,8 @@ TEST_P(ShardsBothModalities, SyntheticExportMatchesTheGeneratorAndIsReproducible
   const std::string a = fresh_dir("synth-a"), b = fresh_dir("synth-b");
   const Manifest ma = export_synthetic(spec, a, 20000), mb = export_synthetic(spec, b, 20000);
   ASSERT_EQ(ma.shards.size(), mb.shards.size());
-  for (size_t s = 0; s < ma.shards.size(); ++s) EXPECT_EQ(ma.shards[s].fnv1a64, mb.shards[s].fnv1a64) << "byte-identical";
+  for (size_t s = 0; s < ma.shards.size(); ++s)
+    EXPECT_EQ(ma.shards[s].fnv1a64, mb.shards[s].fnv1a64) << "byte-identical";
   EXPECT_EQ(ma.holdout, (std::vector<int64_t>{12, 13, 14}));
   const SyntheticDataset gen(spec);
   const ShardDataset shards(a, spec.clip_samples);
@@ -186,7 +191,8 @@ TEST(ShardDataset, DamagedDatasetsNameTheFile) {
   fs::remove(shard);
   msg = error_of([&] { ShardDataset(dir, 1); });
   EXPECT_NE(msg.find(shard + ": missing"), std::string::npos) << msg;
-  std::ofstream(dir + "/manifest.json") << R"({"format": "imprint-identity-dataset", "version": 1, "modality": "video"})";
+  std::ofstream(dir + "/manifest.json")
+      << R"({"format": "imprint-identity-dataset", "version": 1, "modality": "video"})";
   msg = error_of([&] { Manifest::read(dir); });
   EXPECT_NE(msg.find("manifest.json: modality: expected image or audio, got 'video'"), std::string::npos) << msg;
   msg = error_of([&] { Manifest::read(fresh_dir("empty")); });

@@ -3,9 +3,9 @@
 
 #include <set>
 
-#include "data/view_sampler.h"
 #include "data/prefetch_loader.h"
 #include "data/synthetic_dataset.h"
+#include "data/view_sampler.h"
 
 using namespace imprint;
 
@@ -51,7 +51,7 @@ TEST_P(SyntheticBothModalities, SamplesOfOneIdentityAreCloserThanOfOthers) {
   auto feature = [&](int64_t id, int64_t i) {
     auto x = read(d, id, i, 0);
     if (GetParam() == Modality::Image) return x.view({3, -1}).mean(1);  // mean colour
-    auto spec = at::abs(at::fft_rfft(x));                                 // long-term spectrum
+    auto spec = at::abs(at::fft_rfft(x));                               // long-term spectrum
     return at::log(spec.slice(0, 0, 1000).view({50, -1}).mean(1) + 1e-4);
   };
   double same = 0, diff = 0;
@@ -87,7 +87,8 @@ TEST(ViewSampler, DistinctIdentitiesPerStepAndFullCoveragePerEpoch) {
     EXPECT_EQ(seen.size(), 40u);
   }
   // Epochs are shuffled differently.
-  EXPECT_NE(s.slots(0)[0].identity * 1000 + s.slots(0)[1].identity, s.slots(5)[0].identity * 1000 + s.slots(5)[1].identity);
+  EXPECT_NE(s.slots(0)[0].identity * 1000 + s.slots(0)[1].identity,
+            s.slots(5)[0].identity * 1000 + s.slots(5)[1].identity);
 }
 
 TEST(ViewSampler, RanksSplitTheGlobalBatchWithoutOverlap) {

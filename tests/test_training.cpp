@@ -8,11 +8,11 @@
 #include "data/synthetic_export.h"
 #include "tests/tiny_run.h"
 #include "trainer/checkpoint/checkpoint_store.h"
-#include "trainer/inference/encoder_export.h"
+#include "trainer/checkpoint/weight_average.h"
 #include "trainer/dataset_setup.h"
+#include "trainer/inference/encoder_export.h"
 #include "trainer/run_device.h"
 #include "trainer/trainer.h"
-#include "trainer/checkpoint/weight_average.h"
 
 using namespace imprint;
 using imprint::testing::fresh_dir;
@@ -51,7 +51,8 @@ TEST_P(TrainBothModalities, ResumeIsBitwiseExact) {
 INSTANTIATE_TEST_SUITE_P(Modalities, TrainBothModalities, ::testing::Values("image", "audio"));
 
 TEST(Training, UnfusedOptimizerAlsoTrains) {
-  const auto s = train(tiny_config("image", {"optimizer.fused=false", "train.steps=40"}), {fresh_dir("unfused"), false});
+  const auto s =
+      train(tiny_config("image", {"optimizer.fused=false", "train.steps=40"}), {fresh_dir("unfused"), false});
   EXPECT_LT(s.last_loss, 0.8 * s.first_loss);
 }
 
@@ -152,7 +153,8 @@ TEST(Training, ImageSizeComesFromTheDatasetUnlessTheConfigSetsIt) {
     FAIL() << "trained on 16-pixel images with data.image_size 32";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("data.image_size: is 32 but the images of " + dir + " are 16 pixels"),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
   }
 }
 
@@ -196,8 +198,8 @@ TEST(Training, KeepsTheBestCheckpointByTheChosenMetric) {
 // Keys only some encoders have (model.depth/heads/patch) travel in the signature of those encoders only.
 TEST(Training, AnEncodersOwnKeysRebuildItFromTheCheckpoint) {
   const std::string dir = imprint::testing::fresh_dir("reload-vit-keys");
-  train(imprint::testing::tiny_config("image", {"model.name=image_vit", "model.depth=1", "model.heads=2",
-                                                "model.patch=2", "train.steps=2"}),
+  train(imprint::testing::tiny_config(
+            "image", {"model.name=image_vit", "model.depth=1", "model.heads=2", "model.patch=2", "train.steps=2"}),
         {dir, false, nullptr});
   const TrainedEncoder t = load_trained_encoder(dir + "/checkpoints/step-00000002.ckpt");
   EXPECT_EQ(t.signature.at("model.depth"), "1");
@@ -206,13 +208,14 @@ TEST(Training, AnEncodersOwnKeysRebuildItFromTheCheckpoint) {
   const std::string cnn = imprint::testing::fresh_dir("reload-cnn-keys");
   train(imprint::testing::tiny_config("image", {"train.steps=2"}), {cnn, false, nullptr});
   const TrainedEncoder plain = load_trained_encoder(cnn + "/checkpoints/step-00000002.ckpt");
-  EXPECT_EQ(plain.signature.count("model.depth"), 0u) << "image_cnn does not read model.depth: it must not be in its signature";
+  EXPECT_EQ(plain.signature.count("model.depth"), 0u)
+      << "image_cnn does not read model.depth: it must not be in its signature";
   EXPECT_EQ(plain.signature.count("model.resampler_depth"), 0u)
       << "the default resampler stays out of the signature: checkpoints from before the key still load";
   // Every encoder's resampler keys, when not the default, rebuild it (a wrong depth would not load).
   const std::string deep = imprint::testing::fresh_dir("reload-resampler-keys");
-  train(imprint::testing::tiny_config("audio", {"model.name=ecapa_tdnn", "model.resampler_depth=3",
-                                                "model.resampler_heads=8", "train.steps=2"}),
+  train(imprint::testing::tiny_config(
+            "audio", {"model.name=ecapa_tdnn", "model.resampler_depth=3", "model.resampler_heads=8", "train.steps=2"}),
         {deep, false, nullptr});
   const TrainedEncoder r = load_trained_encoder(deep + "/checkpoints/step-00000002.ckpt");
   EXPECT_EQ(r.spec.resampler_depth, 3);
@@ -223,7 +226,8 @@ TEST(Training, AnEncodersOwnKeysRebuildItFromTheCheckpoint) {
 TEST(Training, EveryEncoderReloadsFromItsCheckpoint) {
   for (const auto& e : encoder_registry()) {
     const std::string dir = imprint::testing::fresh_dir("reload-" + e.name);
-    const JobConfig cfg = imprint::testing::tiny_config(modality_name(e.modality), {"model.name=" + e.name, "train.steps=2"});
+    const JobConfig cfg =
+        imprint::testing::tiny_config(modality_name(e.modality), {"model.name=" + e.name, "train.steps=2"});
     train(cfg, {dir, false, nullptr});
     const TrainedEncoder t = load_trained_encoder(dir + "/checkpoints/step-00000002.ckpt");
     EXPECT_EQ(t.spec.name, e.name);

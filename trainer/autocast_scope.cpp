@@ -16,7 +16,8 @@ void check_precision_supported(bool bf16, const at::Device& device) {
   if (!bf16 || device.is_cuda()) return;
 #if TORCH_VERSION_MAJOR < 2
   throw ConfigError("train.precision: bf16 on the CPU needs libtorch 2.0 or newer; this build has " +
-                    std::string(TORCH_VERSION) + ", whose CPU GroupNorm and LayerNorm reject bfloat16 inputs under "
+                    std::string(TORCH_VERSION) +
+                    ", whose CPU GroupNorm and LayerNorm reject bfloat16 inputs under "
                     "autocast (use fp32 here, or bf16 on a GPU)");
 #endif
 }

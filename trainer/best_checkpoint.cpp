@@ -11,16 +11,24 @@ namespace imprint {
 
 namespace {
 
-bool lower_is_better(BestMetric m) { return m == BestMetric::Eer || m == BestMetric::MinDcf || m == BestMetric::EerAsnorm; }
+bool lower_is_better(BestMetric m) {
+  return m == BestMetric::Eer || m == BestMetric::MinDcf || m == BestMetric::EerAsnorm;
+}
 
 double value_of(BestMetric m, const RetrievalScore& s) {
   switch (m) {
-    case BestMetric::Top1: return s.top1;
-    case BestMetric::Top1All: return s.top1_all;
-    case BestMetric::Eer: return s.eer;
-    case BestMetric::MinDcf: return s.min_dcf;
-    case BestMetric::EerAsnorm: return s.eer_asnorm;
-    case BestMetric::None: break;
+    case BestMetric::Top1:
+      return s.top1;
+    case BestMetric::Top1All:
+      return s.top1_all;
+    case BestMetric::Eer:
+      return s.eer;
+    case BestMetric::MinDcf:
+      return s.min_dcf;
+    case BestMetric::EerAsnorm:
+      return s.eer_asnorm;
+    case BestMetric::None:
+      break;
   }
   return std::nan("");
 }
@@ -47,9 +55,8 @@ void BestCheckpoint::offer(int64_t step, const RetrievalScore& score, Checkpoint
   best_ = v;
   const std::string path = checkpointer.save_as(step, run_dir_ + "/best.ckpt");  // every rank: a collective
   if (!lead) return;
-  std::ofstream(run_dir_ + "/best.json") << nlohmann::json{{"metric", name_}, {"value", v},
-                                                           {"step", step}, {"checkpoint", path}}.dump(2)
-                                         << "\n";
+  std::ofstream(run_dir_ + "/best.json")
+      << nlohmann::json{{"metric", name_}, {"value", v}, {"step", step}, {"checkpoint", path}}.dump(2) << "\n";
   log::info(log::strf("best %s so far (%.4g at step %lld): %s", name_.c_str(), v, (long long)step, path.c_str()));
 }
 

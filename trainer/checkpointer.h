@@ -43,8 +43,8 @@ class Checkpointer {
   double every_minutes_;
   RunRecord& record_;
   Communicator& comm_;
-  ShardState* shards_ = nullptr;                    // in parts_
-  std::vector<std::unique_ptr<StatePart>> parts_;   // saved and loaded in this order
+  ShardState* shards_ = nullptr;                   // in parts_
+  std::vector<std::unique_ptr<StatePart>> parts_;  // saved and loaded in this order
   std::chrono::steady_clock::time_point last_;
 };
 

@@ -96,7 +96,8 @@ namespace {
 // The recordings of augment.noise_dir, read once (nullptr: generated noise, or nothing to add noise to).
 std::shared_ptr<const NoiseBank> open_noise_bank(const JobConfig& j, const Manifest& m) {
   const std::string& dir = j.augment.audio.noise_dir;
-  if (dir.empty() || m.modality != Modality::Audio || !j.data.augment || j.augment.audio.noise_prob <= 0) return nullptr;
+  if (dir.empty() || m.modality != Modality::Audio || !j.data.augment || j.augment.audio.noise_prob <= 0)
+    return nullptr;
   try {
     auto bank = std::make_shared<const NoiseBank>(dir, m.sample_rate);
     log::info(log::strf("augment.noise_dir: %zu noise recording(s) from %s", bank->files(), dir.c_str()));
@@ -129,17 +130,18 @@ std::unique_ptr<IdentityDataset> open_dataset(const JobConfig& j, Communicator& 
     if (comm.rank() == 0) {
       log::info("data.create_if_missing: writing the synthetic identities to " + path);
       const Manifest m = export_synthetic(spec, path, 256 << 20);
-      log::info(log::strf("wrote %zu identities in %zu shard(s) to %s", m.identities.size(), m.shards.size(),
-                          path.c_str()));
+      log::info(
+          log::strf("wrote %zu identities in %zu shard(s) to %s", m.identities.size(), m.shards.size(), path.c_str()));
     }
     comm.barrier();
   }
   auto ds = std::make_unique<ShardDataset>(path, spec.clip_samples, j.data.verify_checksums);
   const Manifest& m = ds->manifest();
   ds->set_augmentation(j.augment, open_noise_bank(j, m));
-  log::info(log::strf("dataset %s: %zu identities (%zu held out) in %zu shard(s); used as it is, the synthetic "
-                      "data.* keys only shape a dataset created here",
-                      path.c_str(), m.identities.size(), m.holdout.size(), m.shards.size()));
+  log::info(
+      log::strf("dataset %s: %zu identities (%zu held out) in %zu shard(s); used as it is, the synthetic "
+                "data.* keys only shape a dataset created here",
+                path.c_str(), m.identities.size(), m.holdout.size(), m.shards.size()));
   check_against_config(j, m);
   if (ds->eval_identities().size() < 2)
     throw ConfigError("data.path: " + path + " lists " + std::to_string(ds->eval_identities().size()) +

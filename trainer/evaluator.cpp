@@ -24,23 +24,31 @@ Evaluator::Evaluator(const JobConfig& job, const IdentityDataset& dataset, Model
 }
 
 void Evaluator::log_retrieval(int64_t step, const RetrievalScore& s, double seconds) {
-  log::info(log::strf("eval step %lld: held-out top-1 retrieval %.1f%% (chance %.1f%%; %lld identities, gallery %lld); "
-                      "every sample as the reference: top-1 %.1f%% [95%% CI %.1f-%.1f], top-5 %.1f%% (%lld queries); "
-                      "verification EER %.2f%%, minDCF(0.01) %.3f (%lld target / %lld non-target pairs) in %.1fs",
-                      (long long)step, 100 * s.top1, 100 * s.chance, (long long)s.identities, (long long)s.gallery_size,
-                      100 * s.top1_all, 100 * s.top1_all_low, 100 * s.top1_all_high, 100 * s.top5_all,
-                      (long long)s.queries, 100 * s.eer, s.min_dcf, (long long)s.target_trials,
-                      (long long)s.nontarget_trials, seconds));
+  log::info(
+      log::strf("eval step %lld: held-out top-1 retrieval %.1f%% (chance %.1f%%; %lld identities, gallery %lld); "
+                "every sample as the reference: top-1 %.1f%% [95%% CI %.1f-%.1f], top-5 %.1f%% (%lld queries); "
+                "verification EER %.2f%%, minDCF(0.01) %.3f (%lld target / %lld non-target pairs) in %.1fs",
+                (long long)step, 100 * s.top1, 100 * s.chance, (long long)s.identities, (long long)s.gallery_size,
+                100 * s.top1_all, 100 * s.top1_all_low, 100 * s.top1_all_high, 100 * s.top5_all, (long long)s.queries,
+                100 * s.eer, s.min_dcf, (long long)s.target_trials, (long long)s.nontarget_trials, seconds));
   const bool asnorm = !std::isnan(s.eer_asnorm);
   if (asnorm)
-    log::info(log::strf("eval step %lld: with AS-norm (cohort of %lld training identities, top %lld): EER %.2f%%, "
-                        "minDCF(0.01) %.3f", (long long)step, (long long)heldout_.cohort.size(0),
-                        (long long)heldout_.cohort_top_k, 100 * s.eer_asnorm, s.min_dcf_asnorm));
+    log::info(
+        log::strf("eval step %lld: with AS-norm (cohort of %lld training identities, top %lld): EER %.2f%%, "
+                  "minDCF(0.01) %.3f",
+                  (long long)step, (long long)heldout_.cohort.size(0), (long long)heldout_.cohort_top_k,
+                  100 * s.eer_asnorm, s.min_dcf_asnorm));
   if (!metrics_) return;
-  nlohmann::json record = {{"step", step}, {"eval_top1", s.top1}, {"chance", s.chance},
-                           {"identities", s.identities}, {"eval_top1_all", s.top1_all},
-                           {"eval_top1_all_low", s.top1_all_low}, {"eval_top1_all_high", s.top1_all_high},
-                           {"eval_top5_all", s.top5_all}, {"eval_eer", s.eer}, {"eval_min_dcf", s.min_dcf}};
+  nlohmann::json record = {{"step", step},
+                           {"eval_top1", s.top1},
+                           {"chance", s.chance},
+                           {"identities", s.identities},
+                           {"eval_top1_all", s.top1_all},
+                           {"eval_top1_all_low", s.top1_all_low},
+                           {"eval_top1_all_high", s.top1_all_high},
+                           {"eval_top5_all", s.top5_all},
+                           {"eval_eer", s.eer},
+                           {"eval_min_dcf", s.min_dcf}};
   if (asnorm) record["eval_eer_asnorm"] = s.eer_asnorm, record["eval_min_dcf_asnorm"] = s.min_dcf_asnorm;
   metrics_->write(record);
 }

@@ -16,9 +16,8 @@ using R = KeyRole;
 constexpr double kBig = 9.0e15;  // integers stay exact in a double below 2^53
 
 const Section<JobConfig>& seed_section() {
-  static const auto s = Section<JobConfig>().integer(
-      "seed", &JobConfig::seed, uint64_t{1234}, Range::closed(0, kBig),
-      "Seed for model initialisation, sampling and augmentation.");
+  static const auto s = Section<JobConfig>().integer("seed", &JobConfig::seed, uint64_t{1234}, Range::closed(0, kBig),
+                                                     "Seed for model initialisation, sampling and augmentation.");
   return s;
 }
 
@@ -190,7 +189,8 @@ const Section<TrainConfig>& train_section() {
                    "Torch intra-op threads; 0: the rank's cores (its CPU affinity, else the node's cores over its "
                    "ranks) minus data.workers and, with several ranks, the communication thread; at least 1.",
                    R::Operational)
-          .choice("device", &T::device, {{"auto", TrainDevice::Auto}, {"cpu", TrainDevice::Cpu}, {"cuda", TrainDevice::Cuda}},
+          .choice("device", &T::device,
+                  {{"auto", TrainDevice::Auto}, {"cpu", TrainDevice::Cpu}, {"cuda", TrainDevice::Cuda}},
                   TrainDevice::Auto,
                   "Where to train: auto takes the GPU of this rank's local rank when this build and machine have one.",
                   R::Operational)
@@ -208,7 +208,8 @@ const Section<DistributedConfig>& distributed_section() {
   using D = DistributedConfig;
   static const auto s =
       Section<D>("distributed")
-          .choice("backend", &D::backend, {{"auto", CommBackend::Auto}, {"mpi", CommBackend::Mpi}, {"nccl", CommBackend::Nccl}},
+          .choice("backend", &D::backend,
+                  {{"auto", CommBackend::Auto}, {"mpi", CommBackend::Mpi}, {"nccl", CommBackend::Nccl}},
                   CommBackend::Auto,
                   "Collectives backend: auto picks mpi when launched with more than one rank (nccl: CUDA builds "
                   "only).",
@@ -275,8 +276,12 @@ const Section<CheckpointConfig>& checkpoint_section() {
                 "(the ranks agree on the step); 0 turns the time-based interval off.",
                 R::Operational)
           .choice("keep_best", &C::keep_best,
-                  {{"none", BestMetric::None}, {"top1", BestMetric::Top1}, {"top1_all", BestMetric::Top1All},
-                   {"eer", BestMetric::Eer}, {"min_dcf", BestMetric::MinDcf}, {"eer_asnorm", BestMetric::EerAsnorm}},
+                  {{"none", BestMetric::None},
+                   {"top1", BestMetric::Top1},
+                   {"top1_all", BestMetric::Top1All},
+                   {"eer", BestMetric::Eer},
+                   {"min_dcf", BestMetric::MinDcf},
+                   {"eer_asnorm", BestMetric::EerAsnorm}},
                   BestMetric::None,
                   "Also keep RUN/best.ckpt, the checkpoint of the best held-out evaluation so far by this metric "
                   "(top1: one reference per identity; top1_all: every sample as the reference; eer, min_dcf, "
@@ -295,11 +300,15 @@ const Section<CheckpointConfig>& checkpoint_section() {
 
 void check_data_rules(const JobConfig& j, const std::string& source) {
   if (j.train.batch_size > j.data.train_identities)
-    fail(source, "train.batch_size", std::to_string(j.train.batch_size) + " identities per step need as many distinct "
-         "training identities, but data.train_identities is " + std::to_string(j.data.train_identities));
+    fail(source, "train.batch_size",
+         std::to_string(j.train.batch_size) +
+             " identities per step need as many distinct "
+             "training identities, but data.train_identities is " +
+             std::to_string(j.data.train_identities));
   if (j.eval.gallery_per_identity >= j.data.samples_per_identity)
-    fail(source, "eval.gallery_per_identity", "must be below data.samples_per_identity (" +
-         std::to_string(j.data.samples_per_identity) + "): one sample of each held-out identity is the reference");
+    fail(source, "eval.gallery_per_identity",
+         "must be below data.samples_per_identity (" + std::to_string(j.data.samples_per_identity) +
+             "): one sample of each held-out identity is the reference");
   if (j.train.stop_at > j.train.steps)
     fail(source, "train.stop_at", "is after the last step (train.steps = " + std::to_string(j.train.steps) + ")");
   if (j.data.source == DataSource::Shards && j.data.path.empty())
@@ -311,8 +320,11 @@ void check_data_rules(const JobConfig& j, const std::string& source) {
   if (j.model.modality == Modality::Audio) {
     const int64_t clip = std::lround(j.data.clip_seconds * static_cast<double>(j.model.sample_rate));
     if (clip <= j.model.n_fft)
-      fail(source, "data.clip_seconds", "clip of " + std::to_string(clip) + " samples must be longer than "
-           "model.audio.n_fft (" + std::to_string(j.model.n_fft) + ")");
+      fail(source, "data.clip_seconds",
+           "clip of " + std::to_string(clip) +
+               " samples must be longer than "
+               "model.audio.n_fft (" +
+               std::to_string(j.model.n_fft) + ")");
     if (j.model.n_mels > j.model.n_fft / 2 + 1)
       fail(source, "model.audio.n_mels", "must be at most n_fft / 2 + 1 = " + std::to_string(j.model.n_fft / 2 + 1));
   }
@@ -322,7 +334,8 @@ void check_training_rules(const JobConfig& j, const std::string& source) {
   if (j.checkpoint.keep_best == BestMetric::EerAsnorm && j.eval.asnorm_cohort == 0)
     fail(source, "checkpoint.keep_best", "eer_asnorm needs an AS-norm cohort (eval.asnorm_cohort > 0)");
   if (j.optimizer.kind == OptimizerKind::Lamb) {
-    if (!j.optimizer.fused) fail(source, "optimizer.fused", "must be true for optimizer.name: lamb (torch::optim has no LAMB)");
+    if (!j.optimizer.fused)
+      fail(source, "optimizer.fused", "must be true for optimizer.name: lamb (torch::optim has no LAMB)");
     if (j.optimizer.amsgrad) fail(source, "optimizer.amsgrad", "applies to adamw only, not lamb");
   }
   try {
@@ -343,7 +356,8 @@ void check_training_rules(const JobConfig& j, const std::string& source) {
 ObjectiveContext objective_context(const JobConfig& job) {
   std::vector<std::string> enabled;
   for (const auto& t : enabled_objectives(job.values)) enabled.push_back(t.info->name);
-  return ObjectiveContext{job.values, job.model, job.seed, enabled, job.eval.gallery_per_identity, job.optimizer.options()};
+  return ObjectiveContext{
+      job.values, job.model, job.seed, enabled, job.eval.gallery_per_identity, job.optimizer.options()};
 }
 
 OptimizerOptions OptimizerConfig::options() const {
@@ -414,8 +428,10 @@ JobConfig read_job(const ConfigValues& values, const std::string& source) {
   return j;
 }
 
-JobConfig parse_job(const std::string& yaml_text, const std::string& source, const std::vector<std::string>& overrides) {
-  return read_job(parse_job_values(yaml_text, source, overrides), overrides.empty() ? source : source + " (with --set overrides)");
+JobConfig parse_job(const std::string& yaml_text, const std::string& source,
+                    const std::vector<std::string>& overrides) {
+  return read_job(parse_job_values(yaml_text, source, overrides),
+                  overrides.empty() ? source : source + " (with --set overrides)");
 }
 
 JobConfig load_job(const std::string& file, const std::vector<std::string>& overrides) {
@@ -425,7 +441,8 @@ JobConfig load_job(const std::string& file, const std::vector<std::string>& over
 void check_job_files(const JobConfig& job) {
   if (job.data.source == DataSource::Shards && !job.data.create_if_missing &&
       !std::ifstream(job.data.path + "/manifest.json"))
-    throw ConfigError(job.source + ": data.path: '" + job.data.path + "' holds no manifest.json (make a dataset with "
+    throw ConfigError(job.source + ": data.path: '" + job.data.path +
+                      "' holds no manifest.json (make a dataset with "
                       "`imprint synth`, or set data.create_if_missing: true)");
   try {
     check_objective_files(enabled_objectives(job.values), objective_context(job));

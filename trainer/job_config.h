@@ -90,7 +90,7 @@ struct JobConfig {
   ConfigValues values;  // every key's canonical text: what the typed sections were read from
   std::string source;   // the config file (and overrides) it came from, for messages
   uint64_t seed = 1234;
-  EncoderSpec model;    // model.* and the input it encodes (data.modality, data.image_size, data.sample_rate)
+  EncoderSpec model;  // model.* and the input it encodes (data.modality, data.image_size, data.sample_rate)
   DataConfig data;
   AugmentOptions augment;
   OptimizerConfig optimizer;
@@ -121,7 +121,8 @@ JobConfig read_job(const ConfigValues& values, const std::string& source);
 // The typed sections alone, without the rules (what adopt_dataset_shape reads before they can hold).
 JobConfig read_job_sections(const ConfigValues& values);
 // Steps 1 and 2 together (what tests and tools that only need a valid config call).
-JobConfig parse_job(const std::string& yaml_text, const std::string& source, const std::vector<std::string>& overrides = {});
+JobConfig parse_job(const std::string& yaml_text, const std::string& source,
+                    const std::vector<std::string>& overrides = {});
 JobConfig load_job(const std::string& file, const std::vector<std::string>& overrides = {});
 // What an objective's factory and rules read beyond its own keys.
 ObjectiveContext objective_context(const JobConfig& job);

@@ -53,7 +53,8 @@ ModelParts build_model_parts(const JobConfig& job, const at::Device& device, int
   const int64_t k = job.train.samples_per_identity;
   parts.views_read = parts.objective->views_read(k);
   if (k > 2 && parts.views_read < k)
-    throw ConfigError("train.samples_per_identity: " + std::to_string(k) + " samples per identity, but no objective "
+    throw ConfigError("train.samples_per_identity: " + std::to_string(k) +
+                      " samples per identity, but no objective "
                       "turned on reads more than a reference and a target; give one that does a weight "
                       "(objective.supcon, objective.ge2e, objective.aam or objective.triplet) or set it to 2");
   parts.encoder->to(device);

@@ -24,14 +24,15 @@ ResolvedConfig resolve_train_config(const ConfigRequest& a) {
     if (c.changes_run && !a.allow_config_change) {
       refused += "\n  " + line;
     } else {
-      log::warn("config change on resume (" + std::string(c.changes_run ? "allowed by --allow-config-change"
-                                                                       : "does not change what is trained") +
+      log::warn("config change on resume (" +
+                std::string(c.changes_run ? "allowed by --allow-config-change" : "does not change what is trained") +
                 "): " + line);
     }
   }
   if (!refused.empty())
     throw ConfigError(saved_path + ": resuming with a config that changes the run:" + refused +
-                      "\nresume with `--run-dir " + a.run_dir + " --resume` alone to keep the saved config, or pass "
+                      "\nresume with `--run-dir " + a.run_dir +
+                      " --resume` alone to keep the saved config, or pass "
                       "--allow-config-change to continue with the new values");
   r.write_config = !changes.empty();
   return r;

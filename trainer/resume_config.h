@@ -20,8 +20,8 @@ struct ConfigRequest {
 
 struct ResolvedConfig {
   ConfigValues values;
-  std::string source;         // the file named in messages
-  bool write_config = true;   // whether rank 0 (re)writes run_dir/config.yaml
+  std::string source;        // the file named in messages
+  bool write_config = true;  // whether rank 0 (re)writes run_dir/config.yaml
 };
 
 // Throws ConfigError naming the saved config and every refused change.

@@ -39,8 +39,9 @@ at::Device pick_device(const JobConfig& job, int local_rank, const Communicator&
   const bool have_cuda = torch::cuda::is_available();
   const TrainDevice want = job.train.device;
   if (want == TrainDevice::Cuda && !have_cuda)
-    throw ConfigError("train.device: cuda was asked for, but this build of libtorch or this machine has no CUDA "
-                      "device (use auto or cpu)");
+    throw ConfigError(
+        "train.device: cuda was asked for, but this build of libtorch or this machine has no CUDA "
+        "device (use auto or cpu)");
   at::Device device(at::kCPU);
   if (want == TrainDevice::Cuda || (want == TrainDevice::Auto && have_cuda))
     device = at::Device(at::kCUDA, static_cast<at::DeviceIndex>(

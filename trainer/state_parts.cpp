@@ -136,8 +136,9 @@ void RngState::load(torch::serialize::InputArchive& ar, const std::string& path)
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(cuda_rng);
   } else {
-    log::warn(path + ": holds no CUDA RNG state (written by a CPU run): random draws on the GPU will differ from an "
-                     "uninterrupted run");
+    log::warn(path +
+              ": holds no CUDA RNG state (written by a CPU run): random draws on the GPU will differ from an "
+              "uninterrupted run");
   }
 }
 

@@ -14,9 +14,9 @@ namespace imprint {
 
 // What a run carries across restarts besides its tensors.
 struct RunRecord {
-  int64_t step = 0;                   // the step the checkpoint is of (the sampler's whole position)
-  int64_t restarts = 0;               // how many times the run was resumed
-  double first_loss = std::nan("");   // the run's first logged loss
+  int64_t step = 0;                  // the step the checkpoint is of (the sampler's whole position)
+  int64_t restarts = 0;              // how many times the run was resumed
+  double first_loss = std::nan("");  // the run's first logged loss
 };
 
 // "format", "step", "signature", "settings", "restarts", "first_loss". Loading refuses a checkpoint whose

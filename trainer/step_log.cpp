@@ -33,7 +33,8 @@ void StepLog::record(const StepOutcome& o, int64_t step, double lr, double data_
   report_ = o.report;
   if (o.report.known && o.report.skipped) {
     ++skipped_;
-    log::warn(log::strf("step %lld: non-finite gradient (norm %g), update skipped", (long long)step, o.report.grad_norm));
+    log::warn(
+        log::strf("step %lld: non-finite gradient (norm %g), update skipped", (long long)step, o.report.grad_norm));
   }
   for (const auto& [name, value] : o.logged) {
     auto& sum = logged_sums_[name];
@@ -53,7 +54,7 @@ void StepLog::write(int64_t step, double lr) {
   at::Tensor global = (loss_sum_ / static_cast<double>(interval_)).reshape({1}).to(where).contiguous();
   comm_.allreduce_(global, ReduceOp::Average);
   const double mean_loss = global.item<double>();  // .item() also syncs the GPU: timings are honest
-  if (!report_.known) {  // the device's report and update counter, read once per log line
+  if (!report_.known) {                            // the device's report and update counter, read once per log line
     report_ = optimizer_.last_report();
     const int64_t now_skipped = (step - first_step_) - (optimizer_.steps_taken() - taken_at_start_);
     if (now_skipped > skipped_)
@@ -67,11 +68,11 @@ void StepLog::write(int64_t step, double lr) {
   const double sps = 1000.0 * n * static_cast<double>(batch_) / wall;
   const double elapsed = ms_since(run_start_) / 1000;
   const double eta = elapsed / static_cast<double>(step - first_step_) * static_cast<double>(end_ - step);
-  log::info(log::strf("step %6lld/%lld | loss %.4f | lr %.2e | %.0f samples/s | data %.1f ms (%.1f%%) | "
-                      "fwd+bwd %.1f ms (comm wait %.1f) | optim %.1f ms | %s elapsed, ETA %s",
-                      (long long)step, (long long)total_, mean_loss, lr, sps, data_ms_ / n, 100 * data_ms_ / wall,
-                      compute_ms_ / n, comm_ms_ / n, optim_ms_ / n, format_duration(elapsed).c_str(),
-                      format_duration(eta).c_str()));
+  log::info(log::strf(
+      "step %6lld/%lld | loss %.4f | lr %.2e | %.0f samples/s | data %.1f ms (%.1f%%) | "
+      "fwd+bwd %.1f ms (comm wait %.1f) | optim %.1f ms | %s elapsed, ETA %s",
+      (long long)step, (long long)total_, mean_loss, lr, sps, data_ms_ / n, 100 * data_ms_ / wall, compute_ms_ / n,
+      comm_ms_ / n, optim_ms_ / n, format_duration(elapsed).c_str(), format_duration(eta).c_str()));
   nlohmann::json record = {{"step", step},
                            {"loss", mean_loss},
                            {"lr", lr},

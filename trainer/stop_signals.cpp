@@ -17,7 +17,9 @@ void on_stop_signal(int signal) {
     return;
   }
   g_signal = signal;
-  const char* text = "imprint: stop signal received: checkpointing at the next step all ranks agree on, then exiting (send it again to exit at once)\n";
+  const char* text =
+      "imprint: stop signal received: checkpointing at the next step all ranks agree on, then exiting (send it again "
+      "to exit at once)\n";
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, text, std::strlen(text));
 }
 
@@ -35,10 +37,14 @@ int stop_signal() { return g_signal; }
 
 const char* signal_name(int signal) {
   switch (signal) {
-    case SIGTERM: return "SIGTERM";
-    case SIGUSR1: return "SIGUSR1";
-    case SIGINT: return "SIGINT";
-    default: return "a signal";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGUSR1:
+      return "SIGUSR1";
+    case SIGINT:
+      return "SIGINT";
+    default:
+      return "a signal";
   }
 }
 

@@ -18,8 +18,8 @@
 namespace imprint {
 
 struct StepOutcome {
-  at::Tensor loss;  // this rank's loss, detached
-  std::map<std::string, at::Tensor> logged;  // the objectives' own values (detached)
+  at::Tensor loss;                                        // this rank's loss, detached
+  std::map<std::string, at::Tensor> logged;               // the objectives' own values (detached)
   double compute_ms = 0, comm_wait_ms = 0, optim_ms = 0;  // host time (on a GPU: time to enqueue)
   StepReport report;
 };

@@ -63,7 +63,8 @@ bool nothing_to_do(const JobConfig& job, const TrainOptions& o, const RunRecord&
   const bool at_stop = stop_at > 0 && step >= stop_at && step < total;
   if (!at_stop && step < total) return false;
   log::info(at_stop ? log::strf("step %lld is already at train.stop_at=%lld; nothing to do (resume without it to go "
-                                "on)", (long long)step, (long long)stop_at)
+                                "on)",
+                                (long long)step, (long long)stop_at)
                     : log::strf("the run in %s is already finished (step %lld of %lld); nothing to do",
                                 o.run_dir.c_str(), (long long)step, (long long)total));
   summary.start_step = summary.steps_done = step;
@@ -78,7 +79,8 @@ bool nothing_to_do(const JobConfig& job, const TrainOptions& o, const RunRecord&
 std::unique_ptr<MetricsLog> open_metrics(const JobConfig& job, const TrainOptions& o, const RunRecord& record) {
   const std::string path = o.run_dir + "/metrics.jsonl";
   if (o.resume) MetricsLog::drop_after(path, record.step);
-  auto metrics = std::make_unique<MetricsLog>(path, record.restarts, job.log.tensorboard ? o.run_dir + "/tensorboard" : "");
+  auto metrics =
+      std::make_unique<MetricsLog>(path, record.restarts, job.log.tensorboard ? o.run_dir + "/tensorboard" : "");
   if (record.restarts > 0) {
     metrics->write({{"event", "resume"}, {"step", record.step}});
     metrics->mark_start(record.step + 1);
@@ -95,14 +97,15 @@ void log_start(const JobConfig& job, const ModelParts& parts, const IdentityData
   for (const auto& p : parts.encoder->parameters()) encoder_params += p.numel();
   log::info(log::strf("objectives: %s; training %.2fM parameters%s", names.c_str(), parts.trainable_count() / 1e6,
                       frozen > 0 ? log::strf(" (%.2fM more frozen)", frozen / 1e6).c_str() : ""));
-  log::info(log::strf("%s encoder: %.2fM parameters, %lld tokens x %lld; %zu train / %zu held-out identities; "
-                      "%lld identities x %lld samples per step over %d rank(s) (%s), %lld steps per epoch; steps "
-                      "%lld..%lld of %lld; %d torch threads; device %s",
-                      modality_name(job.model.modality), encoder_params / 1e6, (long long)job.model.tokens,
-                      (long long)job.model.embed_dim, dataset.train_identities().size(),
-                      dataset.eval_identities().size(), (long long)job.train.batch_size, (long long)sampler.views(),
-                      comm.size(), comm.backend().c_str(), (long long)sampler.steps_per_epoch(), (long long)step + 1,
-                      (long long)end, (long long)job.train.steps, at::get_num_threads(), parts.device.str().c_str()));
+  log::info(
+      log::strf("%s encoder: %.2fM parameters, %lld tokens x %lld; %zu train / %zu held-out identities; "
+                "%lld identities x %lld samples per step over %d rank(s) (%s), %lld steps per epoch; steps "
+                "%lld..%lld of %lld; %d torch threads; device %s",
+                modality_name(job.model.modality), encoder_params / 1e6, (long long)job.model.tokens,
+                (long long)job.model.embed_dim, dataset.train_identities().size(), dataset.eval_identities().size(),
+                (long long)job.train.batch_size, (long long)sampler.views(), comm.size(), comm.backend().c_str(),
+                (long long)sampler.steps_per_epoch(), (long long)step + 1, (long long)end, (long long)job.train.steps,
+                at::get_num_threads(), parts.device.str().c_str()));
 }
 
 // After the loop: the final checkpoint (no rank returns, and perhaps resumes or reads it, before rank 0 has

@@ -21,8 +21,8 @@ struct TrainOptions {
   bool resume = false;  // continue from the newest checkpoint in run_dir/checkpoints
   // The ranks of the job; nullptr trains as a world of one. Rank 0 writes metrics and checkpoints.
   Communicator* comm = nullptr;
-  int local_rank = 0;  // picks the GPU (local_rank modulo the visible GPUs)
-  int local_size = 1;  // ranks on this node: they share its cores (train.threads: 0)
+  int local_rank = 0;        // picks the GPU (local_rank modulo the visible GPUs)
+  int local_size = 1;        // ranks on this node: they share its cores (train.threads: 0)
   bool write_config = true;  // (rank 0) write the resolved config to run_dir/config.yaml
 };
 
@@ -33,10 +33,10 @@ struct TrainSummary {
   bool already_finished = false;  // resumed a run that had done all its steps: nothing was done
   // Mean global-batch loss of the run's first log interval (carried across restarts) and of the last one.
   double first_loss = 0, last_loss = 0;
-  RetrievalScore eval;                        // at the end (not filled when stopped early)
-  std::map<std::string, double> evaluation;   // the objectives' values of the last evaluation (fidelity_*)
-  std::vector<at::Tensor> parameters;         // what trained, in registration order
-  std::vector<at::Tensor> averaged;           // their moving average (ema.decay > 0), else empty
+  RetrievalScore eval;                       // at the end (not filled when stopped early)
+  std::map<std::string, double> evaluation;  // the objectives' values of the last evaluation (fidelity_*)
+  std::vector<at::Tensor> parameters;        // what trained, in registration order
+  std::vector<at::Tensor> averaged;          // their moving average (ema.decay > 0), else empty
 };
 
 // `job` as given: what the dataset decides where the config leaves it open is taken first (docs/

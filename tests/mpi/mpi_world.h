@@ -17,8 +17,8 @@ extern Communicator* g_world;
 inline std::string shared_dir(const std::string& name) {
   at::Tensor id = at::full({1}, static_cast<int64_t>(::getpid()), at::kLong);
   g_world->broadcast_(id, 0);
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("imprint-mpi-" + std::to_string(id.item<int64_t>()) + "-" + name);
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("imprint-mpi-" + std::to_string(id.item<int64_t>()) + "-" + name);
   if (g_world->rank() == 0) std::filesystem::remove_all(dir);
   g_world->barrier();
   return dir.string();

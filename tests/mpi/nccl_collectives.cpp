@@ -71,7 +71,8 @@ void check_all(Communicator& comm) {
   auto work = comm.allreduce_async_(g, ReduceOp::Sum);
   work->wait();
   at::Tensor doubled = g * 2;
-  expect_equal(doubled, at::full({len}, static_cast<double>(n * (n + 1)), at::kFloat), "async allreduce, stream wait", r);
+  expect_equal(doubled, at::full({len}, static_cast<double>(n * (n + 1)), at::kFloat), "async allreduce, stream wait",
+               r);
   comm.barrier();
 }
 
@@ -87,8 +88,8 @@ int main(int argc, char** argv) {
   const int ranks = mpi->size();
   if (gpus == 0 || ranks > gpus || (mode == "stall" && ranks < 2)) {
     if (mpi->rank() == 0)
-      std::printf("SKIPPED: nccl_collectives %s with %d rank(s) needs %s; this machine has %d GPU(s)\n",
-                  mode.c_str(), ranks, mode == "stall" ? "2 or more ranks, one GPU each" : "one GPU per rank", gpus);
+      std::printf("SKIPPED: nccl_collectives %s with %d rank(s) needs %s; this machine has %d GPU(s)\n", mode.c_str(),
+                  ranks, mode == "stall" ? "2 or more ranks, one GPU each" : "one GPU per rank", gpus);
     return 77;
   }
   const int local = mpi->rank();  // single node: the local rank is the rank

@@ -64,20 +64,26 @@ INSTANTIATE_TEST_SUITE_P(Modalities, ParityBothModalities, ::testing::Values("im
 // The generative objective with a FROZEN generator: the frozen weights are not all-reduced (they are not in
 // the reducer), each row's timestep/noise/dropout come from its global row, so N ranks train what 1 rank does.
 TEST(ParityDenoise, FrozenGeneratorAdapterTrainingMatchesOneRank) {
-  const std::vector<std::string> generative = {
-      "data.content_classes=3",         "objective.infonce.weight=0.1",       "objective.denoise.weight=1",
-      "objective.denoise.content_classes=3", "objective.denoise.width=8",     "objective.denoise.timesteps=100",
-      "objective.denoise.drop_identity=0.2", "train.steps=6",                 "checkpoint.every=6"};
+  const std::vector<std::string> generative = {"data.content_classes=3",
+                                               "objective.infonce.weight=0.1",
+                                               "objective.denoise.weight=1",
+                                               "objective.denoise.content_classes=3",
+                                               "objective.denoise.width=8",
+                                               "objective.denoise.timesteps=100",
+                                               "objective.denoise.drop_identity=0.2",
+                                               "train.steps=6",
+                                               "checkpoint.every=6"};
   auto with = [&](std::vector<std::string> extra) {
     auto sets = generative;
     sets.insert(sets.end(), extra.begin(), extra.end());
     return tiny_config("image", sets);
   };
   const std::string pre = shared_dir("denoise-pretrain");
-  if (g_world->rank() == 0) train(with({"objective.infonce.weight=0", "objective.denoise.train=generator"}), {pre, false, nullptr});
+  if (g_world->rank() == 0)
+    train(with({"objective.infonce.weight=0", "objective.denoise.train=generator"}), {pre, false, nullptr});
   g_world->barrier();
   const JobConfig adapter = with({"objective.denoise.train=adapter",
-                               "objective.denoise.generator_from=" + pre + "/checkpoints/step-00000006.ckpt"});
+                                  "objective.denoise.generator_from=" + pre + "/checkpoints/step-00000006.ckpt"});
   const auto dist = train(adapter, {shared_dir("denoise-parity"), false, g_world});
   if (g_world->rank() == 0) {
     const auto single = train(adapter, {shared_dir("denoise-parity-single") + "-r0", false, nullptr});
@@ -86,8 +92,10 @@ TEST(ParityDenoise, FrozenGeneratorAdapterTrainingMatchesOneRank) {
     // float32 rounding shows up to ~1e-4 relative in barely-moving adapter tensors. Rank-local draws (the bug
     // this guards against) give ~7e-2.
     EXPECT_LT(diff, 1e-3) << "parameters of " << g_world->size() << " ranks vs 1 rank";
-    std::printf("parity denoise (frozen generator): %d ranks vs 1 rank, max per-tensor relative difference %.3g over "
-                "%zu trained tensors\n", g_world->size(), diff, dist.parameters.size());
+    std::printf(
+        "parity denoise (frozen generator): %d ranks vs 1 rank, max per-tensor relative difference %.3g over "
+        "%zu trained tensors\n",
+        g_world->size(), diff, dist.parameters.size());
     EXPECT_NEAR(dist.first_loss, single.first_loss, 1e-5 * single.first_loss);
   } else {
     shared_dir("denoise-parity-single");
@@ -102,8 +110,8 @@ TEST(ParityDenoise, FrozenGeneratorAdapterTrainingMatchesOneRank) {
 // and 7e-6).
 TEST(ParityGradCompression, Bf16AllReduceStaysCloseToOneRankFloat32) {
   const JobConfig base = tiny_config("image", {"train.steps=12", "train.batch_size=16"});
-  const JobConfig packed = tiny_config("image", {"train.steps=12", "train.batch_size=16",
-                                              "distributed.grad_compression=bf16"});
+  const JobConfig packed =
+      tiny_config("image", {"train.steps=12", "train.batch_size=16", "distributed.grad_compression=bf16"});
   const auto dist = train(packed, {shared_dir("bf16-parity"), false, g_world});
   if (g_world->rank() == 0) {
     const auto single = train(base, {shared_dir("bf16-parity-single") + "-r0", false, nullptr});
@@ -114,8 +122,10 @@ TEST(ParityGradCompression, Bf16AllReduceStaysCloseToOneRankFloat32) {
       den += single.parameters[i].pow(2).sum().item<double>();
     }
     const double overall = std::sqrt(num / den);
-    std::printf("parity bf16 gradient all-reduce: %d ranks (bf16 wire) vs 1 rank (float32): relative difference "
-                "%.3g over all parameters, %.3g in the worst tensor\n", g_world->size(), overall, worst);
+    std::printf(
+        "parity bf16 gradient all-reduce: %d ranks (bf16 wire) vs 1 rank (float32): relative difference "
+        "%.3g over all parameters, %.3g in the worst tensor\n",
+        g_world->size(), overall, worst);
     EXPECT_LT(overall, 3e-3);
     EXPECT_LT(worst, 0.1);
     EXPECT_GT(overall, 1e-5) << "as close as float32 parity: the gradients did not travel as bfloat16";
@@ -128,7 +138,7 @@ TEST(ParityGradCompression, Bf16AllReduceStaysCloseToOneRankFloat32) {
 // mean over its own rows: N ranks train what 1 rank trains on the global batch (float32 rounding only).
 TEST(ParityAam, NRanksTrainWhatOneRankTrains) {
   const JobConfig cfg = tiny_config("image", {"train.steps=12", "train.batch_size=16", "objective.infonce.weight=0",
-                                           "objective.aam.weight=1", "objective.aam.margin_warmup_steps=6"});
+                                              "objective.aam.weight=1", "objective.aam.margin_warmup_steps=6"});
   const auto dist = train(cfg, {shared_dir("aam-parity"), false, g_world});
   if (g_world->rank() == 0) {
     const auto single = train(cfg, {shared_dir("aam-parity-single") + "-r0", false, nullptr});
@@ -144,9 +154,9 @@ TEST(ParityAam, NRanksTrainWhatOneRankTrains) {
 // P x K batches: every rank draws its slice of the same P identities x K views, supcon and ge2e score them
 // against the all-gathered views of every rank, aam classifies all of them: N ranks = 1 rank.
 TEST(ParityPxK, SupconGe2eAndAamOverFourViewsMatchOneRank) {
-  const JobConfig cfg = tiny_config("image", {"train.steps=8", "train.batch_size=8", "train.samples_per_identity=4",
-                                           "objective.infonce.weight=0", "objective.supcon.weight=1",
-                                           "objective.ge2e.weight=0.5", "objective.aam.weight=0.5"});
+  const JobConfig cfg = tiny_config(
+      "image", {"train.steps=8", "train.batch_size=8", "train.samples_per_identity=4", "objective.infonce.weight=0",
+                "objective.supcon.weight=1", "objective.ge2e.weight=0.5", "objective.aam.weight=0.5"});
   const auto dist = train(cfg, {shared_dir("pk-parity"), false, g_world});
   if (g_world->rank() == 0) {
     const auto single = train(cfg, {shared_dir("pk-parity-single") + "-r0", false, nullptr});
@@ -193,8 +203,10 @@ TEST_P(ParityEveryObjective, NRanksTrainWhatOneRankTrains) {
       den += single.parameters[i].pow(2).sum().item<double>();
     }
     const double overall = std::sqrt(num / den);
-    std::printf("parity %s alone: %d ranks vs 1 rank, relative difference %.3g over all parameters, %.3g in the worst "
-                "tensor\n", info->name.c_str(), g_world->size(), overall, worst);
+    std::printf(
+        "parity %s alone: %d ranks vs 1 rank, relative difference %.3g over all parameters, %.3g in the worst "
+        "tensor\n",
+        info->name.c_str(), g_world->size(), overall, worst);
     EXPECT_LT(overall, 1e-4);
     EXPECT_LT(worst, 1e-2);
     EXPECT_NEAR(dist.first_loss, single.first_loss, 1e-5 * std::abs(single.first_loss) + 1e-9);

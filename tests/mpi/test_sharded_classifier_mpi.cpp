@@ -2,8 +2,8 @@
 // one rank (loss and every gradient), train what one rank trains, and resume on another world size.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -18,8 +18,8 @@ using imprint::testing::g_world;
 using imprint::testing::tiny_config;
 
 using imprint::testing::max_rel_diff;
-using imprint::testing::shared_dir;
 using imprint::testing::rel_diff;
+using imprint::testing::shared_dir;
 
 // 10 classes over 2, 3 or 4 ranks: uneven shards (e.g. 2, 3, 2, 3 classes), 2 sub-centres each, a margin.
 TEST(ShardedClassifier, LossAndGradientsMatchTheWholeClassifierOnOneRank) {
@@ -55,8 +55,8 @@ TEST(ShardedClassifier, LossAndGradientsMatchTheWholeClassifierOnOneRank) {
   });
   const auto e_mine = all_embeddings.slice(0, rank * per_rank, (rank + 1) * per_rank).clone().requires_grad_(true);
   torch::Tensor acc;
-  const auto loss = sharded.sharded_loss(e_mine, all_labels.slice(0, rank * per_rank, (rank + 1) * per_rank), 3,
-                                         *g_world, &acc);
+  const auto loss =
+      sharded.sharded_loss(e_mine, all_labels.slice(0, rank * per_rank, (rank + 1) * per_rank), 3, *g_world, &acc);
   loss.backward();
 
   EXPECT_NEAR(loss.item<double>(), loss_whole.item<double>(), 1e-5 * loss_whole.item<double>());
@@ -67,17 +67,22 @@ TEST(ShardedClassifier, LossAndGradientsMatchTheWholeClassifierOnOneRank) {
   const ShardRange r = sharded.shards()->range();
   const auto want_w = centers.grad().slice(0, r.begin * 2, r.end * 2);
   EXPECT_LT(rel_diff(sharded.shards()->weight().grad(), want_w), 1e-5) << "rank " << rank;
-  std::printf("sharded classifier, rank %d of %d (classes %lld-%lld): loss %.6f vs whole %.6f, centre gradient "
-              "relative difference %.2g\n",
-              rank, world, (long long)r.begin, (long long)r.end - 1, loss.item<double>(), loss_whole.item<double>(),
-              rel_diff(sharded.shards()->weight().grad(), want_w));
+  std::printf(
+      "sharded classifier, rank %d of %d (classes %lld-%lld): loss %.6f vs whole %.6f, centre gradient "
+      "relative difference %.2g\n",
+      rank, world, (long long)r.begin, (long long)r.end - 1, loss.item<double>(), loss_whole.item<double>(),
+      rel_diff(sharded.shards()->weight().grad(), want_w));
 }
 
 namespace {
 JobConfig sharded_config(std::vector<std::string> more = {}) {
-  std::vector<std::string> sets{"train.steps=12",          "train.batch_size=16", "objective.infonce.weight=0.5",
-                                "objective.aam.weight=1",  "objective.aam.margin_warmup_steps=6",
-                                "objective.aam.shard_classifier=true", "checkpoint.every=3"};
+  std::vector<std::string> sets{"train.steps=12",
+                                "train.batch_size=16",
+                                "objective.infonce.weight=0.5",
+                                "objective.aam.weight=1",
+                                "objective.aam.margin_warmup_steps=6",
+                                "objective.aam.shard_classifier=true",
+                                "checkpoint.every=3"};
   sets.insert(sets.end(), more.begin(), more.end());
   return tiny_config("image", sets);
 }
@@ -139,7 +144,8 @@ TEST(ShardedClassifier, ACheckpointOfNRanksResumesOnOneRank) {
 // ... and the other way: one rank's checkpoint is split over N ranks (each takes its own classes' rows).
 TEST(ShardedClassifier, AOneRankCheckpointResumesOnNRanks) {
   const std::string dir = shared_dir("pfc-split");
-  if (g_world->rank() == 0) EXPECT_TRUE(train(sharded_config({"train.stop_at=6"}), {dir, false, nullptr}).stopped_early);
+  if (g_world->rank() == 0)
+    EXPECT_TRUE(train(sharded_config({"train.stop_at=6"}), {dir, false, nullptr}).stopped_early);
   g_world->barrier();
   const auto resumed = train(sharded_config(), {dir, true, g_world});
   EXPECT_EQ(resumed.start_step, 6);

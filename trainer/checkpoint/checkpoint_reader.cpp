@@ -29,7 +29,8 @@ CheckpointReader::CheckpointReader(std::string path) : path_(std::move(path)) {
   if (!archive_.try_read("signature", sig) || !sig.isString())
     throw CheckpointError(path_ + ": holds no model signature (not an imprint training checkpoint)");
   signature_ = parse_signature(sig.toStringRef());
-  if (archive_.try_read("settings", settings) && settings.isString()) settings_ = parse_signature(settings.toStringRef());
+  if (archive_.try_read("settings", settings) && settings.isString())
+    settings_ = parse_signature(settings.toStringRef());
 }
 
 ConfigValues CheckpointReader::settings(const Schema& schema) const {
@@ -51,7 +52,8 @@ bool CheckpointReader::trained(const std::string& name) const {
 TrainedEncoder CheckpointReader::encoder() {
   for (const char* key : {"data.modality", "model.embed_dim", "model.tokens", "model.width"})
     if (!signature_.count(key))
-      throw CheckpointError(path_ + ": its model signature has no " + key + " (not an encoder checkpoint of this imprint)");
+      throw CheckpointError(path_ + ": its model signature has no " + key +
+                            " (not an encoder checkpoint of this imprint)");
   TrainedEncoder t;
   t.checkpoint = path_;
   t.step = step_;
@@ -98,14 +100,17 @@ void CheckpointReader::load_pretrained_generator(Diffusion& into) {
   const std::string owner = generator_owner();
   const auto objectives = signature_.count("objectives") ? signature_.at("objectives") : "";
   if (owner.empty())
-    throw CheckpointError(path_ + ": " + diffusion_section().prefix() + ".generator_from: this checkpoint holds no "
-                          "generator (trained with objectives '" + objectives + "'; train one with " +
-                          diffusion_section().prefix() + ".train: generator)");
+    throw CheckpointError(path_ + ": " + diffusion_section().prefix() +
+                          ".generator_from: this checkpoint holds no "
+                          "generator (trained with objectives '" +
+                          objectives + "'; train one with " + diffusion_section().prefix() + ".train: generator)");
   const auto there = build_diffusion();
   const std::string diffs = generator_shape_differences(into.spec(), there->spec());
   if (!diffs.empty())
-    throw CheckpointError(path_ + ": " + diffusion_section().prefix() + ".generator_from: its generator has another "
-                          "shape: " + diffs);
+    throw CheckpointError(path_ + ": " + diffusion_section().prefix() +
+                          ".generator_from: its generator has another "
+                          "shape: " +
+                          diffs);
   torch::serialize::InputArchive objective;
   archive_.read("objective", objective);
   std::vector<std::pair<std::string, at::Tensor>> wanted;
@@ -134,8 +139,8 @@ TrainedGenerator CheckpointReader::generator() {
     try {
       now = frozen_generator_facts(spec).at(hash_key);
     } catch (const std::exception& e) {
-      throw CheckpointError(path_ + ": trained against the generator in " + frozen + ", which cannot be read: " +
-                            first_line(e.what()));
+      throw CheckpointError(path_ + ": trained against the generator in " + frozen +
+                            ", which cannot be read: " + first_line(e.what()));
     }
     if (recorded == signature_.end() || recorded->second != now)
       throw CheckpointError(path_ + ": trained against the generator in " + frozen + " with hash " +
@@ -155,7 +160,8 @@ TrainedGenerator CheckpointReader::generator() {
     (gen.is_adapter_parameter(kv.first) ? adapter : rest).emplace_back(owner + ".generator." + kv.first, kv.second);
   for (auto& kv : gen.named_buffers().pairs()) rest.emplace_back(owner + ".generator." + kv.first, kv.second);
   if (read_named_tensors(objective, adapter, path_ + ": objective", /*missing_ok=*/true) == 0)
-    throw CheckpointError(path_ + ": a generator-pretraining checkpoint (" + prefix + ".train: generator): its "
+    throw CheckpointError(path_ + ": a generator-pretraining checkpoint (" + prefix +
+                          ".train: generator): its "
                           "identity branch never trained; generate from a run with train: adapter or all");
   // What trained is in the checkpoint; what stayed frozen came from the frozen file above.
   read_named_tensors(objective, rest, path_ + ": objective", /*missing_ok=*/!frozen.empty());

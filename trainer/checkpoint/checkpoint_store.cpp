@@ -78,8 +78,8 @@ std::pair<int64_t, size_t> verify(const std::string& path, const std::string& by
   if (bytes.size() - header != size)
     throw CheckpointError(path + ": truncated or padded checkpoint: header says " + std::to_string(size) +
                           " payload bytes, file has " + std::to_string(bytes.size() - header));
-  const uint64_t actual = v2 ? fnv1a64_bytes(bytes.data() + header, size, fnv1a64_bytes(h, 8))
-                             : fnv1a64_bytes(bytes.data() + header, size);
+  const uint64_t actual =
+      v2 ? fnv1a64_bytes(bytes.data() + header, size, fnv1a64_bytes(h, 8)) : fnv1a64_bytes(bytes.data() + header, size);
   if (actual != hash) throw CheckpointError(path + ": checksum mismatch: the checkpoint is corrupt");
   return {step, header};
 }

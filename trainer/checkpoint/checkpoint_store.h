@@ -26,7 +26,7 @@ class CheckpointError : public std::runtime_error {
 
 struct CheckpointFile {
   std::string path;
-  int64_t step = -1;  // from the file's header (v1: its payload); -1 when unreadable
+  int64_t step = -1;    // from the file's header (v1: its payload); -1 when unreadable
   std::string problem;  // why step is -1
 };
 

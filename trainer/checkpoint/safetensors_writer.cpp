@@ -12,14 +12,22 @@ namespace {
 
 std::string safetensors_dtype(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return "F32";
-    case at::kDouble: return "F64";
-    case at::kLong: return "I64";
-    case at::kInt: return "I32";
-    case at::kByte: return "U8";
-    case at::kBFloat16: return "BF16";
-    case at::kHalf: return "F16";
-    default: throw std::invalid_argument(std::string("safetensors: unsupported dtype ") + at::toString(t));
+    case at::kFloat:
+      return "F32";
+    case at::kDouble:
+      return "F64";
+    case at::kLong:
+      return "I64";
+    case at::kInt:
+      return "I32";
+    case at::kByte:
+      return "U8";
+    case at::kBFloat16:
+      return "BF16";
+    case at::kHalf:
+      return "F16";
+    default:
+      throw std::invalid_argument(std::string("safetensors: unsupported dtype ") + at::toString(t));
   }
 }
 
@@ -40,7 +48,8 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   size_t offset = 0;
   for (const auto& [name, t] : sorted) {
     const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
-    header[name] = {{"dtype", safetensors_dtype(t.scalar_type())}, {"shape", t.sizes().vec()},
+    header[name] = {{"dtype", safetensors_dtype(t.scalar_type())},
+                    {"shape", t.sizes().vec()},
                     {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
@@ -54,7 +63,8 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   write_or_throw(out, size_bytes, 8, path);
   write_or_throw(out, text.data(), text.size(), path);
   for (const auto& [name, t] : sorted)
-    write_or_throw(out, static_cast<const char*>(t.data_ptr()), static_cast<size_t>(t.numel()) * t.element_size(), path);
+    write_or_throw(out, static_cast<const char*>(t.data_ptr()), static_cast<size_t>(t.numel()) * t.element_size(),
+                   path);
 }
 
 void write_npy(const std::string& path, const at::Tensor& tensor) {

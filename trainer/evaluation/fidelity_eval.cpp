@@ -15,13 +15,15 @@ namespace {
 at::Tensor unit_rows(const at::Tensor& x) { return x / x.norm(2, {1}, true).clamp_min(1e-12); }
 }  // namespace
 
-FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval, int64_t identities,
-                               int64_t columns, int64_t bank_identities, const at::Device& device) {
+FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval, int64_t identities, int64_t columns,
+                               int64_t bank_identities, const at::Device& device) {
   const int64_t all = eval.references.size(0);
   const int64_t m = identities > 0 ? std::min(identities, all) : all;
   const int64_t g = eval.gallery.size(0) / all;
-  if (g < 2) throw std::invalid_argument("identity fidelity scores real samples leave-one-out: eval.gallery_per_identity "
-                                         "must be at least 2");
+  if (g < 2)
+    throw std::invalid_argument(
+        "identity fidelity scores real samples leave-one-out: eval.gallery_per_identity "
+        "must be at least 2");
   FidelitySet set;
   set.references = eval.references.slice(0, 0, m).to(device);
   set.real = eval.gallery.slice(0, 0, m * g).to(device);
@@ -109,7 +111,8 @@ FidelityReport evaluate_fidelity(Encoder& encoder, Diffusion& diffusion, Encoder
     without_id.push_back(paired.without_identity);
     if (std::chrono::steady_clock::now() - last > std::chrono::seconds(10)) {
       last = std::chrono::steady_clock::now();
-      log::info(log::strf("eval: identity fidelity, sampled %lld/%lld held-out identities", (long long)i1, (long long)m));
+      log::info(
+          log::strf("eval: identity fidelity, sampled %lld/%lld held-out identities", (long long)i1, (long long)m));
     }
   }
   const auto generated = at::cat(with_id).to(set.references.device());

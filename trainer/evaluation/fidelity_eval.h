@@ -31,8 +31,8 @@ struct FidelitySet {
 
 // The first `identities` held-out identities of `eval` (0 = all), `columns` content labels spread over the
 // vocabulary, and the samples of the first `bank_identities` training identities.
-FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval, int64_t identities,
-                               int64_t columns, int64_t bank_identities, const at::Device& device);
+FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval, int64_t identities, int64_t columns,
+                               int64_t bank_identities, const at::Device& device);
 
 struct FidelityScores {
   double top1 = 0, cosine = 0;

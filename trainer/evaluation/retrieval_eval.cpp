@@ -76,7 +76,7 @@ void score_multi_query(const at::Tensor& similarity, const at::Tensor& ids_in, R
   const int64_t n = scores.size(0), m = ids.max().item<int64_t>() + 1;
   scores.fill_diagonal_(-std::numeric_limits<float>::infinity());  // a query is not its own gallery
   const int64_t k = std::min<int64_t>(5, n - 1);
-  const at::Tensor nearest = std::get<1>(scores.topk(k, 1));          // [n, k]
+  const at::Tensor nearest = std::get<1>(scores.topk(k, 1));  // [n, k]
   const at::Tensor same = ids.index_select(0, nearest.view({-1})).view({n, k}).eq(ids.view({n, 1}));
   const at::Tensor hit1 = same.select(1, 0).to(at::kDouble), hit5 = same.any(1).to(at::kDouble);
   s.queries = n;
@@ -111,11 +111,12 @@ RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t 
   encoder.eval();
   const auto refs = embed_pooled(encoder, set.references, batch_size, "references");
   const auto gallery = embed_pooled(encoder, set.gallery, batch_size, "gallery");
-  const auto cohort = set.cohort.defined() ? embed_pooled(encoder, set.cohort, batch_size, "AS-norm cohort")
-                                           : at::Tensor();
+  const auto cohort =
+      set.cohort.defined() ? embed_pooled(encoder, set.cohort, batch_size, "AS-norm cohort") : at::Tensor();
   encoder.train(was_training);
   const auto nearest = at::matmul(refs, gallery.t()).argmax(1);  // [M]
-  const auto hit = set.gallery_identity.index_select(0, nearest).eq(at::arange(refs.size(0), refs.options().dtype(at::kLong)));
+  const auto hit =
+      set.gallery_identity.index_select(0, nearest).eq(at::arange(refs.size(0), refs.options().dtype(at::kLong)));
   RetrievalScore s;
   s.identities = refs.size(0);
   s.gallery_size = gallery.size(0);
@@ -134,8 +135,8 @@ RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t 
   s.target_trials = v.target_trials;
   s.nontarget_trials = v.nontarget_trials;
   if (cohort.defined()) {
-    const auto normalised = adaptive_snorm(similarity, at::matmul(pool, cohort.to(at::kCPU).to(at::kFloat).t()),
-                                           set.cohort_top_k);
+    const auto normalised =
+        adaptive_snorm(similarity, at::matmul(pool, cohort.to(at::kCPU).to(at::kFloat).t()), set.cohort_top_k);
     const VerificationScore a = verify_all_pairs(normalised, ids);
     s.eer_asnorm = a.eer;
     s.min_dcf_asnorm = a.min_dcf;

@@ -79,8 +79,8 @@ TrialList read_trials(const std::string& path, const ShardDataset& dataset) {
   return t;
 }
 
-TrialScore score_trials(Encoder& encoder, const IdentityDataset& dataset, const TrialList& trials,
-                        int64_t batch_size, const at::Tensor& cohort, int64_t top_k) {
+TrialScore score_trials(Encoder& encoder, const IdentityDataset& dataset, const TrialList& trials, int64_t batch_size,
+                        const at::Tensor& cohort, int64_t top_k) {
   std::vector<int64_t> shape{static_cast<int64_t>(trials.samples.size())};
   for (auto d : dataset.sample_shape()) shape.push_back(d);
   at::Tensor samples = at::empty(shape, at::kFloat);
@@ -91,8 +91,8 @@ TrialScore score_trials(Encoder& encoder, const IdentityDataset& dataset, const 
   const bool was_training = encoder.is_training();
   encoder.eval();
   const at::Tensor e = embed_pooled(encoder, samples, batch_size, "trial samples").to(at::kCPU);
-  const at::Tensor c = cohort.defined() ? embed_pooled(encoder, cohort, batch_size, "AS-norm cohort").to(at::kCPU)
-                                        : at::Tensor();
+  const at::Tensor c =
+      cohort.defined() ? embed_pooled(encoder, cohort, batch_size, "AS-norm cohort").to(at::kCPU) : at::Tensor();
   encoder.train(was_training);
   const at::Tensor first = at::tensor(trials.first, at::kLong), second = at::tensor(trials.second, at::kLong);
   std::vector<uint8_t> target(trials.target.begin(), trials.target.end());

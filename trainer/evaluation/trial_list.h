@@ -23,8 +23,8 @@ struct TrialList {
   struct Sample {
     int64_t identity = 0, index = 0;
   };
-  std::vector<Sample> samples;           // each distinct sample the trials name, once
-  std::vector<int64_t> first, second;    // per trial: indices into samples
+  std::vector<Sample> samples;         // each distinct sample the trials name, once
+  std::vector<int64_t> first, second;  // per trial: indices into samples
   std::vector<bool> target;
   int64_t training_identity_trials = 0;  // trials with a sample of an identity the dataset trains on
 };
@@ -41,7 +41,7 @@ struct TrialScore {
 
 // Cosine scores of the trials' pooled embeddings (samples read without augmentation); with a `cohort`
 // [C, ...] of samples, also AS-norm (top_k) scores.
-TrialScore score_trials(Encoder& encoder, const IdentityDataset& dataset, const TrialList& trials,
-                        int64_t batch_size, const at::Tensor& cohort = {}, int64_t top_k = 100);
+TrialScore score_trials(Encoder& encoder, const IdentityDataset& dataset, const TrialList& trials, int64_t batch_size,
+                        const at::Tensor& cohort = {}, int64_t top_k = 100);
 
 }  // namespace imprint

@@ -21,13 +21,13 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
     throw DatasetError(o.data + ": is an " + modality_name(m.modality) + " dataset but " + o.checkpoint + " holds an " +
                        modality_name(spec.modality) + " encoder");
   if (m.modality == Modality::Image && m.image_size != spec.image_size)
-    throw DatasetError(o.data + ": images are " + std::to_string(m.image_size) + " pixels but " +
-                                o.checkpoint + " was trained on " + std::to_string(spec.image_size) +
-                                " (re-pack with --image-size " + std::to_string(spec.image_size) + ")");
+    throw DatasetError(o.data + ": images are " + std::to_string(m.image_size) + " pixels but " + o.checkpoint +
+                       " was trained on " + std::to_string(spec.image_size) + " (re-pack with --image-size " +
+                       std::to_string(spec.image_size) + ")");
   if (m.modality == Modality::Audio && m.sample_rate != spec.sample_rate)
-    throw DatasetError(o.data + ": audio is at " + std::to_string(m.sample_rate) + " Hz but " +
-                                o.checkpoint + " was trained at " + std::to_string(spec.sample_rate) +
-                                " Hz (re-pack with --sample-rate " + std::to_string(spec.sample_rate) + ")");
+    throw DatasetError(o.data + ": audio is at " + std::to_string(m.sample_rate) + " Hz but " + o.checkpoint +
+                       " was trained at " + std::to_string(spec.sample_rate) + " Hz (re-pack with --sample-rate " +
+                       std::to_string(spec.sample_rate) + ")");
   std::vector<int64_t> ids = ds.eval_identities();
   if (o.all_identities) {
     ids = ds.train_identities();
@@ -36,7 +36,7 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
   }
   if (ids.size() < 2)
     throw DatasetError(o.data + ": " + std::to_string(ids.size()) + " identities to evaluate; needs 2 or more" +
-                                (o.all_identities ? "" : " (pass --all to use every identity, not only the held-out)"));
+                       (o.all_identities ? "" : " (pass --all to use every identity, not only the held-out)"));
   EvalSet set = build_eval_set(ds, ids, o.gallery_per_identity);
   if (o.asnorm_cohort > 0) {
     if (o.all_identities)
@@ -56,22 +56,33 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
   for (size_t i = 0; i < ids.size(); ++i)
     report.identities.push_back({m.identities.at(ids[i]), hits.data_ptr<bool>()[i]});
   if (!o.json_out.empty()) {
-    nlohmann::json j = {{"checkpoint", o.checkpoint}, {"step", report.trained.step}, {"data", o.data},
-                        {"identities", report.score.identities}, {"gallery", report.score.gallery_size},
-                        {"top1", report.score.top1}, {"chance", report.score.chance}, {"eer", report.score.eer},
-                        {"min_dcf", report.score.min_dcf}, {"target_trials", report.score.target_trials},
+    nlohmann::json j = {{"checkpoint", o.checkpoint},
+                        {"step", report.trained.step},
+                        {"data", o.data},
+                        {"identities", report.score.identities},
+                        {"gallery", report.score.gallery_size},
+                        {"top1", report.score.top1},
+                        {"chance", report.score.chance},
+                        {"eer", report.score.eer},
+                        {"min_dcf", report.score.min_dcf},
+                        {"target_trials", report.score.target_trials},
                         {"nontarget_trials", report.score.nontarget_trials},
-                        {"top1_all_queries", report.score.top1_all}, {"top1_all_queries_ci95",
-                                                                      {report.score.top1_all_low, report.score.top1_all_high}},
-                        {"top5_all_queries", report.score.top5_all}, {"queries", report.score.queries}};
+                        {"top1_all_queries", report.score.top1_all},
+                        {"top1_all_queries_ci95", {report.score.top1_all_low, report.score.top1_all_high}},
+                        {"top5_all_queries", report.score.top5_all},
+                        {"queries", report.score.queries}};
     if (!std::isnan(report.score.eer_asnorm))
       j["eer_asnorm"] = report.score.eer_asnorm, j["min_dcf_asnorm"] = report.score.min_dcf_asnorm;
     if (!o.trials.empty()) {
       const TrialScore& t = report.trials;
-      j["trials"] = {{"file", o.trials}, {"target_trials", t.raw.target_trials},
-                     {"nontarget_trials", t.raw.nontarget_trials}, {"eer", t.raw.eer}, {"min_dcf", t.raw.min_dcf},
+      j["trials"] = {{"file", o.trials},
+                     {"target_trials", t.raw.target_trials},
+                     {"nontarget_trials", t.raw.nontarget_trials},
+                     {"eer", t.raw.eer},
+                     {"min_dcf", t.raw.min_dcf},
                      {"training_identity_trials", report.training_identity_trials}};
-      if (!std::isnan(t.eer_asnorm)) j["trials"]["eer_asnorm"] = t.eer_asnorm, j["trials"]["min_dcf_asnorm"] = t.min_dcf_asnorm;
+      if (!std::isnan(t.eer_asnorm))
+        j["trials"]["eer_asnorm"] = t.eer_asnorm, j["trials"]["min_dcf_asnorm"] = t.min_dcf_asnorm;
     }
     for (const auto& r : report.identities) j["per_identity"][r.name] = r.hit;
     std::ofstream out(o.json_out);

@@ -6,22 +6,22 @@
 #include <string>
 #include <vector>
 
-#include "trainer/inference/encoder_export.h"
 #include "trainer/evaluation/retrieval_eval.h"
 #include "trainer/evaluation/trial_list.h"
+#include "trainer/inference/encoder_export.h"
 
 namespace imprint {
 
 struct CheckpointEvalOptions {
   std::string checkpoint, data;
-  bool all_identities = false;      // every identity of the dataset, not only its held-out ones
+  bool all_identities = false;  // every identity of the dataset, not only its held-out ones
   int64_t gallery_per_identity = 4;
   int64_t batch_size = 256;
-  double clip_seconds = 0.5;        // audio: the clip length fed to the encoder
-  std::string json_out;             // also write the report here, when set
-  int64_t asnorm_cohort = 0;        // AS-norm with this many of the dataset's training identities (not with --all)
+  double clip_seconds = 0.5;  // audio: the clip length fed to the encoder
+  std::string json_out;       // also write the report here, when set
+  int64_t asnorm_cohort = 0;  // AS-norm with this many of the dataset's training identities (not with --all)
   int64_t asnorm_top_k = 100;
-  std::string trials;               // a trial list (trainer/evaluation/trial_list.h): verification over these trials too
+  std::string trials;  // a trial list (trainer/evaluation/trial_list.h): verification over these trials too
 };
 
 struct IdentityResult {

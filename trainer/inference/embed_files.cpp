@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "data/media_decode.h"
 #include "config/config_error.h"
-#include "trainer/inference/encoder_export.h"
+#include "data/media_decode.h"
 #include "trainer/checkpoint/safetensors_writer.h"
+#include "trainer/inference/encoder_export.h"
 
 namespace imprint {
 namespace fs = std::filesystem;
@@ -24,8 +24,9 @@ std::vector<fs::path> input_files(const std::string& input, Modality modality) {
   const char* kinds = image ? "images (.png, .jpg, .jpeg)" : "audio files (.wav, .flac)";
   if (fs::is_regular_file(input, ec)) {
     if (!is_media_file(input, mine))
-      throw ConfigError("--input " + input + ": the checkpoint holds an " + modality_name(modality) + " encoder, which embeds " +
-                        kinds + (is_media_file(input, other) ? (image ? "; this is audio" : "; this is an image") : ""));
+      throw ConfigError("--input " + input + ": the checkpoint holds an " + modality_name(modality) +
+                        " encoder, which embeds " + kinds +
+                        (is_media_file(input, other) ? (image ? "; this is audio" : "; this is an image") : ""));
     return {fs::path(input)};
   }
   if (!fs::is_directory(input, ec)) throw ConfigError("--input " + input + ": no such file or folder");
@@ -81,8 +82,9 @@ EmbedReport embed_files(const EmbedOptions& o) {
       if (!decode_audio(path, static_cast<int>(spec.sample_rate), pcm, error)) {
         report.skipped.push_back(path + ": " + error);
       } else if (static_cast<int64_t>(pcm.size()) <= spec.n_fft / 2) {
-        report.skipped.push_back(path + ": " + std::to_string(pcm.size()) + " samples, too short for the encoder (more than " +
-                                 std::to_string(spec.n_fft / 2) + " needed)");
+        report.skipped.push_back(path + ": " + std::to_string(pcm.size()) +
+                                 " samples, too short for the encoder (more than " + std::to_string(spec.n_fft / 2) +
+                                 " needed)");
       } else {
         pending.push_back(audio_input(pcm.data(), static_cast<int64_t>(pcm.size())));
         pending_names.push_back(path);
@@ -93,8 +95,9 @@ EmbedReport embed_files(const EmbedOptions& o) {
   }
   flush();
   report.embedded = static_cast<int64_t>(names.size());
-  if (names.empty()) throw ConfigError("--input " + o.input + ": none of its " + std::to_string(files.size()) +
-                                       " file(s) could be decoded (first: " + report.skipped.front() + ")");
+  if (names.empty())
+    throw ConfigError("--input " + o.input + ": none of its " + std::to_string(files.size()) +
+                      " file(s) could be decoded (first: " + report.skipped.front() + ")");
 
   const at::Tensor all_pooled = at::cat(pooled).contiguous();
   const at::Tensor all_tokens = o.tokens ? at::cat(tokens).contiguous() : at::Tensor();
@@ -109,7 +112,9 @@ EmbedReport embed_files(const EmbedOptions& o) {
     std::vector<std::pair<std::string, at::Tensor>> t = {{"pooled", all_pooled}};
     if (o.tokens) t.emplace_back("tokens", all_tokens);
     write_safetensors(o.out + "/embeddings.safetensors", t,
-                      {{"checkpoint", o.checkpoint}, {"step", std::to_string(trained.step)}, {"modality", modality_name(spec.modality)}});
+                      {{"checkpoint", o.checkpoint},
+                       {"step", std::to_string(trained.step)},
+                       {"modality", modality_name(spec.modality)}});
     report.written.push_back(o.out + "/embeddings.safetensors");
   }
   std::ofstream index(o.out + "/index.tsv");

@@ -12,11 +12,11 @@ namespace imprint {
 
 struct EmbedOptions {
   std::string checkpoint;
-  std::string input;            // a file, or a folder searched recursively
-  std::string out;              // folder to write into
-  std::string format = "npy";   // npy | safetensors
-  bool tokens = false;          // also write the K conditioning tokens of each file
-  int64_t batch_size = 64;      // images per forward pass
+  std::string input;           // a file, or a folder searched recursively
+  std::string out;             // folder to write into
+  std::string format = "npy";  // npy | safetensors
+  bool tokens = false;         // also write the K conditioning tokens of each file
+  int64_t batch_size = 64;     // images per forward pass
   std::function<void(int64_t done, int64_t total)> progress;
 };
 

@@ -1,10 +1,10 @@
 #include "trainer/inference/encoder_export.h"
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/serialize/archive.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -50,10 +50,9 @@ ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& o
       {"weights", trained.averaged_weights ? "ema (moving average, ema.decay)" : "last step"},
       {"checkpoint", trained.checkpoint},
       {"signature", signature_text(trained.signature)},
-      {"input", image
-                    ? "image [B, 3, " + std::to_string(spec.image_size) + ", " + std::to_string(spec.image_size) +
-                          "] float32 RGB in [0, 1]"
-                    : "audio [B, T] float32 mono in [-1, 1] at " + std::to_string(spec.sample_rate) + " Hz"},
+      {"input", image ? "image [B, 3, " + std::to_string(spec.image_size) + ", " + std::to_string(spec.image_size) +
+                            "] float32 RGB in [0, 1]"
+                      : "audio [B, T] float32 mono in [-1, 1] at " + std::to_string(spec.sample_rate) + " Hz"},
       {"output", "(tokens [B, K, D], pooled [B, D])"}};
   if (image) meta["image_size"] = std::to_string(spec.image_size);
   if (!image) meta["sample_rate"] = std::to_string(spec.sample_rate);
@@ -65,8 +64,8 @@ ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& o
 
   // TorchScript by tracing the C++ module: its parameters become attributes of a jit::Module, so the trace
   // reads them through `self` instead of baking them in as constants.
-  torch::jit::Module module(c10::QualifiedName(std::string("__torch__.imprint.") + modality_name(spec.modality) +
-                                              "_encoder"));
+  torch::jit::Module module(
+      c10::QualifiedName(std::string("__torch__.imprint.") + modality_name(spec.modality) + "_encoder"));
   for (const auto& p : trained.encoder->named_parameters())
     module.register_parameter(attribute_name(p.key()), p.value(), /*is_buffer=*/false);
   for (const auto& b : trained.encoder->named_buffers()) module.register_buffer(attribute_name(b.key()), b.value());
@@ -80,8 +79,9 @@ ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& o
     const Conditioning c = encoder->encode(x);
     return {c10::ivalue::Tuple::create({c.tokens, c.pooled})};
   };
-  auto traced = torch::jit::tracer::trace({example}, fn, [](const torch::autograd::Variable&) { return std::string(); },
-                                          /*strict=*/false, /*force_outplace=*/false, &module);
+  auto traced = torch::jit::tracer::trace(
+      {example}, fn, [](const torch::autograd::Variable&) { return std::string(); },
+      /*strict=*/false, /*force_outplace=*/false, &module);
   auto* forward = module._ivalue()->compilation_unit()->create_function(
       c10::QualifiedName(*module.type()->name(), "forward"), traced.first->graph);
   module.type()->addMethod(forward);

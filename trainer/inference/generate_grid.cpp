@@ -75,8 +75,9 @@ std::vector<int64_t> choose_columns(const std::string& content, int64_t classes,
     const int64_t shown = content.empty() ? std::min<int64_t>(classes, 16) : classes;
     for (int64_t c = 0; c < std::max<int64_t>(1, shown); ++c) {
       columns.push_back(classes > 0 ? c : 0);
-      names.push_back(classes == 0 ? "(none)" : c < static_cast<int64_t>(vocabulary.size()) ? vocabulary[c]
-                                                                                           : std::to_string(c));
+      names.push_back(classes == 0                                  ? "(none)"
+                      : c < static_cast<int64_t>(vocabulary.size()) ? vocabulary[c]
+                                                                    : std::to_string(c));
     }
     return columns;
   }
@@ -93,7 +94,8 @@ std::vector<int64_t> choose_columns(const std::string& content, int64_t classes,
       throw ConfigError("--content: unknown content label '" + item + "' (the generator knows " +
                         std::to_string(classes) + " labels" +
                         (vocabulary.empty() ? ", give indices 0.." + std::to_string(classes - 1) + " or --data"
-                                            : ", e.g. " + vocabulary.front()) + ")");
+                                            : ", e.g. " + vocabulary.front()) +
+                        ")");
     columns.push_back(c);
     names.push_back(item);
   }
@@ -104,8 +106,12 @@ std::vector<int64_t> choose_columns(const std::string& content, int64_t classes,
 class Canvas {
  public:
   Canvas(int64_t rows, int64_t cols, int64_t size, int64_t zoom)
-      : size_(size), zoom_(zoom), cell_(size * zoom), width_(cols * cell_ + (cols - 1) * kGap),
-        height_(rows * cell_ + (rows - 1) * kGap), pixels_(static_cast<size_t>(width_ * height_ * 3), 255) {}
+      : size_(size),
+        zoom_(zoom),
+        cell_(size * zoom),
+        width_(cols * cell_ + (cols - 1) * kGap),
+        height_(rows * cell_ + (rows - 1) * kGap),
+        pixels_(static_cast<size_t>(width_ * height_ * 3), 255) {}
   void paste(const at::Tensor& chw, int64_t row, int64_t col) {
     const auto px = to_bytes(chw);
     const int64_t y0 = row * (cell_ + kGap), x0 = col * (cell_ + kGap);

@@ -14,12 +14,12 @@ namespace imprint {
 
 struct GenerateOptions {
   std::string checkpoint;
-  std::string reference;      // one image file, or
-  std::string data;           // a dataset: sample 0 of each held-out identity is a reference
+  std::string reference;  // one image file, or
+  std::string data;       // a dataset: sample 0 of each held-out identity is a reference
   int64_t max_references = 8;
-  std::string content;        // comma-separated labels (names with --data, else indices); "" = the first 16, "all"
+  std::string content;  // comma-separated labels (names with --data, else indices); "" = the first 16, "all"
   std::string out = "generated.png";
-  int64_t zoom = 4;           // each pixel drawn as zoom x zoom
+  int64_t zoom = 4;  // each pixel drawn as zoom x zoom
   SamplerOptions sampler;
   std::function<void(int64_t done, int64_t total)> progress;
 };

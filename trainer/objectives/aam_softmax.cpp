@@ -64,8 +64,9 @@ AamOptions aam_options(const ObjectiveContext& c) {
 ObjectiveInfo aam_objective() {
   ObjectiveInfo info;
   info.name = "aam";
-  info.summary = "additive angular margin softmax (ArcFace; trainer/objectives/aam_softmax.h): every sample's "
-                 "pooled embedding (all K views) is classified among the dataset's identities with a margin";
+  info.summary =
+      "additive angular margin softmax (ArcFace; trainer/objectives/aam_softmax.h): every sample's "
+      "pooled embedding (all K views) is classified among the dataset's identities with a margin";
   info.keys = aam_keys().keys();
   info.make = [](const ObjectiveContext& c) { return std::make_shared<AamSoftmax>(aam_options(c)); };
   info.check = [](const ObjectiveContext& c) {
@@ -212,7 +213,8 @@ torch::Tensor AamSoftmax::sharded_loss(const torch::Tensor& embeddings, const to
     at::Tensor position = at::full({local_classes}, -1, kept.options());
     position.index_put_({kept}, at::arange(kept.size(0), kept.options()));
     position = position.to(local.device());
-    local = torch::where(mine, position.index_select(0, local.clamp(0, local_classes - 1)), torch::full_like(local, -1));
+    local =
+        torch::where(mine, position.index_select(0, local.clamp(0, local_classes - 1)), torch::full_like(local, -1));
     local_classes = kept.size(0);
   }
   const auto w = F::normalize(centres, F::NormalizeFuncOptions().dim(1));

@@ -37,8 +37,8 @@ struct AamOptions {
   // Sharded only (Partial FC's sample_rate): each step scores the classes of the global batch plus this
   // fraction of the others, drawn per class from (seed, step, class): the same set on any world size.
   double sample_rate = 1;
-  uint64_t seed = 0;    // draws the sharded centres (row by row, the same on any world size)
-  ShardedAdamW adamw;   // the sharded centres' optimizer
+  uint64_t seed = 0;   // draws the sharded centres (row by row, the same on any world size)
+  ShardedAdamW adamw;  // the sharded centres' optimizer
 };
 // Its registry entry (objective_registry.h): keys objective.aam.*; takes its class count from the dataset.
 ObjectiveInfo aam_objective();
@@ -72,7 +72,7 @@ class AamSoftmax final : public Objective {
   torch::Tensor with_margin(const torch::Tensor& cos_y, int64_t step) const;
 
   AamOptions options_;
-  torch::Tensor centers_;                   // [classes * sub_centers, D]; undefined when sharded
+  torch::Tensor centers_;                    // [classes * sub_centers, D]; undefined when sharded
   std::unique_ptr<ShardedCenters> sharded_;  // this rank's classes when sharded
 };
 

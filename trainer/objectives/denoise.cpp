@@ -25,7 +25,8 @@ const Section<DenoiseOptions>& training_keys() {
   static const auto section =
       Section<O>("objective.denoise")
           .choice("train", &O::train,
-                  {{"generator", DenoiseTraining::Generator}, {"adapter", DenoiseTraining::Adapter},
+                  {{"generator", DenoiseTraining::Generator},
+                   {"adapter", DenoiseTraining::Adapter},
                    {"all", DenoiseTraining::All}},
                   DenoiseTraining::All,
                   "What learns: generator = pretraining on content only (encoder unused); adapter = generator frozen "
@@ -89,12 +90,14 @@ void check_denoise(const ObjectiveContext& c) {
   if (o.drop_identity + o.drop_content + o.drop_both > 1)
     fail("objective.denoise.drop_both", "the three dropout rates add up to more than 1");
   if (o.train == DenoiseTraining::Adapter && g.generator_from.empty() && g.generator_script.empty())
-    fail("objective.denoise.generator_from", "is required with objective.denoise.train: adapter (the checkpoint of a "
-                                             "run with objective.denoise.train: generator), or a TorchScript "
-                                             "generator in objective.denoise.generator_script");
+    fail("objective.denoise.generator_from",
+         "is required with objective.denoise.train: adapter (the checkpoint of a "
+         "run with objective.denoise.train: generator), or a TorchScript "
+         "generator in objective.denoise.generator_script");
   if (!g.generator_from.empty() && !g.generator_script.empty())
-    fail("objective.denoise.generator_script", "set together with objective.denoise.generator_from; a generator "
-                                               "comes from one of them");
+    fail("objective.denoise.generator_script",
+         "set together with objective.denoise.generator_from; a generator "
+         "comes from one of them");
   if (o.train == DenoiseTraining::Generator)
     for (const auto& other : c.enabled)
       if (other != "denoise")
@@ -102,8 +105,9 @@ void check_denoise(const ObjectiveContext& c) {
              "generator pretraining (objective.denoise.train: generator) does not train the encoder; set it to 0");
   if (!o.judge.empty()) {
     if (o.train == DenoiseTraining::Generator)
-      fail("eval.judge", "scores samples generated from a reference's identity tokens: it needs the denoise "
-                         "objective with objective.denoise.train adapter or all");
+      fail("eval.judge",
+           "scores samples generated from a reference's identity tokens: it needs the denoise "
+           "objective with objective.denoise.train adapter or all");
     if (c.gallery_per_identity < 2)
       fail("eval.gallery_per_identity", "must be at least 2 with eval.judge (real samples are scored leave-one-out)");
   }
@@ -112,9 +116,10 @@ void check_denoise(const ObjectiveContext& c) {
 void check_denoise_files(const ObjectiveContext& c) {
   const DenoiseOptions o = denoise_options(c);
   const DiffusionSpec g = diffusion_spec(c.values, c.encoder);
-  for (const auto& [key, path] : {std::pair<std::string, std::string>{"objective.denoise.generator_from", g.generator_from},
-                                  {"objective.denoise.generator_script", g.generator_script},
-                                  {"eval.judge", o.judge}})
+  for (const auto& [key, path] :
+       {std::pair<std::string, std::string>{"objective.denoise.generator_from", g.generator_from},
+        {"objective.denoise.generator_script", g.generator_script},
+        {"eval.judge", o.judge}})
     if (!path.empty() && !std::ifstream(path)) fail(key, "'" + path + "' cannot be opened");
 }
 
@@ -130,9 +135,10 @@ DenoiseOptions denoise_options(const ObjectiveContext& c) {
 ObjectiveInfo denoise_objective() {
   ObjectiveInfo info;
   info.name = "denoise";
-  info.summary = "the generative objective (trainer/objectives/denoise.h): a conditional diffusion generator "
-                 "predicts the noise added to the target from its content label and the reference's identity "
-                 "tokens. Images only";
+  info.summary =
+      "the generative objective (trainer/objectives/denoise.h): a conditional diffusion generator "
+      "predicts the noise added to the target from its content label and the reference's identity "
+      "tokens. Images only";
   info.keys = denoise_keys();
   info.make = [](const ObjectiveContext& c) {
     return std::make_shared<DenoiseObjective>(denoise_options(c), diffusion_spec(c.values, c.encoder));
@@ -160,15 +166,18 @@ DenoiseObjective::DenoiseObjective(const DenoiseOptions& o, const DiffusionSpec&
     if (names.empty()) {
       std::string all;
       for (const auto& kv : g.named_parameters().pairs()) all += (all.empty() ? "" : ", ") + kv.first;
-      throw ConfigError("objective.denoise.adapter_pattern: '" + spec.adapter_pattern + "' matches none of the "
-                        "parameters of " + spec.generator_script + " (" + all + "; '.' is written '__' here)");
+      throw ConfigError("objective.denoise.adapter_pattern: '" + spec.adapter_pattern +
+                        "' matches none of the "
+                        "parameters of " +
+                        spec.generator_script + " (" + all + "; '.' is written '__' here)");
     }
   }
   register_module("generator", diffusion_->generator_module());
   if (o.train == DenoiseTraining::Adapter && spec.generator_from.empty() && spec.generator_script.empty())
-    throw ConfigError("objective.denoise.generator_from: objective.denoise.train: adapter trains against a frozen "
-                      "generator; name the checkpoint of a run with objective.denoise.train: generator (or a "
-                      "TorchScript generator in objective.denoise.generator_script)");
+    throw ConfigError(
+        "objective.denoise.generator_from: objective.denoise.train: adapter trains against a frozen "
+        "generator; name the checkpoint of a run with objective.denoise.train: generator (or a "
+        "TorchScript generator in objective.denoise.generator_script)");
   if (!spec.generator_from.empty()) {
     CheckpointReader(spec.generator_from).load_pretrained_generator(*diffusion_);
     g.init_adapter_from_content();

@@ -15,9 +15,10 @@ const Section<Ge2eOptions>& ge2e_keys() {
   using O = Ge2eOptions;
   static const auto section =
       Section<O>("objective.ge2e")
-          .choice("form", &O::contrast, {{"softmax", false}, {"contrast", true}}, false,
-                  "GE2E's loss form: softmax over centroids, or contrast (own centroid's sigmoid vs the hardest other).",
-                  KeyRole::Shaping)
+          .choice(
+              "form", &O::contrast, {{"softmax", false}, {"contrast", true}}, false,
+              "GE2E's loss form: softmax over centroids, or contrast (own centroid's sigmoid vs the hardest other).",
+              KeyRole::Shaping)
           .real("init_scale", &O::init_scale, 10, Range::closed(0, 1e4).open_below(),
                 "Initial w of S = w cos + b (learned, kept > 0).")
           .real("init_bias", &O::init_bias, -5, Range::closed(-1e4, 1e4),
@@ -30,8 +31,9 @@ const Section<Ge2eOptions>& ge2e_keys() {
 ObjectiveInfo ge2e_objective() {
   ObjectiveInfo info;
   info.name = "ge2e";
-  info.summary = "the generalised end-to-end loss (trainer/objectives/ge2e.h): every view against each "
-                 "identity's centroid in the global batch (its own centroid leaves it out)";
+  info.summary =
+      "the generalised end-to-end loss (trainer/objectives/ge2e.h): every view against each "
+      "identity's centroid in the global batch (its own centroid leaves it out)";
   info.keys = ge2e_keys().keys();
   info.make = [](const ObjectiveContext& c) { return std::make_shared<Ge2e>(ge2e_keys().read(c.values)); };
   info.example = {"train.samples_per_identity=3"};
@@ -57,14 +59,14 @@ torch::Tensor Ge2e::loss(const torch::Tensor& views, Communicator* comm) const {
     all = all_gather_with_grad(e, *comm);
     first = comm->rank() * rows;
   }
-  const auto sums = all.sum(1);                                              // [P, D]
+  const auto sums = all.sum(1);  // [P, D]
   const auto centroids = F::normalize(sums / k, F::NormalizeFuncOptions().dim(1));
-  const auto own_sum = sums.slice(0, first, first + rows).unsqueeze(1);      // [B, 1, D]
+  const auto own_sum = sums.slice(0, first, first + rows).unsqueeze(1);                            // [B, 1, D]
   const auto exclusive = F::normalize((own_sum - e) / (k - 1), F::NormalizeFuncOptions().dim(2));  // [B, K, D]
-  auto cosine = torch::matmul(e.reshape({rows * k, -1}), centroids.t());    // [n, P]
+  auto cosine = torch::matmul(e.reshape({rows * k, -1}), centroids.t());                           // [n, P]
   const auto opts = torch::TensorOptions().dtype(torch::kLong).device(e.device());
   const auto own = (first + torch::arange(rows * k, opts).div(k, "floor")).view({-1, 1});  // [n, 1] its identity
-  const auto own_cosine = (e * exclusive).sum(2).reshape({-1, 1});             // [n, 1]
+  const auto own_cosine = (e * exclusive).sum(2).reshape({-1, 1});                         // [n, 1]
   cosine = cosine.scatter(1, own, own_cosine);
   const auto s = scale_.clamp_min(1e-6) * cosine + bias_;
   if (!contrast_) return (s.logsumexp(1) - s.gather(1, own).squeeze(1)).mean();

@@ -28,11 +28,11 @@ namespace imprint {
 
 // This rank's rows of the global batch (the view sampler's output).
 struct TrainBatch {
-  at::Tensor views;     // [B, K, ...] samples on the training device; view 0 the reference, view 1 the target
-  at::Tensor identity;  // [B] int64 dataset identity of each row (distinct within a step), on the CPU
-  at::Tensor content;   // [B, K] int64 content label of each view, on the CPU (read per row there without a
-                        // device round trip); undefined when the dataset has none
-  int64_t step = 0;     // the optimizer step, and the global-batch row of row 0: per-row randomness
+  at::Tensor views;       // [B, K, ...] samples on the training device; view 0 the reference, view 1 the target
+  at::Tensor identity;    // [B] int64 dataset identity of each row (distinct within a step), on the CPU
+  at::Tensor content;     // [B, K] int64 content label of each view, on the CPU (read per row there without a
+                          // device round trip); undefined when the dataset has none
+  int64_t step = 0;       // the optimizer step, and the global-batch row of row 0: per-row randomness
   int64_t first_row = 0;  // derived from them is the same on any number of ranks (parity, exact resume)
 
   int64_t rows() const { return views.size(0); }
@@ -47,7 +47,8 @@ struct EncodedBatch {
   at::Tensor pooled;  // [B, n, D]
   int64_t views() const { return tokens.defined() ? tokens.size(1) : 0; }
   Conditioning view(int64_t k) const {
-    return {tokens.defined() ? tokens.select(1, k) : at::Tensor(), pooled.defined() ? pooled.select(1, k) : at::Tensor()};
+    return {tokens.defined() ? tokens.select(1, k) : at::Tensor(),
+            pooled.defined() ? pooled.select(1, k) : at::Tensor()};
   }
 };
 
@@ -61,7 +62,7 @@ struct ObjectiveOutput {
 // objective's identity fidelity of generated samples). Every rank runs it on the same data, so no rank waits
 // on another's.
 struct EvaluationResult {
-  std::string line;                                   // for the log
+  std::string line;                                    // for the log
   std::vector<std::pair<std::string, double>> values;  // for metrics.jsonl and TensorBoard
 };
 class ObjectiveEvaluation {

@@ -15,12 +15,8 @@ namespace imprint {
 
 const std::vector<ObjectiveInfo>& objective_registry() {
   static const std::vector<ObjectiveInfo> registry = {
-      infonce_objective(),
-      denoise_objective(),
-      aam_objective(),
-      supcon_objective(),
-      ge2e_objective(),
-      triplet_objective(),
+      infonce_objective(), denoise_objective(), aam_objective(),
+      supcon_objective(),  ge2e_objective(),    triplet_objective(),
   };
   return registry;
 }
@@ -35,7 +31,8 @@ std::vector<KeySpec> objective_keys() {
     weight.type = KeyType::Float;
     weight.default_value = number_text(info.default_weight);
     weight.range = Range::closed(0, 1e6);
-    weight.doc = "Weight of " + info.summary + " in the training loss; 0 turns it off. The loss is the weighted sum "
+    weight.doc = "Weight of " + info.summary +
+                 " in the training loss; 0 turns it off. The loss is the weighted sum "
                  "of every objective with a weight above 0.";
     keys.push_back(weight);
     keys.insert(keys.end(), info.keys.begin(), info.keys.end());

@@ -13,9 +13,12 @@ ShardRange shard_range(int64_t classes, int rank, int world) {
   return {classes * rank / world, classes * (rank + 1) / world};
 }
 
-ShardedCenters::ShardedCenters(int64_t classes, int64_t rows_per_class, int64_t dim, uint64_t seed, int rank,
-                               int world, const ShardedAdamW& adamw)
-    : classes_(classes), rows_per_class_(rows_per_class), dim_(dim), range_(shard_range(classes, rank, world)),
+ShardedCenters::ShardedCenters(int64_t classes, int64_t rows_per_class, int64_t dim, uint64_t seed, int rank, int world,
+                               const ShardedAdamW& adamw)
+    : classes_(classes),
+      rows_per_class_(rows_per_class),
+      dim_(dim),
+      range_(shard_range(classes, rank, world)),
       adamw_(adamw) {
   const int64_t rows = (range_.end - range_.begin) * rows_per_class;
   weight_ = at::empty({rows, dim}, at::kFloat);
@@ -91,7 +94,8 @@ void ShardedCenters::load(const std::function<at::Tensor(const std::string& key)
     const at::Tensor whole = read(key);
     if (whole.sizes().vec() != shape)
       throw std::runtime_error(std::string("sharded classifier: '") + key + "' has shape " + c10::str(whole.sizes()) +
-                               ", expected " + c10::str(at::IntArrayRef(shape)) + " (classes x sub-centres, embedding dim)");
+                               ", expected " + c10::str(at::IntArrayRef(shape)) +
+                               " (classes x sub-centres, embedding dim)");
     return whole.narrow(0, range_.begin * rows_per_class_, weight_.size(0));
   };
   at::NoGradGuard no_grad;

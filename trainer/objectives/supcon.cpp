@@ -18,8 +18,8 @@ struct SupConOptions {
 };
 const Section<SupConOptions>& supcon_keys() {
   static const auto section = Section<SupConOptions>("objective.supcon")
-                                  .real("temperature", &SupConOptions::temperature, 0.1, Range::closed(0, 10).open_below(),
-                                        "Softmax temperature of supcon.");
+                                  .real("temperature", &SupConOptions::temperature, 0.1,
+                                        Range::closed(0, 10).open_below(), "Softmax temperature of supcon.");
   return section;
 }
 }  // namespace
@@ -27,8 +27,9 @@ const Section<SupConOptions>& supcon_keys() {
 ObjectiveInfo supcon_objective() {
   ObjectiveInfo info;
   info.name = "supcon";
-  info.summary = "the supervised contrastive loss (trainer/objectives/supcon.h): every view of the P x K batch "
-                 "against the other K-1 views of its identity, negatives from the global batch";
+  info.summary =
+      "the supervised contrastive loss (trainer/objectives/supcon.h): every view of the P x K batch "
+      "against the other K-1 views of its identity, negatives from the global batch";
   info.keys = supcon_keys().keys();
   info.make = [](const ObjectiveContext& c) {
     return std::make_shared<SupCon>(supcon_keys().read(c.values).temperature);
@@ -54,9 +55,9 @@ torch::Tensor SupCon::loss(const torch::Tensor& views, Communicator* comm) const
   logits = logits.scatter(1, self.view({-1, 1}), -std::numeric_limits<float>::infinity());
   const auto log_prob = logits - logits.logsumexp(1, /*keepdim=*/true);
   // Positives of anchor (row r, view v): columns (first/k + r) * k + u for the K-1 views u != v.
-  const auto row_start = self.div(k, "floor") * k;                      // [n]
-  const auto v = self % k;                                               // [n]
-  const auto u = torch::arange(k - 1, opts).view({1, -1});               // [1, K-1]
+  const auto row_start = self.div(k, "floor") * k;                                               // [n]
+  const auto v = self % k;                                                                       // [n]
+  const auto u = torch::arange(k - 1, opts).view({1, -1});                                       // [1, K-1]
   const auto positives = row_start.view({-1, 1}) + u + (u >= v.view({-1, 1})).to(torch::kLong);  // skip u == v
   return -log_prob.gather(1, positives).mean();
 }

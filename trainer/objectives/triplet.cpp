@@ -30,8 +30,9 @@ const Section<TripletOptions>& triplet_keys() {
 ObjectiveInfo triplet_objective() {
   ObjectiveInfo info;
   info.name = "triplet";
-  info.summary = "the batch-hard triplet loss (trainer/objectives/triplet.h): every view's farthest view of its "
-                 "identity against its nearest view of another identity in the global batch";
+  info.summary =
+      "the batch-hard triplet loss (trainer/objectives/triplet.h): every view's farthest view of its "
+      "identity against its nearest view of another identity in the global batch";
   info.keys = triplet_keys().keys();
   info.make = [](const ObjectiveContext& c) { return std::make_shared<Triplet>(triplet_keys().read(c.values).margin); };
   info.example = {"train.samples_per_identity=3"};
@@ -49,7 +50,7 @@ torch::Tensor Triplet::loss(const torch::Tensor& views, Communicator* comm, torc
   }
   const auto opts = torch::TensorOptions().dtype(torch::kLong).device(z.device());
   const auto anchor = torch::arange(first, first + n, opts).view({-1, 1});  // [n, 1] global view index
-  const auto column = torch::arange(all.size(0), opts).view({1, -1});      // [1, N]
+  const auto column = torch::arange(all.size(0), opts).view({1, -1});       // [1, N]
   // Squared distance of unit vectors is 2 - 2 cos; clamped so the square root has a gradient at 0.
   const auto distance = (2 - 2 * torch::matmul(z, all.t())).clamp_min(1e-12).sqrt();  // [n, N]
   const auto same = anchor.div(k, "floor") == column.div(k, "floor");

@@ -16,29 +16,39 @@ struct LaunchArgs {
   float* max_exp_avg_sq[kMaxTensors];
   int64_t numel[kMaxTensors];
   int group[kMaxTensors];
-  int tensor_index[kMaxTensors];    // position in the caller's full tensor list
+  int tensor_index[kMaxTensors];  // position in the caller's full tensor list
   unsigned char block_tensor[kMaxBlocks];
-  int block_chunk[kMaxBlocks];      // chunk within its tensor
-  int block_global[kMaxBlocks];     // chunk index over all tensors (partials slot)
+  int block_chunk[kMaxBlocks];   // chunk within its tensor
+  int block_global[kMaxBlocks];  // chunk index over all tensors (partials slot)
 };
 static_assert(sizeof(LaunchArgs) <= 4096, "kernel arguments must fit the 4 KB limit of older drivers");
 
-template <typename T> __device__ __forceinline__ float load(const void* p, int64_t i);
-template <> __device__ __forceinline__ float load<float>(const void* p, int64_t i) {
+template <typename T>
+__device__ __forceinline__ float load(const void* p, int64_t i);
+template <>
+__device__ __forceinline__ float load<float>(const void* p, int64_t i) {
   return static_cast<const float*>(p)[i];
 }
-template <> __device__ __forceinline__ float load<__nv_bfloat16>(const void* p, int64_t i) {
+template <>
+__device__ __forceinline__ float load<__nv_bfloat16>(const void* p, int64_t i) {
   return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
 }
-template <> __device__ __forceinline__ float load<__half>(const void* p, int64_t i) {
+template <>
+__device__ __forceinline__ float load<__half>(const void* p, int64_t i) {
   return __half2float(static_cast<const __half*>(p)[i]);
 }
-template <typename T> __device__ __forceinline__ void store(void* p, int64_t i, float v);
-template <> __device__ __forceinline__ void store<float>(void* p, int64_t i, float v) { static_cast<float*>(p)[i] = v; }
-template <> __device__ __forceinline__ void store<__nv_bfloat16>(void* p, int64_t i, float v) {
+template <typename T>
+__device__ __forceinline__ void store(void* p, int64_t i, float v);
+template <>
+__device__ __forceinline__ void store<float>(void* p, int64_t i, float v) {
+  static_cast<float*>(p)[i] = v;
+}
+template <>
+__device__ __forceinline__ void store<__nv_bfloat16>(void* p, int64_t i, float v) {
   static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
 }
-template <> __device__ __forceinline__ void store<__half>(void* p, int64_t i, float v) {
+template <>
+__device__ __forceinline__ void store<__half>(void* p, int64_t i, float v) {
   static_cast<__half*>(p)[i] = __float2half_rn(v);
 }
 
@@ -145,8 +155,8 @@ __global__ void lamb_moments_kernel(LaunchArgs a, const float* scalars, const Op
 }
 
 // One thread per tensor: sums its chunks' partials in chunk order.
-__global__ void lamb_trust_kernel(const float* p_sq, const float* u_sq, const int* chunk_begin,
-                                  const float* decays, int tensors, const float* scalars, float* trust) {
+__global__ void lamb_trust_kernel(const float* p_sq, const float* u_sq, const int* chunk_begin, const float* decays,
+                                  int tensors, const float* scalars, float* trust) {
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= tensors || scalars[2] != 0.0f) return;
   float pp = 0.0f, uu = 0.0f;
@@ -239,9 +249,12 @@ cudaError_t for_each_pack(const std::vector<TensorRef>& tensors, Launch&& launch
 template <typename F>
 cudaError_t dispatch(ParamType type, F&& f) {
   switch (type) {
-    case ParamType::F32: return f(float{});
-    case ParamType::BF16: return f(__nv_bfloat16{});
-    case ParamType::F16: return f(__half{});
+    case ParamType::F32:
+      return f(float{});
+    case ParamType::BF16:
+      return f(__nv_bfloat16{});
+    case ParamType::F16:
+      return f(__half{});
   }
   return cudaErrorInvalidValue;
 }
@@ -323,8 +336,7 @@ cudaError_t adamw_step(const std::vector<TensorRef>& tensors, ParamType type, co
   });
 }
 
-cudaError_t lamb_step(const std::vector<TensorRef>& tensors, ParamType type, const Workspace& ws,
-                      cudaStream_t stream) {
+cudaError_t lamb_step(const std::vector<TensorRef>& tensors, ParamType type, const Workspace& ws, cudaStream_t stream) {
   const int64_t chunks = total_chunks(tensors);
   const int n = static_cast<int>(tensors.size());
   float* p_sq = ws.chunk_partials;
@@ -340,7 +352,7 @@ cudaError_t lamb_step(const std::vector<TensorRef>& tensors, ParamType type, con
   });
   if (e != cudaSuccess) return e;
   lamb_trust_kernel<<<blocks_for(n), kThreads, 0, stream>>>(p_sq, u_sq, ws.tensor_chunk_begin, decays, n, ws.scalars,
-                                                             ws.tensor_trust);
+                                                            ws.tensor_trust);
   if ((e = cudaGetLastError()) != cudaSuccess) return e;
   return dispatch(type, [&](auto tag) {
     using T = decltype(tag);

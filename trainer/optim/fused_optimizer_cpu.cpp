@@ -12,10 +12,17 @@ namespace {
 template <typename F>
 void dispatch_param_type(at::ScalarType t, F&& f) {
   switch (t) {
-    case at::kFloat: f(float{}); break;
-    case at::kBFloat16: f(at::BFloat16{}); break;
-    case at::kHalf: f(at::Half{}); break;
-    default: throw std::invalid_argument(std::string("fused optimizer: unsupported parameter dtype ") + at::toString(t));
+    case at::kFloat:
+      f(float{});
+      break;
+    case at::kBFloat16:
+      f(at::BFloat16{});
+      break;
+    case at::kHalf:
+      f(at::Half{});
+      break;
+    default:
+      throw std::invalid_argument(std::string("fused optimizer: unsupported parameter dtype ") + at::toString(t));
   }
 }
 
@@ -45,9 +52,9 @@ IMPRINT_CLONES double sum_of_squares(const T* g, int64_t n) {
 }
 
 template <typename T, bool kMaster, bool kAmsgrad>
-IMPRINT_CLONES void adamw_span(T* __restrict p, const T* __restrict g, float* __restrict master,
-                               float* __restrict m, float* __restrict v, float* __restrict vmax, int64_t n,
-                               float grad_scale, const OptimStep st) {
+IMPRINT_CLONES void adamw_span(T* __restrict p, const T* __restrict g, float* __restrict master, float* __restrict m,
+                               float* __restrict v, float* __restrict vmax, int64_t n, float grad_scale,
+                               const OptimStep st) {
   for (int64_t i = 0; i < n; ++i) {
     float pv = kMaster ? master[i] : static_cast<float>(p[i]);
     float unused = 0.0f;
@@ -56,7 +63,6 @@ IMPRINT_CLONES void adamw_span(T* __restrict p, const T* __restrict g, float* __
     p[i] = static_cast<T>(pv);
   }
 }
-
 
 }  // namespace
 
@@ -123,10 +129,14 @@ void FusedOptimizer::adamw_pass(const std::vector<OptimStep>& steps, float grad_
         float* xc = vmax ? vmax + ch.begin : nullptr;
         float* wc = master ? master + ch.begin : nullptr;
         const int64_t n = ch.end - ch.begin;
-        if (wc && xc) adamw_span<T, true, true>(p, g, wc, mc, vc, xc, n, grad_scale, st);
-        else if (wc) adamw_span<T, true, false>(p, g, wc, mc, vc, xc, n, grad_scale, st);
-        else if (xc) adamw_span<T, false, true>(p, g, wc, mc, vc, xc, n, grad_scale, st);
-        else adamw_span<T, false, false>(p, g, wc, mc, vc, xc, n, grad_scale, st);
+        if (wc && xc)
+          adamw_span<T, true, true>(p, g, wc, mc, vc, xc, n, grad_scale, st);
+        else if (wc)
+          adamw_span<T, true, false>(p, g, wc, mc, vc, xc, n, grad_scale, st);
+        else if (xc)
+          adamw_span<T, false, true>(p, g, wc, mc, vc, xc, n, grad_scale, st);
+        else
+          adamw_span<T, false, false>(p, g, wc, mc, vc, xc, n, grad_scale, st);
       });
     }
   });
@@ -209,8 +219,8 @@ StepReport FusedOptimizer::step(double lr, double max_grad_norm, double loss_sca
     return report;
   }
   ++step_;
-  const float grad_scale = gradient_scale(static_cast<float>(raw_norm), static_cast<float>(loss_scale),
-                                          static_cast<float>(max_grad_norm));
+  const float grad_scale =
+      gradient_scale(static_cast<float>(raw_norm), static_cast<float>(loss_scale), static_cast<float>(max_grad_norm));
   std::vector<OptimStep> steps;
   steps.reserve(slots_.size());
   for (const auto& s : slots_) steps.push_back(constants(options_, lr, s.weight_decay, step_));
@@ -244,7 +254,8 @@ int64_t load_fused_state(torch::serialize::InputArchive& archive, OptimizerKind 
   archive.read("kind", stored_kind);
   if (stored_kind.toStringRef() != fused_state_kind(kind))
     throw std::runtime_error("optimizer state was written by '" + stored_kind.toStringRef() +
-                             "', this config selects '" + fused_state_kind(kind) + "' (optimizer.name / optimizer.fused)");
+                             "', this config selects '" + fused_state_kind(kind) +
+                             "' (optimizer.name / optimizer.fused)");
   archive.read("slots", count);
   if (count.toInt() != static_cast<int64_t>(slots.size()))
     throw std::runtime_error("optimizer state holds " + std::to_string(count.toInt()) + " parameters, the model has " +

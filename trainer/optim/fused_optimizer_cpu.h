@@ -14,8 +14,8 @@ struct FusedSlotState {
 };
 // One parameter and its optimizer state: the one layout of the CPU and the CUDA optimizer.
 struct FusedSlot {
-  torch::Tensor param;   // the model's parameter (float32, bfloat16 or float16)
-  torch::Tensor master;  // float32 copy when param is lower precision, else undefined
+  torch::Tensor param;                                // the model's parameter (float32, bfloat16 or float16)
+  torch::Tensor master;                               // float32 copy when param is lower precision, else undefined
   torch::Tensor exp_avg, exp_avg_sq, max_exp_avg_sq;  // float32; max_exp_avg_sq only with AMSGrad
   double weight_decay = 0.0;
 };

@@ -17,24 +17,24 @@
 
 namespace imprint::cuda {
 
-constexpr int kMaxTensors = 32;   // tensors per launch
-constexpr int kMaxBlocks = 192;   // chunks per launch (keeps the argument block under 4 KB)
-constexpr int kMaxGroups = 4;     // parameter groups (distinct OptimStep constants)
-constexpr int kChunk = 16384;     // elements per block
+constexpr int kMaxTensors = 32;  // tensors per launch
+constexpr int kMaxBlocks = 192;  // chunks per launch (keeps the argument block under 4 KB)
+constexpr int kMaxGroups = 4;    // parameter groups (distinct OptimStep constants)
+constexpr int kChunk = 16384;    // elements per block
 constexpr int kThreads = 256;
 
 enum class ParamType { F32, BF16, F16 };
 
 // Device pointers of one parameter, its gradient and its optimizer state.
 struct TensorRef {
-  void* param;             // ParamType elements
-  const void* grad;        // same type as param
-  float* master;           // float32 master weights when param is BF16/F16, else nullptr
+  void* param;       // ParamType elements
+  const void* grad;  // same type as param
+  float* master;     // float32 master weights when param is BF16/F16, else nullptr
   float* exp_avg;
   float* exp_avg_sq;
-  float* max_exp_avg_sq;   // AMSGrad only, else nullptr
+  float* max_exp_avg_sq;  // AMSGrad only, else nullptr
   int64_t numel;
-  int group;               // index into the OptimStep array
+  int group;  // index into the OptimStep array
 };
 
 // OptimStep in floats (it is 12 floats and an int), for laying it out in the float workspace.
@@ -42,12 +42,12 @@ constexpr int kStepFloats = (sizeof(OptimStep) + sizeof(float) - 1) / sizeof(flo
 
 // Device scratch the step needs; sizes from workspace_floats(). Keep it between steps.
 struct Workspace {
-  float* chunk_partials;   // 2 * total chunks
-  float* tensor_trust;     // 2 per tensor: LAMB trust ratios, then each tensor's weight decay
-  int* tensor_chunk_begin; // tensors + 1 offsets
-  float* scalars;          // [0] raw grad norm, [1] grad scale, [2] skip flag (1 = skip)
-  OptimStep* steps;        // kMaxGroups: this step's constants, written on the device by begin_step
-  int* step_count;         // updates applied so far (skipped steps excluded); the bias corrections use it
+  float* chunk_partials;    // 2 * total chunks
+  float* tensor_trust;      // 2 per tensor: LAMB trust ratios, then each tensor's weight decay
+  int* tensor_chunk_begin;  // tensors + 1 offsets
+  float* scalars;           // [0] raw grad norm, [1] grad scale, [2] skip flag (1 = skip)
+  OptimStep* steps;         // kMaxGroups: this step's constants, written on the device by begin_step
+  int* step_count;          // updates applied so far (skipped steps excluded); the bias corrections use it
 };
 
 // This step's hyper-parameters per group, passed by value in the kernel arguments (no copy to wait for).
@@ -71,12 +71,10 @@ cudaError_t begin_step(const std::vector<TensorRef>& tensors, ParamType type, fl
                        const StepHypers& hypers, const Workspace& ws, cudaStream_t stream);
 
 // One AdamW step over every tensor after begin_step; does nothing when the skip flag is set.
-cudaError_t adamw_step(const std::vector<TensorRef>& tensors, ParamType type, const Workspace& ws,
-                       cudaStream_t stream);
+cudaError_t adamw_step(const std::vector<TensorRef>& tensors, ParamType type, const Workspace& ws, cudaStream_t stream);
 
 // One LAMB step (moments + norms, trust ratios, update) after begin_step; does nothing when the skip flag is
 // set. Tensors of a group with weight_decay == 0 keep trust ratio 1, as in the CPU version.
-cudaError_t lamb_step(const std::vector<TensorRef>& tensors, ParamType type, const Workspace& ws,
-                      cudaStream_t stream);
+cudaError_t lamb_step(const std::vector<TensorRef>& tensors, ParamType type, const Workspace& ws, cudaStream_t stream);
 
 }  // namespace imprint::cuda

@@ -20,12 +20,15 @@ namespace {
 
 cuda::ParamType param_type(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return cuda::ParamType::F32;
-    case at::kBFloat16: return cuda::ParamType::BF16;
-    case at::kHalf: return cuda::ParamType::F16;
+    case at::kFloat:
+      return cuda::ParamType::F32;
+    case at::kBFloat16:
+      return cuda::ParamType::BF16;
+    case at::kHalf:
+      return cuda::ParamType::F16;
     default:
-      throw std::invalid_argument(std::string("fused optimizer (CUDA): unsupported parameter dtype ") + at::toString(t) +
-                                  " (expected float32, bfloat16 or float16)");
+      throw std::invalid_argument(std::string("fused optimizer (CUDA): unsupported parameter dtype ") +
+                                  at::toString(t) + " (expected float32, bfloat16 or float16)");
   }
 }
 
@@ -47,8 +50,9 @@ class CudaFusedOptimizer final : public Optimizer {
       for (auto& p : groups[gi].params) {
         const std::string name = "parameter " + std::to_string(slots_.size()) + " (group " + std::to_string(gi) + ")";
         if (slots_.empty()) {
-          if (!p.is_cuda()) throw std::invalid_argument("fused optimizer (CUDA): " + name + " is " + describe(p) +
-                                                        "; expected a CUDA tensor");
+          if (!p.is_cuda())
+            throw std::invalid_argument("fused optimizer (CUDA): " + name + " is " + describe(p) +
+                                        "; expected a CUDA tensor");
           device_ = p.device();
           type_ = p.scalar_type();
           param_type(type_);
@@ -65,8 +69,8 @@ class CudaFusedOptimizer final : public Optimizer {
     c10::cuda::CUDAGuard guard(device_);
     refs_.resize(slots_.size());
     for (size_t i = 0; i < slots_.size(); ++i) refs_[i] = ref_of(i, slots_[i].param);
-    workspace_ = at::zeros({static_cast<int64_t>(cuda::workspace_floats(refs_))},
-                           slots_[0].param.options().dtype(at::kFloat));
+    workspace_ =
+        at::zeros({static_cast<int64_t>(cuda::workspace_floats(refs_))}, slots_[0].param.options().dtype(at::kFloat));
     IMPRINT_CUDA_CHECK(cuda::prepare_workspace(refs_, decays_, workspace_.data_ptr<float>(),
                                                c10::cuda::getCurrentCUDAStream(device_.index()), &ws_));
   }
@@ -94,7 +98,8 @@ class CudaFusedOptimizer final : public Optimizer {
       if (!g.is_cuda() || g.device() != device_ || g.scalar_type() != type_ || !g.is_contiguous() ||
           g.sizes() != p.sizes())
         throw std::invalid_argument("fused optimizer (CUDA): the gradient of parameter " + std::to_string(i) + " is " +
-                                    describe(g) + "; expected " + describe(p) + " (the parameter's dtype, shape, "
+                                    describe(g) + "; expected " + describe(p) +
+                                    " (the parameter's dtype, shape, "
                                     "device, contiguous)");
       refs_[i].grad = g.data_ptr();
     }
@@ -103,8 +108,8 @@ class CudaFusedOptimizer final : public Optimizer {
     cuda::StepHypers hypers{};
     hypers.groups = static_cast<int>(decays_.size());
     for (size_t g = 0; g < decays_.size(); ++g) hypers.group[g] = FusedOptimizer::hyper(options_, lr, decays_[g]);
-    IMPRINT_CUDA_CHECK(cuda::begin_step(refs_, type, static_cast<float>(loss_scale),
-                                        static_cast<float>(max_grad_norm), hypers, ws_, stream));
+    IMPRINT_CUDA_CHECK(cuda::begin_step(refs_, type, static_cast<float>(loss_scale), static_cast<float>(max_grad_norm),
+                                        hypers, ws_, stream));
     IMPRINT_CUDA_CHECK(options_.kind == OptimizerKind::AdamW ? cuda::adamw_step(refs_, type, ws_, stream)
                                                              : cuda::lamb_step(refs_, type, ws_, stream));
     last_loss_scale_ = loss_scale;
