@@ -4,8 +4,11 @@
 #include <fstream>
 
 #include "core/checksum.h"
+#include "data/media_decode.h"
 #include "tests/tiny_run.h"
+#include "trainer/checkpoint/checkpoint_reader.h"
 #include "trainer/checkpoint/checkpoint_store.h"
+#include "trainer/inference/encoder_export.h"
 #include "trainer/trainer.h"
 
 using namespace imprint;
@@ -202,4 +205,56 @@ TEST(TrainCheckpoints, TimeBasedIntervalCheckpointsBetweenStepIntervals) {
   const std::string none = fresh_dir("every-minutes-off");
   train(tiny_config("image", {"checkpoint.every=0", "checkpoint.keep=100"}), {none, false});
   EXPECT_EQ(CheckpointStore(none + "/checkpoints", 100).list().size(), 1u) << "only the final checkpoint";
+}
+
+// A checkpoint written before checkpoints stored their settings (format 1, by imprint 0.1.0 before the trainer
+// redesign; tests/fixtures): rebuilt by the reader it embeds a file as the old binary did, and a run resumes
+// from it.
+namespace {
+const std::string kFixtures = std::string(IMPRINT_SOURCE_DIR) + "/tests/fixtures/";
+const std::vector<std::string> kFixtureRun = {"model.embed_dim=8",        "model.width=4",      "model.tokens=1",
+                                              "model.resampler_heads=2",  "checkpoint.every=4", "log.tensorboard=false",
+                                              "data.train_identities=16", "train.batch_size=8"};
+}  // namespace
+
+TEST(CheckpointFormats, AFormat1CheckpointStillLoadsAndResumes) {
+  const std::string old = kFixtures + "format1-image-step4.ckpt";
+  CheckpointReader reader(old);
+  EXPECT_EQ(reader.format(), 1);
+  const TrainedEncoder t = reader.encoder();
+  std::vector<uint8_t> rgb;
+  std::string error;
+  ASSERT_TRUE(decode_image(kFixtures + "pattern16.png", 16, rgb, error)) << error;
+  at::Tensor pooled;
+  {
+    torch::NoGradGuard no_grad;
+    pooled = t.encoder->encode(image_input(rgb.data(), 16).unsqueeze(0)).pooled[0];
+  }
+  std::ifstream in(kFixtures + "format1-image-step4.pooled.txt");
+  for (int64_t i = 0; i < 8; ++i) {
+    double want = 0;
+    in >> want;
+    EXPECT_NEAR(pooled[i].item<double>(), want, 1e-6) << "dimension " << i << ": not what the old binary embedded";
+  }
+  const std::string dir = fresh_dir("format1-resume");
+  std::filesystem::create_directories(dir + "/checkpoints");
+  std::filesystem::copy_file(old, dir + "/checkpoints/step-00000004.ckpt");
+  auto sets = kFixtureRun;
+  sets.push_back("train.steps=8");
+  const auto s = train(tiny_config("image", sets), {dir, true});
+  EXPECT_EQ(s.start_step, 4);
+  EXPECT_EQ(s.steps_done, 8);
+  EXPECT_EQ(CheckpointReader(dir + "/checkpoints/step-00000008.ckpt").format(), kCheckpointFormat);
+}
+
+TEST(CheckpointFormats, ANewerFormatIsRefusedNamingIt) {
+  CheckpointStore store(fresh_dir("format-future"), 2);
+  torch::serialize::OutputArchive ar;
+  ar.write("format", c10::IValue(kCheckpointFormat + 1));
+  ar.write("signature", c10::IValue(std::string("data.modality=image\n")));
+  const std::string path = store.save(1, ar);
+  const std::string msg = error_of([&] { CheckpointReader{path}; });
+  EXPECT_NE(msg.find("written by a newer imprint (checkpoint format " + std::to_string(kCheckpointFormat + 1)),
+            std::string::npos)
+      << msg;
 }
