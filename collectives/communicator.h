@@ -1,5 +1,6 @@
-// Collectives on torch tensors across the ranks of a job. One interface, backends behind it: `local` for a
-// world of one process, `mpi` for CPU tensors (OpenMPI). Every collective is entered by every rank in the
+// Collectives on torch tensors across the ranks of a job. One interface, three backends behind it: `local`
+// for a world of one process, `mpi` for CPU tensors (OpenMPI), `nccl` for CUDA tensors (NCCL on its own
+// stream, bootstrapped over MPI; CUDA builds). Every collective is entered by every rank in the
 // same order with the same shapes; a collective that does not finish within the timeout ends the job with a
 // message naming it, the step and the ranks that never arrived.
 #pragma once

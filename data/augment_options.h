@@ -1,5 +1,5 @@
 // What the loader's augmentation does to a training sample (config keys augment.*, docs/configuration.md).
-// Every draw comes from the sample's augment seed (PairSampler), so a resumed run augments exactly as the
+// Every draw comes from the sample's augment seed (ViewSampler), so a resumed run augments exactly as the
 // uninterrupted one did. Defaults leave only the colour jitter / gain of earlier releases on.
 #pragma once
 #include <string>

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rewrites the key table in docs/configuration.md from the schema (`imprint config-reference`).
-# Run after changing trainer/config_schema.cpp; tests/test_config.cpp fails until the two agree.
+# Run after adding or changing a key (any Section); tests/test_config.cpp fails until the two agree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 - "$(./build/imprint config-reference)" <<'PY'

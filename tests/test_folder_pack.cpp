@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/pixels.h"
 #include "core/text.h"
 #include "data/folder_pack.h"
 #include "data/shard_dataset.h"
@@ -145,7 +146,7 @@ TEST(Pack, ImagesOfEveryKindBecomeADataset) {
   auto rgb_at = [&](int64_t id, int64_t index, int y, int x) {
     ds.read(id, index, 0, px.data());
     std::array<int, 3> v{};
-    for (int c = 0; c < 3; ++c) v[c] = static_cast<int>(std::lround((px[(c * 8 + y) * 8 + x] / 4.0f + 0.5f) * 255));
+    for (int c = 0; c < 3; ++c) v[c] = static_cast<int>(std::lround(to_unit_range(px[(c * 8 + y) * 8 + x]) * 255));
     return v;
   };
   EXPECT_EQ(rgb_at(1, 0, 4, 4), (std::array<int, 3>{255, 0, 0})) << "alice/a.png is red";
@@ -268,7 +269,7 @@ TEST(Pack, NaturalOrderPutsTwoBeforeTen) {
   const int expected_red[] = {20, 40, 200};  // 1.png, 2.png, 10.png
   for (int k = 0; k < 3; ++k) {
     ds.read(0, k, 0, px.data());
-    EXPECT_EQ(static_cast<int>(std::lround((px[0] / 4.0f + 0.5f) * 255)), expected_red[k]) << "sample " << k;
+    EXPECT_EQ(static_cast<int>(std::lround(to_unit_range(px[0]) * 255)), expected_red[k]) << "sample " << k;
   }
 }
 

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "collectives/communicator.h"
+#include "core/pixels.h"
 #include "models/encoder_spec.h"
 #include "tests/tiny_run.h"
 #include "trainer/checkpoint/checkpoint_reader.h"
@@ -142,7 +143,7 @@ TEST_P(EveryEncoder, ItsKeysTravelThroughItsCheckpointAndItExportsAsItRuns) {
   torch::manual_seed(1);
   const bool image = info->modality == Modality::Image;
   const auto unit = image ? torch::rand({3, 3, 16, 16}) : torch::randn({3, 2000}) * 0.1;
-  const auto input = image ? (unit - 0.5) * 4 : unit;
+  const auto input = image ? to_model_range(unit) : unit;
   torch::NoGradGuard no_grad;
   const auto want = parts.encoder->encode(input);
   const auto got = rebuilt.encoder->encode(input);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/pixels.h"
 #include "data/shard_dataset.h"
 #include "data/shard_writer.h"
 #include "data/synthetic_dataset.h"
@@ -69,7 +70,7 @@ void expect_pattern(const std::string& dir, Modality m) {
         for (int c = 0; c < 3; ++c)
           for (int y = 0; y < kSize; ++y)
             for (int x = 0; x < kSize; ++x)
-              ASSERT_FLOAT_EQ(out[(c * kSize + y) * kSize + x], (pixel(k, i, y, x, c) / 255.0f - 0.5f) * 4.0f)
+              ASSERT_FLOAT_EQ(out[(c * kSize + y) * kSize + x], to_model_range(pixel(k, i, y, x, c) / 255.0f))
                   << k << " " << i;
       } else {
         const auto pcm = clip(k, i);

@@ -1,8 +1,8 @@
-// One optimizer step on this rank's rows: the views the objectives read encoded in ONE forward, the
-// objectives' loss, backward with the gradient all-reduce overlapping it, then the optimizer (and any
-// sharded state) and the weight average. Nothing here reads a value back from a GPU: the loss stays a tensor
-// until the log line reads the interval's sum, and the optimizer's report stays on the device (known false)
-// until then too.
+// One optimizer step on this rank's rows: the views the objectives read encoded (in one forward over all of
+// them on a GPU; view by view on the CPU, where that is faster), the objectives' loss, backward with the gradient
+// all-reduce overlapping it, then the optimizer (and any sharded state) and the weight average. Nothing here reads a
+// value back from a GPU: the loss stays a tensor until the log line reads the interval's sum, and the optimizer's
+// report stays on the device (known false) until then too.
 #pragma once
 #include <ATen/Tensor.h>
 
