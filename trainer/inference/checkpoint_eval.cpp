@@ -10,6 +10,46 @@
 
 namespace imprint {
 
+namespace {
+
+// --json: the report, with every identity's hit.
+void write_json(const CheckpointEvalOptions& o, const CheckpointEvalReport& report) {
+  nlohmann::json j = {{"checkpoint", o.checkpoint},
+                      {"step", report.trained.step},
+                      {"data", o.data},
+                      {"identities", report.score.identities},
+                      {"gallery", report.score.gallery_size},
+                      {"top1", report.score.top1},
+                      {"chance", report.score.chance},
+                      {"eer", report.score.eer},
+                      {"min_dcf", report.score.min_dcf},
+                      {"target_trials", report.score.target_trials},
+                      {"nontarget_trials", report.score.nontarget_trials},
+                      {"top1_all_queries", report.score.top1_all},
+                      {"top1_all_queries_ci95", {report.score.top1_all_low, report.score.top1_all_high}},
+                      {"top5_all_queries", report.score.top5_all},
+                      {"queries", report.score.queries}};
+  if (!std::isnan(report.score.eer_asnorm))
+    j["eer_asnorm"] = report.score.eer_asnorm, j["min_dcf_asnorm"] = report.score.min_dcf_asnorm;
+  if (!o.trials.empty()) {
+    const TrialScore& t = report.trials;
+    j["trials"] = {{"file", o.trials},
+                   {"target_trials", t.raw.target_trials},
+                   {"nontarget_trials", t.raw.nontarget_trials},
+                   {"eer", t.raw.eer},
+                   {"min_dcf", t.raw.min_dcf},
+                   {"training_identity_trials", report.training_identity_trials}};
+    if (!std::isnan(t.eer_asnorm))
+      j["trials"]["eer_asnorm"] = t.eer_asnorm, j["trials"]["min_dcf_asnorm"] = t.min_dcf_asnorm;
+  }
+  for (const auto& r : report.identities) j["per_identity"][r.name] = r.hit;
+  std::ofstream out(o.json_out);
+  if (!out) throw std::invalid_argument(o.json_out + ": --json: cannot write");
+  out << j.dump(2) << "\n";
+}
+
+}  // namespace
+
 CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
   CheckpointEvalReport report;
   report.trained = load_trained_encoder(o.checkpoint);
@@ -55,40 +95,7 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
   const auto hits = report.score.reference_hit.to(at::kBool).contiguous();
   for (size_t i = 0; i < ids.size(); ++i)
     report.identities.push_back({m.identities.at(ids[i]), hits.data_ptr<bool>()[i]});
-  if (!o.json_out.empty()) {
-    nlohmann::json j = {{"checkpoint", o.checkpoint},
-                        {"step", report.trained.step},
-                        {"data", o.data},
-                        {"identities", report.score.identities},
-                        {"gallery", report.score.gallery_size},
-                        {"top1", report.score.top1},
-                        {"chance", report.score.chance},
-                        {"eer", report.score.eer},
-                        {"min_dcf", report.score.min_dcf},
-                        {"target_trials", report.score.target_trials},
-                        {"nontarget_trials", report.score.nontarget_trials},
-                        {"top1_all_queries", report.score.top1_all},
-                        {"top1_all_queries_ci95", {report.score.top1_all_low, report.score.top1_all_high}},
-                        {"top5_all_queries", report.score.top5_all},
-                        {"queries", report.score.queries}};
-    if (!std::isnan(report.score.eer_asnorm))
-      j["eer_asnorm"] = report.score.eer_asnorm, j["min_dcf_asnorm"] = report.score.min_dcf_asnorm;
-    if (!o.trials.empty()) {
-      const TrialScore& t = report.trials;
-      j["trials"] = {{"file", o.trials},
-                     {"target_trials", t.raw.target_trials},
-                     {"nontarget_trials", t.raw.nontarget_trials},
-                     {"eer", t.raw.eer},
-                     {"min_dcf", t.raw.min_dcf},
-                     {"training_identity_trials", report.training_identity_trials}};
-      if (!std::isnan(t.eer_asnorm))
-        j["trials"]["eer_asnorm"] = t.eer_asnorm, j["trials"]["min_dcf_asnorm"] = t.min_dcf_asnorm;
-    }
-    for (const auto& r : report.identities) j["per_identity"][r.name] = r.hit;
-    std::ofstream out(o.json_out);
-    if (!out) throw std::invalid_argument(o.json_out + ": --json: cannot write");
-    out << j.dump(2) << "\n";
-  }
+  if (!o.json_out.empty()) write_json(o, report);
   return report;
 }
 

@@ -39,6 +39,31 @@ std::vector<fs::path> input_files(const std::string& input, Modality modality) {
   return files;
 }
 
+// pooled.npy / tokens.npy (or embeddings.safetensors) and index.tsv in --out.
+void write_embeddings(const EmbedOptions& o, const TrainedEncoder& trained, const std::vector<std::string>& names,
+                      const at::Tensor& all_pooled, const at::Tensor& all_tokens, EmbedReport& report) {
+  if (o.format == "npy") {
+    write_npy(o.out + "/pooled.npy", all_pooled);
+    report.written.push_back(o.out + "/pooled.npy");
+    if (o.tokens) {
+      write_npy(o.out + "/tokens.npy", all_tokens);
+      report.written.push_back(o.out + "/tokens.npy");
+    }
+  } else {
+    std::vector<std::pair<std::string, at::Tensor>> t = {{"pooled", all_pooled}};
+    if (o.tokens) t.emplace_back("tokens", all_tokens);
+    write_safetensors(o.out + "/embeddings.safetensors", t,
+                      {{"checkpoint", o.checkpoint},
+                       {"step", std::to_string(trained.step)},
+                       {"modality", modality_name(trained.spec.modality)}});
+    report.written.push_back(o.out + "/embeddings.safetensors");
+  }
+  std::ofstream index(o.out + "/index.tsv");
+  index << "row\tfile\n";
+  for (size_t r = 0; r < names.size(); ++r) index << r << "\t" << names[r] << "\n";
+  report.written.push_back(o.out + "/index.tsv");
+}
+
 }  // namespace
 
 EmbedReport embed_files(const EmbedOptions& o) {
@@ -99,28 +124,8 @@ EmbedReport embed_files(const EmbedOptions& o) {
     throw ConfigError("--input " + o.input + ": none of its " + std::to_string(files.size()) +
                       " file(s) could be decoded (first: " + report.skipped.front() + ")");
 
-  const at::Tensor all_pooled = at::cat(pooled).contiguous();
-  const at::Tensor all_tokens = o.tokens ? at::cat(tokens).contiguous() : at::Tensor();
-  if (o.format == "npy") {
-    write_npy(o.out + "/pooled.npy", all_pooled);
-    report.written.push_back(o.out + "/pooled.npy");
-    if (o.tokens) {
-      write_npy(o.out + "/tokens.npy", all_tokens);
-      report.written.push_back(o.out + "/tokens.npy");
-    }
-  } else {
-    std::vector<std::pair<std::string, at::Tensor>> t = {{"pooled", all_pooled}};
-    if (o.tokens) t.emplace_back("tokens", all_tokens);
-    write_safetensors(o.out + "/embeddings.safetensors", t,
-                      {{"checkpoint", o.checkpoint},
-                       {"step", std::to_string(trained.step)},
-                       {"modality", modality_name(spec.modality)}});
-    report.written.push_back(o.out + "/embeddings.safetensors");
-  }
-  std::ofstream index(o.out + "/index.tsv");
-  index << "row\tfile\n";
-  for (size_t r = 0; r < names.size(); ++r) index << r << "\t" << names[r] << "\n";
-  report.written.push_back(o.out + "/index.tsv");
+  write_embeddings(o, trained, names, at::cat(pooled).contiguous(),
+                   o.tokens ? at::cat(tokens).contiguous() : at::Tensor(), report);
   return report;
 }
 
