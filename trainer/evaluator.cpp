@@ -9,8 +9,8 @@
 
 namespace imprint {
 
-Evaluator::Evaluator(const JobConfig& job, const IdentityDataset& dataset, ModelParts& parts, MetricsLog* metrics)
-    : parts_(parts), metrics_(metrics), every_(job.train.eval_every), batch_size_(job.eval.batch_size) {
+Evaluator::Evaluator(const JobConfig& job, const IdentityDataset& dataset, ModelParts& parts)
+    : parts_(parts), every_(job.train.eval_every), batch_size_(job.eval.batch_size) {
   const at::Device& device = parts.device;
   heldout_ = build_eval_set(dataset, job.eval.gallery_per_identity);
   if (job.eval.asnorm_cohort > 0) {
@@ -23,7 +23,7 @@ Evaluator::Evaluator(const JobConfig& job, const IdentityDataset& dataset, Model
   objective_evaluations_ = parts.objective->evaluations({dataset, heldout_, device, job.seed, batch_size_});
 }
 
-void Evaluator::log_retrieval(int64_t step, const RetrievalScore& s, double seconds) {
+void Evaluator::log_retrieval(int64_t step, const RetrievalScore& s, double seconds, MetricsLog* metrics) {
   log::info(
       log::strf("eval step %lld: held-out top-1 retrieval %.1f%% (chance %.1f%%; %lld identities, gallery %lld); "
                 "every sample as the reference: top-1 %.1f%% [95%% CI %.1f-%.1f], top-5 %.1f%% (%lld queries); "
@@ -38,7 +38,7 @@ void Evaluator::log_retrieval(int64_t step, const RetrievalScore& s, double seco
                   "minDCF(0.01) %.3f",
                   (long long)step, (long long)heldout_.cohort.size(0), (long long)heldout_.cohort_top_k,
                   100 * s.eer_asnorm, s.min_dcf_asnorm));
-  if (!metrics_) return;
+  if (!metrics) return;
   nlohmann::json record = {{"step", step},
                            {"eval_top1", s.top1},
                            {"chance", s.chance},
@@ -50,22 +50,22 @@ void Evaluator::log_retrieval(int64_t step, const RetrievalScore& s, double seco
                            {"eval_eer", s.eer},
                            {"eval_min_dcf", s.min_dcf}};
   if (asnorm) record["eval_eer_asnorm"] = s.eer_asnorm, record["eval_min_dcf_asnorm"] = s.min_dcf_asnorm;
-  metrics_->write(record);
+  metrics->write(record);
 }
 
-RetrievalScore Evaluator::run(int64_t step) {
+RetrievalScore Evaluator::run(int64_t step, MetricsLog* metrics) {
   // With ema.decay, what is evaluated is what generate and export will use: the averaged weights.
   std::unique_ptr<AveragedWeights> averaged;
   if (!parts_.average.empty()) averaged = std::make_unique<AveragedWeights>(parts_.named, parts_.average);
   const auto t = std::chrono::steady_clock::now();
   const RetrievalScore s = evaluate_retrieval(*parts_.encoder, heldout_, batch_size_);
-  log_retrieval(step, s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+  log_retrieval(step, s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(), metrics);
   for (auto& evaluation : objective_evaluations_) {
     const EvaluationResult r = evaluation->run(*parts_.encoder, step);
     log::info(r.line);
     nlohmann::json record{{"step", step}};
     for (const auto& [key, value] : r.values) record[key] = value, objective_values_[key] = value;
-    if (metrics_) metrics_->write(record);
+    if (metrics) metrics->write(record);
   }
   return s;
 }

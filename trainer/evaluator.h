@@ -19,19 +19,21 @@ namespace imprint {
 
 class Evaluator {
  public:
-  Evaluator(const JobConfig& job, const IdentityDataset& dataset, ModelParts& parts, MetricsLog* metrics);
+  // Builds the held-out set and the objectives' evaluations (the fidelity judge is loaded and checked here,
+  // before any record is written).
+  Evaluator(const JobConfig& job, const IdentityDataset& dataset, ModelParts& parts);
   bool due(int64_t step) const { return every_ > 0 && step % every_ == 0; }
-  RetrievalScore run(int64_t step);
+  // `metrics` is rank 0's log (nullptr elsewhere).
+  RetrievalScore run(int64_t step, MetricsLog* metrics);
   // The objectives' values of the latest evaluation (fidelity_top1, ...), empty without any.
   const std::map<std::string, double>& objective_values() const { return objective_values_; }
   // For `launch/plot_run.py`: a 2-D map of the held-out identities (rank 0).
   void write_embeddings(const std::string& run_dir, const RetrievalScore& score) const;
 
  private:
-  void log_retrieval(int64_t step, const RetrievalScore& s, double seconds);
+  void log_retrieval(int64_t step, const RetrievalScore& s, double seconds, MetricsLog* metrics);
 
   ModelParts& parts_;
-  MetricsLog* metrics_;
   int64_t every_, batch_size_;
   EvalSet heldout_;
   std::vector<std::unique_ptr<ObjectiveEvaluation>> objective_evaluations_;

@@ -126,7 +126,7 @@ void finish(const JobConfig& job, const TrainOptions& o, int64_t step, ModelPart
   } else if (summary.stopped_early) {
     log::info(log::strf("stopped after step %lld (train.stop_at); continue with --resume", (long long)step));
   } else {
-    summary.eval = evaluator.run(step);
+    summary.eval = evaluator.run(step, metrics);
     best.offer(step, summary.eval, checkpointer, lead);
     if (lead) evaluator.write_embeddings(o.run_dir, summary.eval);
   }
@@ -163,8 +163,8 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
   TrainStep train_step(job, parts, comm);
   const ViewSampler sampler(*dataset, job.seed, job.train.batch_size, comm.rank(), comm.size(), job.data.augment,
                             parts.objective->augments_targets(), job.train.samples_per_identity);
+  Evaluator evaluator(job, *dataset, parts);
   const std::unique_ptr<MetricsLog> metrics = lead ? open_metrics(job, o, record) : nullptr;
-  Evaluator evaluator(job, *dataset, parts, metrics.get());
   PrefetchLoader loader(*dataset, sampler, static_cast<int>(job.data.workers), static_cast<int>(job.data.prefetch),
                         step, /*pin_memory=*/device.is_cuda());
   log_start(job, parts, *dataset, sampler, comm, step, end);
@@ -192,7 +192,7 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
     }
     // Checkpoint first: an evaluation that fails or is preempted must not cost the training steps.
     if (checkpointer.due(step, agreed.checkpoint)) checkpointer.save(step);
-    if (evaluator.due(step)) best.offer(step, evaluator.run(step), checkpointer, lead);
+    if (evaluator.due(step)) best.offer(step, evaluator.run(step, metrics.get()), checkpointer, lead);
   }
   finish(job, o, step, parts, checkpointer, evaluator, best, metrics.get(), comm, summary);
   summary.first_loss = record.first_loss;
