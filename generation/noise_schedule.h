@@ -1,5 +1,6 @@
-// The DDPM forward process and the DDIM sampler that inverts it, shared by the denoise objective (training)
-// and `imprint generate` (sampling). alpha_bar(t) is the fraction of the clean signal's variance left at
+// The DDPM forward process and the DDIM step that inverts it (the sampler built on it: ddim_sampler.h), shared
+// through generation/diffusion.h by the denoise objective (training), the identity-fidelity evaluation and
+// `imprint generate` (sampling). alpha_bar(t) is the fraction of the clean signal's variance left at
 // step t of T: x_t = sqrt(alpha_bar) x_0 + sqrt(1 - alpha_bar) eps.
 #pragma once
 #include <ATen/Tensor.h>

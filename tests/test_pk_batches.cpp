@@ -242,10 +242,10 @@ TEST(PxKTraining, SupconGe2eAndTripletTrainAnEncoderFromFourViewsPerIdentity) {
 }
 
 TEST(PxKTraining, ExtraViewsNobodyReadsAreAConfigError) {
-  const JobConfig cfg = tiny_config("image", {"train.samples_per_identity=3"});
+  // A rule of the config (so --dry-run finds it too), not a failure once the model is built.
   try {
-    train(cfg, {fresh_dir("pk-unread"), false, nullptr});
-    FAIL() << "trained with views no objective reads";
+    tiny_config("image", {"train.samples_per_identity=3"});
+    FAIL() << "a config with views no objective reads";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("train.samples_per_identity: 3 samples per identity, but no objective"),
               std::string::npos)

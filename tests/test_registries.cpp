@@ -194,6 +194,8 @@ TEST_P(EveryObjective, ItsKeysTravelThroughItsCheckpointAndTheRebuiltPartsComput
 
   auto comm = make_local_communicator();
   ModelParts trained = resumed_parts(job, dir, *comm), from_checkpoint = resumed_parts(rebuilt, dir, *comm);
+  // The registry's static fact and the objective's own answer agree.
+  EXPECT_EQ(trained.objective->views_read(3) == 3, info->reads_every_view) << "reads_every_view";
   ASSERT_EQ(trained.named.size(), from_checkpoint.named.size());
   for (size_t i = 0; i < trained.named.size(); ++i)
     EXPECT_TRUE(torch::equal(trained.named[i].second, from_checkpoint.named[i].second)) << trained.named[i].first;

@@ -1,5 +1,6 @@
 #include "trainer/job_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <stdexcept>
@@ -343,12 +344,21 @@ void check_training_rules(const JobConfig& j, const std::string& source) {
   } catch (const std::invalid_argument& e) {
     throw ConfigError(source + ": " + e.what());
   }
+  std::vector<ObjectiveTerm> terms;
   try {
-    std::vector<ObjectiveTerm> terms = enabled_objectives(j.values);
+    terms = enabled_objectives(j.values);
     check_objectives(terms, objective_context(j));
   } catch (const ConfigError& e) {
     throw ConfigError(source + ": " + e.what());
   }
+  const int64_t k = j.train.samples_per_identity;
+  if (k > 2 &&
+      std::none_of(terms.begin(), terms.end(), [](const ObjectiveTerm& t) { return t.info->reads_every_view; }))
+    fail(source, "train.samples_per_identity",
+         std::to_string(k) +
+             " samples per identity, but no objective turned on "
+             "reads more than a reference and a target; give one that does a weight (objective.supcon, objective.ge2e, "
+             "objective.aam or objective.triplet) or set it to 2");
 }
 
 }  // namespace

@@ -4,9 +4,10 @@
 // (trainer/objectives/objective_registry.cpp): there is no other list of keys.
 //
 // Loading a config for training is three steps, so each command runs only what it needs:
-//   load_job_values()  YAML file + --set overrides, each value checked against its key      (check-config)
-//   read_job()         the typed sections, and the rules that tie keys together             (check-config)
-//   check_job_files()  the files the config names exist (dataset, generator, judge, noise)  (train only)
+//   load_job_values()  YAML file + --set overrides, each value checked against its key  (train --dry-run)
+//   read_job()         the typed sections, and the rules that tie keys together         (train --dry-run)
+//   check_job_files()  the files the config names exist (dataset, generator, judge)     (train only; a
+//                      noise_dir is read, and checked, when the dataset opens)
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,6 +1,6 @@
 // What a training run trains and how: the encoder, the objectives (CombinedObjective), the optimizer over
-// what trains, and the weight average — built from a typed config, placed on a device — and the checkpoint
-// facts they imply (the model signature and the stored settings).
+// what trains, and the weight average — built from a typed config, placed on a device — and the model
+// signature they imply (what a checkpoint of them must match).
 #pragma once
 #include <ATen/Device.h>
 #include <ATen/Tensor.h>

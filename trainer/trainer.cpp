@@ -38,20 +38,20 @@ JobConfig with_dataset_shape(const JobConfig& given, bool lead) {
   const auto taken = adopt_dataset_shape(values);
   for (const auto& t : taken)
     if (lead) log::info(t + " (the config leaves it open)");
-  return taken.empty() ? given : read_job(values, given.data.path + "/manifest.json (values taken from the dataset)");
+  return taken.empty() ? given
+                       : read_job(values, given.source + " (with values taken from " + dataset_name(given) + ")");
 }
 
 // The run directory, refusing one that holds checkpoints unless resuming; rank 0 saves the resolved config.
 // Returns how many checkpoint files it holds. Every rank reads it (it must be on a shared filesystem), so all
 // agree on where to start.
-size_t prepare_run_directory(const TrainOptions& o, const JobConfig& job, const CheckpointStore& store, bool lead,
-                             int world) {
-  const auto existing = store.list();
+size_t prepare_run_directory(const TrainOptions& o, const JobConfig& job, bool lead, int world) {
+  const auto existing = CheckpointStore(o.run_dir + "/checkpoints", job.checkpoint.keep).list();
   if (!existing.empty() && !o.resume)
     throw CheckpointError(o.run_dir + " already holds checkpoints (" + existing.front().path +
                           "); pass --resume to continue that run or choose another --run-dir");
   if (world > 1 && job.train.batch_size % world != 0)
-    throw ConfigError("train.batch_size: " + std::to_string(job.train.batch_size) +
+    throw ConfigError(job.source + ": train.batch_size: " + std::to_string(job.train.batch_size) +
                       " identities per step must be a multiple of the number of ranks (" + std::to_string(world) + ")");
   if (lead && o.write_config) std::ofstream(o.run_dir + "/config.yaml") << job.to_yaml();
   return existing.size();
@@ -145,13 +145,13 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
   comm.set_context("start-up");
   set_torch_threads(job, o.local_size, comm.size());
   fs::create_directories(o.run_dir);
+  const size_t existing = prepare_run_directory(o, job, lead, comm.size());
   const Fault fault = fault_from_environment();
   torch::manual_seed(job.seed);  // decides the initial parameters (the data use counter-based streams of their own)
   const at::Device device = pick_device(job, o.local_rank, comm);
   ModelParts parts = build_model_parts(job, device, comm.rank(), comm.size());
   RunRecord record;
   Checkpointer checkpointer(o.run_dir, job, parts, record, comm);
-  const size_t existing = prepare_run_directory(o, job, checkpointer.store(), lead, comm.size());
   if (o.resume) checkpointer.resume(existing);
   TrainSummary summary;
   if (nothing_to_do(job, o, record, summary)) return summary;

@@ -1,6 +1,7 @@
 // One training run, read top to bottom in train(): set-up (dataset shape, threads, run directory, device),
-// the model parts, the checkpointer (resume), the dataset, then the loop of components — loader, step, log,
-// stop agreement, checkpoint, evaluation — and the end (final checkpoint and evaluation). The loop names no
+// the model parts, the checkpointer (resume), the dataset, the step, sampler, evaluator, metrics and loader,
+// then the loop of components — loader, step, log, stop agreement, checkpoint, evaluation — and the end
+// (final checkpoint and evaluation). The loop names no
 // objective: what objectives need (views, clean targets, dataset checks, evaluations) they say through
 // trainer/objectives/objective.h. docs/architecture.md shows one step as data through these components.
 #pragma once

@@ -1,8 +1,9 @@
 // The one reader of an imprint checkpoint. A resume restores a run's parts in place (trainer/checkpointer.h);
 // everything else — export, embed, eval, generate, the fidelity judge, a frozen generator_from — rebuilds what
 // it needs from the checkpoint alone, here: the parts are built by the same builders training uses (the
-// encoder registry, the generative module) from the settings the checkpoint stores, then loaded through the
-// same state parts (state_part.h), with the run's weight average when it kept one.
+// encoder registry, the generative module) from the settings the checkpoint stores, then loaded from the same
+// archive entries the state parts write (the encoder through EncoderState, the generator's tensors from the
+// objective's entry), with the run's weight average when it kept one.
 //
 // Settings: a format-2 checkpoint stores the run's resolved config; every checkpoint stores its model
 // signature. A tool's keys are read as: schema defaults, then the stored settings, then the signature — so a
@@ -20,7 +21,7 @@
 
 namespace imprint {
 
-// The archive format this imprint writes (state_part.h) and the oldest it reads.
+// The archive format this imprint writes (state_part.h), the newest it reads; format 1 is the oldest.
 constexpr int64_t kCheckpointFormat = 2;
 
 struct TrainedEncoder {

@@ -1,6 +1,6 @@
 // An exponential moving average of the trainable weights (ema.decay): after every applied optimizer step
 // ema = decay * ema + (1 - decay) * weight. Kept in checkpoints (archive "ema", by the names of
-// TrainingRun::named) so a resume continues it exactly; evaluation, generation and export use it instead of
+// ModelParts::named) so a resume continues it exactly; evaluation, generation and export use it instead of
 // the raw weights when a run keeps one. Diffusion models sample markedly better from averaged weights.
 #pragma once
 #include <ATen/Tensor.h>

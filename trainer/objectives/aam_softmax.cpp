@@ -64,6 +64,7 @@ AamOptions aam_options(const ObjectiveContext& c) {
 ObjectiveInfo aam_objective() {
   ObjectiveInfo info;
   info.name = "aam";
+  info.reads_every_view = true;
   info.summary =
       "additive angular margin softmax (ArcFace; trainer/objectives/aam_softmax.h): every sample's "
       "pooled embedding (all K views) is classified among the dataset's identities with a margin";

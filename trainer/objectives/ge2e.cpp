@@ -31,6 +31,7 @@ const Section<Ge2eOptions>& ge2e_keys() {
 ObjectiveInfo ge2e_objective() {
   ObjectiveInfo info;
   info.name = "ge2e";
+  info.reads_every_view = true;
   info.summary =
       "the generalised end-to-end loss (trainer/objectives/ge2e.h): every view against each "
       "identity's centroid in the global batch (its own centroid leaves it out)";

@@ -40,8 +40,8 @@ struct TrainBatch {
   at::Tensor view(int64_t k) const { return views.select(1, k); }  // [B, ...]
 };
 
-// The encoder's outputs for the first n views of every row (n: the most any objective reads), from ONE
-// forward pass over [B * n, ...].
+// The encoder's outputs for the first n views of every row (n: the most any objective reads): one forward over
+// [B * n, ...] on a GPU, view by view on the CPU (trainer/train_step.h).
 struct EncodedBatch {
   at::Tensor tokens;  // [B, n, T, D]
   at::Tensor pooled;  // [B, n, D]

@@ -35,6 +35,9 @@ struct ObjectiveInfo {
   std::string name, summary;
   double default_weight = 0;  // of objective.<name>.weight, which the registry adds to the schema
   std::vector<KeySpec> keys;  // its own keys; those with a Shaping role enter the checkpoint's signature
+  // Whether it reads every view of a P x K batch (its views_read(K) is K): with train.samples_per_identity > 2
+  // some objective that is on must, which the config rules check before anything is built.
+  bool reads_every_view = false;
   std::function<std::shared_ptr<Objective>(const ObjectiveContext&)> make;
   // Rules between its keys and the rest of the config (may be empty). Throws ConfigError naming the key.
   std::function<void(const ObjectiveContext&)> check;

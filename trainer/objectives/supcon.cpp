@@ -27,6 +27,7 @@ const Section<SupConOptions>& supcon_keys() {
 ObjectiveInfo supcon_objective() {
   ObjectiveInfo info;
   info.name = "supcon";
+  info.reads_every_view = true;
   info.summary =
       "the supervised contrastive loss (trainer/objectives/supcon.h): every view of the P x K batch "
       "against the other K-1 views of its identity, negatives from the global batch";

@@ -30,6 +30,7 @@ const Section<TripletOptions>& triplet_keys() {
 ObjectiveInfo triplet_objective() {
   ObjectiveInfo info;
   info.name = "triplet";
+  info.reads_every_view = true;
   info.summary =
       "the batch-hard triplet loss (trainer/objectives/triplet.h): every view's farthest view of its "
       "identity against its nearest view of another identity in the global batch";
