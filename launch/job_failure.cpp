@@ -11,6 +11,7 @@
 #include "core/text.h"
 #include "data/shard_format.h"
 #include "trainer/checkpoint/checkpoint_store.h"
+#include "trainer/run_directory.h"
 
 namespace imprint {
 
@@ -25,6 +26,8 @@ void fail_job() {
     fail(std::string("config error: ") + e.what(), kExitUsage);
   } catch (const CheckpointError& e) {
     fail(std::string("checkpoint error: ") + e.what(), kExitCheckpoint);
+  } catch (const RunDirectoryError& e) {
+    fail(std::string("run directory error: ") + e.what(), kExitCheckpoint);
   } catch (const CollectiveError& e) {
     fail(std::string("collective error: ") + e.what(), kExitCollective);
   } catch (const DatasetError& e) {

@@ -32,7 +32,8 @@ const Section<DataConfig>& data_section() {
                   "(docs/dataset-format.md).")
           .text("path", &D::path, "",
                 "Dataset folder (manifest.json + shard-*.h5) when data.source is shards; made by `imprint synth` "
-                "when data.create_if_missing is true and it does not exist.")
+                "when data.create_if_missing is true and it does not exist. Refused with data.source: synthetic (it "
+                "would be ignored).")
           .flag("verify_checksums", &D::verify_checksums, true,
                 "Check every shard's checksum against the manifest before training (reads each file once); a "
                 "corrupt shard then stops the run with its name instead of training on damaged samples.",
@@ -226,7 +227,9 @@ const Section<DistributedConfig>& distributed_section() {
                   R::Operational)
           .real("timeout_s", &D::timeout_s, 300, Range::closed(0, 1e6),
                 "A collective not done within this many seconds ends every rank with a message naming it, the step "
-                "and the missing ranks; 0 waits forever.",
+                "and the missing ranks; 0 waits forever. It must exceed the longest checkpoint write and evaluation "
+                "(the other ranks wait for rank 0 in the next step's collective meanwhile, and a timeout there "
+                "names what rank 0 was doing).",
                 R::Operational)
           .flag("debug", &D::debug, false,
                 "Before each collective check that every rank enters the same one with the same shape and dtype "
@@ -314,6 +317,12 @@ void check_data_rules(const JobConfig& j, const std::string& source) {
     fail(source, "train.stop_at", "is after the last step (train.steps = " + std::to_string(j.train.steps) + ")");
   if (j.data.source == DataSource::Shards && j.data.path.empty())
     fail(source, "data.path", "is required when data.source is shards");
+  // Else a user who names a dataset and forgets the source trains on the synthetic identities, unwarned.
+  if (j.data.source == DataSource::Synthetic && !j.data.path.empty())
+    fail(source, "data.path",
+         "is '" + j.data.path +
+             "' but data.source is synthetic, which would train on the built-in synthetic identities and "
+             "ignore it: set data.source: shards to train on that dataset, or remove data.path");
   if (j.data.content_classes > 0 && j.model.modality != Modality::Image)
     fail(source, "data.content_classes", "synthetic content labels exist for images only");
   if (j.augment.audio.noise_snr_min > j.augment.audio.noise_snr_max)

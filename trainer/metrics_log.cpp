@@ -3,7 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace imprint {
@@ -22,8 +22,7 @@ std::string tensorboard_tag(const std::string& key) {
 }  // namespace
 
 MetricsLog::MetricsLog(const std::string& path, int64_t restart, const std::string& tensorboard_dir)
-    : path_(path), restart_(restart), out_(path, std::ios::app) {
-  if (!out_) throw std::runtime_error(path + ": cannot open metrics file for appending");
+    : path_(path), restart_(restart), out_(path, "metrics log") {
   if (!tensorboard_dir.empty()) tensorboard_ = std::make_unique<TensorBoardWriter>(tensorboard_dir);
 }
 
@@ -31,8 +30,11 @@ void MetricsLog::write(nlohmann::json record) {
   const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   record["time"] = std::round(now * 1000) / 1000;
   record["restart"] = restart_;
-  out_ << record.dump() << '\n';
-  out_.flush();
+  const std::string which = record.contains("event") && record["event"].is_string()
+                                ? "the '" + record["event"].get<std::string>() + "' record"
+                            : record.contains("step") ? "the record of step " + record["step"].dump()
+                                                      : "a record";
+  out_.append(record.dump() + "\n", which);
   if (!tensorboard_ || !record.contains("step") || record.contains("event")) return;
   const int64_t step = record["step"].get<int64_t>();
   for (const auto& [key, value] : record.items())
@@ -47,19 +49,14 @@ void MetricsLog::mark_start(int64_t step) {
 void MetricsLog::drop_after(const std::string& path, int64_t step) {
   std::ifstream in(path);
   if (!in) return;
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    for (std::string line; std::getline(in, line);) {
-      const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (record.is_discarded() || !record.is_object()) continue;
-      if (record.contains("step") && record["step"].is_number_integer() && record["step"].get<int64_t>() > step)
-        continue;
-      out << line << '\n';
-    }
-    if (!out) throw std::runtime_error(tmp + ": cannot write metrics file");
+  std::string kept;
+  for (std::string line; std::getline(in, line);) {
+    const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (record.is_discarded() || !record.is_object()) continue;
+    if (record.contains("step") && record["step"].is_number_integer() && record["step"].get<int64_t>() > step) continue;
+    kept += line + '\n';
   }
-  std::filesystem::rename(tmp, path);
+  write_file_atomically(path, kept);
 }
 
 }  // namespace imprint

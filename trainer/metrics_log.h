@@ -1,14 +1,16 @@
-// Appends one JSON object per line to the run directory's metrics.jsonl, flushed per record so a crashed
-// run keeps what it logged. Every record carries "time" (Unix seconds, wall clock) and "restart" (how many
-// times the run had been resumed when it was written). With a TensorBoard folder, every numeric field of a
-// record that has a step also goes there as a scalar: train/<key>, eval/<key>, time/<key>.
+// Appends one JSON object per line to the run directory's metrics.jsonl, each line written whole by one
+// write (a crashed run keeps what it logged; a full disk stops the run with RunDirectoryError, exit 3,
+// naming the record that was not written, instead of a log that silently ends). Every record carries "time" (Unix
+// seconds, wall clock) and "restart" (how many times the run had been resumed when it was written). With a TensorBoard
+// folder, every numeric field of a record that has a step also goes there as a scalar: train/<key>, eval/<key>,
+// time/<key>.
 #pragma once
 #include <nlohmann/json.hpp>
 
-#include <fstream>
 #include <memory>
 #include <string>
 
+#include "trainer/run_directory.h"
 #include "trainer/tensorboard_writer.h"
 
 namespace imprint {
@@ -28,7 +30,7 @@ class MetricsLog {
  private:
   std::string path_;
   int64_t restart_;
-  std::ofstream out_;
+  AppendOnlyFile out_;
   std::unique_ptr<TensorBoardWriter> tensorboard_;
 };
 

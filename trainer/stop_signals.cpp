@@ -17,9 +17,15 @@ void on_stop_signal(int signal) {
     return;
   }
   g_signal = signal;
+  // Only async-signal-safe calls here: one fixed text per signal. SIGTERM is also what mpirun sends every rank
+  // when a peer died; the line must not promise a checkpoint that a job being torn down never writes.
   const char* text =
-      "imprint: stop signal received: checkpointing at the next step all ranks agree on, then exiting (send it again "
-      "to exit at once)\n";
+      signal == SIGTERM
+          ? "imprint: SIGTERM received: checkpointing at the next step all ranks agree on, then exiting 75 - unless "
+            "the job is being ended (mpirun sends SIGTERM to every rank when one fails: then no checkpoint is "
+            "written). Send it again to exit at once, without a checkpoint.\n"
+          : "imprint: stop signal received: checkpointing at the next step all ranks agree on, then exiting 75. Send "
+            "it again to exit at once, without a checkpoint.\n";
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, text, std::strlen(text));
 }
 

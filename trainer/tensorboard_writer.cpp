@@ -73,7 +73,9 @@ uint32_t masked_crc32c(const char* data, size_t size) {
 }
 
 TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
-  std::filesystem::create_directories(dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw RunDirectoryError(dir + ": cannot create the TensorBoard folder: " + ec.message());
   // A resumed run appends to the file it wrote before, so readers see its events in the order written (files
   // are read in name order, and two files made in the same second would sort by process id).
   for (const auto& e : std::filesystem::directory_iterator(dir))
@@ -86,12 +88,11 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
     path_ = dir + "/events.out.tfevents." + std::to_string(static_cast<int64_t>(now_seconds())) + "." + host + "." +
             std::to_string(getpid());
   }
-  out_.open(path_, std::ios::binary | std::ios::app);
-  if (!out_) throw std::runtime_error(path_ + ": cannot create TensorBoard event file");
+  out_ = std::make_unique<AppendOnlyFile>(path_, "TensorBoard event file");
   if (fresh) {
     std::string e = event_header(0);
     bytes_field(e, 3, "brain.Event:2");  // file_version
-    write_event(e);
+    write_event(e, "the file-version event");
   }
 }
 
@@ -104,7 +105,7 @@ void TensorBoardWriter::scalar(const std::string& name, double value, int64_t st
   bytes_field(summary, 1, v);
   std::string e = event_header(step);
   bytes_field(e, 5, summary);
-  write_event(e);
+  write_event(e, "the '" + name + "' value of step " + std::to_string(step));
 }
 
 void TensorBoardWriter::session_start(int64_t step) {
@@ -113,17 +114,16 @@ void TensorBoardWriter::session_start(int64_t step) {
   varint(log, 1);
   std::string e = event_header(step);
   bytes_field(e, 7, log);  // session_log (6 is the deprecated log_message)
-  write_event(e);
+  write_event(e, "the restart marker of step " + std::to_string(step));
 }
 
-void TensorBoardWriter::write_event(const std::string& data) {
+void TensorBoardWriter::write_event(const std::string& data, const std::string& which) {
   std::string record;
   fixed<uint64_t>(record, data.size());
   fixed<uint32_t>(record, masked_crc32c(record.data(), 8));
   record += data;
   fixed<uint32_t>(record, masked_crc32c(data.data(), data.size()));
-  out_.write(record.data(), static_cast<std::streamsize>(record.size()));
-  out_.flush();  // a crashed run keeps what it logged, as metrics.jsonl does
+  out_->append(record, which);  // whole or not at all: a crashed run keeps what it logged, as metrics.jsonl does
 }
 
 }  // namespace imprint

@@ -10,8 +10,10 @@
 // tests/interop/check_tensorboard.py reads the files with TensorBoard's own EventAccumulator.
 #pragma once
 #include <cstdint>
-#include <fstream>
+#include <memory>
 #include <string>
+
+#include "trainer/run_directory.h"
 
 namespace imprint {
 
@@ -26,9 +28,9 @@ class TensorBoardWriter {
   const std::string& path() const { return path_; }
 
  private:
-  void write_event(const std::string& event_body);
+  void write_event(const std::string& event_body, const std::string& which);
   std::string path_;
-  std::ofstream out_;
+  std::unique_ptr<AppendOnlyFile> out_;
 };
 
 // CRC-32C (Castagnoli), and TFRecord's masking of it.

@@ -5,7 +5,8 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
+#include <string>
+#include <vector>
 
 #include "core/log.h"
 #include "data/prefetch_loader.h"
@@ -19,6 +20,7 @@
 #include "trainer/metrics_log.h"
 #include "trainer/model_parts.h"
 #include "trainer/run_device.h"
+#include "trainer/run_directory.h"
 #include "trainer/step_agreement.h"
 #include "trainer/step_log.h"
 #include "trainer/stop_signals.h"
@@ -42,18 +44,27 @@ JobConfig with_dataset_shape(const JobConfig& given, bool lead) {
                        : read_job(values, given.source + " (with values taken from " + dataset_name(given) + ")");
 }
 
-// The run directory, refusing one that holds checkpoints unless resuming; rank 0 saves the resolved config.
-// Returns how many checkpoint files it holds. Every rank reads it (it must be on a shared filesystem), so all
-// agree on where to start.
-size_t prepare_run_directory(const TrainOptions& o, const JobConfig& job, bool lead, int world) {
-  const auto existing = CheckpointStore(o.run_dir + "/checkpoints", job.checkpoint.keep).list();
+// The run directory's checkpoints, refusing a folder that holds some unless resuming and an entry that would
+// block a later checkpoint's write. Returns how many checkpoint files it holds. Every rank reads it (it must
+// be on a shared filesystem), so all agree on where to start.
+size_t check_run_directory(const TrainOptions& o, const JobConfig& job, int world) {
+  std::vector<std::string> not_files;
+  const CheckpointStore store(o.run_dir + "/checkpoints", job.checkpoint.keep);
+  const auto existing = store.list(&not_files);
+  for (const auto& entry : not_files) {
+    const std::string path = entry.substr(0, entry.find(": "));
+    const auto n = fs::path(path).filename().string();
+    const bool ours = n.size() == 18 && n.rfind("step-", 0) == 0 && n.compare(13, 5, ".ckpt") == 0 &&
+                      n.find_first_not_of("0123456789", 5) == 13;
+    if (ours && std::stoll(n.substr(5, 8)) <= job.train.steps)  // a step this run may write
+      throw CheckpointError(entry + ": a later checkpoint could not be written there; remove it");
+  }
   if (!existing.empty() && !o.resume)
     throw CheckpointError(o.run_dir + " already holds checkpoints (" + existing.front().path +
                           "); pass --resume to continue that run or choose another --run-dir");
   if (world > 1 && job.train.batch_size % world != 0)
     throw ConfigError(job.source + ": train.batch_size: " + std::to_string(job.train.batch_size) +
                       " identities per step must be a multiple of the number of ranks (" + std::to_string(world) + ")");
-  if (lead && o.write_config) std::ofstream(o.run_dir + "/config.yaml") << job.to_yaml();
   return existing.size();
 }
 
@@ -144,8 +155,13 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
   const JobConfig job = with_dataset_shape(given, lead);
   comm.set_context("start-up");
   set_torch_threads(job, o.local_size, comm.size());
-  fs::create_directories(o.run_dir);
-  const size_t existing = prepare_run_directory(o, job, lead, comm.size());
+  const bool made = make_run_directory(o.run_dir);
+  // Held until train() returns or throws: a second run in this directory is refused meanwhile.
+  const auto lock = lead ? RunDirectoryLock::acquire(o.run_dir, made) : nullptr;
+  const size_t existing = check_run_directory(o, job, comm.size());
+  if (lead)
+    for (const auto& f : CheckpointStore(o.run_dir + "/checkpoints", 1).remove_unfinished_writes())
+      log::info("removed " + f + ", the temp file of a checkpoint write that never finished");
   const Fault fault = fault_from_environment();
   torch::manual_seed(job.seed);  // decides the initial parameters (the data use counter-based streams of their own)
   const at::Device device = pick_device(job, o.local_rank, comm);
@@ -157,6 +173,8 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
   if (nothing_to_do(job, o, record, summary)) return summary;
   const auto dataset = open_dataset(job, comm);
   parts.objective->check_dataset(facts_of(*dataset, dataset_name(job)));
+  // Saved once the config has passed every check, so a refused config leaves nothing behind.
+  if (lead && o.write_config) write_file_atomically(o.run_dir + "/config.yaml", job.to_yaml());
   int64_t step = summary.start_step = record.step;
   const int64_t end = job.train.stop_at > 0 ? job.train.stop_at : job.train.steps;
 
@@ -174,12 +192,16 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
   const LrSchedule schedule{job.schedule.kind, job.optimizer.lr, job.schedule.warmup_steps, job.train.steps,
                             job.schedule.min_lr_ratio};
   StepAgreement agreement(comm.host());
+  // What the ranks did between two steps, named by the next step's collectives should they time out: a
+  // checkpoint or evaluation longer than distributed.timeout_s otherwise reads as rank 0 gone missing.
+  std::string after;
   while (step < end) {
     maybe_inject_fault(fault, comm.rank(), step + 1);
     const auto t0 = Clock::now();
     ViewBatch batch = loader.next();
     const double data_ms = ms_since(t0);
-    comm.set_context(log::strf("step %lld", static_cast<long long>(step + 1)));
+    comm.set_context(log::strf("step %lld%s", static_cast<long long>(step + 1), after.c_str()));
+    after.clear();
     const double lr = schedule.at(step);
     const StepOutcome outcome = train_step.run(std::move(batch), lr);
     step_log.record(outcome, ++step, lr, data_ms);
@@ -191,8 +213,14 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
       break;
     }
     // Checkpoint first: an evaluation that fails or is preempted must not cost the training steps.
-    if (checkpointer.due(step, agreed.checkpoint)) checkpointer.save(step);
-    if (evaluator.due(step)) best.offer(step, evaluator.run(step, metrics.get()), checkpointer, lead);
+    if (checkpointer.due(step, agreed.checkpoint)) {
+      checkpointer.save(step);
+      after = log::strf(", after the step-%lld checkpoint that rank 0 writes", static_cast<long long>(step));
+    }
+    if (evaluator.due(step)) {
+      best.offer(step, evaluator.run(step, metrics.get()), checkpointer, lead);
+      after += log::strf(", after the step-%lld evaluation", static_cast<long long>(step));
+    }
   }
   finish(job, o, step, parts, checkpointer, evaluator, best, metrics.get(), comm, summary);
   summary.first_loss = record.first_loss;

@@ -1,6 +1,7 @@
 #include "trainer/checkpoint/checkpoint_store.h"
 
 #include "core/checksum.h"
+#include "core/temp_path.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -114,11 +115,7 @@ CheckpointFile probe(const std::string& path) {
 
 }  // namespace
 
-CheckpointStore::CheckpointStore(std::string dir, int64_t keep) : dir_(std::move(dir)), keep_(keep) {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) throw CheckpointError(dir_ + ": cannot create checkpoint folder: " + ec.message());
-}
+CheckpointStore::CheckpointStore(std::string dir, int64_t keep) : dir_(std::move(dir)), keep_(keep) {}
 
 std::string CheckpointStore::path_for(int64_t step) const {
   std::ostringstream s;
@@ -143,7 +140,11 @@ std::string CheckpointStore::save_as(const std::string& path, int64_t step,
   put_u64(bytes, fnv1a64_bytes(payload.data(), payload.size(), fnv1a64_bytes(bytes.data() + 16, 8)));
   bytes += payload;
 
-  const std::string tmp = path + ".tmp";
+  const std::string folder = fs::path(path).parent_path().string();
+  std::error_code ec;
+  if (!folder.empty()) fs::create_directories(folder, ec);
+  if (ec) throw CheckpointError(folder + ": cannot create checkpoint folder: " + ec.message());
+  const std::string tmp = temp_path_for(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) throw CheckpointError(tmp + ": cannot create: " + std::strerror(errno));
   try {
@@ -157,8 +158,13 @@ std::string CheckpointStore::save_as(const std::string& path, int64_t step,
     ::unlink(tmp.c_str());
     throw CheckpointError(tmp + ": fsync/close failed: " + std::strerror(errno));
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    throw CheckpointError(path + ": rename from temp file failed: " + std::strerror(errno));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(tmp.c_str());
+    throw CheckpointError(path + ": cannot put the checkpoint in place (rename from " + tmp +
+                          "): " + std::strerror(error) +
+                          (fs::is_directory(path, ec) ? " (a directory of that name is in the way)" : ""));
+  }
   fsync_dir(std::filesystem::path(path).parent_path().string());
   return path;
 }
@@ -166,7 +172,8 @@ std::string CheckpointStore::save_as(const std::string& path, int64_t step,
 void CheckpointStore::prune(int64_t step) const {
   int64_t kept = 1;  // the one just written
   for (const auto& f : list()) {
-    if (f.step < 0 || f.step >= step) continue;
+    // Only files under the names this store writes: a user's copy (best.ckpt, step-...-backup.ckpt) stays.
+    if (f.step < 0 || f.step >= step || fs::path(f.path).filename() != fs::path(path_for(f.step)).filename()) continue;
     if (kept < keep_) {
       ++kept;
     } else {
@@ -174,6 +181,18 @@ void CheckpointStore::prune(int64_t step) const {
       fs::remove(f.path, ec);
     }
   }
+}
+
+std::vector<std::string> CheckpointStore::remove_unfinished_writes() const {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.find(".ckpt.tmp") == std::string::npos) continue;  // temp_path_for: NAME.ckpt.tmp.HOST.PID
+    std::error_code remove_ec;
+    if (fs::remove(e.path(), remove_ec)) removed.push_back(e.path().string());
+  }
+  return removed;
 }
 
 std::vector<CheckpointFile> CheckpointStore::list(std::vector<std::string>* ignored) const {

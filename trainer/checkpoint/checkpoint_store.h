@@ -36,14 +36,19 @@ class CheckpointStore {
   const std::string& dir() const { return dir_; }
   std::string path_for(int64_t step) const;
   // Writes the checkpoint of `step`, then prunes: of the checkpoints older than `step`, the newest keep - 1
-  // stay. Files it cannot read, and files claiming a later step (left behind by a run that was resumed
-  // from an earlier checkpoint), are never deleted. Returns the path written.
+  // stay. Only files named as this store names them (step-NNNNNNNN.ckpt holding that step) are ever deleted:
+  // not files it cannot read, not files claiming a later step (left behind by a run that was resumed from
+  // an earlier checkpoint), not a user's copies under other names. The folder is made on the first write. Returns the
+  // path written.
   std::string save(int64_t step, torch::serialize::OutputArchive& archive) const;
   // Writes a checkpoint of `step` to `path` (same format, atomic), without pruning: the best-so-far copy.
   std::string save_as(const std::string& path, int64_t step, torch::serialize::OutputArchive& archive) const;
   // Every *.ckpt regular file, newest step first (unreadable ones last). Entries that are not regular files
   // (a directory named like a checkpoint) are listed in `ignored`.
   std::vector<CheckpointFile> list(std::vector<std::string>* ignored = nullptr) const;
+  // Removes the temp files of writes that never finished (a process killed mid-write); returns their names.
+  // Only for the holder of the run directory's lock: nobody else can be writing one.
+  std::vector<std::string> remove_unfinished_writes() const;
 
  private:
   void prune(int64_t step) const;
