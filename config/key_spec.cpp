@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 
 #include "config/config_error.h"
@@ -109,7 +110,15 @@ std::string canonical_value(const KeySpec& spec, const std::string& text, const 
       fail(source, spec.path, expected);
     case KeyType::Choice: {
       if (std::find(spec.choices.begin(), spec.choices.end(), text) != spec.choices.end()) return text;
-      const std::string guess = closest(text, spec.choices, 2);
+      // What other tools call a choice ("gpu" for cuda) before spelling: "gpu" is closer to "cpu" in letters.
+      static const std::map<std::string, std::string> other_names = {
+          {"gpu", "cuda"},     {"nvidia", "cuda"}, {"bfloat16", "bf16"},
+          {"float32", "fp32"}, {"adam", "adamw"},  {"cosine_annealing", "cosine"}};
+      const auto other = other_names.find(text);
+      const std::string guess = other != other_names.end() && std::find(spec.choices.begin(), spec.choices.end(),
+                                                                        other->second) != spec.choices.end()
+                                    ? other->second
+                                    : closest(text, spec.choices, 2);
       fail(source, spec.path, expected + (guess.empty() ? "" : " (did you mean '" + guess + "'?)"));
     }
   }

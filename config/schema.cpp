@@ -1,6 +1,7 @@
 #include "config/schema.h"
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 
 #include "core/text.h"
@@ -37,14 +38,42 @@ bool Schema::is_section(const std::string& path) const {
   return std::any_of(keys_.begin(), keys_.end(), [&](const KeySpec& k) { return k.path.compare(0, p.size(), p) == 0; });
 }
 
+namespace {
+
+std::string leaf_of(const std::string& path) {
+  const auto dot = path.rfind('.');
+  return dot == std::string::npos ? path : path.substr(dot + 1);
+}
+
+// The names other training tools (PyTorch Lightning, Hugging Face Trainer, torchtitan) give keys imprint has.
+std::string imprint_leaf(const std::string& leaf) {
+  static const std::map<std::string, std::string> other_names = {{"learning_rate", "lr"},
+                                                                 {"max_steps", "steps"},
+                                                                 {"num_steps", "steps"},
+                                                                 {"train_steps", "steps"},
+                                                                 {"num_workers", "workers"},
+                                                                 {"max_grad_norm", "grad_clip"},
+                                                                 {"clip_grad_norm", "grad_clip"},
+                                                                 {"gradient_clipping", "grad_clip"},
+                                                                 {"warmup", "warmup_steps"},
+                                                                 {"lr_warmup_steps", "warmup_steps"},
+                                                                 {"global_batch_size", "batch_size"},
+                                                                 {"embedding_dim", "embed_dim"}};
+  const auto it = other_names.find(leaf);
+  return it == other_names.end() ? leaf : it->second;
+}
+
+}  // namespace
+
 std::string Schema::did_you_mean(const std::string& path) const {
   std::string best;
   size_t best_d = std::string::npos;
+  const std::string leaf = imprint_leaf(leaf_of(path));
   for (const auto& k : keys_) {
     size_t d = edit_distance(path, k.path);
-    // A right leaf under the wrong section ("lr" for "optimizer.lr") is also a likely slip.
-    const auto dot = k.path.rfind('.');
-    if (dot != std::string::npos && k.path.substr(dot + 1) == path) d = std::min<size_t>(d, 1);
+    // A right leaf under the wrong section ("lr" or "train.lr" for "optimizer.lr"), or under another tool's
+    // name ("optimizer.learning_rate"), is also a likely slip.
+    if (leaf_of(k.path) == leaf) d = std::min<size_t>(d, 1);
     if (d < best_d) best_d = d, best = k.path;
   }
   const size_t limit = std::max<size_t>(2, path.size() / 4);

@@ -6,9 +6,11 @@
 #include <soxr.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <csetjmp>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 
@@ -29,23 +31,77 @@ bool ends_with_ci(const std::string& s, const std::string& suffix) {
   return true;
 }
 
+// The reason libpng gave up, and where to jump back to: its default handler prints to stderr.
+struct PngError {
+  std::string message;
+};
+
+void png_fail(png_structp png, png_const_charp message) {
+  static_cast<PngError*>(png_get_error_ptr(png))->message = message;
+  png_longjmp(png, 1);
+}
+void png_ignore_warning(png_structp, png_const_charp) {}
+
+// "declares W x H pixels, more than ..." when a header asks for more than the limit, before any buffer exists.
+bool within_pixel_limit(uint64_t w, uint64_t h, std::string& error) {
+  if (w <= kMaxDecodedSide && h <= kMaxDecodedSide && w * h <= kMaxDecodedPixels) return true;
+  error = "its header declares " + std::to_string(w) + " x " + std::to_string(h) + " pixels, more than imprint " +
+          "decodes (at most " + std::to_string(kMaxDecodedSide) + " per side and " +
+          std::to_string(kMaxDecodedPixels / 1000000) + " megapixels)";
+  return false;
+}
+
+// With libpng's own reader, not its simplified API: that one takes 16-bit samples as linear light and
+// re-encodes them to sRGB (up to 72/255 brighter than other readers show them). Here every depth is scaled
+// to 8 bits as stored, as PIL and ImageMagick read it; alpha is composited on white.
 bool read_png(const std::string& path, std::vector<uint8_t>& rgb, int& w, int& h, std::string& error) {
-  png_image image{};
-  image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file(&image, path.c_str())) {
-    error = std::string("PNG: ") + image.message;
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) {
+    error = std::string("cannot open: ") + std::strerror(errno);
     return false;
   }
-  image.format = PNG_FORMAT_RGB;
-  rgb.resize(PNG_IMAGE_SIZE(image));
-  png_color white{255, 255, 255};
-  if (!png_image_finish_read(&image, &white, rgb.data(), 0, nullptr)) {
-    error = std::string("PNG: ") + image.message;
-    png_image_free(&image);
+  PngError failure;
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &failure, png_fail, png_ignore_warning);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  std::vector<uint8_t> rgba;
+  std::vector<png_bytep> rows;
+  if (!png || !info || setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    error = "PNG: " + (failure.message.empty() ? std::string("cannot start libpng") : failure.message);
     return false;
   }
-  w = static_cast<int>(image.width);
-  h = static_cast<int>(image.height);
+  png_init_io(png, file.get());
+  png_read_info(png, info);
+  const uint32_t width = png_get_image_width(png, info), height = png_get_image_height(png, info);
+  if (!within_pixel_limit(width, height, error)) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return false;
+  }
+  const int color = png_get_color_type(png, info);
+  png_set_scale_16(png);
+  if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) {
+    png_set_expand_gray_1_2_4_to_8(png);
+    png_set_gray_to_rgb(png);
+  }
+  if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+  if (!(color & PNG_COLOR_MASK_ALPHA) && !png_get_valid(png, info, PNG_INFO_tRNS))
+    png_set_filler(png, 0xff, PNG_FILLER_AFTER);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  rgba.resize(static_cast<size_t>(width) * height * 4);
+  rows.resize(height);
+  for (uint32_t y = 0; y < height; ++y) rows[y] = rgba.data() + static_cast<size_t>(y) * width * 4;
+  png_read_image(png, rows.data());
+  png_destroy_read_struct(&png, &info, nullptr);
+  rgb.resize(static_cast<size_t>(width) * height * 3);
+  for (size_t i = 0, n = static_cast<size_t>(width) * height; i < n; ++i) {
+    const int a = rgba[i * 4 + 3];
+    for (int c = 0; c < 3; ++c)
+      rgb[i * 3 + c] = static_cast<uint8_t>((rgba[i * 4 + c] * a + 255 * (255 - a) + 127) / 255);
+  }
+  w = static_cast<int>(width);
+  h = static_cast<int>(height);
   return true;
 }
 
@@ -79,6 +135,11 @@ bool read_jpeg(const std::string& path, std::vector<uint8_t>& rgb, int& w, int& 
   jpeg_create_decompress(&cinfo);
   jpeg_stdio_src(&cinfo, file.get());
   jpeg_read_header(&cinfo, TRUE);
+  if (!within_pixel_limit(cinfo.image_width, cinfo.image_height, error)) {
+    error = "JPEG: " + error;
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
   cinfo.out_color_space = JCS_RGB;  // grey and YCbCr alike
   jpeg_start_decompress(&cinfo);
   w = static_cast<int>(cinfo.output_width);

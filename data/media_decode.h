@@ -14,7 +14,14 @@ namespace imprint {
 // .wav/.flac for audio, in any letter case.
 bool is_media_file(const std::string& path, Modality modality);
 
-// Any PNG (grey, RGB, palette, with alpha — composited on white) or JPEG (grey or colour), centre-cropped to a
+// The largest image decoded: a header that declares more is refused BEFORE any pixel buffer is allocated (a
+// 69-byte PNG may claim 100000 x 100000), so one bad file cannot exhaust a node's memory. 50 megapixels
+// (a 150 MB RGB buffer) is above any camera photo a reference would come from.
+constexpr uint32_t kMaxDecodedSide = 32768;
+constexpr uint64_t kMaxDecodedPixels = 50'000'000;
+
+// Any PNG (grey, RGB, palette, with alpha — composited on white; 16-bit scaled to 8 bits as stored, as other
+// readers show it) or JPEG (grey or colour) within the limit above, centre-cropped to a
 // square and resized (area average when shrinking, bilinear when growing) to size x size RGB, HWC.
 bool decode_image(const std::string& path, int size, std::vector<uint8_t>& rgb, std::string& error);
 

@@ -1,5 +1,6 @@
 #include "data/synthetic_request.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -34,9 +35,12 @@ SynthPlan plan_synthetic(const SynthRequest& a) {
                                 ": expected at least 3 (at least 1 to train on and 2 held out)");
   SynthPlan plan;
   plan.held_out = chosen_identities(a);
-  if (plan.held_out.empty() && (a.holdout < 2 || a.holdout >= a.identities))
-    throw std::invalid_argument("--holdout-identities " + std::to_string(a.holdout) +
-                                ": expected 2 to --identities - 1");
+  // Not given: the default share (100 of the default 1100), so a small --identities needs no second option.
+  const int64_t holdout =
+      a.holdout_given ? a.holdout : std::clamp<int64_t>(std::llround(a.identities / 11.0), 2, a.identities - 1);
+  if (plan.held_out.empty() && (holdout < 2 || holdout >= a.identities))
+    throw std::invalid_argument("--holdout-identities " + std::to_string(holdout) +
+                                ": expected 2 to --identities - 1 (" + std::to_string(a.identities - 1) + ")");
   if (a.per_identity < 2) throw std::invalid_argument("--samples-per-identity: expected at least 2");
   SyntheticSpec& spec = plan.spec;
   spec.modality = parse_modality(a.modality);
@@ -44,7 +48,7 @@ SynthPlan plan_synthetic(const SynthRequest& a) {
     throw std::invalid_argument("--content-classes " + std::to_string(a.content_classes) +
                                 ": expected 0, or a positive count for image datasets");
   spec.data_seed = static_cast<uint64_t>(a.seed);
-  spec.eval_identities = plan.held_out.empty() ? a.holdout : static_cast<int64_t>(plan.held_out.size());
+  spec.eval_identities = plan.held_out.empty() ? holdout : static_cast<int64_t>(plan.held_out.size());
   spec.train_identities = a.identities - spec.eval_identities;
   spec.samples_per_identity = a.per_identity;
   spec.image_size = static_cast<int>(a.image_size);

@@ -15,7 +15,7 @@ struct SynthRequest {
   int64_t identities = 1100, holdout = 100, per_identity = 16, image_size = 32, sample_rate = 8000, seed = 7;
   int64_t content_classes = 0;
   double clip_seconds = 0.5;
-  bool holdout_given = false;  // --holdout-identities was given
+  bool holdout_given = false;  // --holdout-identities was given; else 1/11 of the identities (at least 2)
   HoldoutChoice holdout_choice;
 };
 

@@ -2,6 +2,7 @@
 #include "core/exit_codes.h"
 #include "core/log.h"
 #include "launch/command.h"
+#include "launch/option_ranges.h"
 #include "launch/progress.h"
 #include "trainer/inference/embed_files.h"
 
@@ -17,10 +18,12 @@ class EmbedCommand final : public Command {
         "embed", "Embed image or audio files with a trained encoder (pooled vectors, optionally tokens).");
     c->add_option("--checkpoint", o.checkpoint, "A checkpoint file")->required();
     c->add_option("--input", o.input, "A file, or a folder searched recursively")->required();
-    c->add_option("--out", o.out, "Folder for pooled.npy [N, D] (tokens.npy [N, K, D]) and index.tsv")->required();
+    folder(
+        c->add_option("--out", o.out, "Folder for pooled.npy [N, D] (tokens.npy [N, K, D]) and index.tsv")->required());
     c->add_option("--format", o.format, "npy or safetensors (embeddings.safetensors)")->capture_default_str();
     c->add_flag("--tokens", o.tokens, "Also write the K conditioning tokens of each file");
-    c->add_option("--batch-size", o.batch_size, "Images per forward pass")->capture_default_str();
+    like_key(c->add_option("--batch-size", o.batch_size, "Images per forward pass")->capture_default_str(),
+             "eval.batch_size");
     return c;
   }
 

@@ -1,10 +1,14 @@
 // `imprint eval`: a checkpoint's encoder on a dataset, the checkpoint only read.
 #include <cmath>
+#include <type_traits>
 
 #include "core/exit_codes.h"
 #include "core/log.h"
 #include "launch/command.h"
+#include "launch/option_ranges.h"
+#include "trainer/checkpoint/checkpoint_reader.h"
 #include "trainer/inference/checkpoint_eval.h"
+#include "trainer/job_config.h"
 
 namespace imprint {
 
@@ -42,18 +46,39 @@ void log_report(const CheckpointEvalOptions& o, const CheckpointEvalReport& r) {
       100 * s.top1_all, 100 * s.top1_all_low, 100 * s.top1_all_high, 100 * s.top5_all, (long long)s.queries,
       100 * s.chance_all, 100 * s.eer, s.min_dcf, (long long)s.target_trials, (long long)s.nontarget_trials));
   if (!std::isnan(s.eer_asnorm))
-    log::info(log::strf("with AS-norm (%lld training identities, top %lld): EER %.2f%%, minDCF(0.01) %.3f",
-                        (long long)o.asnorm_cohort, (long long)o.asnorm_top_k, 100 * s.eer_asnorm, s.min_dcf_asnorm));
+    log::info(log::strf("with AS-norm (%lld training identities%s, top %lld): EER %.2f%%, minDCF(0.01) %.3f",
+                        (long long)r.asnorm_cohort,
+                        r.asnorm_cohort < o.asnorm_cohort
+                            ? log::strf(": all the dataset has, of %lld asked for", (long long)o.asnorm_cohort).c_str()
+                            : "",
+                        (long long)o.asnorm_top_k, 100 * s.eer_asnorm, s.min_dcf_asnorm));
   if (!o.trials.empty()) log_trials(o, r);
   if (!missed.empty()) log::info("missed: " + missed);
   if (!o.json_out.empty()) log::info("wrote " + o.json_out);
+}
+
+// The evaluation settings the run itself used, for the options not given: the same checkpoint scored with
+// 0.5 s clips and a gallery of 4 instead of its 2 s and 29 gives another (far worse) figure, unwarned.
+void take_run_settings(CheckpointEvalOptions& o, const CLI::App& command) {
+  const ConfigValues run = CheckpointReader(o.checkpoint).settings(job_schema());
+  std::string used;
+  auto take = [&](const char* option, const char* key, auto& field) {
+    const bool given = command.get_option(option)->count() > 0;
+    if (!given) field = static_cast<std::remove_reference_t<decltype(field)>>(std::stod(run.text(key)));
+    used += log::strf("%s%s %s (%s)", used.empty() ? "" : ", ", option, number_text(static_cast<double>(field)).c_str(),
+                      given ? "given" : (std::string("the run's ") + key).c_str());
+  };
+  take("--gallery-per-identity", "eval.gallery_per_identity", o.gallery_per_identity);
+  take("--batch-size", "eval.batch_size", o.batch_size);
+  if (run.text("data.modality") == "audio") take("--clip-seconds", "data.clip_seconds", o.clip_seconds);
+  log::info("evaluation settings: " + used);
 }
 
 class EvalCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& app) override {
     CheckpointEvalOptions& o = options_;
-    auto* c = app.add_subcommand(
+    auto* c = command_ = app.add_subcommand(
         "eval",
         "Evaluate a checkpoint's encoder on a dataset: top-1 retrieval from ONE reference per identity, "
         "verification EER and minDCF over every pair, per-identity hits. The checkpoint is only read.");
@@ -61,32 +86,42 @@ class EvalCommand final : public Command {
     c->add_option("--data", o.data, "A dataset folder (imprint pack / synth)")->required();
     c->add_flag("--all", o.all_identities,
                 "Every identity of the dataset (for a dataset the encoder never saw), not only its held-out ones");
-    c->add_option("--gallery-per-identity", o.gallery_per_identity,
-                  "Gallery samples of each identity (samples 1..N; sample 0 is its reference)")
-        ->capture_default_str();
-    c->add_option("--clip-seconds", o.clip_seconds, "Audio: clip length fed to the encoder")->capture_default_str();
-    c->add_option("--batch-size", o.batch_size, "Samples per forward pass")->capture_default_str();
+    like_key(c->add_option("--gallery-per-identity", o.gallery_per_identity,
+                           "Gallery samples of each identity (samples 1..N; sample 0 is its reference); default: "
+                           "the checkpoint's eval.gallery_per_identity"),
+             "eval.gallery_per_identity");
+    like_key(c->add_option("--clip-seconds", o.clip_seconds,
+                           "Audio: clip length fed to the encoder; default: the checkpoint's data.clip_seconds"),
+             "data.clip_seconds");
+    like_key(c->add_option("--batch-size", o.batch_size,
+                           "Samples per forward pass; default: the checkpoint's eval.batch_size"),
+             "eval.batch_size");
     c->add_option("--json", o.json_out, "Also write the report (and per-identity hits) as JSON here");
-    c->add_option("--asnorm-cohort", o.asnorm_cohort,
-                  "Also report EER/minDCF with AS-norm over a cohort of this many of the dataset's training identities "
-                  "(sample 0 each)")
-        ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+    integer_in(
+        c->add_option(
+            "--asnorm-cohort", o.asnorm_cohort,
+            "Also report EER/minDCF with AS-norm over a cohort of this many of the dataset's training identities "
+            "(sample 0 each)"),
+        Range::closed(1, 1e6));
     c->add_option("--trials", o.trials,
                   "A trial list (lines 'LABEL IDENTITY/INDEX IDENTITY/INDEX', docs/running.md): also report EER/minDCF "
                   "over exactly these trials");
-    c->add_option("--asnorm-top-k", o.asnorm_top_k, "AS-norm: highest cohort scores per sample used")
-        ->capture_default_str()
-        ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+    like_key(c->add_option("--asnorm-top-k", o.asnorm_top_k, "AS-norm: highest cohort scores per sample used")
+                 ->capture_default_str(),
+             "eval.asnorm_top_k");
     return c;
   }
 
   int run(std::unique_ptr<Communicator>&) override {
-    log_report(options_, evaluate_checkpoint(options_));
+    CheckpointEvalOptions o = options_;
+    take_run_settings(o, *command_);
+    log_report(o, evaluate_checkpoint(o));
     return kExitOk;
   }
 
  private:
   CheckpointEvalOptions options_;
+  CLI::App* command_ = nullptr;
 };
 
 }  // namespace

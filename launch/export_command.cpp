@@ -2,6 +2,7 @@
 #include "core/exit_codes.h"
 #include "core/log.h"
 #include "launch/command.h"
+#include "launch/option_ranges.h"
 #include "trainer/inference/encoder_export.h"
 
 namespace imprint {
@@ -14,7 +15,8 @@ class ExportCommand final : public Command {
     auto* c = app.add_subcommand(
         "export", "Write a trained encoder as safetensors weights and a TorchScript module (with metadata).");
     c->add_option("--checkpoint", checkpoint_, "A checkpoint file (runs/NAME/checkpoints/step-*.ckpt)")->required();
-    c->add_option("--out", out_, "Folder to write model.safetensors, encoder.torchscript.pt, export.json")->required();
+    folder(c->add_option("--out", out_, "Folder to write model.safetensors, encoder.torchscript.pt, export.json")
+               ->required());
     return c;
   }
 

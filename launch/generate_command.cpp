@@ -2,6 +2,7 @@
 #include "core/exit_codes.h"
 #include "core/log.h"
 #include "launch/command.h"
+#include "launch/option_ranges.h"
 #include "launch/progress.h"
 #include "trainer/inference/generate_grid.h"
 
@@ -20,14 +21,20 @@ class GenerateCommand final : public Command {
     c->add_option("--checkpoint", o.checkpoint, "A checkpoint of a run with objective.denoise")->required();
     c->add_option("--reference", o.reference, "One reference image (PNG or JPEG)");
     c->add_option("--data", o.data, "A dataset: sample 0 of each held-out identity is a reference");
-    c->add_option("--max-references", o.max_references, "With --data: at most this many identities")
-        ->capture_default_str();
+    integer_in(c->add_option("--max-references", o.max_references, "With --data: at most this many identities")
+                   ->capture_default_str(),
+               Range::closed(1, 1e5));
     c->add_option("--content", o.content,
                   "Comma-separated content labels (names with --data, else indices), or all; default: the first 16");
     c->add_option("--out", o.out, "PNG file to write")->capture_default_str();
-    c->add_option("--steps", o.sampler.steps, "DDIM steps")->capture_default_str();
-    c->add_option("--guidance", o.sampler.guidance, "Classifier-free guidance scale (1 = none)")->capture_default_str();
-    c->add_option("--id-scale", o.sampler.id_scale, "Weight of the identity branch")->capture_default_str();
+    like_key(c->add_option("--steps", o.sampler.steps, "DDIM steps (at most the generator's timesteps)")
+                 ->capture_default_str(),
+             "eval.fidelity_steps");
+    like_key(c->add_option("--guidance", o.sampler.guidance, "Classifier-free guidance scale (1 = none)")
+                 ->capture_default_str(),
+             "eval.fidelity_guidance");
+    like_key(c->add_option("--id-scale", o.sampler.id_scale, "Weight of the identity branch")->capture_default_str(),
+             "objective.denoise.id_scale");
     c->add_option("--seed", o.sampler.seed, "Seed of the starting noise")->capture_default_str();
     c->add_option("--zoom", o.zoom, "Draw each pixel as N x N")->capture_default_str()->check(CLI::Range(1, 64));
     return c;

@@ -3,7 +3,9 @@
 #include "core/log.h"
 #include "data/folder_pack.h"
 #include "launch/command.h"
+#include "launch/option_ranges.h"
 #include "launch/progress.h"
+#include "trainer/job_config.h"
 
 namespace imprint {
 
@@ -13,26 +15,37 @@ class PackCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& app) override {
     PackOptions& o = options_;
+    // The sizes a config takes when it says nothing, so a dataset packed with the defaults trains with them.
+    o.image_size = std::stoi(job_schema().find("data.image_size")->default_value);
+    o.sample_rate = std::stoi(job_schema().find("data.sample_rate")->default_value);
     auto* c = app.add_subcommand("pack", "Make a dataset from ROOT/<identity>/**/*.{png,jpg,jpeg} or *.{wav,flac}.");
     c->add_option("--modality", modality_, "image or audio")->required()->check(CLI::IsMember({"image", "audio"}));
     c->add_option("--input", o.input, "ROOT: one folder per identity")->required();
     c->add_option("--output", o.output, "Dataset folder to create")->required();
-    c->add_option("--image-size", o.image_size, "Images are centre-cropped and resized to N x N")
-        ->capture_default_str();
-    c->add_option("--sample-rate", o.sample_rate, "Audio is mixed to mono and resampled to HZ")->capture_default_str();
+    like_key(c->add_option("--image-size", o.image_size,
+                           "Images are centre-cropped and resized to N x N (the config's data.image_size)")
+                 ->capture_default_str(),
+             "data.image_size");
+    like_key(c->add_option("--sample-rate", o.sample_rate,
+                           "Audio is mixed to mono and resampled to HZ (the config's data.sample_rate)")
+                 ->capture_default_str(),
+             "data.sample_rate");
     c->add_option("--shard-size", shard_size_, "Target shard size, e.g. 256MB")->capture_default_str();
-    c->add_option("--threads", o.threads, "Decoding threads")->capture_default_str();
-    c->add_option("--holdout-identities", o.holdout_identities,
-                  "Identities held out for evaluation, chosen by a hash of their name")
-        ->capture_default_str();
+    integer_in(c->add_option("--threads", o.threads, "Decoding threads")->capture_default_str(),
+               Range::closed(1, 1024));
+    integer_in(c->add_option("--holdout-identities", o.holdout_identities,
+                             "Identities held out for evaluation, chosen by a hash of their name")
+                   ->capture_default_str(),
+               Range::closed(0, 1e9));
     c->add_option("--holdout-list", o.holdout_list,
                   "A file naming the held-out identity folders, one per line (e.g. whole font families)");
     c->add_option("--holdout-groups", o.holdout_groups,
                   "A TSV of <identity folder><TAB><group> lines: whole groups are held out (with "
                   "--holdout-group-count or --holdout-group-fraction), chosen by a hash of the group name");
-    c->add_option("--holdout-group-count", o.holdout_group_count, "Groups to hold out");
-    c->add_option("--holdout-group-fraction", o.holdout_group_fraction, "Fraction of the groups to hold out")
-        ->check(CLI::Range(0.0, 1.0));
+    integer_in(c->add_option("--holdout-group-count", o.holdout_group_count, "Groups to hold out"),
+               Range::closed(0, 1e9));
+    real_in(c->add_option("--holdout-group-fraction", o.holdout_group_fraction, "Fraction of the groups to hold out"),
+            Range::closed(0, 1));
     c->add_option("--content-from", o.content_from,
                   "Content labels (format v2): 'stem' (file name without extension) or a TSV of "
                   "<path relative to ROOT><TAB><label> lines");

@@ -5,6 +5,7 @@
 #include "data/synthetic_export.h"
 #include "data/synthetic_request.h"
 #include "launch/command.h"
+#include "launch/option_ranges.h"
 #include "launch/progress.h"
 
 namespace imprint {
@@ -18,8 +19,9 @@ class SynthCommand final : public Command {
     auto* c = app.add_subcommand("synth", "Write the built-in synthetic identities as a shard dataset.");
     c->add_option("--modality", r.modality, "image or audio")->check(CLI::IsMember({"image", "audio"}));
     c->add_option("--identities", r.identities, "Identities in all, held-out ones included")->capture_default_str();
-    holdout_ = c->add_option("--holdout-identities", r.holdout, "The last N identities are held out (manifest holdout)")
-                   ->capture_default_str();
+    holdout_ = c->add_option("--holdout-identities", r.holdout,
+                             "The last N identities are held out (manifest holdout); default: 1/11 of --identities "
+                             "(100 of 1100), at least 2");
     c->add_option("--holdout-list", r.holdout_choice.list,
                   "A file naming the held-out identities (synthetic-NNNNNN), one per line");
     c->add_option("--holdout-groups", r.holdout_choice.groups,
@@ -30,9 +32,12 @@ class SynthCommand final : public Command {
         ->check(CLI::Range(0.0, 1.0));
     c->add_option("--samples-per-identity", r.per_identity, "Samples of each identity")->capture_default_str();
     c->add_option("--output", output_, "Dataset folder to create")->required();
-    c->add_option("--image-size", r.image_size, "Image side in pixels")->capture_default_str();
-    c->add_option("--sample-rate", r.sample_rate, "Audio sample rate in Hz")->capture_default_str();
-    c->add_option("--clip-seconds", r.clip_seconds, "Audio clip length")->capture_default_str();
+    like_key(c->add_option("--image-size", r.image_size, "Image side in pixels")->capture_default_str(),
+             "data.image_size");
+    like_key(c->add_option("--sample-rate", r.sample_rate, "Audio sample rate in Hz")->capture_default_str(),
+             "data.sample_rate");
+    like_key(c->add_option("--clip-seconds", r.clip_seconds, "Audio clip length")->capture_default_str(),
+             "data.clip_seconds");
     c->add_option("--seed", r.seed, "Seed of the identities (data.seed)")->capture_default_str();
     c->add_option("--content-classes", r.content_classes,
                   "Images: sample i gets content label i % N, which decides where its shape sits (0: none)")

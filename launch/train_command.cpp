@@ -8,6 +8,7 @@
 #include "core/exit_codes.h"
 #include "core/log.h"
 #include "launch/command.h"
+#include "launch/option_ranges.h"
 #include "trainer/resume_config.h"
 #include "trainer/stop_signals.h"
 #include "trainer/trainer.h"
@@ -53,8 +54,9 @@ class TrainCommand final : public Command {
                   "directory's saved config.yaml");
     c->add_option("--set", request_.sets,
                   "Override one config key, e.g. --set optimizer.lr=3e-4 (repeatable; applied after the file)");
-    c->add_option("--run-dir", request_.run_dir,
-                  "Where checkpoints, metrics.jsonl and the resolved config.yaml go (default: runs/<config name>)");
+    folder(c->add_option("--run-dir", request_.run_dir,
+                         "Where checkpoints, metrics.jsonl and the resolved config.yaml go (default: runs/<config "
+                         "name>)"));
     c->add_flag("--resume", request_.resume, "Continue from the newest valid checkpoint in the run directory");
     c->add_flag("--allow-config-change", request_.allow_config_change,
                 "With --resume: accept a config that differs from the saved one in keys that change the run");

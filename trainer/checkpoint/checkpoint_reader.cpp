@@ -170,7 +170,20 @@ TrainedGenerator CheckpointReader::generator() {
   return g;
 }
 
-TrainedEncoder load_trained_encoder(const std::string& checkpoint) { return CheckpointReader(checkpoint).encoder(); }
+TrainedEncoder load_trained_encoder(const std::string& checkpoint) {
+  CheckpointReader reader(checkpoint);
+  // Generator pretraining leaves the encoder at its random initialisation: exporting or scoring it would give
+  // a model (and figures) of nothing, unwarned.
+  const auto train = reader.signature().find("objective.denoise.train");
+  const auto objectives = reader.signature().find("objectives");
+  if (train != reader.signature().end() && train->second == "generator" && objectives != reader.signature().end() &&
+      objectives->second == "denoise")
+    throw CheckpointError(checkpoint +
+                          ": its run pretrained the generator only (objective.denoise.train: generator), so its "
+                          "encoder was never trained; use the checkpoint of a run that trains the encoder (an adapter "
+                          "or joint run, or an encoder objective)");
+  return reader.encoder();
+}
 
 TrainedGenerator load_trained_generator(const std::string& checkpoint) {
   return CheckpointReader(checkpoint).generator();

@@ -76,6 +76,7 @@ class CheckpointReader {
   torch::serialize::InputArchive archive_;
 };
 
+// Refuses a checkpoint of generator pretraining (its encoder was never trained).
 TrainedEncoder load_trained_encoder(const std::string& checkpoint);
 TrainedGenerator load_trained_generator(const std::string& checkpoint);
 

@@ -2,9 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
+#include "core/log.h"
 #include "data/shard_dataset.h"
 #include "trainer/checkpoint/checkpoint_store.h"
 
@@ -77,6 +79,12 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
   if (ids.size() < 2)
     throw DatasetError(o.data + ": " + std::to_string(ids.size()) + " identities to evaluate; needs 2 or more" +
                        (o.all_identities ? "" : " (pass --all to use every identity, not only the held-out)"));
+  // A large set takes a while to read and embed: say what is being done before the first progress line.
+  log::info(
+      log::strf("eval: reading %zu identities x %lld samples (1 reference + gallery) from %s, then embedding "
+                "them %lld per forward pass",
+                ids.size(), static_cast<long long>(1 + o.gallery_per_identity), o.data.c_str(),
+                static_cast<long long>(o.batch_size)));
   EvalSet set = build_eval_set(ds, ids, o.gallery_per_identity);
   if (o.asnorm_cohort > 0) {
     if (o.all_identities)
@@ -84,7 +92,8 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
                          " is evaluated; the cohort must be identities that are not (drop --all)");
     if (ds.train_identities().empty())
       throw DatasetError("--asnorm-cohort: " + o.data + " has no training identities to form a cohort");
-    add_asnorm_cohort(set, ds, o.asnorm_cohort, o.asnorm_top_k);
+    report.asnorm_cohort = std::min<int64_t>(o.asnorm_cohort, static_cast<int64_t>(ds.train_identities().size()));
+    add_asnorm_cohort(set, ds, report.asnorm_cohort, o.asnorm_top_k);
   }
   report.score = evaluate_retrieval(*report.trained.encoder, set, o.batch_size);
   if (!o.trials.empty()) {

@@ -36,6 +36,7 @@ struct CheckpointEvalReport {
   // With options.trials: the list's scores (AS-norm ones when a cohort is asked for).
   TrialScore trials;
   int64_t training_identity_trials = 0;
+  int64_t asnorm_cohort = 0;  // the cohort used: --asnorm-cohort, or every training identity when there are fewer
 };
 
 // Throws CheckpointError / DatasetError / std::invalid_argument naming the file and what was expected.

@@ -2,7 +2,12 @@
 
 #include <ATen/ATen.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <sstream>
 
 #include "config/config_error.h"
@@ -131,12 +136,31 @@ class Canvas {
   std::vector<uint8_t> pixels_;
 };
 
+// Before any sampling: a grid that cannot be written, or would be written under a name saying another format.
+void check_output_file(const std::string& out) {
+  std::string ext = std::filesystem::path(out).extension().string();
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ext != ".png") throw ConfigError("--out: " + out + ": generate writes a PNG file; name it *.png");
+  std::error_code ec;
+  if (std::filesystem::is_directory(out, ec)) throw ConfigError("--out: " + out + " is a directory");
+  const std::string folder = std::filesystem::path(out).parent_path().string();
+  if (!folder.empty() && !std::filesystem::is_directory(folder, ec))
+    throw ConfigError("--out: " + out + ": the folder " + folder + " does not exist");
+  if (::access(folder.empty() ? "." : folder.c_str(), W_OK) != 0)
+    throw ConfigError("--out: " + out + ": cannot write in " + (folder.empty() ? "." : folder) + ": " +
+                      std::strerror(errno));
+}
+
 }  // namespace
 
 GenerateReport generate_grid(const GenerateOptions& o) {
   if (o.reference.empty() == o.data.empty())
     throw ConfigError("generate: give either --reference FILE or --data DATASET");
+  check_output_file(o.out);
   TrainedGenerator g = load_trained_generator(o.checkpoint);
+  if (o.sampler.steps > g.diffusion->spec().timesteps)
+    throw ConfigError("--steps " + std::to_string(o.sampler.steps) + ": this generator has " +
+                      std::to_string(g.diffusion->spec().timesteps) + " timesteps; give at most that many");
   const EncoderSpec& spec = g.encoder.spec;
   if (spec.modality != Modality::Image)
     throw ConfigError("generate: the checkpoint's encoder reads audio; generate draws images");

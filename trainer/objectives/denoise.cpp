@@ -87,6 +87,15 @@ void check_denoise(const ObjectiveContext& c) {
     fail("objective.denoise.weight", "the denoise objective's generator draws images; data.modality is audio");
   if (c.encoder.image_size % 4 != 0)
     fail("data.image_size", "must be a multiple of 4 for the denoise objective's generator (two 2x downsamplings)");
+  // imprint's UNet (a generator_script brings its own): the timestep features take width / 2 frequencies, and
+  // the attention of its deeper level splits 2 x width channels over the heads.
+  if (g.generator_script.empty() && g.width % 2 != 0)
+    fail("objective.denoise.width", std::to_string(g.width) +
+                                        " must be even (the timestep features take width / 2 "
+                                        "sine-cosine pairs)");
+  if (g.generator_script.empty() && (2 * g.width) % g.heads != 0)
+    fail("objective.denoise.heads", std::to_string(g.heads) + " does not divide the attention's 2 x width = " +
+                                        std::to_string(2 * g.width) + " channels");
   if (o.drop_identity + o.drop_content + o.drop_both > 1)
     fail("objective.denoise.drop_both", "the three dropout rates add up to more than 1");
   if (o.train == DenoiseTraining::Adapter && g.generator_from.empty() && g.generator_script.empty())

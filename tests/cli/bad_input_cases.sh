@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# bad_input_cases.sh IMPRINT CONFIG WORKDIR — what users fed the newer subcommands: options out of the range
+# of the config key they stand for (a hang, a crash and a silent clamp once), a 69-byte PNG whose header claims
+# 100000 x 100000 pixels (a 4.3 GB allocation once), 16-bit PNGs (decoded as linear light once), generator
+# shapes that died in a matmul, and defaults that disagreed. Each ends with one line and exit 2, or works.
+set -u
+imprint="$1"; config="$2"; work="$3"
+expect="$(dirname "$0")/expect.sh"
+py=/usr/bin/python3
+rm -rf "$work"; mkdir -p "$work"
+# KEEP_GOING=1 runs every case and counts the failures (how the cases were checked against the binary before them).
+failures=0
+check() {
+  "$expect" "$@" >"$work/last.log" 2>&1 && return 0
+  cat "$work/last.log"; echo "FAIL in: $*"; failed
+}
+failed() { failures=$((failures + 1)); [ -n "${KEEP_GOING:-}" ] || exit 1; }
+
+"$imprint" train --config "$config" --run-dir "$work/run" --set train.steps=10 >/dev/null 2>&1 || { echo "FAIL: training"; exit 1; }
+ckpt="$work/run/checkpoints/step-00000010.ckpt"
+"$imprint" synth --modality image --identities 10 --samples-per-identity 4 --image-size 16 --output "$work/data" \
+  >"$work/synth.log" 2>&1 || { cat "$work/synth.log"; echo "FAIL: synth --identities 10 (the hold-out default scales)"; failed; }
+
+# Options checked as their config keys are (eval --batch-size 0 looped forever; NaN passed every check).
+check --exit 2 --within 20 --match "--batch-size: expected an integer in \[1, 1e\+?0?6\] \(as eval.batch_size\), got '0'" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/data" --batch-size 0
+check --exit 2 --within 20 --match "--gallery-per-identity: expected .*\(as eval.gallery_per_identity\), got '0'" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/data" --gallery-per-identity 0
+check --exit 2 --within 20 --match "--clip-seconds: expected .*\(as data.clip_seconds\), got '-1'" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/data" --clip-seconds -1
+check --exit 0 --within 60 --match "evaluation settings: --gallery-per-identity 3 \(the run's eval.gallery_per_identity\), --batch-size 256 \(the run's eval.batch_size\)" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/data"
+for bad in "--steps 0" "--steps -1" "--guidance nan" "--guidance inf" "--guidance 1e30" "--guidance -5" \
+  "--id-scale nan" "--max-references 0"; do
+  check --exit 2 --within 20 --match "^.*${bad%% *}: expected .*got '${bad#* }'" -- \
+    "$imprint" generate --checkpoint "$ckpt" --data "$work/data" $bad
+done
+check --exit 2 --within 20 --match "--out: $work/grid.jpg: generate writes a PNG file; name it \*.png" -- \
+  "$imprint" generate --checkpoint "$ckpt" --data "$work/data" --out "$work/grid.jpg"
+for bad in "--image-size 100000" "--image-size 0" "--image-size 7" "--holdout-identities -1" "--threads 0"; do
+  check --exit 2 --within 20 --match "${bad%% *}: expected .*got '${bad#* }'" -- \
+    "$imprint" pack --modality image --input "$work" --output "$work/packed" $bad
+  [ ! -e "$work/packed" ] || { echo "FAIL: pack $bad wrote $work/packed"; failed; }
+done
+check --exit 2 --within 20 --match "objective.denoise.width: 17 must be even" -- \
+  "$imprint" train --config "$config" --dry-run --set objective.denoise.weight=1 --set objective.denoise.width=17
+check --exit 2 --within 20 --match "objective.denoise.heads: 5 does not divide the attention's 2 x width = 64 channels" -- \
+  "$imprint" train --config "$config" --dry-run --set objective.denoise.weight=1 --set objective.denoise.heads=5
+# The resolved config writes numbers as configs do (300, not 3e+02).
+check --exit 0 --within 20 --match "timeout_s: 5$" --no-match "e\+0" -- "$imprint" train --config "$config" --dry-run
+
+# Media: a header claiming 100000 x 100000 is refused before any buffer exists (peak memory measured), and a
+# 16-bit PNG reads as other readers show it.
+mkdir -p "$work/media/bomb" "$work/media/deep" "$work/media/plain"
+"$py" - "$work/media" <<'PY' || { echo "FAIL: writing the test images"; exit 1; }
+import struct, sys, zlib
+import numpy as np
+from PIL import Image
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)) + \
+    chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+for i in range(3):
+    open(f"{sys.argv[1]}/bomb/{i}.png", "wb").write(bomb)
+print(len(bomb), "byte PNG claiming 100000 x 100000")
+ramp = (np.arange(16 * 16, dtype=np.uint32).reshape(16, 16) * 257).astype(np.uint16)  # 0..65535 in steps of 257
+for i in range(3):
+    Image.fromarray(ramp, mode="I;16").save(f"{sys.argv[1]}/deep/{i}.png")
+    Image.fromarray((np.arange(256).reshape(16, 16) ^ i).astype(np.uint8), mode="L").save(f"{sys.argv[1]}/plain/{i}.png")
+PY
+# Peak memory of pack over the same folders with and without the bombs (the process alone holds ~160 MB of
+# libtorch): the difference is what decoding the bombs cost.
+peak() {  # peak resident MB of one pack run of $1 into $2
+  "$py" - "$imprint" "$1" "$2" <<'PY'
+import resource, subprocess, sys
+imprint, src, dst = sys.argv[1:]
+r = subprocess.run([imprint, "pack", "--modality", "image", "--input", src, "--output", dst, "--image-size", "16"],
+                   capture_output=True, text=True, timeout=60)
+sys.stderr.write((r.stdout + r.stderr)[-1500:])
+print(int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))
+PY
+}
+mkdir -p "$work/no-bombs"; cp -r "$work/media/deep" "$work/media/plain" "$work/no-bombs/"
+without=$(peak "$work/no-bombs" "$work/packed-no-bombs" 2>/dev/null)
+with=$(peak "$work/media" "$work/packed" 2>"$work/pack.log")
+cat "$work/pack.log"; echo "pack peak memory: $with MB with the bombs, $without MB without"
+grep -q "declares 100000 x 100000 pixels" "$work/pack.log" || { echo "FAIL: the oversized header is not named"; failed; }
+[ $((with - without)) -lt 100 ] || { echo "FAIL: decoding the bombs cost $((with - without)) MB"; failed; }
+"$py" - "$work/packed" <<'PY' || { echo "FAIL: 16-bit PNG decoded wrongly"; failed; }
+import json, sys
+import h5py
+import numpy as np
+m = json.load(open(f"{sys.argv[1]}/manifest.json"))
+with h5py.File(f"{sys.argv[1]}/{m['shards'][0]['file']}") as f:
+    got = f["images"][0][..., 0].astype(int)  # identity 'deep', sample 0.png: the 16-bit ramp
+want = np.arange(256).reshape(16, 16)  # 257 * k scaled to 8 bits is k
+print("largest difference from the stored values:", np.abs(got - want).max())
+assert np.abs(got - want).max() <= 1
+PY
+check --exit nonzero --within 20 --match "declares 100000 x 100000 pixels" -- \
+  "$imprint" embed --checkpoint "$ckpt" --input "$work/media/bomb/0.png" --out "$work/embedded"
+[ "$failures" -eq 0 ] || { echo "FAIL: $failures case(s)"; exit 1; }
+echo "PASS"
