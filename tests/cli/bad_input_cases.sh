@@ -46,6 +46,13 @@ check --exit 2 --within 20 --match "objective.denoise.width: 17 must be even" --
   "$imprint" train --config "$config" --dry-run --set objective.denoise.weight=1 --set objective.denoise.width=17
 check --exit 2 --within 20 --match "objective.denoise.heads: 5 does not divide the attention's 2 x width = 64 channels" -- \
   "$imprint" train --config "$config" --dry-run --set objective.denoise.weight=1 --set objective.denoise.heads=5
+# Names other tools use get a suggestion (gpu once suggested 'cpu').
+check --exit 2 --within 20 --match "train.device: expected one of auto, cpu, cuda, got 'gpu' \(did you mean 'cuda'\?\)" -- \
+  "$imprint" train --config "$config" --dry-run --set train.device=gpu
+for wrong in optimizer.learning_rate train.lr; do
+  check --exit 2 --within 20 --match "$wrong: unknown key \(did you mean 'optimizer.lr'\?\)" -- \
+    "$imprint" train --config "$config" --dry-run --set "$wrong=0.001"
+done
 # The resolved config writes numbers as configs do (300, not 3e+02).
 check --exit 0 --within 20 --match "timeout_s: 5$" --no-match "e\+0" -- "$imprint" train --config "$config" --dry-run
 
