@@ -21,7 +21,7 @@ namespace {
 
 struct Decoded {
   bool ok = false;
-  std::string error;
+  std::string error, warning;  // warning: packed, but the user should know (clipped audio)
   std::vector<uint8_t> image;
   std::vector<int16_t> audio;
 };
@@ -116,7 +116,26 @@ namespace {
 struct Listing {
   std::vector<fs::path> identities;
   std::vector<std::vector<fs::path>> files;
+  std::vector<std::string> problems;  // entries that could not be read (a symlink loop), folder names that clash
 };
+
+// Folders whose names differ only in letter case are distinct identities on Linux but one person to most
+// users (and one folder on a case-insensitive filesystem): packed as they are, said so.
+void warn_case_clashes(Listing& l) {
+  std::map<std::string, std::vector<std::string>> by_lower;
+  for (const auto& d : l.identities) {
+    std::string lower = d.filename().string();
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    by_lower[lower].push_back(d.filename().string());
+  }
+  for (const auto& [lower, names] : by_lower) {
+    if (names.size() < 2) continue;
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    l.problems.push_back("identity folders " + list + " differ only in letter case: packed as " +
+                         std::to_string(names.size()) + " identities (merge them if they are one)");
+  }
+}
 
 Listing list_input(const PackOptions& o) {
   std::error_code ec;
@@ -130,10 +149,18 @@ Listing list_input(const PackOptions& o) {
                        (o.modality == Modality::Image ? "{png,jpg,jpeg}" : "{wav,flac}") + ")");
   l.files.resize(l.identities.size());
   for (size_t i = 0; i < l.identities.size(); ++i) {
-    for (const auto& e : fs::recursive_directory_iterator(l.identities[i], ec))
-      if (e.is_regular_file() && is_media_file(e.path().string(), o.modality)) l.files[i].push_back(e.path());
+    for (const auto& e : fs::recursive_directory_iterator(l.identities[i], ec)) {
+      if (!is_media_file(e.path().string(), o.modality)) continue;
+      std::error_code type_ec;  // a symlink loop or a dangling link: that entry is skipped, not the whole pack
+      const bool regular = e.is_regular_file(type_ec);
+      if (type_ec)
+        l.problems.push_back(e.path().string() + ": skipped: " + type_ec.message());
+      else if (regular)
+        l.files[i].push_back(e.path());
+    }
     std::sort(l.files[i].begin(), l.files[i].end(), path_less);
   }
+  warn_case_clashes(l);
   return l;
 }
 
@@ -181,8 +208,9 @@ std::vector<std::vector<Decoded>> decode_group(const PackOptions& o, const std::
     for (size_t j; (j = next++) < jobs.size();) {
       const auto [i, f] = jobs[j];
       Decoded& d = out[i][f];
-      d.ok = o.modality == Modality::Image ? decode_image(files[i][f].string(), o.image_size, d.image, d.error)
-                                           : decode_audio(files[i][f].string(), o.sample_rate, d.audio, d.error);
+      d.ok = o.modality == Modality::Image
+                 ? decode_image(files[i][f].string(), o.image_size, d.image, d.error)
+                 : decode_audio(files[i][f].string(), o.sample_rate, d.audio, d.error, &d.warning);
     }
   };
   std::vector<std::thread> pool;
@@ -207,6 +235,7 @@ bool add_identity(const PackOptions& o, const fs::path& dir, const std::vector<f
       report.problems.push_back(files[f].string() + ": skipped: " + d.error);
       continue;
     }
+    if (!d.warning.empty()) report.problems.push_back(files[f].string() + ": " + d.warning);
     if (!vocabulary.names.empty())
       content.push_back(vocabulary.index.at(label_of.at(files[f].lexically_relative(o.input).generic_string())));
     if (o.modality == Modality::Image) {
@@ -272,6 +301,7 @@ PackReport pack_folders(const PackOptions& o) {
                        o.shard_bytes);
   writer.set_content_labels(vocabulary.names);
   PackReport report;
+  report.problems = l.problems;
   std::vector<std::string> kept;
   constexpr size_t kGroup = 16;  // identities decoded together (bounds memory)
   for (size_t g = 0; g < l.identities.size(); g += kGroup) {

@@ -24,6 +24,11 @@ bool is_media_file(const std::string& path, Modality modality) {
 }
 namespace {
 
+std::string non_finite_reason(int64_t frame, int rate) {
+  return "holds a NaN or infinite sample (frame " + std::to_string(frame) + ", at " +
+         std::to_string(static_cast<double>(frame) / rate).substr(0, 6) + " s)";
+}
+
 bool ends_with_ci(const std::string& s, const std::string& suffix) {
   if (s.size() < suffix.size()) return false;
   for (size_t i = 0; i < suffix.size(); ++i)
@@ -198,7 +203,8 @@ bool decode_image(const std::string& path, int size, std::vector<uint8_t>& rgb, 
   return true;
 }
 
-bool decode_audio(const std::string& path, int sample_rate, std::vector<int16_t>& pcm, std::string& error) {
+bool decode_audio(const std::string& path, int sample_rate, std::vector<int16_t>& pcm, std::string& error,
+                  std::string* warning) {
   SF_INFO info{};
   SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
   if (!f) {
@@ -217,6 +223,11 @@ bool decode_audio(const std::string& path, int sample_rate, std::vector<int16_t>
     error = "libsndfile read no frames";
     return false;
   }
+  for (sf_count_t i = 0; i < got * info.channels; ++i)
+    if (!std::isfinite(interleaved[static_cast<size_t>(i)])) {
+      error = non_finite_reason(i / info.channels, info.samplerate);
+      return false;
+    }
   std::vector<float> mono(static_cast<size_t>(got));
   for (sf_count_t i = 0; i < got; ++i) {
     float sum = 0;
@@ -241,6 +252,12 @@ bool decode_audio(const std::string& path, int sample_rate, std::vector<int16_t>
     }
     resampled.resize(done);
   }
+  size_t clipped = 0;
+  for (const float v : resampled) clipped += v > 1.0f || v < -1.0f;
+  if (clipped > 0 && warning)
+    *warning = "packed, but " + std::to_string(clipped) + " of " + std::to_string(resampled.size()) + " samples (" +
+               std::to_string((100 * clipped + resampled.size() / 2) / resampled.size()) +
+               "%) pass full scale and were clipped (a float file above 1.0?)";
   pcm.resize(resampled.size());
   for (size_t i = 0; i < resampled.size(); ++i)
     pcm[i] = static_cast<int16_t>(std::lround(std::clamp(resampled[i], -1.0f, 32767.0f / 32768.0f) * 32768.0f));

@@ -26,8 +26,10 @@ constexpr uint64_t kMaxDecodedPixels = 50'000'000;
 bool decode_image(const std::string& path, int size, std::vector<uint8_t>& rgb, std::string& error);
 
 // Any file libsndfile reads, mixed down to mono, resampled with libsoxr (high quality) to `sample_rate`,
-// as int16 PCM.
-bool decode_audio(const std::string& path, int sample_rate, std::vector<int16_t>& pcm, std::string& error);
+// as int16 PCM. A float file holding NaN or infinite samples is refused; one whose samples pass full scale
+// (clipped to int16) is decoded with a `warning` saying how much was clipped.
+bool decode_audio(const std::string& path, int sample_rate, std::vector<int16_t>& pcm, std::string& error,
+                  std::string* warning = nullptr);
 
 // Resizes an RGB HWC image (exposed for tests).
 std::vector<uint8_t> square_resize(const std::vector<uint8_t>& rgb, int width, int height, int size);

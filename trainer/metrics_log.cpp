@@ -10,11 +10,22 @@ namespace imprint {
 
 namespace {
 
-std::string tensorboard_tag(const std::string& key) {
+bool starts_with(const std::string& s, const char* head) { return s.rfind(head, 0) == 0; }
+
+// An evaluation's record (retrieval: eval_*; an objective's: fidelity_*, with chance and identities beside).
+bool is_evaluation(const nlohmann::json& record) {
+  for (const auto& item : record.items())
+    if (starts_with(item.key(), "eval_") || starts_with(item.key(), "fidelity_")) return true;
+  return false;
+}
+
+// eval/<name> for every field of an evaluation's record (eval/top1, eval/identities, eval/fidelity_top1), else
+// time/<name> for timings and train/<name>.
+std::string tensorboard_tag(const std::string& key, bool evaluation) {
   const auto ends_with = [&](const std::string& tail) {
     return key.size() >= tail.size() && key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
   };
-  if (key.rfind("eval_", 0) == 0 || key.rfind("fidelity_", 0) == 0 || key == "chance") return "eval/" + key;
+  if (evaluation) return "eval/" + (starts_with(key, "eval_") ? key.substr(5) : key);
   if (ends_with("_ms") || key == "samples_per_s" || key == "data_wait_fraction") return "time/" + key;
   return "train/" + key;
 }
@@ -37,9 +48,10 @@ void MetricsLog::write(nlohmann::json record) {
   out_.append(record.dump() + "\n", which);
   if (!tensorboard_ || !record.contains("step") || record.contains("event")) return;
   const int64_t step = record["step"].get<int64_t>();
+  const bool evaluation = is_evaluation(record);
   for (const auto& [key, value] : record.items())
     if (value.is_number() && key != "step" && key != "time" && key != "restart")
-      tensorboard_->scalar(tensorboard_tag(key), value.get<double>(), step);
+      tensorboard_->scalar(tensorboard_tag(key, evaluation), value.get<double>(), step);
 }
 
 void MetricsLog::mark_start(int64_t step) {

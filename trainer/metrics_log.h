@@ -2,8 +2,9 @@
 // write (a crashed run keeps what it logged; a full disk stops the run with RunDirectoryError, exit 3,
 // naming the record that was not written, instead of a log that silently ends). Every record carries "time" (Unix
 // seconds, wall clock) and "restart" (how many times the run had been resumed when it was written). With a TensorBoard
-// folder, every numeric field of a record that has a step also goes there as a scalar: train/<key>, eval/<key>,
-// time/<key>.
+// folder, every numeric field of a record that has a step also goes there as a scalar: an evaluation's fields as
+// eval/<name> (eval_top1 as eval/top1, its identity count as eval/identities), timings as time/<key>, the rest
+// as train/<key>.
 #pragma once
 #include <nlohmann/json.hpp>
 

@@ -106,5 +106,31 @@ assert np.abs(got - want).max() <= 1
 PY
 check --exit nonzero --within 20 --match "declares 100000 x 100000 pixels" -- \
   "$imprint" embed --checkpoint "$ckpt" --input "$work/media/bomb/0.png" --out "$work/embedded"
+# Audio and folders: a float WAV holding NaN is skipped with its reason, one at 50x full scale is packed with a
+# warning saying how much was clipped, folders that differ only in letter case are named, and a symlink loop
+# inside an identity folder skips that entry instead of failing the whole pack.
+mkdir -p "$work/voices"
+"$py" - "$work/voices" <<'PY' || { echo "FAIL: writing the test audio"; exit 1; }
+import math, os, struct, sys
+def float_wav(path, samples, rate=8000):
+    data = struct.pack("<%df" % len(samples), *samples)
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)  # WAVE_FORMAT_IEEE_FLOAT, mono, 32-bit
+    with open(path, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE")
+        f.write(b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data)
+tone = [0.3 * math.sin(2 * math.pi * 220 * i / 8000) for i in range(4000)]
+for name in ("Alice", "alice", "bob"):
+    os.makedirs(f"{sys.argv[1]}/{name}")
+    for i in range(3):
+        float_wav(f"{sys.argv[1]}/{name}/{i}.wav", tone)
+float_wav(f"{sys.argv[1]}/bob/nan.wav", tone[:100] + [float("nan")] + tone[101:])
+float_wav(f"{sys.argv[1]}/bob/loud.wav", [50 * v for v in tone])
+os.symlink("loop.wav", f"{sys.argv[1]}/bob/loop.wav")
+PY
+check --exit 0 --within 60 --match "bob/nan.wav: skipped: holds a NaN or infinite sample \(frame 100" \
+  --match "bob/loud.wav: packed, but [0-9]+ of 4000 samples \([0-9]+%\) pass full scale and were clipped" \
+  --match "identity folders Alice, alice differ only in letter case: packed as 2 identities" \
+  --match "bob/loop.wav: skipped: .*(symbolic links|Too many levels)" -- \
+  "$imprint" pack --modality audio --input "$work/voices" --output "$work/voices-packed"
 [ "$failures" -eq 0 ] || { echo "FAIL: $failures case(s)"; exit 1; }
 echo "PASS"

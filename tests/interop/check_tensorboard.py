@@ -16,10 +16,14 @@ def main():
     acc = EventAccumulator(os.path.join(run, "tensorboard"), purge_orphaned_data=True)
     acc.Reload()
     tags = acc.Tags()["scalars"]
-    for tag in ("train/loss", "train/lr", "time/samples_per_s", "train/grad_norm", "eval/eval_top1"):
+    for tag in ("train/loss", "train/lr", "time/samples_per_s", "train/grad_norm", "eval/top1", "eval/eer",
+                "eval/identities", "eval/chance"):
         assert tag in tags, f"{tag} missing from {tags}"
+    # An evaluation's fields are eval/<name> only: not eval/eval_*, not its identity count under train/.
+    for tag in tags:
+        assert not tag.startswith("eval/eval_") and tag not in ("train/identities", "train/chance"), tag
     records = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
-    for tag, key in (("train/loss", "loss"), ("train/lr", "lr"), ("eval/eval_top1", "eval_top1")):
+    for tag, key in (("train/loss", "loss"), ("train/lr", "lr"), ("eval/top1", "eval_top1")):
         expected = {r["step"]: r[key] for r in records if key in r}
         events = acc.Scalars(tag)
         steps = [e.step for e in events]
