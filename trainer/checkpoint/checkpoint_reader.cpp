@@ -1,5 +1,7 @@
 #include "trainer/checkpoint/checkpoint_reader.h"
 
+#include <filesystem>
+
 #include "core/text.h"
 #include "models/encoder_spec.h"
 #include "trainer/checkpoint/checkpoint_store.h"
@@ -88,7 +90,10 @@ std::string CheckpointReader::generator_owner() {
 std::shared_ptr<Diffusion> CheckpointReader::build_diffusion() {
   try {
     const ConfigValues values = settings(model_schema());
-    return std::make_shared<Diffusion>(diffusion_spec(values, read_encoder_spec(values)));
+    DiffusionSpec spec = diffusion_spec(values, read_encoder_spec(values));
+    spec.generator_from = resolve_recorded_path(spec.generator_from, path_);
+    spec.generator_script = resolve_recorded_path(spec.generator_script, path_);
+    return std::make_shared<Diffusion>(spec);
   } catch (const CheckpointError&) {
     throw;
   } catch (const std::exception& e) {
@@ -119,6 +124,19 @@ void CheckpointReader::load_pretrained_generator(Diffusion& into) {
     if (!g.is_adapter_parameter(kv.first)) wanted.emplace_back(owner + ".generator." + kv.first, kv.second);
   for (auto& kv : g.named_buffers().pairs()) wanted.emplace_back(owner + ".generator." + kv.first, kv.second);
   read_named_tensors(objective, wanted, path_ + ": objective");
+}
+
+std::string resolve_recorded_path(const std::string& recorded, const std::string& checkpoint) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (recorded.empty() || fs::path(recorded).is_absolute() || fs::exists(recorded, ec)) return recorded;
+  // Relative to the directory training ran in: one of the checkpoint's ancestors when, as usual, the run
+  // directory lies below it (runs/NAME/checkpoints/step-N.ckpt beside runs/OTHER/...).
+  for (fs::path dir = fs::absolute(checkpoint, ec).parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    if (fs::exists(dir / recorded, ec)) return (dir / recorded).lexically_normal().string();
+    if (dir == dir.root_path()) break;
+  }
+  return recorded;
 }
 
 TrainedGenerator CheckpointReader::generator() {

@@ -76,6 +76,12 @@ class CheckpointReader {
   torch::serialize::InputArchive archive_;
 };
 
+// A file a checkpoint names by the relative path given at training time (objective.denoise.generator_from,
+// generator_script): as given when it exists from here, else relative to the nearest ancestor directory of
+// the checkpoint where it exists (training ran in one of them), else as given (the caller then says it
+// cannot be read). What is found is still checked against the content hash the checkpoint recorded.
+std::string resolve_recorded_path(const std::string& recorded, const std::string& checkpoint);
+
 // Refuses a checkpoint of generator pretraining (its encoder was never trained).
 TrainedEncoder load_trained_encoder(const std::string& checkpoint);
 TrainedGenerator load_trained_generator(const std::string& checkpoint);
