@@ -5,7 +5,9 @@
 
 Loads EXPORT_DIR/model.safetensors with the `safetensors` package and EXPORT_DIR/encoder.torchscript.pt with
 `torch.jit.load`; checks the metadata, that the weights are the TorchScript module's parameters, and that the
-TorchScript module on files written here gives what `imprint embed` gives on the same files (pooled and tokens).
+TorchScript module on files written here — images of the training size and of other sizes, which the module
+crops and resizes itself — gives what `imprint embed` gives on the same files (pooled and tokens), and that the
+documented line loads model.safetensors into the TorchScript module.
 """
 import json
 import os
@@ -53,15 +55,29 @@ def main():
     rng = np.random.default_rng(7)
     os.makedirs(os.path.join(work, "files"), exist_ok=True)
     inputs, names = [], []
+    exported = json.load(open(os.path.join(export_dir, "export.json")))
+    assert exported["metric"] == "cosine" and "L2-normalise" in exported["pooled"], exported
+    # The documented line loads model.safetensors into the TorchScript module (here: zeroed weights first).
+    for p in module.parameters():
+        p.data.zero_()
+    module.load_state_dict({k[8:].replace(".", "_"): v for k, v in load_file(
+        os.path.join(export_dir, "model.safetensors")).items()})
     if meta["modality"] == "image":
         size = int(meta["image_size"])
-        for i in range(5):
-            rgb = rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8)
+        # The training size, a larger non-square picture (cropped, area-averaged down) and a smaller one
+        # (cropped, bilinear up): the module preprocesses each as `imprint embed` decodes the PNG.
+        shapes = [(size, size), (size, size), (3 * size + 5, 2 * size + 3), (size // 2 + 3, size - 1),
+                  (5 * size, 4 * size)]
+        tokens_list, pooled_list = [], []
+        for i, (h, w) in enumerate(shapes):
+            rgb = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
             names.append(os.path.join(work, "files", f"sample_{i}.png"))
             write_png(names[-1], rgb)
-            inputs.append(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)
-        batch = torch.stack(inputs)
-        tokens, pooled = module(batch)
+            x = torch.from_numpy(rgb).permute(2, 0, 1)
+            t, p = module(x.float().unsqueeze(0) / 255.0 if i % 2 == 0 else x)  # float [0, 1] or uint8
+            tokens_list.append(t)
+            pooled_list.append(p)
+        tokens, pooled = torch.cat(tokens_list), torch.cat(pooled_list)
     else:
         rate = int(meta["sample_rate"])
         outs = []

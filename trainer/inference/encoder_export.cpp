@@ -24,6 +24,52 @@ std::string attribute_name(std::string name) {
   return name;
 }
 
+// The exported module's forward for images: what `imprint pack` and `embed` do to a picture before the encoder
+// sees it (data/media_decode.cpp: centre crop to a square, area average when shrinking, bilinear when growing,
+// rounding to 8-bit levels), written in TorchScript so a user's image of any size gets the same numbers. The
+// resize is separable: rows and columns each through a [size, s] weight matrix, in float64 on 0..255 levels
+// so that halves round as lround does.
+std::string image_forward_source(int64_t size) {
+  return R"(
+def resize_weights(self, s: int, size: int):
+    scale = float(s) / float(size)
+    m = torch.zeros([size, s]).double()
+    for y in range(size):
+        if scale >= 1.0:
+            a = int(y * scale)
+            b = max(a + 1, int((y + 1) * scale))
+            m[y, a:b] = 1.0 / float(b - a)
+        else:
+            f = min(max((y + 0.5) * scale - 0.5, 0.0), float(s - 1))
+            a = int(f)
+            b = min(a + 1, s - 1)
+            t = f - float(a)
+            m[y, a] += 1.0 - t
+            m[y, b] += t
+    return m
+
+def forward(self, x):
+    if not x.is_floating_point():
+        x = x.float() / 255.0
+    if x.dim() == 3:
+        x = x.unsqueeze(0)
+    h = x.size(2)
+    w = x.size(3)
+    s = min(h, w)
+    top = (h - s) // 2
+    left = (w - s) // 2
+    x = x[:, :, top:top + s, left:left + s]
+    if s != )" +
+         std::to_string(size) + R"(:
+        m = self.resize_weights(s, )" +
+         std::to_string(size) + R"()
+        levels = torch.round(x.double() * 255.0)
+        levels = torch.matmul(torch.matmul(m, levels), m.t())
+        x = (torch.floor(levels.clamp(0.0, 255.0) + 0.5 + 1e-9) / 255.0).float()
+    return self.encode(x)
+)";
+}
+
 }  // namespace
 
 at::Tensor image_input(const uint8_t* hwc, int64_t size) {
@@ -50,10 +96,20 @@ ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& o
       {"weights", trained.averaged_weights ? "ema (moving average, ema.decay)" : "last step"},
       {"checkpoint", trained.checkpoint},
       {"signature", signature_text(trained.signature)},
-      {"input", image ? "image [B, 3, " + std::to_string(spec.image_size) + ", " + std::to_string(spec.image_size) +
-                            "] float32 RGB in [0, 1]"
-                      : "audio [B, T] float32 mono in [-1, 1] at " + std::to_string(spec.sample_rate) + " Hz"},
-      {"output", "(tokens [B, K, D], pooled [B, D])"}};
+      {"input", image ? "image [B, 3, H, W] (or [3, H, W]) float32 RGB in [0, 1], or uint8 0..255, of any size: "
+                        "centre-cropped to a square and resized to " +
+                            std::to_string(spec.image_size) + " x " + std::to_string(spec.image_size) +
+                            " inside the module as `imprint embed` does"
+                      : "audio [B, T] float32 mono in [-1, 1] at " + std::to_string(spec.sample_rate) +
+                            " Hz (resample to that rate first: the module does not), any T"},
+      {"output", "(tokens [B, K, D], pooled [B, D])"},
+      {"pooled",
+       "not normalised: L2-normalise and compare by cosine similarity, as imprint's evaluation does "
+       "(the objectives train cosine similarities)"},
+      {"metric", "cosine"},
+      {"safetensors_keys",
+       "the TorchScript module's parameter names with 'encoder.' before them and '_' for '.': "
+       "module.load_state_dict({k[8:].replace('.', '_'): v for k, v in load_file('model.safetensors').items()})"}};
   if (image) meta["image_size"] = std::to_string(spec.image_size);
   if (!image) meta["sample_rate"] = std::to_string(spec.sample_rate);
 
@@ -82,9 +138,22 @@ ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& o
   auto traced = torch::jit::tracer::trace(
       {example}, fn, [](const torch::autograd::Variable&) { return std::string(); },
       /*strict=*/false, /*force_outplace=*/false, &module);
-  auto* forward = module._ivalue()->compilation_unit()->create_function(
-      c10::QualifiedName(*module.type()->name(), "forward"), traced.first->graph);
-  module.type()->addMethod(forward);
+  // The traced encoder is `encode` (images at the training size, in [0, 1]); `forward` is it for audio, and the
+  // preprocessing of any image size followed by it for images.
+  auto* encode = module._ivalue()->compilation_unit()->create_function(
+      c10::QualifiedName(*module.type()->name(), image ? "encode" : "forward"), traced.first->graph);
+  module.type()->addMethod(encode);
+  if (image) {
+    try {
+      module.define(image_forward_source(spec.image_size));
+    } catch (const std::exception& e) {  // TorchScript's compile errors start with a newline: keep all of it
+      std::string what = e.what();
+      what.erase(0, what.find_first_not_of(" \n"));
+      for (auto& c : what)
+        if (c == '\n') c = ' ';
+      throw std::runtime_error("export: the image preprocessing does not compile as TorchScript: " + what);
+    }
+  }
   module.save(files.torchscript);
 
   nlohmann::ordered_json j(meta);

@@ -1,10 +1,14 @@
 // Using a trained encoder outside training: export it (rebuilt from a checkpoint alone by the checkpoint
 // reader, trainer/checkpoint/checkpoint_reader.h) as safetensors weights and a TorchScript module.
 //
-// The exported TorchScript module is the encoder traced on the raw input it documents:
-//   image: [B, 3, S, S] float32 RGB in [0, 1] (pixel / 255), S = the training image size;
-//   audio: [B, T] float32 mono in [-1, 1] (int16 / 32768) at the training sample rate, any T > n_fft / 2;
-// and returns (tokens [B, K, D], pooled [B, D]). The trace is shape-agnostic in B (and T).
+// The exported TorchScript module takes the raw input it documents (export.json "input"):
+//   image: [B, 3, H, W] (or [3, H, W]) float32 RGB in [0, 1] (pixel / 255) or uint8, of ANY size: forward
+//          centre-crops and resizes it to the training size S exactly as `imprint pack`/`embed` decode files
+//          (TorchScript source), then calls `encode`, the encoder traced on [B, 3, S, S];
+//   audio: [B, T] float32 mono in [-1, 1] (int16 / 32768) at the training sample rate, any T > n_fft / 2
+//          (resampling stays outside: embed uses libsoxr);
+// and returns (tokens [B, K, D], pooled [B, D]), pooled not normalised (compare by cosine). The trace is
+// shape-agnostic in B (and T).
 #pragma once
 #include <map>
 #include <memory>
