@@ -64,9 +64,10 @@ std::map<std::string, std::string> content_labels_of(const PackOptions& o,
 // The held-out identity folder names of --holdout-list or --holdout-groups, checked against the input
 // before anything is decoded.
 std::vector<std::string> holdout_names(const PackOptions& o, const std::vector<fs::path>& identity_dirs) {
-  const int ways = (o.holdout_identities > 0) + !o.holdout_list.empty() + !o.holdout_groups.empty();
+  const int ways = (o.holdout_identities > 0) + !o.holdout_list.empty() + !o.holdout_groups.empty() + o.eval_only;
   if (ways > 1)
-    throw DatasetError("--holdout-identities, --holdout-list, --holdout-groups: give one of them, not several");
+    throw DatasetError(
+        "--holdout-identities, --holdout-list, --holdout-groups, --eval-only: give one of them, not several");
   std::vector<std::string> folders;
   for (const auto& d : identity_dirs) folders.push_back(d.filename().string());
   return chosen_holdout({o.holdout_list, o.holdout_groups, o.holdout_group_count, o.holdout_group_fraction}, folders,
@@ -266,6 +267,15 @@ bool add_identity(const PackOptions& o, const fs::path& dir, const std::vector<f
 std::vector<int64_t> choose_holdout(const PackOptions& o, const std::vector<std::string>& kept,
                                     const std::vector<std::string>& listed) {
   const auto packed = static_cast<int64_t>(kept.size());
+  if (o.eval_only) {
+    if (packed < 2)
+      throw DatasetError(o.input + ": --eval-only: " + std::to_string(packed) +
+                         " usable identities; "
+                         "evaluation needs at least 2");
+    std::vector<int64_t> all(kept.size());
+    for (size_t id = 0; id < kept.size(); ++id) all[id] = static_cast<int64_t>(id);
+    return all;
+  }
   if (o.holdout_identities > 0 && o.holdout_identities >= packed - 1)
     throw DatasetError(o.input + ": --holdout-identities " + std::to_string(o.holdout_identities) +
                        " leaves too few of " + std::to_string(packed) + " usable identities to train on");

@@ -22,6 +22,7 @@ struct PackOptions {
   int sample_rate = 16000;
   int64_t shard_bytes = 256 << 20;
   int threads = 2;
+  bool eval_only = false;          // every identity held out: a set to evaluate on (imprint eval), never to train on
   int64_t holdout_identities = 0;  // chosen by a hash of the identity name: stable when identities are added
   // Or a file naming the held-out identities (folder names), one per line ('#' comments): e.g. every face of
   // the held-out font families. Every name must be an identity folder of the input.

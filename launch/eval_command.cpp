@@ -103,6 +103,9 @@ class EvalCommand final : public Command {
             "Also report EER/minDCF with AS-norm over a cohort of this many of the dataset's training identities "
             "(sample 0 each)"),
         Range::closed(1, 1e6));
+    c->add_option("--asnorm-cohort-data", o.asnorm_cohort_data,
+                  "AS-norm: take the cohort from this dataset's training identities (e.g. the checkpoint's own "
+                  "training set) instead of --data's: how a set packed with --eval-only is AS-normed");
     c->add_option("--trials", o.trials,
                   "A trial list (lines 'LABEL IDENTITY/INDEX IDENTITY/INDEX', docs/running.md): also report EER/minDCF "
                   "over exactly these trials");

@@ -49,6 +49,8 @@ class PackCommand final : public Command {
     c->add_option("--content-from", o.content_from,
                   "Content labels (format v2): 'stem' (file name without extension) or a TSV of "
                   "<path relative to ROOT><TAB><label> lines");
+    c->add_flag("--eval-only", o.eval_only,
+                "Hold out EVERY identity: a set to score a trained encoder on (imprint eval), not to train on");
     c->add_flag("--overwrite", o.overwrite,
                 "Replace the dataset in a non-empty --output (refused if it holds anything else)");
     return c;

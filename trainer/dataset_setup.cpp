@@ -143,6 +143,10 @@ std::unique_ptr<IdentityDataset> open_dataset(const JobConfig& j, Communicator& 
                 "data.* keys only shape a dataset created here",
                 path.c_str(), m.identities.size(), m.holdout.size(), m.shards.size()));
   check_against_config(j, m);
+  if (ds->train_identities().size() < 2)
+    throw DatasetError(path + ": holds " + std::to_string(ds->train_identities().size()) +
+                       " identities to train on (every identity is held out: a set packed with --eval-only, for "
+                       "imprint eval); train on another dataset");
   if (ds->eval_identities().size() < 2)
     throw ConfigError("data.path: " + path + " lists " + std::to_string(ds->eval_identities().size()) +
                       " held-out identities; evaluation needs at least 2 (imprint synth --holdout-identities)");

@@ -75,4 +75,29 @@ check --exit 6 --match "big: images are 24 pixels but .* was trained on 16 \(re-
 check --exit 6 --match "audio: is an audio dataset but .* holds an image encoder" -- \
   "$imprint" eval --checkpoint "$ckpt" --data "$work/audio"
 check --exit 3 --match "nope.ckpt" -- "$imprint" eval --checkpoint "$work/nope.ckpt" --data "$work/other"
+# A set packed for evaluation only (every identity held out): scored without --all, AS-normed with a cohort
+# from another dataset, and refused for training.
+/usr/bin/python3 - "$work/testset" <<'PY' || { echo "FAIL: writing the test set"; exit 1; }
+import os, sys
+import numpy as np
+from PIL import Image
+rng = np.random.default_rng(3)
+for i in range(6):
+    os.makedirs(f"{sys.argv[1]}/person{i}")
+    base = rng.integers(0, 256, size=(16, 16, 3))
+    for k in range(4):
+        noisy = np.clip(base + rng.normal(0, 20, size=base.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(f"{sys.argv[1]}/person{i}/{k}.png")
+PY
+check --exit 0 --match "packed 6 identities \(6 held out\)" -- \
+  "$imprint" pack --modality image --input "$work/testset" --output "$work/testset-packed" --image-size 16 --eval-only
+check --exit 0 --match "top-1 [0-9.]+% \([0-9]+ of 6 identities" \
+  --match "with AS-norm \(6 training identities, top 4\): EER" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/testset-packed" --asnorm-cohort 6 --asnorm-top-k 4 \
+  --asnorm-cohort-data "$work/other"
+check --exit 6 --match "testset-packed has no training identities to form a cohort \(give a dataset that has.*--asnorm-cohort-data" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/testset-packed" --asnorm-cohort 6
+check --exit 6 --match "testset-packed: holds 0 identities to train on \(every identity is held out" -- \
+  "$imprint" train --config "$config" --run-dir "$work/train-on-testset" --set data.source=shards \
+  --set "data.path=$work/testset-packed"
 echo "PASS"

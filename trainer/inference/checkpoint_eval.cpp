@@ -50,6 +50,23 @@ void write_json(const CheckpointEvalOptions& o, const CheckpointEvalReport& repo
   out << j.dump(2) << "\n";
 }
 
+// A dataset the checkpoint's encoder can read: its modality, image size or sample rate.
+void check_matches(const ShardDataset& ds, const EncoderSpec& spec, const std::string& data,
+                   const std::string& checkpoint) {
+  const Manifest& m = ds.manifest();
+  if (m.modality != spec.modality)
+    throw DatasetError(data + ": is an " + modality_name(m.modality) + " dataset but " + checkpoint + " holds an " +
+                       modality_name(spec.modality) + " encoder");
+  if (m.modality == Modality::Image && m.image_size != spec.image_size)
+    throw DatasetError(data + ": images are " + std::to_string(m.image_size) + " pixels but " + checkpoint +
+                       " was trained on " + std::to_string(spec.image_size) + " (re-pack with --image-size " +
+                       std::to_string(spec.image_size) + ")");
+  if (m.modality == Modality::Audio && m.sample_rate != spec.sample_rate)
+    throw DatasetError(data + ": audio is at " + std::to_string(m.sample_rate) + " Hz but " + checkpoint +
+                       " was trained at " + std::to_string(spec.sample_rate) + " Hz (re-pack with --sample-rate " +
+                       std::to_string(spec.sample_rate) + ")");
+}
+
 }  // namespace
 
 CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
@@ -59,17 +76,7 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
   const int64_t clip = static_cast<int64_t>(std::lround(o.clip_seconds * static_cast<double>(spec.sample_rate)));
   ShardDataset ds(o.data, spec.modality == Modality::Audio ? clip : 0);
   const Manifest& m = ds.manifest();
-  if (m.modality != spec.modality)
-    throw DatasetError(o.data + ": is an " + modality_name(m.modality) + " dataset but " + o.checkpoint + " holds an " +
-                       modality_name(spec.modality) + " encoder");
-  if (m.modality == Modality::Image && m.image_size != spec.image_size)
-    throw DatasetError(o.data + ": images are " + std::to_string(m.image_size) + " pixels but " + o.checkpoint +
-                       " was trained on " + std::to_string(spec.image_size) + " (re-pack with --image-size " +
-                       std::to_string(spec.image_size) + ")");
-  if (m.modality == Modality::Audio && m.sample_rate != spec.sample_rate)
-    throw DatasetError(o.data + ": audio is at " + std::to_string(m.sample_rate) + " Hz but " + o.checkpoint +
-                       " was trained at " + std::to_string(spec.sample_rate) + " Hz (re-pack with --sample-rate " +
-                       std::to_string(spec.sample_rate) + ")");
+  check_matches(ds, spec, o.data, o.checkpoint);
   std::vector<int64_t> ids = ds.eval_identities();
   if (o.all_identities) {
     ids = ds.train_identities();
@@ -87,13 +94,24 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
                 static_cast<long long>(o.batch_size)));
   EvalSet set = build_eval_set(ds, ids, o.gallery_per_identity);
   if (o.asnorm_cohort > 0) {
-    if (o.all_identities)
+    // The cohort: training identities of this dataset, or of another one (an --eval-only set has none).
+    std::unique_ptr<ShardDataset> other;
+    if (!o.asnorm_cohort_data.empty()) {
+      other = std::make_unique<ShardDataset>(o.asnorm_cohort_data, spec.modality == Modality::Audio ? clip : 0);
+      check_matches(*other, spec, o.asnorm_cohort_data, o.checkpoint);
+    }
+    const ShardDataset& cohort = other ? *other : ds;
+    const std::string& cohort_name = other ? o.asnorm_cohort_data : o.data;
+    if (o.all_identities && !other)
       throw DatasetError("--asnorm-cohort: with --all every identity of " + o.data +
-                         " is evaluated; the cohort must be identities that are not (drop --all)");
-    if (ds.train_identities().empty())
-      throw DatasetError("--asnorm-cohort: " + o.data + " has no training identities to form a cohort");
-    report.asnorm_cohort = std::min<int64_t>(o.asnorm_cohort, static_cast<int64_t>(ds.train_identities().size()));
-    add_asnorm_cohort(set, ds, report.asnorm_cohort, o.asnorm_top_k);
+                         " is evaluated; the cohort must be identities that are not (drop --all, or take the "
+                         "cohort from another dataset with --asnorm-cohort-data)");
+    if (cohort.train_identities().empty())
+      throw DatasetError("--asnorm-cohort: " + cohort_name +
+                         " has no training identities to form a cohort (give a dataset that has, e.g. the "
+                         "checkpoint's training set, with --asnorm-cohort-data)");
+    report.asnorm_cohort = std::min<int64_t>(o.asnorm_cohort, static_cast<int64_t>(cohort.train_identities().size()));
+    add_asnorm_cohort(set, cohort, report.asnorm_cohort, o.asnorm_top_k);
   }
   report.score = evaluate_retrieval(*report.trained.encoder, set, o.batch_size);
   if (!o.trials.empty()) {

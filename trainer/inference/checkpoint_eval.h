@@ -21,7 +21,9 @@ struct CheckpointEvalOptions {
   std::string json_out;       // also write the report here, when set
   int64_t asnorm_cohort = 0;  // AS-norm with this many of the dataset's training identities (not with --all)
   int64_t asnorm_top_k = 100;
-  std::string trials;  // a trial list (trainer/evaluation/trial_list.h): verification over these trials too
+  std::string asnorm_cohort_data;  // the cohort's dataset ("" = this one's training identities), e.g. the
+                                   // checkpoint's own training set beside an --eval-only test set
+  std::string trials;              // a trial list (trainer/evaluation/trial_list.h): verification over these trials too
 };
 
 struct IdentityResult {
