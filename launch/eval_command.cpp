@@ -8,6 +8,7 @@
 #include "launch/option_ranges.h"
 #include "trainer/checkpoint/checkpoint_reader.h"
 #include "trainer/inference/checkpoint_eval.h"
+#include "trainer/inference/checkpoint_fidelity.h"
 #include "trainer/job_config.h"
 
 namespace imprint {
@@ -74,6 +75,33 @@ void take_run_settings(CheckpointEvalOptions& o, const CLI::App& command) {
   log::info("evaluation settings: " + used);
 }
 
+// --judge: the generator's identity fidelity on the same dataset, with the run's own fidelity settings for
+// what is not given.
+void log_fidelity(const CheckpointEvalOptions& e, const CLI::App& command, const std::string& judge, int64_t seed,
+                  int64_t identities) {
+  const ConfigValues run = CheckpointReader(e.checkpoint).settings(job_schema());
+  CheckpointFidelityOptions f;
+  f.checkpoint = e.checkpoint;
+  f.data = e.data;
+  f.judge = judge;
+  f.all_identities = e.all_identities;
+  f.gallery_per_identity = e.gallery_per_identity;
+  f.batch_size = e.batch_size;
+  f.identities = command.get_option("--fidelity-identities")->count() > 0
+                     ? identities
+                     : std::stoll(run.text("eval.fidelity_identities"));
+  f.content = std::stoll(run.text("eval.fidelity_content"));
+  f.bank_identities = std::stoll(run.text("eval.content_bank_identities"));
+  f.sampler.steps = std::stoll(run.text("eval.fidelity_steps"));
+  f.sampler.guidance = std::stod(run.text("eval.fidelity_guidance"));
+  f.sampler.id_scale = std::stod(run.text("objective.denoise.id_scale"));
+  f.sampler.seed = static_cast<uint64_t>(seed);
+  f.draw_seed = static_cast<uint64_t>(seed);
+  const FidelityReport r = evaluate_checkpoint_fidelity(f);
+  log::info(describe_fidelity(r, e.all_identities ? "" : "held-out") +
+            log::strf(" (identities drawn with seed %lld)", static_cast<long long>(seed)));
+}
+
 class EvalCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& app) override {
@@ -106,6 +134,16 @@ class EvalCommand final : public Command {
     c->add_option("--asnorm-cohort-data", o.asnorm_cohort_data,
                   "AS-norm: take the cohort from this dataset's training identities (e.g. the checkpoint's own "
                   "training set) instead of --data's: how a set packed with --eval-only is AS-normed");
+    c->add_option("--judge", judge_,
+                  "A generative checkpoint: also score its identity fidelity on --data with this judge (an encoder "
+                  "checkpoint): samples generated from ONE reference of each identity beside the identity-dropped "
+                  "floor and the real ceiling, as training's eval.judge does");
+    integer_in(c->add_option("--fidelity-identities", fidelity_identities_,
+                             "With --judge: identities scored, drawn by --seed (default: the run's "
+                             "eval.fidelity_identities)"),
+               Range::closed(2, 1e6));
+    c->add_option("--seed", seed_, "With --judge: which identities are drawn, and the starting noise")
+        ->capture_default_str();
     c->add_option("--trials", o.trials,
                   "A trial list (lines 'LABEL IDENTITY/INDEX IDENTITY/INDEX', docs/running.md): also report EER/minDCF "
                   "over exactly these trials");
@@ -119,12 +157,15 @@ class EvalCommand final : public Command {
     CheckpointEvalOptions o = options_;
     take_run_settings(o, *command_);
     log_report(o, evaluate_checkpoint(o));
+    if (!judge_.empty()) log_fidelity(o, *command_, judge_, seed_, fidelity_identities_);
     return kExitOk;
   }
 
  private:
   CheckpointEvalOptions options_;
   CLI::App* command_ = nullptr;
+  std::string judge_;
+  int64_t seed_ = 0, fidelity_identities_ = 16;
 };
 
 }  // namespace

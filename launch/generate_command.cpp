@@ -20,7 +20,9 @@ class GenerateCommand final : public Command {
         "[reference | one sample per content label], each sample also without the identity tokens.");
     c->add_option("--checkpoint", o.checkpoint, "A checkpoint of a run with objective.denoise")->required();
     c->add_option("--reference", o.reference, "One reference image (PNG or JPEG)");
-    c->add_option("--data", o.data, "A dataset: sample 0 of each held-out identity is a reference");
+    c->add_option("--data", o.data,
+                  "A dataset: sample 0 of each held-out identity is a reference; with --reference, only the names of "
+                  "its content labels are taken (so --content takes them by name)");
     integer_in(c->add_option("--max-references", o.max_references, "With --data: at most this many identities")
                    ->capture_default_str(),
                Range::closed(1, 1e5));

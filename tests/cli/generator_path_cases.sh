@@ -21,4 +21,16 @@ check --exit 0 --within 120 --match "wrote $work/grid.png: 1 reference" -- \
   --reference "$here/../fixtures/pattern16.png" --content 0,1 --steps 4 --out "$work/grid.png"
 check --exit 3 --within 60 --match "its run pretrained the generator only .*its encoder was never trained" -- \
   "$imprint" export --checkpoint "$work/runs/pretrain/checkpoints/step-00000004.ckpt" --out "$work/exported"
+# The adapter's identity fidelity on another dataset, scored by a judge, without training a step.
+check --exit 0 --within 120 -- "$imprint" train --config "$config" --run-dir "$work/runs/judge" --set train.steps=4
+check --exit 0 --within 60 -- "$imprint" synth --modality image --identities 12 --holdout-identities 5 \
+  --samples-per-identity 6 --image-size 16 --content-classes 4 --seed 77 --output "$work/other"
+check --exit 0 --within 180 --match "identity fidelity from ONE reference \(3 held-out identities, 12 samples; chance 33.3%\) \| judge top-1 generated [0-9.]+%, identity dropped [0-9.]+%, real [0-9.]+% .*\(identities drawn with seed 5\)" -- \
+  "$imprint" eval --checkpoint "$work/runs/adapter/checkpoints/step-00000004.ckpt" --data "$work/other" \
+  --judge "$work/runs/judge/checkpoints/step-00000004.ckpt" --fidelity-identities 3 --seed 5 --gallery-per-identity 3
+# Content by label with a reference file: the dataset names the labels.
+check --exit 0 --within 120 --match "wrote $work/labels.png: 1 reference\(s\) x 2 content label\(s\) \(spot0, spot2\)" -- \
+  "$imprint" generate --checkpoint "$work/runs/adapter/checkpoints/step-00000004.ckpt" \
+  --reference "$here/../fixtures/pattern16.png" --data "$work/other" --content spot0,spot2 --steps 4 \
+  --out "$work/labels.png"
 echo "PASS"

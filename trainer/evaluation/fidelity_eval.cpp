@@ -15,8 +15,8 @@ namespace {
 at::Tensor unit_rows(const at::Tensor& x) { return x / x.norm(2, {1}, true).clamp_min(1e-12); }
 }  // namespace
 
-FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval, int64_t identities, int64_t columns,
-                               int64_t bank_identities, const at::Device& device) {
+FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval, const std::vector<int64_t>& held,
+                               int64_t identities, int64_t columns, int64_t bank_identities, const at::Device& device) {
   const int64_t all = eval.references.size(0);
   const int64_t m = identities > 0 ? std::min(identities, all) : all;
   const int64_t g = eval.gallery.size(0) / all;
@@ -35,7 +35,6 @@ FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& ev
   set.columns = at::tensor(cols, at::kLong).to(device);
   if (classes == 0) return set;
 
-  const auto& held = dataset.eval_identities();
   std::vector<int64_t> real_content;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t s = 0; s < g; ++s) real_content.push_back(dataset.content_label(held[i], s + 1));
@@ -137,6 +136,16 @@ FidelityReport evaluate_fidelity(Encoder& encoder, Diffusion& diffusion, Encoder
   encoder.train(encoder_training);
   generator.train(generator_training);
   return r;
+}
+
+std::string describe_fidelity(const FidelityReport& f, const std::string& which) {
+  const auto pct = [](double v) { return v < 0 ? std::string("-") : log::strf("%.1f%%", 100 * v); };
+  return log::strf(
+      "identity fidelity from ONE reference (%lld %s identities, %lld samples; chance %.1f%%) | judge top-1 "
+      "generated %s, identity dropped %s, real %s | judge cosine %.3f, %.3f, %.3f | content accuracy %s, %s, %s",
+      (long long)f.identities, which.c_str(), (long long)f.samples, 100 * f.chance, pct(f.generated.top1).c_str(),
+      pct(f.floor.top1).c_str(), pct(f.ceiling.top1).c_str(), f.generated.cosine, f.floor.cosine, f.ceiling.cosine,
+      pct(f.generated.content).c_str(), pct(f.floor.content).c_str(), pct(f.ceiling.content).c_str());
 }
 
 }  // namespace imprint

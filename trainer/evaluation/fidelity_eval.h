@@ -31,8 +31,9 @@ struct FidelitySet {
 
 // The first `identities` held-out identities of `eval` (0 = all), `columns` content labels spread over the
 // vocabulary, and the samples of the first `bank_identities` training identities.
-FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval, int64_t identities, int64_t columns,
-                               int64_t bank_identities, const at::Device& device);
+// `held`: the dataset identities of `eval`'s references, in its order.
+FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval, const std::vector<int64_t>& held,
+                               int64_t identities, int64_t columns, int64_t bank_identities, const at::Device& device);
 
 struct FidelityScores {
   double top1 = 0, cosine = 0;
@@ -52,6 +53,10 @@ FidelityScores judge_scores(const at::Tensor& embeddings, const at::Tensor& own,
 // Fraction of `samples` whose nearest bank sample (cosine of the mean-removed values) has the label in `want`.
 double content_accuracy(const at::Tensor& samples, const at::Tensor& want, const at::Tensor& bank,
                         const at::Tensor& bank_content);
+
+// "identity fidelity from ONE reference (16 held-out identities, ...) | judge top-1 generated ..., identity
+// dropped ..., real ... | judge cosine ... | content accuracy ...": the line training and `imprint eval` print.
+std::string describe_fidelity(const FidelityReport& report, const std::string& which_identities);
 
 FidelityReport evaluate_fidelity(Encoder& encoder, Diffusion& diffusion, Encoder& judge, const FidelitySet& set,
                                  const SamplerOptions& sampler, int64_t batch_size);

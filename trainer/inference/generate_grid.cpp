@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "config/config_error.h"
+#include "core/log.h"
 #include "core/pixels.h"
 #include "data/media_decode.h"
 #include "data/png_write.h"
@@ -44,6 +45,15 @@ struct References {
 
 References load_references(const GenerateOptions& o, int64_t size) {
   References r;
+  if (!o.reference.empty() && !o.data.empty()) {  // the file is the reference, the dataset names the labels
+    ShardDataset ds(o.data, 1);
+    r.vocabulary = ds.content_labels();
+    GenerateOptions file_only = o;
+    file_only.data.clear();
+    References from_file = load_references(file_only, size);
+    from_file.vocabulary = r.vocabulary;
+    return from_file;
+  }
   if (!o.reference.empty()) {
     std::vector<uint8_t> rgb;
     std::string error;
@@ -61,8 +71,14 @@ References load_references(const GenerateOptions& o, int64_t size) {
                                                         : std::string()) +
                       "; the checkpoint's encoder reads " + std::to_string(size) + "-pixel images");
   r.vocabulary = ds.content_labels();
-  if (ds.eval_identities().empty()) throw ConfigError("--data: " + o.data + " has no held-out identities");
-  for (int64_t id : ds.eval_identities()) {
+  std::vector<int64_t> ids = ds.eval_identities();
+  if (ids.empty()) {  // a dataset of the training identities only: their sample 0, said so
+    ids = ds.train_identities();
+    log::warn("--data: " + o.data +
+              " holds out no identities: the references are sample 0 of identities it "
+              "trains on");
+  }
+  for (int64_t id : ids) {
     if (static_cast<int64_t>(r.images.size()) >= o.max_references) break;
     at::Tensor x = at::empty({3, size, size});
     ds.read(id, 0, 0, x.data_ptr<float>());
@@ -154,8 +170,10 @@ void check_output_file(const std::string& out) {
 }  // namespace
 
 GenerateReport generate_grid(const GenerateOptions& o) {
-  if (o.reference.empty() == o.data.empty())
-    throw ConfigError("generate: give either --reference FILE or --data DATASET");
+  if (o.reference.empty() && o.data.empty())
+    throw ConfigError(
+        "generate: give --reference FILE, --data DATASET, or both (the file as the reference, the "
+        "dataset's content labels by name)");
   check_output_file(o.out);
   TrainedGenerator g = load_trained_generator(o.checkpoint);
   if (o.sampler.steps > g.diffusion->spec().timesteps)

@@ -29,15 +29,13 @@ std::shared_ptr<Encoder> load_judge(const std::string& path, const DiffusionSpec
   return judge.encoder;
 }
 
-std::string pct(double v) { return v < 0 ? std::string("-") : log::strf("%.1f%%", 100 * v); }
-
 }  // namespace
 
 FidelityEvaluation::FidelityEvaluation(Diffusion& diffusion, const DenoiseOptions& o, const EvaluationContext& c)
     : diffusion_(diffusion), batch_size_(c.batch_size) {
   judge_ = load_judge(o.judge, diffusion.spec(), c.device);
-  set_ = build_fidelity_set(c.dataset, c.heldout, o.fidelity_identities, o.fidelity_content, o.content_bank_identities,
-                            c.device);
+  set_ = build_fidelity_set(c.dataset, c.heldout, c.dataset.eval_identities(), o.fidelity_identities,
+                            o.fidelity_content, o.content_bank_identities, c.device);
   sampler_.steps = o.fidelity_steps;
   sampler_.guidance = o.fidelity_guidance;
   sampler_.id_scale = o.id_scale;
@@ -50,13 +48,7 @@ EvaluationResult FidelityEvaluation::run(Encoder& encoder, int64_t step) {
   last_ = f;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   EvaluationResult r;
-  r.line = log::strf(
-      "eval step %lld: identity fidelity from ONE reference (%lld held-out identities, %lld samples; "
-      "chance %.1f%%) | judge top-1 generated %s, identity dropped %s, real %s | judge cosine %.3f, "
-      "%.3f, %.3f | content accuracy %s, %s, %s | in %.1fs",
-      (long long)step, (long long)f.identities, (long long)f.samples, 100 * f.chance, pct(f.generated.top1).c_str(),
-      pct(f.floor.top1).c_str(), pct(f.ceiling.top1).c_str(), f.generated.cosine, f.floor.cosine, f.ceiling.cosine,
-      pct(f.generated.content).c_str(), pct(f.floor.content).c_str(), pct(f.ceiling.content).c_str(), secs);
+  r.line = log::strf("eval step %lld: %s | in %.1fs", (long long)step, describe_fidelity(f, "held-out").c_str(), secs);
   r.values = {{"fidelity_top1", f.generated.top1},
               {"fidelity_top1_floor", f.floor.top1},
               {"fidelity_top1_real", f.ceiling.top1},
