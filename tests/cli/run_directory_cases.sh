@@ -68,5 +68,44 @@ done
 mkdir -p "$work/blocked/checkpoints/step-00000020.ckpt"
 check --exit 3 --within 30 --match "step-00000020.ckpt: not a regular file: a later checkpoint could not be written there" -- \
   "$imprint" train --config "$config" --run-dir "$work/blocked" --set train.steps=40 --set checkpoint.every=20
+# A disk that fills mid-run and a read-only mount: small tmpfs mounts in a private mount namespace (root).
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+  mkdir -p "$work/small" "$work/ro"
+  unshare -m bash -c '
+    mount -t tmpfs -o size=48k tmpfs "$2/small" || exit 90
+    timeout 120 "$1" train --config "$3" --run-dir "$2/small/run" --set train.steps=100000 --set train.log_every=1 \
+      --set checkpoint.every=1000000 >"$2/small.log" 2>&1
+    echo $? >"$2/small.rc"
+    cp "$2/small/run/metrics.jsonl" "$2/small-metrics.jsonl"
+    cp "$2"/small/run/tensorboard/events.out.tfevents.* "$2/small-events"
+    mount -t tmpfs -o ro,size=16k tmpfs "$2/ro" || exit 90
+    timeout 60 "$1" train --config "$3" --run-dir "$2/ro/run" >"$2/ro.log" 2>&1
+    echo $? >"$2/ro.rc"' _ "$imprint" "$work" "$config"
+  if [ $? -eq 90 ]; then
+    echo "SKIPPED (visibly): a tmpfs cannot be mounted here; the full-disk and read-only cases did not run"
+  else
+    tail -3 "$work/small.log"
+    [ "$(cat "$work/small.rc")" = 3 ] || { echo "FAIL: a full disk mid-run exited $(cat "$work/small.rc"), not 3"; failed; }
+    grep -Eq "(metrics.jsonl: cannot append to the metrics log|cannot append to the TensorBoard event file): No space left on device; .* was not written" \
+      "$work/small.log" || { echo "FAIL: the full disk is not named"; failed; }
+    /usr/bin/python3 - "$work/small-metrics.jsonl" "$work/small-events" <<'PY' || failed
+import json, struct, sys
+lines = open(sys.argv[1], "rb").read().split(b"\n")
+assert lines[-1] == b"", "metrics.jsonl ends in a torn line"
+steps = [json.loads(l)["step"] for l in lines[:-1] if b'"loss"' in l]
+data, at, records = open(sys.argv[2], "rb").read(), 0, 0
+while at < len(data):  # TFRecords: u64 length, u32 crc, bytes, u32 crc; the file must end at a boundary
+    (n,) = struct.unpack("<Q", data[at:at + 8])
+    assert at + 16 + n <= len(data), f"torn TensorBoard record at byte {at}"
+    at, records = at + 16 + n, records + 1
+print(f"full disk: metrics.jsonl holds {len(steps)} whole step records (last step {steps[-1]}), "
+      f"the event file {records} whole records")
+PY
+    [ "$(cat "$work/ro.rc")" = 3 ] && grep -q "ro/run: cannot create the run directory: Read-only file system" "$work/ro.log" ||
+      { cat "$work/ro.log"; echo "FAIL: a read-only run directory"; failed; }
+  fi
+else
+  echo "SKIPPED (visibly): not root, or no mount namespaces; the full-disk and read-only cases did not run"
+fi
 [ "$failures" -eq 0 ] || { echo "FAIL: $failures case(s)"; exit 1; }
 echo "PASS"
