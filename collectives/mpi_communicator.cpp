@@ -118,10 +118,14 @@ class MpiCommunicator final : public Communicator {
       // MPI_Init_thread waits until every rank of the job has arrived.
       WatchdogScope startup(
           watchdog_, options_.timeout_s,
-          [who, t = options_.timeout_s] {
+          [who, t = options_.timeout_s, world = o.expected_world_size] {
             return who + ": MPI start-up (MPI_Init_thread and communicator set-up) did not finish within " +
                    log::strf("%g", t) +
-                   " s (distributed.timeout_s): a rank of the job never started or cannot reach this one";
+                   " s (distributed.timeout_s): a rank of the job never started or cannot reach this one" +
+                   (world > 0 ? log::strf(" (every rank that did start prints this line: the rank(s) of 0..%d "
+                                          "missing from these lines never joined)",
+                                          world - 1)
+                              : std::string());
           },
           kExitLaunch);
       int initialised = 0, provided = 0;
