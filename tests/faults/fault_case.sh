@@ -9,6 +9,8 @@
 #   throw        rank 1 throws at step 20 (IMPRINT_FAULT=throw@1:20)
 #   exit         rank 1 exits at step 20 without a word (IMPRINT_FAULT=exit@1:20)
 #   hang         rank 1's training thread hangs outside any collective at step 20 (IMPRINT_FAULT=hang@1:20)
+#   slow_checkpoint  rank 0 is held up after writing the step-20 checkpoint (IMPRINT_FAULT=hang@0:21), as a
+#                checkpoint write longer than the timeout holds it: rank 1's message says what rank 0 was doing
 #   never_joins  rank 1 is stopped before it starts MPI
 #   no_launcher  one process with OMPI_COMM_WORLD_SIZE=2 but no mpirun
 set -u
@@ -54,6 +56,9 @@ case "$case_name" in
     regex='Process name: \[\[[0-9]+,[0-9]+\],1\]' ;;  # mpirun's words for rank 1
   hang) env=(-x IMPRINT_FAULT=hang@1:20); expect_code=4
     regex='rank 0: .* \(collective #[0-9]+, step 20\) did not finish within 5 s .*missing: rank\(s\) 1 ' ;;
+  slow_checkpoint) env=(-x IMPRINT_FAULT=hang@0:21); expect_code=4
+    train+=(--set checkpoint.every=20)
+    regex='rank 1: .* \(collective #[0-9]+, step 21, after the step-20 checkpoint that rank 0 writes\) did not finish within 5 s .*missing: rank\(s\) 0' ;;
   never_joins) expect_code=5
     regex='MPI start-up .* did not finish within 5 s' ;;
   no_launcher) expect_code=5
