@@ -32,6 +32,8 @@ for target in rank1 mpirun; do
   [ "$elapsed" -le 30 ] || fail "took ${elapsed}s to stop"
   step=$(grep -o 'stopped after step [0-9]* on SIGUSR1' "$work/$target.out" | grep -o '[0-9]*' | head -1)
   [ -n "$step" ] || fail "no 'stopped after step N on SIGUSR1' line"
+  grep -q "stop signal received: checkpointing at the next step all ranks agree on, then exiting 75. Send it again" \
+    "$work/$target.out" || fail "the signal's line does not say what happens"
   [ "$step" -lt 400 ] || fail "the run had finished before the signal"
   [ -f "$(printf '%s/checkpoints/step-%08d.ckpt' "$run" "$step")" ] || fail "no checkpoint at the agreed step $step"
   grep -Eq "\"event\":\"stopped\",.*\"signal\":\"SIGUSR1\",\"step\":$step[,}]" "$run/metrics.jsonl" || fail "no stop record"
