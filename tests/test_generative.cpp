@@ -308,8 +308,12 @@ TEST(Denoise, GenerateDrawsAGridAndNamesBadInput) {
   o.checkpoint = pre + "/checkpoints/step-00000008.ckpt";
   EXPECT_THROW(generate_grid(o), CheckpointError);  // pretraining: no identity branch
   o.checkpoint = dir + "/checkpoints/step-00000008.ckpt";
-  o.reference = o.out;
-  EXPECT_THROW(generate_grid(o), ConfigError);  // --reference and --data together
+  o.reference = o.out;  // --reference and --data together: the file is the reference, the data names labels
+  o.content = "spot1";
+  o.out = o.out + ".second.png";
+  EXPECT_EQ(generate_grid(o).references, 1);
+  o.out = o.out + ".jpg";
+  EXPECT_THROW(generate_grid(o), ConfigError);  // a PNG under another name
 }
 
 TEST(Sampler, RowsSharingANoiseStreamDifferOnlyByTheirCondition) {

@@ -28,7 +28,8 @@ check --exit 2 --within 20 --match "--gallery-per-identity: expected .*\(as eval
   "$imprint" eval --checkpoint "$ckpt" --data "$work/data" --gallery-per-identity 0
 check --exit 2 --within 20 --match "--clip-seconds: expected .*\(as data.clip_seconds\), got '-1'" -- \
   "$imprint" eval --checkpoint "$ckpt" --data "$work/data" --clip-seconds -1
-check --exit 0 --within 60 --match "evaluation settings: --gallery-per-identity 3 \(the run's eval.gallery_per_identity\), --batch-size 256 \(the run's eval.batch_size\)" -- \
+check --exit 0 --within 60 --match "evaluation settings: --gallery-per-identity 3 \(the run's eval.gallery_per_identity\), --batch-size 256 \(the run's eval.batch_size\)" \
+  --match "eval: reading 2 identities x 4 samples" -- \
   "$imprint" eval --checkpoint "$ckpt" --data "$work/data"
 for bad in "--steps 0" "--steps -1" "--guidance nan" "--guidance inf" "--guidance 1e30" "--guidance -5" \
   "--id-scale nan" "--max-references 0"; do
@@ -53,6 +54,12 @@ for wrong in optimizer.learning_rate train.lr; do
   check --exit 2 --within 20 --match "$wrong: unknown key \(did you mean 'optimizer.lr'\?\)" -- \
     "$imprint" train --config "$config" --dry-run --set "$wrong=0.001"
 done
+# Output folders: a trailing slash is not doubled into the names; a file in the way is named.
+check --exit 0 --within 60 --match "$work/exported/model.safetensors, " --no-match "//" -- \
+  "$imprint" export --checkpoint "$ckpt" --out "$work/exported/"
+touch "$work/a-file"
+check --exit 2 --within 20 --match "--out: $work/a-file exists and is not a folder" -- \
+  "$imprint" embed --checkpoint "$ckpt" --input "$(dirname "$0")/../fixtures/pattern16.png" --out "$work/a-file"
 # The resolved config writes numbers as configs do (300, not 3e+02).
 check --exit 0 --within 20 --match "timeout_s: 5$" --no-match "e\+0" -- "$imprint" train --config "$config" --dry-run
 

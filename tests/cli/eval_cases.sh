@@ -95,6 +95,9 @@ check --exit 0 --match "top-1 [0-9.]+% \([0-9]+ of 6 identities" \
   --match "with AS-norm \(6 training identities, top 4\): EER" -- \
   "$imprint" eval --checkpoint "$ckpt" --data "$work/testset-packed" --asnorm-cohort 6 --asnorm-top-k 4 \
   --asnorm-cohort-data "$work/other"
+check --exit 0 --match "with AS-norm \(6 training identities: all the dataset has, of 1000 asked for, top 4\)" -- \
+  "$imprint" eval --checkpoint "$ckpt" --data "$work/testset-packed" --asnorm-cohort 1000 --asnorm-top-k 4 \
+  --asnorm-cohort-data "$work/other"
 check --exit 6 --match "testset-packed has no training identities to form a cohort \(give a dataset that has.*--asnorm-cohort-data" -- \
   "$imprint" eval --checkpoint "$ckpt" --data "$work/testset-packed" --asnorm-cohort 6
 check --exit 6 --match "testset-packed: holds 0 identities to train on \(every identity is held out" -- \

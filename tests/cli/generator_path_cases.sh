@@ -28,6 +28,9 @@ check --exit 0 --within 60 -- "$imprint" synth --modality image --identities 12 
 check --exit 0 --within 180 --match "identity fidelity from ONE reference \(3 held-out identities, 12 samples; chance 33.3%\) \| judge top-1 generated [0-9.]+%, identity dropped [0-9.]+%, real [0-9.]+% .*\(identities drawn with seed 5\)" -- \
   "$imprint" eval --checkpoint "$work/runs/adapter/checkpoints/step-00000004.ckpt" --data "$work/other" \
   --judge "$work/runs/judge/checkpoints/step-00000004.ckpt" --fidelity-identities 3 --seed 5 --gallery-per-identity 3
+check --exit 2 --within 60 --match "--steps 5000: this generator has 50 timesteps; give at most that many" -- \
+  "$imprint" generate --checkpoint "$work/runs/adapter/checkpoints/step-00000004.ckpt" \
+  --reference "$here/../fixtures/pattern16.png" --steps 5000 --out "$work/g.png"
 # Content by label with a reference file: the dataset names the labels.
 check --exit 0 --within 120 --match "wrote $work/labels.png: 1 reference\(s\) x 2 content label\(s\) \(spot0, spot2\)" -- \
   "$imprint" generate --checkpoint "$work/runs/adapter/checkpoints/step-00000004.ckpt" \

@@ -11,6 +11,7 @@
 #include "data/media_decode.h"
 #include "trainer/checkpoint/safetensors_writer.h"
 #include "trainer/inference/encoder_export.h"
+#include "trainer/inference/output_folder.h"
 
 namespace imprint {
 namespace fs = std::filesystem;
@@ -73,7 +74,7 @@ EmbedReport embed_files(const EmbedOptions& o) {
   const TrainedEncoder trained = load_trained_encoder(o.checkpoint);
   const EncoderSpec& spec = trained.spec;
   const auto files = input_files(o.input, spec.modality);
-  fs::create_directories(o.out);
+  make_output_folder(o.out);
 
   torch::NoGradGuard no_grad;
   EmbedReport report;

@@ -13,6 +13,7 @@
 #include "trainer/checkpoint/checkpoint_store.h"
 #include "trainer/checkpoint/safetensors_writer.h"
 #include "trainer/checkpoint/weight_average.h"
+#include "trainer/inference/output_folder.h"
 
 namespace imprint {
 namespace {
@@ -82,7 +83,7 @@ at::Tensor audio_input(const int16_t* pcm, int64_t samples) {
 }
 
 ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& out_dir) {
-  std::filesystem::create_directories(out_dir);
+  make_output_folder(out_dir);
   ExportedFiles files{out_dir + "/model.safetensors", out_dir + "/encoder.torchscript.pt", out_dir + "/export.json"};
   const EncoderSpec& spec = trained.spec;
   const bool image = spec.modality == Modality::Image;
