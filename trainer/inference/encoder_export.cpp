@@ -71,6 +71,62 @@ def forward(self, x):
 )";
 }
 
+// The exported module's forward for audio: `forward(x, sample_rate)` resamples [B, T] audio at any rate to the
+// training rate first (a Hann-windowed sinc, the kernel torchaudio.functional.resample uses: 6 zero crossings,
+// rolloff 0.99), then calls `encode`. `imprint embed` resamples with libsoxr instead, so the two agree closely,
+// not bit for bit (tests/interop/check_export.py measures it).
+std::string audio_forward_source(int64_t rate) {
+  return R"(
+def resample(self, x, orig: int, new: int):
+    a = orig
+    b = new
+    while b != 0:
+        t = a % b
+        a = b
+        b = t
+    orig = orig // a
+    new = new // a
+    base = float(min(orig, new)) * 0.99
+    w = 6.0 * float(orig) / base
+    width = int(w)
+    if float(width) < w:
+        width += 1
+    idx = torch.arange(-width, width + orig).double().view(1, 1, -1) / float(orig)
+    t = torch.arange(0, -new, -1).double().view(-1, 1, 1) / float(new) + idx
+    t = (t * base).clamp(-6.0, 6.0)
+    window = torch.cos(t * 3.141592653589793 / 12.0) ** 2
+    t = t * 3.141592653589793
+    kernels = torch.where(t == 0.0, torch.ones_like(t), torch.sin(t) / t) * window * (base / float(orig))
+    length = x.size(1)
+    y = torch.constant_pad_nd(x.double().unsqueeze(1), [width, width + orig], 0.0)
+    y = torch.conv1d(y, kernels, None, [orig]).transpose(1, 2).reshape(x.size(0), -1)
+    return y[:, :(new * length + orig - 1) // orig].float()
+
+def forward(self, x, sample_rate: int = )" +
+         std::to_string(rate) + R"():
+    if x.dim() == 1:
+        x = x.unsqueeze(0)
+    if sample_rate != )" +
+         std::to_string(rate) + R"(:
+        x = self.resample(x, sample_rate, )" +
+         std::to_string(rate) + R"()
+    return self.encode(x)
+)";
+}
+
+// Module::define with TorchScript's compile error in one line (it starts with a newline and spans many).
+void define_or_explain(torch::jit::Module& module, const std::string& source, const char* what) {
+  try {
+    module.define(source);
+  } catch (const std::exception& e) {
+    std::string text = e.what();
+    text.erase(0, text.find_first_not_of(" \n"));
+    for (auto& c : text)
+      if (c == '\n') c = ' ';
+    throw std::runtime_error(std::string("export: the ") + what + " does not compile as TorchScript: " + text);
+  }
+}
+
 }  // namespace
 
 at::Tensor image_input(const uint8_t* hwc, int64_t size) {
@@ -101,8 +157,10 @@ ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& o
                         "centre-cropped to a square and resized to " +
                             std::to_string(spec.image_size) + " x " + std::to_string(spec.image_size) +
                             " inside the module as `imprint embed` does"
-                      : "audio [B, T] float32 mono in [-1, 1] at " + std::to_string(spec.sample_rate) +
-                            " Hz (resample to that rate first: the module does not), any T"},
+                      : "audio [B, T] (or [T]) float32 mono in [-1, 1], any T; forward(x, sample_rate) resamples "
+                        "audio at another rate to " +
+                            std::to_string(spec.sample_rate) +
+                            " Hz inside the module (Hann-windowed sinc; imprint embed uses libsoxr)"},
       {"output", "(tokens [B, K, D], pooled [B, D])"},
       {"pooled",
        "not normalised: L2-normalise and compare by cosine similarity, as imprint's evaluation does "
@@ -139,22 +197,15 @@ ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& o
   auto traced = torch::jit::tracer::trace(
       {example}, fn, [](const torch::autograd::Variable&) { return std::string(); },
       /*strict=*/false, /*force_outplace=*/false, &module);
-  // The traced encoder is `encode` (images at the training size, in [0, 1]); `forward` is it for audio, and the
-  // preprocessing of any image size followed by it for images.
+  // The traced encoder is `encode` (images at the training size in [0, 1]; audio at the training rate);
+  // `forward` is the preprocessing of any image size, or of audio at any rate, followed by it.
   auto* encode = module._ivalue()->compilation_unit()->create_function(
-      c10::QualifiedName(*module.type()->name(), image ? "encode" : "forward"), traced.first->graph);
+      c10::QualifiedName(*module.type()->name(), "encode"), traced.first->graph);
   module.type()->addMethod(encode);
-  if (image) {
-    try {
-      module.define(image_forward_source(spec.image_size));
-    } catch (const std::exception& e) {  // TorchScript's compile errors start with a newline: keep all of it
-      std::string what = e.what();
-      what.erase(0, what.find_first_not_of(" \n"));
-      for (auto& c : what)
-        if (c == '\n') c = ' ';
-      throw std::runtime_error("export: the image preprocessing does not compile as TorchScript: " + what);
-    }
-  }
+  if (image)
+    define_or_explain(module, image_forward_source(spec.image_size), "image preprocessing");
+  else
+    define_or_explain(module, audio_forward_source(spec.sample_rate), "audio resampling");
   module.save(files.torchscript);
 
   nlohmann::ordered_json j(meta);

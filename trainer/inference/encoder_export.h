@@ -5,8 +5,9 @@
 //   image: [B, 3, H, W] (or [3, H, W]) float32 RGB in [0, 1] (pixel / 255) or uint8, of ANY size: forward
 //          centre-crops and resizes it to the training size S exactly as `imprint pack`/`embed` decode files
 //          (TorchScript source), then calls `encode`, the encoder traced on [B, 3, S, S];
-//   audio: [B, T] float32 mono in [-1, 1] (int16 / 32768) at the training sample rate, any T > n_fft / 2
-//          (resampling stays outside: embed uses libsoxr);
+//   audio: [B, T] float32 mono in [-1, 1] (int16 / 32768), any T > n_fft / 2; forward(x, sample_rate)
+//          resamples audio at another rate to the training rate (windowed sinc; embed uses libsoxr), then
+//          calls `encode`, the encoder traced at the training rate;
 // and returns (tokens [B, K, D], pooled [B, D]), pooled not normalised (compare by cosine). The trace is
 // shape-agnostic in B (and T).
 #pragma once
