@@ -38,7 +38,8 @@ class GenerateCommand final : public Command {
     like_key(c->add_option("--id-scale", o.sampler.id_scale, "Weight of the identity branch")->capture_default_str(),
              "objective.denoise.id_scale");
     c->add_option("--seed", o.sampler.seed, "Seed of the starting noise")->capture_default_str();
-    c->add_option("--zoom", o.zoom, "Draw each pixel as N x N")->capture_default_str()->check(CLI::Range(1, 64));
+    integer_in(c->add_option("--zoom", o.zoom, "Draw each pixel as N x N")->capture_default_str(),
+               Range::closed(1, 64));
     return c;
   }
 

@@ -27,9 +27,11 @@ class SynthCommand final : public Command {
     c->add_option("--holdout-groups", r.holdout_choice.groups,
                   "A TSV of <synthetic-NNNNNN><TAB><group> lines: whole groups are held out (with "
                   "--holdout-group-count or --holdout-group-fraction), chosen by a hash of the group name");
-    c->add_option("--holdout-group-count", r.holdout_choice.group_count, "Groups to hold out");
-    c->add_option("--holdout-group-fraction", r.holdout_choice.group_fraction, "Fraction of the groups to hold out")
-        ->check(CLI::Range(0.0, 1.0));
+    integer_in(c->add_option("--holdout-group-count", r.holdout_choice.group_count, "Groups to hold out"),
+               Range::closed(0, 1e9));
+    real_in(c->add_option("--holdout-group-fraction", r.holdout_choice.group_fraction,
+                          "Fraction of the groups to hold out"),
+            Range::closed(0, 1));
     c->add_option("--samples-per-identity", r.per_identity, "Samples of each identity")->capture_default_str();
     c->add_option("--output", output_, "Dataset folder to create")->required();
     like_key(c->add_option("--image-size", r.image_size, "Image side in pixels")->capture_default_str(),

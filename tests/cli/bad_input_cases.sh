@@ -38,6 +38,8 @@ for bad in "--steps 0" "--steps -1" "--guidance nan" "--guidance inf" "--guidanc
 done
 check --exit 2 --within 20 --match "--out: $work/grid.jpg: generate writes a PNG file; name it \*.png" -- \
   "$imprint" generate --checkpoint "$ckpt" --data "$work/data" --out "$work/grid.jpg"
+check --exit 2 --within 20 --match "--holdout-group-fraction: expected a number in \[0, 1\], got 'nan'" -- \
+  "$imprint" synth --modality image --identities 10 --holdout-group-fraction nan --output "$work/never"
 for bad in "--image-size 100000" "--image-size 0" "--image-size 7" "--holdout-identities -1" "--threads 0"; do
   check --exit 2 --within 20 --match "${bad%% *}: expected .*got '${bad#* }'" -- \
     "$imprint" pack --modality image --input "$work" --output "$work/packed" $bad
