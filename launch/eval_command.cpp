@@ -61,18 +61,22 @@ void log_report(const CheckpointEvalOptions& o, const CheckpointEvalReport& r) {
 // The evaluation settings the run itself used, for the options not given: the same checkpoint scored with
 // 0.5 s clips and a gallery of 4 instead of its 2 s and 29 gives another (far worse) figure, unwarned.
 void take_run_settings(CheckpointEvalOptions& o, const CLI::App& command) {
-  const ConfigValues run = CheckpointReader(o.checkpoint).settings(job_schema());
+  const CheckpointReader reader(o.checkpoint);
+  const ConfigValues run = reader.settings(job_schema());
+  // Format-1 checkpoints store no settings: what they give is the schema's default, and is called that.
+  const std::string from = reader.format() >= 2 ? "the run's " : "the default ";
   std::string used;
   auto take = [&](const char* option, const char* key, auto& field) {
     const bool given = command.get_option(option)->count() > 0;
     if (!given) field = static_cast<std::remove_reference_t<decltype(field)>>(std::stod(run.text(key)));
     used += log::strf("%s%s %s (%s)", used.empty() ? "" : ", ", option, number_text(static_cast<double>(field)).c_str(),
-                      given ? "given" : (std::string("the run's ") + key).c_str());
+                      given ? "given" : (from + key).c_str());
   };
   take("--gallery-per-identity", "eval.gallery_per_identity", o.gallery_per_identity);
   take("--batch-size", "eval.batch_size", o.batch_size);
   if (run.text("data.modality") == "audio") take("--clip-seconds", "data.clip_seconds", o.clip_seconds);
-  log::info("evaluation settings: " + used);
+  log::info("evaluation settings: " + used +
+            (reader.format() >= 2 ? "" : "; this format-1 checkpoint stores no settings, so defaults stand in"));
 }
 
 // --judge: the generator's identity fidelity on the same dataset, with the run's own fidelity settings for

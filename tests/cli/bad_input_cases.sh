@@ -31,6 +31,10 @@ check --exit 2 --within 20 --match "--clip-seconds: expected .*\(as data.clip_se
 check --exit 0 --within 60 --match "evaluation settings: --gallery-per-identity 3 \(the run's eval.gallery_per_identity\), --batch-size 256 \(the run's eval.batch_size\)" \
   --match "eval: reading 2 identities x 4 samples" -- \
   "$imprint" eval --checkpoint "$ckpt" --data "$work/data"
+fixture="$(dirname "$0")/../fixtures/format1-image-step4.ckpt"  # stores no settings: defaults, said so
+check --exit 6 --within 60 --match "this format-1 checkpoint stores no settings, so defaults stand in" \
+  --match "--gallery-per-identity 4: identity synthetic-[0-9]+ of $work/data has 4 samples \(1 reference \+ the gallery\); pass --gallery-per-identity 3 or less" -- \
+  "$imprint" eval --checkpoint "$fixture" --data "$work/data"
 for bad in "--steps 0" "--steps -1" "--guidance nan" "--guidance inf" "--guidance 1e30" "--guidance -5" \
   "--id-scale nan" "--max-references 0"; do
   check --exit 2 --within 20 --match "^.*${bad%% *}: expected .*got '${bad#* }'" -- \

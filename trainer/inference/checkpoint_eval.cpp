@@ -86,6 +86,12 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
   if (ids.size() < 2)
     throw DatasetError(o.data + ": " + std::to_string(ids.size()) + " identities to evaluate; needs 2 or more" +
                        (o.all_identities ? "" : " (pass --all to use every identity, not only the held-out)"));
+  for (const int64_t id : ids)
+    if (ds.num_samples(id) <= o.gallery_per_identity)
+      throw DatasetError("--gallery-per-identity " + std::to_string(o.gallery_per_identity) + ": identity " +
+                         m.identities.at(static_cast<size_t>(id)) + " of " + o.data + " has " +
+                         std::to_string(ds.num_samples(id)) + " samples (1 reference + the gallery); pass " +
+                         "--gallery-per-identity " + std::to_string(ds.num_samples(id) - 1) + " or less");
   // A large set takes a while to read and embed: say what is being done before the first progress line.
   log::info(
       log::strf("eval: reading %zu identities x %lld samples (1 reference + gallery) from %s, then embedding "
