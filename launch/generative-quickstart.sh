@@ -3,10 +3,38 @@
 # pretrain a content-conditioned diffusion generator, train the encoder + identity adapter against it frozen,
 # then draw runs/generative-adapter/grid.png from ONE reference of each held-out identity. Run after
 # `bash launch/setup.sh` (or the README's main job) has installed the dependencies.
+#   bash launch/generative-quickstart.sh [--fresh]
+# Its run directories, runs/generative-pretrain and runs/generative-adapter, may hold a previous run's results:
+# it refuses (exit 2) to start while either exists, unless --fresh, which removes them first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+usage="usage: bash launch/generative-quickstart.sh [--fresh]"
+fresh=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --fresh) fresh=1 ;;
+    -h|--help) echo "$usage"; exit 0 ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+  shift
+done
+# Checked before the build, so a refusal costs nothing.
+existing=()
+for run in runs/generative-pretrain runs/generative-adapter; do
+  [ -e "$run" ] && existing+=("$run")
+done
+if [ ${#existing[@]} -gt 0 ]; then
+  if [ "$fresh" = 0 ]; then
+    what="${existing[0]} exists"
+    [ ${#existing[@]} = 2 ] && what="${existing[0]} and ${existing[1]} exist"
+    echo "generative-quickstart: $what (a previous run's results): move away what you want to keep, or rerun" \
+      "with --fresh to remove and retrain" >&2
+    exit 2
+  fi
+  echo "generative-quickstart: --fresh: removing ${existing[*]}"
+  rm -rf "${existing[@]}"
+fi
 bash launch/build.sh --target imprint
-rm -rf runs/generative-pretrain runs/generative-adapter
 ./build/imprint train --config configs/generative-pretrain.yaml --run-dir runs/generative-pretrain
 ./build/imprint train --config configs/generative-adapter.yaml --run-dir runs/generative-adapter
 ./build/imprint generate --checkpoint runs/generative-adapter/checkpoints/step-00000500.ckpt \

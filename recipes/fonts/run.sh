@@ -15,20 +15,33 @@
 #   bash recipes/fonts/run.sh --small     a few-minute run on the fonts launch/setup.sh installs (CI)
 #   bash recipes/fonts/run.sh --frozen    the frozen-generator path (combines with the others)
 # --runs DIR writes under DIR instead of runs/; IMPRINT=path/to/imprint uses that binary instead of building.
+# --set KEY=VALUE (repeatable) goes to every `imprint train` of every stage, after the recipe's own --set
+# options, so yours win (e.g. --set train.device=cuda; with --set train.steps=N every stage trains N steps and
+# its checkpoint is named by N). --print-commands prints the imprint commands the options give, one a line,
+# and exits: nothing is installed, built, rendered, removed or trained.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 recipe=recipes/fonts
-install=0 small=0 frozen=0 runs=runs
+usage="usage: bash $recipe/run.sh [--install] [--small] [--frozen] [--runs DIR] [--set KEY=VALUE ...]"
+usage+=" [--print-commands]"
+install=0 small=0 frozen=0 runs=runs print=0 user=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --install) install=1 ;;
     --small) small=1 ;;
     --frozen) frozen=1 ;;
     --runs) runs=${2:?--runs needs a folder}; shift ;;
-    *) echo "usage: bash $recipe/run.sh [--install] [--small] [--frozen] [--runs DIR]" >&2; exit 2 ;;
+    --set) [[ "${2:-}" == ?*=* ]] || { echo "--set needs KEY=VALUE; $usage" >&2; exit 2; }; user+=(--set "$2"); shift ;;
+    --print-commands) print=1 ;;
+    -h|--help) echo "$usage"; exit 0 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
 done
+# The step a stage's final checkpoint is named by: the user's train.steps when given (the last one wins).
+user_steps=
+for arg in "${user[@]}"; do [[ "$arg" =~ ^train\.steps=([0-9]+)$ ]] && user_steps=${BASH_REMATCH[1]}; done
+ckpt() { printf '%s/checkpoints/step-%08d.ckpt' "$1" "${user_steps:-$2}"; }
 
 packages=$recipe/font-packages.txt prefix=$runs/fonts data=$runs/data/fonts holdout=0.15
 judge=() pretrain=() adapter=() joint=()
@@ -48,53 +61,59 @@ if [ "$small" = 1 ]; then
          --set eval.fidelity_identities=4 --set eval.fidelity_steps=5)
   grid=(--max-references 2 --steps 10)
 fi
-if [ "$install" = 1 ]; then
+if [ "$install" = 1 ] && [ "$print" = 0 ]; then
   apt-get install -y --no-install-recommends python3-pil python3-fonttools fontconfig $(grep -v '^#' "$packages")
 fi
 
 imprint=${IMPRINT:-}
 if [ -z "$imprint" ]; then
-  bash launch/build.sh --target imprint
+  [ "$print" = 1 ] || bash launch/build.sh --target imprint
   imprint=./build/imprint
 fi
 start=$SECONDS
-stage() { echo "== $1 ($((SECONDS - start)) s since the start)"; }
+stage() { [ "$print" = 1 ] || echo "== $1 ($((SECONDS - start)) s since the start)"; }
+# Every imprint command goes through im, so --print-commands lists exactly what a run would execute; the
+# other steps (render, remove, mkdir) go through step, which --print-commands skips.
+im() {
+  if [ "$print" = 1 ]; then local line; line=$(printf '%q ' "$imprint" "$@"); echo "${line% }"; else "$imprint" "$@"; fi
+}
+step() { [ "$print" = 1 ] || "$@"; }
 
 stage "render the glyphs of $packages"
 stages=2 trained=("$prefix-joint")
 [ "$frozen" = 1 ] && stages=3 trained=("$prefix-pretrain" "$prefix-adapter")
-rm -rf "$prefix-glyphs" "$data" "$prefix-judge" "${trained[@]}"
-mkdir -p "$(dirname "$data")"
-/usr/bin/python3 $recipe/render_fonts.py --packages "$packages" --out "$prefix-glyphs" --holdout-fraction $holdout
-"$imprint" pack --modality image --input "$prefix-glyphs" --output "$data" --image-size 32 \
+step rm -rf "$prefix-glyphs" "$data" "$prefix-judge" "${trained[@]}"
+step mkdir -p "$(dirname "$data")"
+step /usr/bin/python3 $recipe/render_fonts.py --packages "$packages" --out "$prefix-glyphs" --holdout-fraction $holdout
+im pack --modality image --input "$prefix-glyphs" --output "$data" --image-size 32 \
   --holdout-list "$prefix-glyphs/holdout.txt" --content-from stem
 
 stage "1/$stages the identity judge"
-"$imprint" train --config $recipe/judge.yaml --run-dir "$prefix-judge" --set data.path="$data" \
-  --set train.steps=$judge_steps "${judge[@]}"
-judge_ckpt=$(printf '%s/checkpoints/step-%08d.ckpt' "$prefix-judge" $judge_steps)
+im train --config $recipe/judge.yaml --run-dir "$prefix-judge" --set data.path="$data" \
+  --set train.steps=$judge_steps "${judge[@]}" "${user[@]}"
+judge_ckpt=$(ckpt "$prefix-judge" $judge_steps)
 
 if [ "$frozen" = 0 ]; then
   stage "2/2 generator + encoder trained together, scored by the judge"
-  "$imprint" train --config $recipe/joint.yaml --run-dir "$prefix-joint" --set data.path="$data" \
-    --set train.steps=$joint_steps --set eval.judge="$judge_ckpt" "${joint[@]}"
+  im train --config $recipe/joint.yaml --run-dir "$prefix-joint" --set data.path="$data" \
+    --set train.steps=$joint_steps --set eval.judge="$judge_ckpt" "${joint[@]}" "${user[@]}"
   final=$prefix-joint
-  final_ckpt=$(printf '%s/checkpoints/step-%08d.ckpt' "$final" $joint_steps)
+  final_ckpt=$(ckpt "$final" $joint_steps)
 else
   stage "2/3 (frozen path) the generator, conditioned on the character only"
-  "$imprint" train --config $recipe/pretrain.yaml --run-dir "$prefix-pretrain" --set data.path="$data" \
-    --set train.steps=$pretrain_steps "${pretrain[@]}"
-  generator_ckpt=$(printf '%s/checkpoints/step-%08d.ckpt' "$prefix-pretrain" $pretrain_steps)
+  im train --config $recipe/pretrain.yaml --run-dir "$prefix-pretrain" --set data.path="$data" \
+    --set train.steps=$pretrain_steps "${pretrain[@]}" "${user[@]}"
+  generator_ckpt=$(ckpt "$prefix-pretrain" $pretrain_steps)
 
   stage "3/3 (frozen path) encoder + identity adapter against the frozen generator, scored by the judge"
-  "$imprint" train --config $recipe/adapter.yaml --run-dir "$prefix-adapter" --set data.path="$data" \
-    --set train.steps=$adapter_steps \
-    --set objective.denoise.generator_from="$generator_ckpt" --set eval.judge="$judge_ckpt" "${adapter[@]}"
+  im train --config $recipe/adapter.yaml --run-dir "$prefix-adapter" --set data.path="$data" \
+    --set train.steps=$adapter_steps --set objective.denoise.generator_from="$generator_ckpt" \
+    --set eval.judge="$judge_ckpt" "${adapter[@]}" "${user[@]}"
   final=$prefix-adapter
-  final_ckpt=$(printf '%s/checkpoints/step-%08d.ckpt' "$final" $adapter_steps)
+  final_ckpt=$(ckpt "$final" $adapter_steps)
 fi
 
 stage "the grid: ONE reference glyph of each unseen family -> A-Z in its style"
-"$imprint" generate --checkpoint "$final_ckpt" --data "$data" "${grid[@]}" --guidance 3 --content all \
+im generate --checkpoint "$final_ckpt" --data "$data" "${grid[@]}" --guidance 3 --content all \
   --out "$final/grid.png"
 stage "done: $final/grid.png; identity fidelity in $final/metrics.jsonl"

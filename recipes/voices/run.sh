@@ -10,16 +10,23 @@
 #   bash recipes/voices/run.sh             the same with the packages already installed
 #   bash recipes/voices/run.sh --small     a few-minute run on 12 espeak-ng/flite voices (launch/setup.sh installs them; CI)
 # --runs DIR writes under DIR instead of runs/; IMPRINT=path/to/imprint uses that binary instead of building.
+# --set KEY=VALUE (repeatable) goes to `imprint train` after the recipe's own --set options, so yours win
+# (e.g. --set train.device=cuda, --set augment.noise_prob=0.5). --print-commands prints the imprint commands
+# the options give, one a line, and exits: nothing is installed, built, rendered, removed or trained.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 recipe=recipes/voices
-install=0 small=0 runs=runs
+usage="usage: bash $recipe/run.sh [--install] [--small] [--runs DIR] [--set KEY=VALUE ...] [--print-commands]"
+install=0 small=0 runs=runs print=0 user=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --install) install=1 ;;
     --small) small=1 ;;
     --runs) runs=${2:?--runs needs a folder}; shift ;;
-    *) echo "usage: bash $recipe/run.sh [--install] [--small] [--runs DIR]" >&2; exit 2 ;;
+    --set) [[ "${2:-}" == ?*=* ]] || { echo "--set needs KEY=VALUE; $usage" >&2; exit 2; }; user+=(--set "$2"); shift ;;
+    --print-commands) print=1 ;;
+    -h|--help) echo "$usage"; exit 0 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
 done
@@ -31,26 +38,32 @@ if [ "$small" = 1 ]; then
          --set data.samples_per_identity=8 --set eval.gallery_per_identity=7 --set model.width=4
          --set schedule.warmup_steps=5 --set objective.aam.margin_warmup_steps=10)
 fi
-if [ "$install" = 1 ]; then
+if [ "$install" = 1 ] && [ "$print" = 0 ]; then
   apt-get install -y --no-install-recommends $(grep -v '^#' $recipe/packages.txt)
 fi
 
 imprint=${IMPRINT:-}
 if [ -z "$imprint" ]; then
-  bash launch/build.sh --target imprint
+  [ "$print" = 1 ] || bash launch/build.sh --target imprint
   imprint=./build/imprint
 fi
 start=$SECONDS
-stage() { echo "== $1 ($((SECONDS - start)) s since the start)"; }
+stage() { [ "$print" = 1 ] || echo "== $1 ($((SECONDS - start)) s since the start)"; }
+# Every imprint command goes through im, so --print-commands lists exactly what a run would execute; the
+# other steps (render, remove, mkdir) go through step, which --print-commands skips.
+im() {
+  if [ "$print" = 1 ]; then local line; line=$(printf '%q ' "$imprint" "$@"); echo "${line% }"; else "$imprint" "$@"; fi
+}
+step() { [ "$print" = 1 ] || "$@"; }
 
 stage "render the voices of $voices"
-rm -rf "$prefix-speech" "$data" "$prefix"
-mkdir -p "$(dirname "$data")"
-/usr/bin/python3 $recipe/render_voices.py --voices "$voices" --sentences $recipe/sentences.txt \
+step rm -rf "$prefix-speech" "$data" "$prefix"
+step mkdir -p "$(dirname "$data")"
+step /usr/bin/python3 $recipe/render_voices.py --voices "$voices" --sentences $recipe/sentences.txt \
   --out "$prefix-speech" --utterances $utterances --holdout-fraction $holdout
-"$imprint" pack --modality audio --input "$prefix-speech" --output "$data" --sample-rate 8000 \
+im pack --modality audio --input "$prefix-speech" --output "$data" --sample-rate 8000 \
   --holdout-list "$prefix-speech/holdout.txt"
 
 stage "train the speaker encoder (held-out voices: top-1 from ONE reference, EER, minDCF)"
-"$imprint" train --config $recipe/voices.yaml --run-dir "$prefix" --set data.path="$data" "${train[@]}"
+im train --config $recipe/voices.yaml --run-dir "$prefix" --set data.path="$data" "${train[@]}" "${user[@]}"
 stage "done: $prefix/metrics.jsonl; the best checkpoint by EER: $prefix/best.ckpt ($prefix/best.json)"
