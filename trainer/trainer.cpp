@@ -135,6 +135,8 @@ void finish(const JobConfig& job, const TrainOptions& o, int64_t step, ModelPart
                         signal_name(summary.stop_signal)));
     if (metrics) metrics->write({{"event", "stopped"}, {"step", step}, {"signal", signal_name(summary.stop_signal)}});
   } else if (summary.stopped_early) {
+    // An evaluation due at the stop step runs now: the resumed run starts after it and would never make it.
+    if (evaluator.due(step)) best.offer(step, evaluator.run(step, metrics), checkpointer, lead);
     log::info(log::strf("stopped after step %lld (train.stop_at); continue with --resume", (long long)step));
   } else {
     summary.eval = evaluator.run(step, metrics);

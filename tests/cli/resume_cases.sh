@@ -27,4 +27,10 @@ check --exit 0 --match 'checkpoint passed over: .*step-00000099\.ckpt: not a reg
   "$imprint" train --config "$config" --run-dir "$work/dir-ckpt" --resume --set train.steps=2
 check --exit 2 --match 'resume without --config: .*config.yaml does not exist' -- \
   "$imprint" train --run-dir "$work/nothing-here" --resume
+# An evaluation due at train.stop_at runs before the stop: the resumed run starts after it.
+check --exit 0 -- "$imprint" train --config "$config" --run-dir "$work/stop-eval" --set train.steps=40 \
+  --set train.eval_every=20 --set train.stop_at=20
+check --exit 0 -- "$imprint" train --run-dir "$work/stop-eval" --resume
+evals=$(grep -o '"eval_top1":[^}]*"step":[0-9]*' "$work/stop-eval/metrics.jsonl" | grep -o '"step":[0-9]*' | tr '\n' ' ')
+[ "$evals" = '"step":20 "step":40 ' ] || { echo "FAIL: evaluations at steps: $evals (expected 20 and 40)"; exit 1; }
 echo "PASS"
