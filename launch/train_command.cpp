@@ -103,10 +103,11 @@ class TrainCommand final : public Command {
     if (s.already_finished) return kExitOk;
     if (s.stop_signal) return kExitStopped;
     if (s.stopped_early) return kExitOk;
-    log::info(
-        log::strf("done: %lld steps, loss %.4f -> %.4f (first and last logged); held-out top-1 %.1f%% vs chance "
-                  "%.1f%%",
-                  (long long)s.steps_done, s.first_loss, s.last_loss, 100 * s.eval.top1, 100 * s.eval.chance));
+    const std::string retrieval =
+        s.eval.measured ? log::strf("held-out top-1 %.1f%% vs chance %.1f%%", 100 * s.eval.top1, 100 * s.eval.chance)
+                        : std::string("no encoder trained, so no held-out retrieval");
+    log::info(log::strf("done: %lld steps, loss %.4f -> %.4f (first and last logged); %s", (long long)s.steps_done,
+                        s.first_loss, s.last_loss, retrieval.c_str()));
     return kExitOk;
   }
 

@@ -141,7 +141,7 @@ void finish(const JobConfig& job, const TrainOptions& o, int64_t step, ModelPart
   } else {
     summary.eval = evaluator.run(step, metrics);
     best.offer(step, summary.eval, checkpointer, lead);
-    if (lead) evaluator.write_embeddings(o.run_dir, summary.eval);
+    if (lead && summary.eval.measured) evaluator.write_embeddings(o.run_dir, summary.eval);
   }
   summary.evaluation = evaluator.objective_values();
   for (const auto& kv : parts.named) summary.parameters.push_back(kv.second.detach().cpu().clone());
