@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "core/temp_path.h"
 #include "data/h5_handle.h"
 
 namespace imprint {
@@ -111,7 +112,7 @@ void DatasetWriter::flush() {
   if (identity_.empty()) return;
   char name[32];
   std::snprintf(name, sizeof(name), "shard-%05zu.h5", manifest_.shards.size());
-  const std::string path = dir_ + "/" + name, tmp = path + ".tmp";
+  const std::string path = dir_ + "/" + name, tmp = temp_path_for(path);
   {
     std::lock_guard<std::mutex> lock(hdf5_mutex());
     H5Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose, tmp + ": cannot create property list");

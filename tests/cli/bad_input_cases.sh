@@ -119,6 +119,13 @@ assert np.abs(got - want).max() <= 1
 PY
 check --exit nonzero --within 20 --match "declares 100000 x 100000 pixels" -- \
   "$imprint" embed --checkpoint "$ckpt" --input "$work/media/bomb/0.png" --out "$work/embedded"
+# Temp files are unique to the writing process (FILE.tmp.HOST.PID), never a fixed FILE.tmp that two writers
+# would share: an entry already under the fixed name (here a folder) once stopped the write.
+mkdir -p "$work/tmp-names/shard-00000.h5.tmp" "$work/tmp-names/manifest.json.tmp"
+check --exit 0 --within 60 --match "wrote 10 identities" -- "$imprint" synth --modality image --identities 10 \
+  --samples-per-identity 4 --image-size 16 --output "$work/tmp-names"
+[ "$(ls "$work/tmp-names" | tr '\n' ' ')" = "manifest.json manifest.json.tmp shard-00000.h5 shard-00000.h5.tmp " ] ||
+  { ls -la "$work/tmp-names"; echo "FAIL: synth left temp files"; failed; }
 # Audio and folders: a float WAV holding NaN is skipped with its reason, one at 50x full scale is packed with a
 # warning saying how much was clipped, folders that differ only in letter case are named, and a symlink loop
 # inside an identity folder skips that entry instead of failing the whole pack.
