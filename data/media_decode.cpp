@@ -56,6 +56,22 @@ bool within_pixel_limit(uint64_t w, uint64_t h, std::string& error) {
   return false;
 }
 
+// Whether a PNG of `file_bytes` can hold the pixels its header declares: they are stored deflated, and deflate
+// compresses at most 1032:1 (a 258-byte match coded in 2 bits), so a file this small cannot carry them. Checked
+// before the pixel buffer exists: a 68-byte file declaring 7000 x 7000 (within the pixel limit) would otherwise
+// cost 196 MB before libpng finds the data missing. Lenient by construction: the whole file counts as data, and
+// row filter bytes do not count at all, so no intact PNG is refused.
+bool within_deflate_bound(uint64_t w, uint64_t h, int channels, int bit_depth, uint64_t file_bytes,
+                          std::string& error) {
+  constexpr uint64_t kDeflateMaxRatio = 1032;
+  const uint64_t pixel_bytes = w * h * static_cast<uint64_t>(channels * bit_depth) / 8;
+  if (pixel_bytes <= kDeflateMaxRatio * file_bytes) return true;
+  error = "its header declares " + std::to_string(w) + " x " + std::to_string(h) + " pixels (" +
+          std::to_string(pixel_bytes) + " bytes of pixel data), more than its " + std::to_string(file_bytes) +
+          " bytes can hold (deflate compresses at most 1032:1): a truncated or crafted file";
+  return false;
+}
+
 // With libpng's own reader, not its simplified API: that one takes 16-bit samples as linear light and
 // re-encodes them to sRGB (up to 72/255 brighter than other readers show them). Here every depth is scaled
 // to 8 bits as stored, as PIL and ImageMagick read it; alpha is composited on white.
@@ -78,7 +94,11 @@ bool read_png(const std::string& path, std::vector<uint8_t>& rgb, int& w, int& h
   png_init_io(png, file.get());
   png_read_info(png, info);
   const uint32_t width = png_get_image_width(png, info), height = png_get_image_height(png, info);
-  if (!within_pixel_limit(width, height, error)) {
+  std::error_code size_ec;
+  const uint64_t file_bytes = std::filesystem::file_size(path, size_ec);
+  if (!within_pixel_limit(width, height, error) ||
+      (!size_ec && !within_deflate_bound(width, height, png_get_channels(png, info), png_get_bit_depth(png, info),
+                                         file_bytes, error))) {
     png_destroy_read_struct(&png, &info, nullptr);
     return false;
   }

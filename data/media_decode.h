@@ -16,7 +16,9 @@ bool is_media_file(const std::string& path, Modality modality);
 
 // The largest image decoded: a header that declares more is refused BEFORE any pixel buffer is allocated (a
 // 69-byte PNG may claim 100000 x 100000), so one bad file cannot exhaust a node's memory. 50 megapixels
-// (a 150 MB RGB buffer) is above any camera photo a reference would come from.
+// (a 150 MB RGB buffer) is above any camera photo a reference would come from. A PNG must also be large
+// enough to hold what it declares (deflate compresses at most 1032:1): a 68-byte file declaring 7000 x 7000,
+// within the limit, is refused before its 196 MB buffer exists.
 constexpr uint32_t kMaxDecodedSide = 32768;
 constexpr uint64_t kMaxDecodedPixels = 50'000'000;
 

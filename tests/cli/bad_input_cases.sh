@@ -69,43 +69,52 @@ check --exit 2 --within 20 --match "--out: $work/a-file exists and is not a fold
 # The resolved config writes numbers as configs do (300, not 3e+02).
 check --exit 0 --within 20 --match "timeout_s: 5$" --no-match "e\+0" -- "$imprint" train --config "$config" --dry-run
 
-# Media: a header claiming 100000 x 100000 is refused before any buffer exists (peak memory measured), and a
-# 16-bit PNG reads as other readers show it.
-mkdir -p "$work/media/bomb" "$work/media/deep" "$work/media/plain"
+# Media: a header claiming 100000 x 100000 is refused before any buffer exists (peak memory measured), as is
+# a 68-byte one claiming 7000 x 7000 (within the pixel limit, but more than 68 bytes of deflate can hold: it
+# once cost 173 MB in embed and 362 MB for two in pack), and a 16-bit PNG reads as other readers show it.
+mkdir -p "$work/media/bomb" "$work/media/bomb7k" "$work/media/deep" "$work/media/plain"
 "$py" - "$work/media" <<'PY' || { echo "FAIL: writing the test images"; exit 1; }
 import struct, sys, zlib
 import numpy as np
 from PIL import Image
 def chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)) + \
-    chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
-for i in range(3):
-    open(f"{sys.argv[1]}/bomb/{i}.png", "wb").write(bomb)
-print(len(bomb), "byte PNG claiming 100000 x 100000")
+def claiming(side):
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)) + \
+        chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+for folder, side in (("bomb", 100000), ("bomb7k", 7000)):
+    for i in range(3):
+        open(f"{sys.argv[1]}/{folder}/{i}.png", "wb").write(claiming(side))
+    print(len(claiming(side)), f"byte PNG claiming {side} x {side}")
 ramp = (np.arange(16 * 16, dtype=np.uint32).reshape(16, 16) * 257).astype(np.uint16)  # 0..65535 in steps of 257
 for i in range(3):
     Image.fromarray(ramp, mode="I;16").save(f"{sys.argv[1]}/deep/{i}.png")
     Image.fromarray((np.arange(256).reshape(16, 16) ^ i).astype(np.uint8), mode="L").save(f"{sys.argv[1]}/plain/{i}.png")
 PY
-# Peak memory of pack over the same folders with and without the bombs (the process alone holds ~160 MB of
-# libtorch): the difference is what decoding the bombs cost.
-peak() {  # peak resident MB of one pack run of $1 into $2
-  "$py" - "$imprint" "$1" "$2" <<'PY'
+# Peak memory of the same command with and without the bombs (the process alone holds ~160 MB of libtorch):
+# the difference is what decoding the bombs cost.
+peak() {  # peak resident MB of one run of the command given
+  "$py" - "$@" <<'PY'
 import resource, subprocess, sys
-imprint, src, dst = sys.argv[1:]
-r = subprocess.run([imprint, "pack", "--modality", "image", "--input", src, "--output", dst, "--image-size", "16"],
-                   capture_output=True, text=True, timeout=60)
-sys.stderr.write((r.stdout + r.stderr)[-1500:])
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=120)
+sys.stderr.write((r.stdout + r.stderr)[-3000:])
 print(int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))
 PY
 }
+pack16() { echo "$imprint" pack --modality image --image-size 16 --threads 2 --input "$1" --output "$2"; }
 mkdir -p "$work/no-bombs"; cp -r "$work/media/deep" "$work/media/plain" "$work/no-bombs/"
-without=$(peak "$work/no-bombs" "$work/packed-no-bombs" 2>/dev/null)
-with=$(peak "$work/media" "$work/packed" 2>"$work/pack.log")
+without=$(peak $(pack16 "$work/no-bombs" "$work/packed-no-bombs") 2>/dev/null)
+with=$(peak $(pack16 "$work/media" "$work/packed") 2>"$work/pack.log")
 cat "$work/pack.log"; echo "pack peak memory: $with MB with the bombs, $without MB without"
 grep -q "declares 100000 x 100000 pixels" "$work/pack.log" || { echo "FAIL: the oversized header is not named"; failed; }
+grep -q "bomb7k/0.png: skipped: its header declares 7000 x 7000 pixels (147000000 bytes of pixel data), more than its 68 bytes can hold" \
+  "$work/pack.log" || { echo "FAIL: the 7000 x 7000 header in 68 bytes is not named"; failed; }
 [ $((with - without)) -lt 100 ] || { echo "FAIL: decoding the bombs cost $((with - without)) MB"; failed; }
+embed_without=$(peak "$imprint" embed --checkpoint "$ckpt" --input "$work/media/plain/0.png" --out "$work/embedded-plain" 2>/dev/null)
+embed_with=$(peak "$imprint" embed --checkpoint "$ckpt" --input "$work/media/bomb7k/0.png" --out "$work/embedded-7k" 2>"$work/embed.log")
+cat "$work/embed.log"; echo "embed peak memory: $embed_with MB on the 7000 x 7000 header, $embed_without MB on a plain image"
+grep -q "declares 7000 x 7000 pixels" "$work/embed.log" || { echo "FAIL: embed does not name the 7000 x 7000 header"; failed; }
+[ $((embed_with - embed_without)) -lt 100 ] || { echo "FAIL: embed of the 7000 x 7000 header cost $((embed_with - embed_without)) MB"; failed; }
 "$py" - "$work/packed" <<'PY' || { echo "FAIL: 16-bit PNG decoded wrongly"; failed; }
 import json, sys
 import h5py
