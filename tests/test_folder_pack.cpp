@@ -381,3 +381,22 @@ TEST(Pack, AHoldoutListFindsNaturallyOrderedFolders) {
   EXPECT_EQ(m.identities, (std::vector<std::string>{"s2", "s9", "s10", "s11"}));
   EXPECT_EQ(m.holdout, (std::vector<int64_t>{1, 2}));
 }
+
+// Every file unusable: no dataset (once an empty manifest was written, then refused as one), every problem
+// handed back for the command to list, and nothing left where the output was to go.
+TEST(Pack, NothingUsableWritesNothing) {
+  const fs::path root = fresh_dir("pack-nothing-usable");
+  for (const char* id : {"a", "b"})
+    for (const char* f : {"0.png", "1.jpg"}) write_garbage(root / id / f);
+  auto o = image_options(root.string(), fresh_dir("pack-nothing-usable-out"), 2);
+  o.holdout_identities = 0;
+  try {
+    pack_folders(o);
+    FAIL() << "packed nothing";
+  } catch (const PackError& e) {
+    EXPECT_NE(std::string(e.what()).find("0 of its 2 identities have the 2 usable samples"), std::string::npos)
+        << e.what();
+    EXPECT_EQ(e.problems.size(), 6u);  // 4 files, 2 identities
+  }
+  EXPECT_FALSE(fs::exists(o.output));
+}

@@ -2,7 +2,8 @@
 # bad_input_cases.sh IMPRINT CONFIG WORKDIR — what users fed the newer subcommands: options out of the range
 # of the config key they stand for (a hang, a crash and a silent clamp once), a 69-byte PNG whose header claims
 # 100000 x 100000 pixels (a 4.3 GB allocation once), 16-bit PNGs (decoded as linear light once), generator
-# shapes that died in a matmul, and defaults that disagreed. Each ends with one line and exit 2, or works.
+# shapes that died in a matmul, and defaults that disagreed. Each ends with one line and exit 2, or works;
+# a pack of files none of which is usable lists them and ends with exit 6 (a dataset error).
 set -u
 imprint="$1"; config="$2"; work="$3"
 expect="$(dirname "$0")/expect.sh"
@@ -128,6 +129,29 @@ assert np.abs(got - want).max() <= 1
 PY
 check --exit nonzero --within 20 --match "declares 100000 x 100000 pixels" -- \
   "$imprint" embed --checkpoint "$ckpt" --input "$work/media/bomb/0.png" --out "$work/embedded"
+# Nothing usable at all (every file corrupt, or every file a crafted header): pack names each file, says why it
+# stopped (exit 6, a dataset error) and leaves nothing behind: once it wrote an empty manifest, then refused it.
+mkdir -p "$work/corrupt/a" "$work/corrupt/b" "$work/only-bombs"
+for i in 0 1; do echo "not an image" >"$work/corrupt/a/$i.png"; echo "not an image" >"$work/corrupt/b/$i.jpg"; done
+cp -r "$work/media/bomb" "$work/media/bomb7k" "$work/only-bombs/"
+check --exit 6 --within 20 --match "corrupt/a/0.png: skipped: PNG" --match "corrupt/b/1.jpg: skipped: JPEG" \
+  --match "dataset error: $work/corrupt: 0 of its 2 identities have the 2 usable samples .*nothing was written \(4 file\(s\) skipped, first: $work/corrupt/a/0.png" \
+  --no-match "manifest.json" -- "$imprint" pack --modality image --input "$work/corrupt" --output "$work/corrupt-packed"
+[ ! -e "$work/corrupt-packed" ] || { ls -la "$work/corrupt-packed"; echo "FAIL: a pack of nothing left $work/corrupt-packed"; failed; }
+check --exit 6 --within 20 --match "bomb/2.png: skipped: its header declares 100000 x 100000" \
+  --match "bomb7k/2.png: skipped: its header declares 7000 x 7000" --match "0 of its 2 identities .*nothing was written" -- \
+  "$imprint" pack --modality image --input "$work/only-bombs" --output "$work/bombs-packed"
+[ ! -e "$work/bombs-packed" ] || { echo "FAIL: a pack of nothing left $work/bombs-packed"; failed; }
+# Shards already written when pack stops (one per identity here; the hold-out leaves too few once the bombs
+# are skipped) go too, and a folder that was there stays, empty.
+mkdir -p "$work/half/a" "$work/half/b" "$work/half-packed"
+cp "$work/media/plain/"*.png "$work/half/a/"; cp "$work/media/plain/"*.png "$work/half/b/"
+cp -r "$work/media/bomb7k" "$work/half/"
+check --exit 6 --within 20 --match "bomb7k/0.png: skipped" --match "--holdout-identities 1 leaves too few of 2 usable identities" -- \
+  "$imprint" pack --modality image --image-size 16 --input "$work/half" --output "$work/half-packed" \
+  --holdout-identities 1 --shard-size 1B
+[ -d "$work/half-packed" ] && [ -z "$(ls -A "$work/half-packed")" ] ||
+  { ls -la "$work/half-packed"; echo "FAIL: a stopped pack left files in $work/half-packed"; failed; }
 # Temp files are unique to the writing process (FILE.tmp.HOST.PID), never a fixed FILE.tmp that two writers
 # would share: an entry already under the fixed name (here a folder) once stopped the write.
 mkdir -p "$work/tmp-names/shard-00000.h5.tmp" "$work/tmp-names/manifest.json.tmp"
