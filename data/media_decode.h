@@ -36,4 +36,21 @@ bool decode_audio(const std::string& path, int sample_rate, std::vector<int16_t>
 // Resizes an RGB HWC image (exposed for tests).
 std::vector<uint8_t> square_resize(const std::vector<uint8_t>& rgb, int width, int height, int size);
 
+// square_resize() fed one row at a time, as a decoder reads them: what it holds is one row of sums per output
+// row in progress (or, when growing, the crop, smaller than the output), never the whole image, so a file's
+// cost does not grow with its declared size. Gives exactly square_resize()'s bytes.
+class SquareResizer {
+ public:
+  SquareResizer(int width, int height, int size);
+  void add_row(int y, const uint8_t* rgb);  // row y (0..height-1, in order) of width * 3 bytes
+  std::vector<uint8_t> result();            // after the last row
+ private:
+  int size_, side_, x0_, y0_;
+  double scale_ = 1;
+  int next_ = 0;                           // the first output row not done
+  std::vector<int> first_, end_;           // the crop rows (or columns) output row (column) i averages
+  std::vector<std::vector<double>> sums_;  // per output row in progress
+  std::vector<uint8_t> crop_, out_;
+};
+
 }  // namespace imprint

@@ -72,8 +72,9 @@ check --exit 0 --within 20 --match "timeout_s: 5$" --no-match "e\+0" -- "$imprin
 
 # Media: a header claiming 100000 x 100000 is refused before any buffer exists (peak memory measured), as is
 # a 68-byte one claiming 7000 x 7000 (within the pixel limit, but more than 68 bytes of deflate can hold: it
-# once cost 173 MB in embed and 362 MB for two in pack), and a 16-bit PNG reads as other readers show it.
-mkdir -p "$work/media/bomb" "$work/media/bomb7k" "$work/media/deep" "$work/media/plain"
+# once cost 173 MB in embed and 362 MB for two in pack), and a JPEG claiming 7000 x 7000 cut off after its
+# header (once packed as a grey image at a cost of 270 MB); a 16-bit PNG reads as other readers show it.
+mkdir -p "$work/media/bomb" "$work/media/bomb7k" "$work/media/bombjpg" "$work/media/deep" "$work/media/plain"
 "$py" - "$work/media" <<'PY' || { echo "FAIL: writing the test images"; exit 1; }
 import struct, sys, zlib
 import numpy as np
@@ -87,6 +88,17 @@ for folder, side in (("bomb", 100000), ("bomb7k", 7000)):
     for i in range(3):
         open(f"{sys.argv[1]}/{folder}/{i}.png", "wb").write(claiming(side))
     print(len(claiming(side)), f"byte PNG claiming {side} x {side}")
+import io
+jpeg = io.BytesIO()
+Image.new("RGB", (16, 16), (100, 150, 200)).save(jpeg, "JPEG")
+jpeg = bytearray(jpeg.getvalue())
+sof = jpeg.find(b"\xff\xc0")
+struct.pack_into(">HH", jpeg, sof + 5, 7000, 7000)  # height, width
+sos = jpeg.find(b"\xff\xda")
+cut = bytes(jpeg[:sos + 2 + struct.unpack(">H", jpeg[sos + 2:sos + 4])[0] + 4])  # the scan's first bytes only
+for i in range(3):
+    open(f"{sys.argv[1]}/bombjpg/{i}.jpg", "wb").write(cut)
+print(len(cut), "byte JPEG claiming 7000 x 7000, cut off")
 ramp = (np.arange(16 * 16, dtype=np.uint32).reshape(16, 16) * 257).astype(np.uint16)  # 0..65535 in steps of 257
 for i in range(3):
     Image.fromarray(ramp, mode="I;16").save(f"{sys.argv[1]}/deep/{i}.png")
@@ -110,6 +122,8 @@ cat "$work/pack.log"; echo "pack peak memory: $with MB with the bombs, $without 
 grep -q "declares 100000 x 100000 pixels" "$work/pack.log" || { echo "FAIL: the oversized header is not named"; failed; }
 grep -q "bomb7k/0.png: skipped: its header declares 7000 x 7000 pixels (147000000 bytes of pixel data), more than its 68 bytes can hold" \
   "$work/pack.log" || { echo "FAIL: the 7000 x 7000 header in 68 bytes is not named"; failed; }
+grep -q "bombjpg/0.jpg: skipped: JPEG: Premature end of JPEG file (the file is truncated" "$work/pack.log" ||
+  { echo "FAIL: the cut-off JPEG is not named"; failed; }
 [ $((with - without)) -lt 100 ] || { echo "FAIL: decoding the bombs cost $((with - without)) MB"; failed; }
 embed_without=$(peak "$imprint" embed --checkpoint "$ckpt" --input "$work/media/plain/0.png" --out "$work/embedded-plain" 2>/dev/null)
 embed_with=$(peak "$imprint" embed --checkpoint "$ckpt" --input "$work/media/bomb7k/0.png" --out "$work/embedded-7k" 2>"$work/embed.log")
