@@ -45,6 +45,21 @@ check --exit 2 --within 20 --match "--out: $work/grid.jpg: generate writes a PNG
   "$imprint" generate --checkpoint "$ckpt" --data "$work/data" --out "$work/grid.jpg"
 check --exit 2 --within 20 --match "--holdout-group-fraction: expected a number in \[0, 1\], got 'nan'" -- \
   "$imprint" synth --modality image --identities 10 --holdout-group-fraction nan --output "$work/never"
+# synth's and eval's options that stand for config keys are checked as those keys are: synth --identities
+# 2000000000 once grew to 5 GB, --content-classes 2000000000 to 2.2 GB, --samples-per-identity 1000000000 never
+# ended; eval kept ranges of its own for --asnorm-cohort and --fidelity-identities.
+for bad in "--identities 2000000000 data.train_identities" "--samples-per-identity 1000000000 data.samples_per_identity" \
+  "--content-classes 2000000000 data.content_classes" "--holdout-identities 1 data.eval_identities" "--seed -1 data.seed"; do
+  read -r option value key <<<"$bad"
+  check --exit 2 --within 20 --match "^.*$option: expected an integer in .* \(as $key\), got '$value'" -- \
+    "$imprint" synth --modality image --output "$work/never" "$option" "$value"
+  [ ! -e "$work/never" ] || { echo "FAIL: synth $bad wrote $work/never"; failed; }
+done
+for bad in "--asnorm-cohort 2000000 eval.asnorm_cohort" "--fidelity-identities 1 eval.fidelity_identities"; do
+  read -r option value key <<<"$bad"
+  check --exit 2 --within 20 --match "^.*$option: expected an integer in .* \(as $key\), got '$value'" -- \
+    "$imprint" eval --checkpoint "$ckpt" --data "$work/data" "$option" "$value"
+done
 for bad in "--image-size 100000" "--image-size 0" "--image-size 7" "--holdout-identities -1" "--threads 0"; do
   check --exit 2 --within 20 --match "${bad%% *}: expected .*got '${bad#* }'" -- \
     "$imprint" pack --modality image --input "$work" --output "$work/packed" $bad
