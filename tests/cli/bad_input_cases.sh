@@ -60,6 +60,17 @@ for bad in "--asnorm-cohort 2000000 eval.asnorm_cohort" "--fidelity-identities 1
   check --exit 2 --within 20 --match "^.*$option: expected an integer in .* \(as $key\), got '$value'" -- \
     "$imprint" eval --checkpoint "$ckpt" --data "$work/data" "$option" "$value"
 done
+# A dataset of another size or rate than the config's says how to make them agree (either side).
+"$imprint" synth --modality image --identities 10 --samples-per-identity 4 --image-size 24 --output "$work/data24" \
+  >/dev/null 2>&1 || { echo "FAIL: synth --image-size 24"; failed; }
+"$imprint" synth --modality audio --identities 10 --samples-per-identity 4 --sample-rate 16000 --output "$work/audio16k" \
+  >/dev/null 2>&1 || { echo "FAIL: synth --sample-rate 16000"; failed; }
+check --exit 2 --within 30 --match "data.image_size: is 16 but the images of $work/data24 are 24 pixels: re-pack it with --image-size 16, or train at its size with --set data.image_size=24" -- \
+  "$imprint" train --config "$config" --run-dir "$work/mismatch" --set data.source=shards --set "data.path=$work/data24"
+check --exit 2 --within 30 --match "data.sample_rate: is 8000 but $work/audio16k is at 16000 Hz: re-pack it with --sample-rate 8000, or train at its rate with --set data.sample_rate=16000" -- \
+  "$imprint" train --config "$config" --run-dir "$work/mismatch" --set data.source=shards --set "data.path=$work/audio16k" \
+  --set data.modality=audio --set data.sample_rate=8000
+[ ! -e "$work/mismatch" ] || { echo "FAIL: a refused run left $work/mismatch"; failed; }
 for bad in "--image-size 100000" "--image-size 0" "--image-size 7" "--holdout-identities -1" "--threads 0"; do
   check --exit 2 --within 20 --match "${bad%% *}: expected .*got '${bad#* }'" -- \
     "$imprint" pack --modality image --input "$work" --output "$work/packed" $bad
