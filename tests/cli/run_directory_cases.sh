@@ -28,8 +28,9 @@ run="$work/owned"
 first=$!
 for _ in $(seq 1 300); do [ -s "$run/checkpoints/step-00000020.ckpt" ] && break; sleep 0.1; done
 [ -s "$run/imprint.lock" ] || { cat "$work/first.log"; echo "FAIL: the first run holds no lock"; kill -9 $first; failed; }
-check --exit 3 --within 20 --match "$run is in use by another imprint run: pid $first on host $(hostname)" -- \
-  "$imprint" train --config "$config" --run-dir "$run" --set seed=9
+# Refused before anything is saved: it does not print the configuration as if saved (it once did).
+check --exit 3 --within 20 --match "$run is in use by another imprint run: pid $first on host $(hostname)" \
+  --no-match "resolved configuration|saved as" -- "$imprint" train --config "$config" --run-dir "$run" --set seed=9
 check --exit 3 --within 20 --match "in use by another imprint run: pid $first" -- \
   "$imprint" train --run-dir "$run" --resume
 # The first is killed without a chance to clean up: its lock is stale, and a resume takes it over.
