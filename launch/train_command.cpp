@@ -91,7 +91,6 @@ class TrainCommand final : public Command {
     log::set_rank(comm->rank(), comm->size());
     log::info("imprint train: config " + (a.config_file.empty() ? a.run_dir + "/config.yaml" : a.config_file) +
               " -> run directory " + a.run_dir);
-    log::info("resolved configuration (saved as " + a.run_dir + "/config.yaml):\n" + job.to_yaml());
     TrainOptions opts;
     opts.run_dir = a.run_dir;
     opts.resume = a.resume;

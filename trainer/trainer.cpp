@@ -160,6 +160,8 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
   const bool made = make_run_directory(o.run_dir);
   // Held until train() returns or throws: a second run in this directory is refused meanwhile.
   const auto lock = lead ? RunDirectoryLock::acquire(o.run_dir, made) : nullptr;
+  // Shown once the lock is held: a run refused here (another run holds the directory) saves no configuration.
+  if (lead) log::info("resolved configuration:\n" + job.to_yaml());
   const size_t existing = check_run_directory(o, job, comm.size());
   if (lead)
     for (const auto& f : CheckpointStore(o.run_dir + "/checkpoints", 1).remove_unfinished_writes())
@@ -176,7 +178,10 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
   const auto dataset = open_dataset(job, comm);
   parts.objective->check_dataset(facts_of(*dataset, dataset_name(job)));
   // Saved once the config has passed every check, so a refused config leaves nothing behind.
-  if (lead && o.write_config) write_file_atomically(o.run_dir + "/config.yaml", job.to_yaml());
+  if (lead && o.write_config) {
+    write_file_atomically(o.run_dir + "/config.yaml", job.to_yaml());
+    log::info("saved the resolved configuration as " + o.run_dir + "/config.yaml");
+  }
   int64_t step = summary.start_step = record.step;
   const int64_t end = job.train.stop_at > 0 ? job.train.stop_at : job.train.steps;
 
