@@ -14,7 +14,13 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-int64_t groups_for(int64_t channels) { return channels % 8 == 0 ? 8 : 1; }
+// Eight groups, but never groups of one channel: a one-channel GroupNorm cancels any per-channel constant,
+// so the biases before it (a block's conv2, an upsampling conv) would get no gradient, only rounding noise that
+// Adam amplifies (it broke 2-rank parity at width 8).
+int64_t groups_for(int64_t channels) {
+  if (channels % 8 == 0 && channels >= 16) return 8;
+  return channels % 2 == 0 ? channels / 2 : 1;
+}
 
 torch::nn::Conv2d conv3(int64_t in, int64_t out, int64_t stride = 1) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1));

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "tests/mpi/mpi_world.h"
+#include "tests/scripted_modules.h"
 #include "tests/tiny_run.h"
 #include "trainer/objectives/objective_registry.h"
 #include "trainer/trainer.h"
@@ -99,6 +100,41 @@ TEST(ParityDenoise, FrozenGeneratorAdapterTrainingMatchesOneRank) {
     EXPECT_NEAR(dist.first_loss, single.first_loss, 1e-5 * single.first_loss);
   } else {
     shared_dir("denoise-parity-single");
+  }
+}
+
+// A user's FROZEN TorchScript generator (content tokens) over the latents of their FROZEN TorchScript
+// autoencoder: only the generator's adapter and the encoder train; the frozen weights are in neither the
+// optimizer nor the reducer, each row's latent target, timestep, noise and dropout come from its global row.
+TEST(ParityDenoise, ScriptedGeneratorOverScriptedAutoencoderMatchesOneRank) {
+  const std::string files = shared_dir("scripted-latent-files");
+  std::string ae, gen, tokens;
+  if (g_world->rank() == 0) {
+    ae = imprint::testing::write_autoencoder(files + "/ae");
+    gen = imprint::testing::write_token_generator(files + "/gen", 4, 12, 32);
+    tokens = imprint::testing::write_content_tokens(files + "/tokens", 3, 5, 12);
+  }
+  g_world->barrier();
+  ae = files + "/ae/autoencoder.pt", gen = files + "/gen/generator.pt", tokens = files + "/tokens/content_tokens.npy";
+  const JobConfig cfg =
+      tiny_config("image", {"data.content_classes=3", "objective.infonce.weight=0.1", "objective.denoise.weight=1",
+                            "objective.denoise.train=adapter", "objective.denoise.content_classes=3",
+                            "objective.denoise.timesteps=100", "objective.denoise.drop_identity=0.2",
+                            "objective.denoise.drop_content=0.2", "objective.denoise.autoencoder_script=" + ae,
+                            "objective.denoise.generator_script=" + gen, "objective.denoise.content_tokens=" + tokens,
+                            "train.steps=6", "train.batch_size=8", "checkpoint.every=6"});
+  const auto dist = train(cfg, {shared_dir("scripted-latent-parity"), false, g_world});
+  if (g_world->rank() == 0) {
+    const auto single = train(cfg, {shared_dir("scripted-latent-parity-single") + "-r0", false, nullptr});
+    const double diff = max_rel_diff(dist.parameters, single.parameters);
+    std::printf(
+        "parity scripted generator over a scripted autoencoder: %d ranks vs 1 rank, max per-tensor relative "
+        "difference %.3g over %zu trained tensors\n",
+        g_world->size(), diff, dist.parameters.size());
+    EXPECT_LT(diff, 1e-3);  // as FrozenGeneratorAdapterTrainingMatchesOneRank
+    EXPECT_NEAR(dist.first_loss, single.first_loss, 1e-5 * std::abs(single.first_loss) + 1e-9);
+  } else {
+    shared_dir("scripted-latent-parity-single");
   }
 }
 
