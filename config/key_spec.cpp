@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -87,6 +88,8 @@ std::string describe_expected(const KeySpec& spec) {
       return "true or false";
     case KeyType::String:
       return "a string";
+    case KeyType::Path:
+      return "a path";
     case KeyType::Choice: {
       std::string s = "one of";
       for (size_t i = 0; i < spec.choices.size(); ++i) s += (i ? ", " : " ") + spec.choices[i];
@@ -104,6 +107,8 @@ std::string canonical_value(const KeySpec& spec, const std::string& text, const 
       return canonical_number(spec, text, source, expected);
     case KeyType::String:
       return text;
+    case KeyType::Path:
+      return text.empty() ? text : std::filesystem::absolute(text).lexically_normal().string();
     case KeyType::Bool:
       if (text == "true" || text == "True") return "true";
       if (text == "false" || text == "False") return "false";

@@ -8,7 +8,9 @@
 
 namespace imprint {
 
-enum class KeyType { Int, Float, Bool, Choice, String };
+// Path: a file or folder; a relative one is made absolute against the working directory when it is read, so
+// the resolved configuration (config.yaml, the checkpoint's settings) still names it from another directory.
+enum class KeyType { Int, Float, Bool, Choice, String, Path };
 
 // What a key means for checkpoints and resumes.
 enum class KeyRole {

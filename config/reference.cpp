@@ -12,6 +12,7 @@ std::string reference_markdown(const Schema& schema) {
                        : k.type == KeyType::Float  ? "float"
                        : k.type == KeyType::Bool   ? "bool"
                        : k.type == KeyType::String ? "string"
+                       : k.type == KeyType::Path   ? "path"
                                                    : "choice";
     std::string allowed = describe_expected(k);
     for (const char* lead : {"an integer in ", "a number in "})

@@ -61,6 +61,13 @@ class Section {
         {key(leaf), KeyType::String, std::move(def), {}, {}, std::move(doc), role},
         [field](T& t, const std::string& v) { t.*field = v; }, [field](const T& t) { return t.*field; });
   }
+  // A file or folder: stored absolute (a relative one against the working directory, KeyType::Path).
+  Section path(const std::string& leaf, std::string T::*field, std::string def, std::string doc,
+               KeyRole role = KeyRole::Plain) const {
+    return with(
+        {key(leaf), KeyType::Path, std::move(def), {}, {}, std::move(doc), role},
+        [field](T& t, const std::string& v) { t.*field = v; }, [field](const T& t) { return t.*field; });
+  }
   // A choice among named values of E (an enum, or strings for an open set such as registry names).
   template <class E>
   Section choice(const std::string& leaf, E T::*field, std::vector<std::pair<std::string, E>> names, E def,

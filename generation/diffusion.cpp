@@ -17,12 +17,12 @@ const Section<DiffusionSpec>& diffusion_section() {
   using R = KeyRole;
   static const auto section =
       Section<D>("objective.denoise")
-          .text("generator_from", &D::generator_from, "",
+          .path("generator_from", &D::generator_from, "",
                 "An imprint checkpoint whose generator (trained with objective.denoise.train: generator) is "
                 "loaded; required for adapter. Its path and content hash go into the model signature: a resume "
                 "refuses another generator.",
                 R::Shaping)
-          .text("generator_script", &D::generator_script, "",
+          .path("generator_script", &D::generator_script, "",
                 "Bring your own generator: a TorchScript file whose forward(x_t, t, content, id_tokens, id_scale: "
                 "float) predicts a tensor shaped like x_t (docs/architecture.md, \"Bring a generator\"); it "
                 "replaces imprint's UNet (objective.denoise.width/heads then do not apply). Its path and content "
@@ -44,19 +44,19 @@ const Section<DiffusionSpec>& diffusion_section() {
                    R::Shaping)
           .choice("prediction", &D::prediction, {{"eps", Prediction::Eps}, {"v", Prediction::V}}, Prediction::Eps,
                   "What the generator predicts: the noise (eps) or v = sqrt(ab) eps - sqrt(1 - ab) x0.", R::Shaping)
-          .text("autoencoder_from", &D::autoencoder_from, "",
+          .path("autoencoder_from", &D::autoencoder_from, "",
                 "Latent diffusion with imprint's own autoencoder: the checkpoint of a run of the autoencoder objective "
                 "(objective.autoencoder.weight > 0), used FROZEN: targets are encoded to its latents, samples decoded "
                 "from them; the generator's channels and size follow the latent shape. Its path and content hash "
                 "go into the model signature.",
                 R::Shaping)
-          .text("autoencoder_script", &D::autoencoder_script, "",
+          .path("autoencoder_script", &D::autoencoder_script, "",
                 "Latent diffusion with your own autoencoder: a TorchScript file with methods encode(x) -> z and "
                 "decode(z) -> x (pixels in [-1, 1], as diffusers' AutoencoderKL) and an optional float attribute "
                 "scale_factor that latents are multiplied by (SD 1.5: 0.18215); used FROZEN (docs/architecture.md, "
                 "\"Latent diffusion\"). Its path and content hash go into the model signature.",
                 R::Shaping)
-          .text("content_tokens", &D::content_tokens, "",
+          .path("content_tokens", &D::content_tokens, "",
                 "Content as token sequences: a .npy array [content_classes, L, Dc] giving each content label a "
                 "sequence of L token embeddings of width Dc (e.g. a text encoder's output for the label's caption), "
                 "which the generator's content branch cross-attends to; a dropped content is the all-zero sequence. "

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -218,4 +219,24 @@ TEST(Config, ADryRunChecksRulesWithoutTouchingFiles) {
   const JobConfig j = parse_job("data:\n  source: shards\n  path: /nonexistent/ds\n", "t.yaml");
   EXPECT_EQ(j.data.source, imprint::DataSource::Shards);
   EXPECT_THROW(imprint::check_job_files(j), ConfigError);
+}
+
+// File keys are stored absolute: a resume or an `imprint eval` from another directory still finds the
+// generator, judge and data a run was started with (issue 24: relative generator_from broke resumes elsewhere).
+TEST(Config, RelativePathsAreStoredAbsolute) {
+  const std::string cwd = std::filesystem::current_path().string();
+  const JobConfig c = parse_job("data:\n  source: shards\n  path: runs/../runs/data/x\n", "t.yaml",
+                                {"objective.denoise.weight=1", "objective.denoise.train=adapter",
+                                 "objective.denoise.generator_from=pre/step.ckpt", "eval.judge=/abs/judge.ckpt"});
+  EXPECT_EQ(c.values.text("data.path"), cwd + "/runs/data/x");
+  EXPECT_EQ(c.values.text("objective.denoise.generator_from"), cwd + "/pre/step.ckpt");
+  EXPECT_EQ(c.values.text("eval.judge"), "/abs/judge.ckpt");
+  EXPECT_EQ(c.values.text("objective.denoise.autoencoder_from"), "") << "an unset path stays unset";
+  // The resolved YAML read from elsewhere names the same files.
+  const std::string yaml = c.to_yaml();
+  const auto here = std::filesystem::current_path();
+  std::filesystem::current_path(std::filesystem::temp_directory_path());
+  const JobConfig again = parse_job(yaml, "config.yaml");
+  std::filesystem::current_path(here);
+  EXPECT_EQ(again.values.text("objective.denoise.generator_from"), cwd + "/pre/step.ckpt");
 }
