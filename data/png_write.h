@@ -1,4 +1,4 @@
-// Writes an 8-bit RGB image as PNG with Debian's libpng (the sample grids of `imprint generate`).
+// Writes an 8-bit RGB image as a PNG file (the sample grids of `imprint generate`), encoded by data/png_encode.h.
 #pragma once
 #include <cstdint>
 #include <string>

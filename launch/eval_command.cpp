@@ -6,10 +6,12 @@
 #include "core/log.h"
 #include "launch/command.h"
 #include "launch/option_ranges.h"
+#include "models/encoder_spec.h"
 #include "trainer/checkpoint/checkpoint_reader.h"
 #include "trainer/inference/checkpoint_eval.h"
 #include "trainer/inference/checkpoint_fidelity.h"
 #include "trainer/job_config.h"
+#include "trainer/objectives/denoise.h"
 
 namespace imprint {
 
@@ -74,7 +76,7 @@ void take_run_settings(CheckpointEvalOptions& o, const CLI::App& command) {
   };
   take("--gallery-per-identity", "eval.gallery_per_identity", o.gallery_per_identity);
   take("--batch-size", "eval.batch_size", o.batch_size);
-  if (run.text("data.modality") == "audio") take("--clip-seconds", "data.clip_seconds", o.clip_seconds);
+  if (read_encoder_spec(run).modality == Modality::Audio) take("--clip-seconds", "data.clip_seconds", o.clip_seconds);
   log::info("evaluation settings: " + used +
             (reader.format() >= 2 ? "" : "; this format-1 checkpoint stores no settings, so defaults stand in"));
 }
@@ -91,14 +93,14 @@ void log_fidelity(const CheckpointEvalOptions& e, const CLI::App& command, const
   f.all_identities = e.all_identities;
   f.gallery_per_identity = e.gallery_per_identity;
   f.batch_size = e.batch_size;
-  f.identities = command.get_option("--fidelity-identities")->count() > 0
-                     ? identities
-                     : std::stoll(run.text("eval.fidelity_identities"));
-  f.content = std::stoll(run.text("eval.fidelity_content"));
-  f.bank_identities = std::stoll(run.text("eval.content_bank_identities"));
-  f.sampler.steps = std::stoll(run.text("eval.fidelity_steps"));
-  f.sampler.guidance = std::stod(run.text("eval.fidelity_guidance"));
-  f.sampler.id_scale = std::stod(run.text("objective.denoise.id_scale"));
+  const DenoiseOptions d = denoise_options(run);  // the run's fidelity settings, typed by the objective's keys
+  f.identities = command.get_option("--fidelity-identities")->count() > 0 ? identities : d.fidelity_identities;
+  f.content = d.fidelity_content;
+  f.bank_identities = d.content_bank_identities;
+  f.sampler.steps = d.fidelity_steps;
+  f.sampler.guidance = d.fidelity_guidance;
+  f.sampler.guidance_identity = d.fidelity_guidance_identity;
+  f.sampler.id_scale = d.id_scale;
   f.sampler.seed = static_cast<uint64_t>(seed);
   f.draw_seed = static_cast<uint64_t>(seed);
   const FidelityReport r = evaluate_checkpoint_fidelity(f);

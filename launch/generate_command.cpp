@@ -32,9 +32,16 @@ class GenerateCommand final : public Command {
     like_key(c->add_option("--steps", o.sampler.steps, "DDIM steps (at most the generator's timesteps)")
                  ->capture_default_str(),
              "eval.fidelity_steps");
-    like_key(c->add_option("--guidance", o.sampler.guidance, "Classifier-free guidance scale (1 = none)")
+    like_key(c->add_option("--guidance", o.sampler.guidance,
+                           "Classifier-free guidance scale (1 = none): the content's, and the identity's unless "
+                           "--guidance-identity is given")
                  ->capture_default_str(),
              "eval.fidelity_guidance");
+    like_key(c->add_option("--guidance-identity", o.sampler.guidance_identity,
+                           "The identity's own guidance scale (three predictions per step, InstructPix2Pix); -1: "
+                           "the same as --guidance")
+                 ->capture_default_str(),
+             "eval.fidelity_guidance_identity");
     like_key(c->add_option("--id-scale", o.sampler.id_scale, "Weight of the identity branch")->capture_default_str(),
              "objective.denoise.id_scale");
     c->add_option("--seed", o.sampler.seed, "Seed of the starting noise")->capture_default_str();
@@ -51,9 +58,9 @@ class GenerateCommand final : public Command {
     for (const auto& c : r.content) labels += (labels.empty() ? "" : ", ") + c;
     log::info(
         log::strf("wrote %s: %lld reference(s) x %zu content label(s) (%s), each with and without the identity "
-                  "tokens (%lld samples, %lld DDIM steps, guidance %.2g)",
+                  "tokens (%lld samples, %lld DDIM steps, guidance %.2g for content, %.2g for identity)",
                   r.out.c_str(), (long long)r.references, r.content.size(), labels.c_str(), (long long)r.samples,
-                  (long long)o.sampler.steps, o.sampler.guidance));
+                  (long long)o.sampler.steps, o.sampler.guidance, o.sampler.identity_guidance()));
     return kExitOk;
   }
 

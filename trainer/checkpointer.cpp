@@ -13,7 +13,7 @@ Checkpointer::Checkpointer(const std::string& run_dir, const JobConfig& job, Mod
       record_(record),
       comm_(comm),
       last_(std::chrono::steady_clock::now()) {
-  parts_.push_back(std::make_unique<RunRecordState>(record, parts.signature, job.values));
+  parts_.push_back(std::make_unique<RunRecordState>(record, parts.signature, job.values, parts.views_read > 0));
   parts_.push_back(std::make_unique<EncoderState>(parts.encoder));
   parts_.push_back(std::make_unique<ObjectiveState>(*parts.objective));
   parts_.push_back(std::make_unique<OptimizerState>(*parts.optimizer));

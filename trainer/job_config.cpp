@@ -30,7 +30,7 @@ const Section<DataConfig>& data_section() {
                   DataSource::Synthetic,
                   "Where samples come from: the built-in procedural generator, or a shard dataset at data.path "
                   "(docs/dataset-format.md).")
-          .text("path", &D::path, "",
+          .path("path", &D::path, "",
                 "Dataset folder (manifest.json + shard-*.h5) when data.source is shards; made by `imprint synth` "
                 "when data.create_if_missing is true and it does not exist. Refused with data.source: synthetic (it "
                 "would be ignored).")
@@ -107,7 +107,7 @@ const Section<AudioAugmentOptions>& audio_augment_section() {
           .real("noise_snr_min", &A::noise_snr_min, 5, Range::closed(-20, 60),
                 "Audio: the noise's SNR is drawn from [min, max] dB.")
           .real("noise_snr_max", &A::noise_snr_max, 20, Range::closed(-20, 60), "Audio: see augment.noise_snr_min.")
-          .text("noise_dir", &A::noise_dir, "",
+          .path("noise_dir", &A::noise_dir, "",
                 "Audio: a folder of noise recordings (.wav/.flac, any rate; read once, held in memory, at most 2^28 "
                 "samples); empty: generated white, pink or brown noise.")
           .real("reverb_prob", &A::reverb_prob, 0, Range::closed(0, 1),
@@ -183,7 +183,8 @@ const Section<TrainConfig>& train_section() {
           .integer("samples_per_identity", &T::samples_per_identity, int64_t{2}, Range::closed(2, 64),
                    "Views per identity per step (K of a P x K batch): a reference, a different target and K-2 extra "
                    "views (distinct samples while the identity has them). Above 2 needs an objective that reads "
-                   "every view: supcon, ge2e, aam or triplet.")
+                   "every view: " +
+                       every_view_objectives() + ".")
           .integer("stop_at", &T::stop_at, int64_t{0}, Range::closed(0, kBig),
                    "Checkpoint and exit after this step (for time-limited allocations); 0 runs to train.steps.",
                    R::Operational)
@@ -375,9 +376,9 @@ void check_training_rules(const JobConfig& j, const std::string& source) {
       std::none_of(terms.begin(), terms.end(), [](const ObjectiveTerm& t) { return t.info->reads_every_view; }))
     fail(source, "train.samples_per_identity",
          std::to_string(k) +
-             " samples per identity, but no objective turned on "
-             "reads more than a reference and a target; give one that does a weight (objective.supcon, objective.ge2e, "
-             "objective.aam or objective.triplet) or set it to 2");
+             " samples per identity, but no objective turned on reads more than a reference and a target; give one "
+             "that does a weight (" +
+             every_view_objectives("objective.") + ") or set it to 2");
 }
 
 }  // namespace
@@ -397,6 +398,13 @@ OptimizerOptions OptimizerConfig::options() const {
   o.eps = eps;
   o.amsgrad = amsgrad;
   return o;
+}
+
+std::map<std::string, std::string> optimizer_signature(const ConfigValues& values) {
+  std::map<std::string, std::string> sig;
+  for (const auto& k : optimizer_section().keys())
+    if (k.shapes_model()) sig[k.path] = values.text(k.path);
+  return sig;
 }
 
 const Schema& job_schema() {

@@ -10,6 +10,7 @@
 //                      noise_dir is read, and checked, when the dataset opens)
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,9 @@ struct JobConfig {
 // Every key `imprint train` accepts, built once (duplicate or contradictory declarations are a
 // std::logic_error at the first call: found by the first test that runs).
 const Schema& job_schema();
+// The optimizer keys whose values shape its saved state (their role is Shaping), with their values: part of the
+// model signature.
+std::map<std::string, std::string> optimizer_signature(const ConfigValues& values);
 
 // Step 1: the file and overrides, each key checked on its own. Throws ConfigError.
 ConfigValues load_job_values(const std::string& file, const std::vector<std::string>& overrides = {});

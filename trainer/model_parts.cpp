@@ -40,8 +40,7 @@ Signature model_signature(const JobConfig& job, const CombinedObjective& objecti
   Signature sig = encoder_signature(job.model, job.values);
   sig.merge(objectives_signature(job.objectives, job.values));
   sig.merge(objective.signature());
-  // The optimizer state's layout depends on these too.
-  for (const char* k : {"optimizer.fused", "optimizer.name", "optimizer.amsgrad"}) sig[k] = job.values.text(k);
+  sig.merge(optimizer_signature(job.values));  // the optimizer state's layout depends on these too
   return sig;
 }
 
@@ -55,9 +54,9 @@ ModelParts build_model_parts(const JobConfig& job, const at::Device& device, int
   parts.encoder_readers = parts.objective->readers(k);
   if (k > 2 && parts.views_read < k)
     throw ConfigError("train.samples_per_identity: " + std::to_string(k) +
-                      " samples per identity, but no objective "
-                      "turned on reads more than a reference and a target; give one that does a weight "
-                      "(objective.supcon, objective.ge2e, objective.aam or objective.triplet) or set it to 2");
+                      " samples per identity, but no objective turned on reads more than a reference and a target; "
+                      "give one that does a weight (" +
+                      every_view_objectives("objective.") + ") or set it to 2");
   parts.encoder->to(device);
   parts.objective->to(device);
   parts.objective->place(rank, world, device);

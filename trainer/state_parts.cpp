@@ -37,6 +37,7 @@ void RunRecordState::save(torch::serialize::OutputArchive& ar) {
   ar.write("settings", c10::IValue(signature_text(settings_.values())));
   ar.write("restarts", c10::IValue(record_.restarts));
   ar.write("first_loss", c10::IValue(record_.first_loss));
+  ar.write("encoder_trained", c10::IValue(encoder_trained_));
 }
 
 void RunRecordState::load(torch::serialize::InputArchive& ar, const std::string& path) {

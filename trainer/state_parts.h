@@ -19,12 +19,14 @@ struct RunRecord {
   double first_loss = std::nan("");  // the run's first logged loss
 };
 
-// "format", "step", "signature", "settings", "restarts", "first_loss". Loading refuses a checkpoint whose
-// signature differs from `signature` (written for another model) or whose format is newer than this imprint's.
+// "format", "step", "signature", "settings", "restarts", "first_loss", "encoder_trained" (whether any objective
+// trained the encoder: the checkpoint reader refuses to export or score one that none did). Loading refuses a
+// checkpoint whose signature differs from `signature` (written for another model) or whose format is newer
+// than this imprint's.
 class RunRecordState final : public StatePart {
  public:
-  RunRecordState(RunRecord& record, const Signature& signature, const ConfigValues& settings)
-      : record_(record), signature_(signature), settings_(settings) {}
+  RunRecordState(RunRecord& record, const Signature& signature, const ConfigValues& settings, bool encoder_trained)
+      : record_(record), signature_(signature), settings_(settings), encoder_trained_(encoder_trained) {}
   void save(torch::serialize::OutputArchive& checkpoint) override;
   void load(torch::serialize::InputArchive& checkpoint, const std::string& path) override;
 
@@ -32,6 +34,7 @@ class RunRecordState final : public StatePart {
   RunRecord& record_;
   const Signature& signature_;
   const ConfigValues& settings_;
+  bool encoder_trained_;
 };
 
 // The objectives' trainable parameters and buffers, "objective": not frozen weights (a frozen generator is

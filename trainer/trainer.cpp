@@ -68,6 +68,22 @@ size_t check_run_directory(const TrainOptions& o, const JobConfig& job, int worl
   return existing.size();
 }
 
+// Makes the run directory and (rank 0) locks it, so a second run in it is refused while this one holds it;
+// then checks what it holds (`existing`: its checkpoint files) and removes temp files of unfinished writes.
+std::unique_ptr<RunDirectoryLock> take_run_directory(const TrainOptions& o, const JobConfig& job, Communicator& comm,
+                                                     size_t& existing) {
+  const bool lead = comm.rank() == 0;
+  const bool made = make_run_directory(o.run_dir);
+  auto lock = lead ? RunDirectoryLock::acquire(o.run_dir, made) : nullptr;
+  // Shown once the lock is held: a run refused here (another run holds the directory) saves no configuration.
+  if (lead) log::info("resolved configuration:\n" + job.to_yaml());
+  existing = check_run_directory(o, job, comm.size());
+  if (lead)
+    for (const auto& f : CheckpointStore(o.run_dir + "/checkpoints", 1).remove_unfinished_writes())
+      log::info("removed " + f + ", the temp file of a checkpoint write that never finished");
+  return lock;
+}
+
 // A resumed run at or past its end: says so, before reading (and verifying) any data.
 bool nothing_to_do(const JobConfig& job, const TrainOptions& o, const RunRecord& record, TrainSummary& summary) {
   const int64_t step = record.step, stop_at = job.train.stop_at, total = job.train.steps;
@@ -119,6 +135,23 @@ void log_start(const JobConfig& job, const ModelParts& parts, const IdentityData
                 at::get_num_threads(), parts.device.str().c_str()));
 }
 
+// Between two steps: a checkpoint when due, first (an evaluation that fails or is preempted must not cost the
+// training steps), then an evaluation when due. Returns what they were, for the context of the next step's
+// collectives.
+std::string between_steps(int64_t step, bool checkpoint_agreed, Checkpointer& checkpointer, Evaluator& evaluator,
+                          BestCheckpoint& best, MetricsLog* metrics, bool lead) {
+  std::string after;
+  if (checkpointer.due(step, checkpoint_agreed)) {
+    checkpointer.save(step);
+    after = log::strf(", after the step-%lld checkpoint that rank 0 writes", static_cast<long long>(step));
+  }
+  if (evaluator.due(step)) {
+    best.offer(step, evaluator.run(step, metrics), checkpointer, lead);
+    after += log::strf(", after the step-%lld evaluation", static_cast<long long>(step));
+  }
+  return after;
+}
+
 // After the loop: the final checkpoint (no rank returns, and perhaps resumes or reads it, before rank 0 has
 // written it), then what ended the run, and the evaluation of a finished one.
 void finish(const JobConfig& job, const TrainOptions& o, int64_t step, ModelParts& parts, Checkpointer& checkpointer,
@@ -157,15 +190,8 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
   const JobConfig job = with_dataset_shape(given, lead);
   comm.set_context("start-up");
   set_torch_threads(job, o.local_size, comm.size());
-  const bool made = make_run_directory(o.run_dir);
-  // Held until train() returns or throws: a second run in this directory is refused meanwhile.
-  const auto lock = lead ? RunDirectoryLock::acquire(o.run_dir, made) : nullptr;
-  // Shown once the lock is held: a run refused here (another run holds the directory) saves no configuration.
-  if (lead) log::info("resolved configuration:\n" + job.to_yaml());
-  const size_t existing = check_run_directory(o, job, comm.size());
-  if (lead)
-    for (const auto& f : CheckpointStore(o.run_dir + "/checkpoints", 1).remove_unfinished_writes())
-      log::info("removed " + f + ", the temp file of a checkpoint write that never finished");
+  size_t existing = 0;
+  const auto lock = take_run_directory(o, job, comm, existing);  // held until train() returns or throws
   const Fault fault = fault_from_environment();
   torch::manual_seed(job.seed);  // decides the initial parameters (the data use counter-based streams of their own)
   const at::Device device = pick_device(job, o.local_rank, comm);
@@ -219,15 +245,7 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
       summary.stop_signal = agreed.stop_signal;
       break;
     }
-    // Checkpoint first: an evaluation that fails or is preempted must not cost the training steps.
-    if (checkpointer.due(step, agreed.checkpoint)) {
-      checkpointer.save(step);
-      after = log::strf(", after the step-%lld checkpoint that rank 0 writes", static_cast<long long>(step));
-    }
-    if (evaluator.due(step)) {
-      best.offer(step, evaluator.run(step, metrics.get()), checkpointer, lead);
-      after += log::strf(", after the step-%lld evaluation", static_cast<long long>(step));
-    }
+    after = between_steps(step, agreed.checkpoint, checkpointer, evaluator, best, metrics.get(), lead);
   }
   finish(job, o, step, parts, checkpointer, evaluator, best, metrics.get(), comm, summary);
   summary.first_loss = record.first_loss;

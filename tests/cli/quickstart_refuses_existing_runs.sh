@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # quickstart_refuses_existing_runs.sh WORKDIR — launch/generative-quickstart.sh removes no earlier results
-# unasked: with runs/generative-pretrain or runs/generative-adapter present it exits 2 with one line naming
+# unasked: with runs/generative-judge, -pretrain or -adapter present it exits 2 with one line naming
 # them and --fresh, before building or training anything, and leaves them as they were; with --fresh it says
 # it removes them, removes them, and runs. Nothing is trained: the script runs from a copy in a scratch tree
 # whose launch/build.sh and build/imprint are stand-ins that record being run.
@@ -20,7 +20,8 @@ quickstart() {  # OPTIONS...: runs the copy; sets rc and out (stdout and stderr)
   out=$(bash "$work/launch/generative-quickstart.sh" "$@" 2>&1) || rc=$?
 }
 
-for present in "generative-pretrain" "generative-adapter" "generative-pretrain generative-adapter"; do
+for present in "generative-pretrain" "generative-adapter" "generative-judge" \
+  "generative-judge generative-pretrain generative-adapter"; do
   rm -rf "$work/runs"
   for run in $present; do
     mkdir -p "$work/runs/$run/checkpoints"
@@ -40,7 +41,7 @@ echo "ok: refused (exit 2, one line naming them and --fresh) with earlier result
 
 quickstart --fresh
 [ "$rc" = 0 ] || fail "--fresh: exit $rc: $out"
-for run in generative-pretrain generative-adapter; do
+for run in generative-judge generative-pretrain generative-adapter; do
   [ ! -e "$work/runs/$run" ] || fail "--fresh did not remove runs/$run"
   grep -q "removing .*runs/$run" <<< "$out" || fail "--fresh does not say it removes runs/$run: $out"
 done

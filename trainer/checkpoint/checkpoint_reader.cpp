@@ -37,6 +37,16 @@ CheckpointReader::CheckpointReader(std::string path) : path_(std::move(path)) {
   signature_ = parse_signature(sig.toStringRef());
   if (archive_.try_read("settings", settings) && settings.isString())
     settings_ = parse_signature(settings.toStringRef());
+  c10::IValue trained_encoder;
+  if (archive_.try_read("encoder_trained", trained_encoder) && trained_encoder.isBool()) {
+    encoder_trained_ = trained_encoder.toBool();
+  } else {
+    // Written before the record said so: then only generator pretraining (the denoise objective alone with
+    // train: generator) left the encoder untrained.
+    const auto train = signature_.find("objective.denoise.train"), objectives = signature_.find("objectives");
+    encoder_trained_ = !(train != signature_.end() && train->second == "generator" && objectives != signature_.end() &&
+                         objectives->second == "denoise");
+  }
 }
 
 ConfigValues CheckpointReader::settings(const Schema& schema) const {
@@ -205,25 +215,34 @@ TrainedGenerator CheckpointReader::generator() {
   g.diffusion = build_diffusion();
   const DiffusionSpec& spec = g.diffusion->spec();
   const std::string frozen = spec.generator_script.empty() ? spec.generator_from : spec.generator_script;
-  if (!frozen.empty()) {
-    const std::string hash_key = prefix + ".generator_fnv1a64";
+  // Every frozen file the run depended on (generator, autoencoder, content tokens) must be the one it trained
+  // against: the same content hash.
+  std::map<std::string, std::string> now;
+  try {
+    now = frozen_generator_facts(spec);
+  } catch (const std::exception& e) {
+    throw CheckpointError(path_ + ": a file its generator was trained against cannot be read: " + first_line(e.what()));
+  }
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {".generator_fnv1a64", frozen},
+      {".autoencoder_fnv1a64", spec.autoencoder_script.empty() ? spec.autoencoder_from : spec.autoencoder_script},
+      {".content_tokens_fnv1a64", spec.content_tokens}};
+  for (const auto& [suffix, file] : files) {
+    if (file.empty()) continue;
+    const std::string hash_key = prefix + suffix;
     const auto recorded = signature_.find(hash_key);
-    std::string now;
-    try {
-      now = frozen_generator_facts(spec).at(hash_key);
-    } catch (const std::exception& e) {
-      throw CheckpointError(path_ + ": trained against the generator in " + frozen +
-                            ", which cannot be read: " + first_line(e.what()));
-    }
-    if (recorded == signature_.end() || recorded->second != now)
-      throw CheckpointError(path_ + ": trained against the generator in " + frozen + " with hash " +
+    const std::string what = suffix == ".generator_fnv1a64"     ? "the generator in "
+                             : suffix == ".autoencoder_fnv1a64" ? "the autoencoder in "
+                                                                : "the content tokens in ";
+    if (recorded == signature_.end() || recorded->second != now.at(hash_key))
+      throw CheckpointError(path_ + ": trained against " + what + file + " with hash " +
                             (recorded == signature_.end() ? "(absent)" : recorded->second) +
-                            ", but that file now hashes to " + now);
-    if (spec.generator_script.empty()) {
-      CheckpointReader from(spec.generator_from);
-      from.load_pretrained_generator(*g.diffusion);
-      g.diffusion->generator().init_adapter_from_content();
-    }
+                            ", but that file now hashes to " + now.at(hash_key));
+  }
+  if (!frozen.empty() && spec.generator_script.empty()) {
+    CheckpointReader from(spec.generator_from);
+    from.load_pretrained_generator(*g.diffusion);
+    g.diffusion->generator().init_adapter_from_content();
   }
   torch::serialize::InputArchive objective;
   archive_.read("objective", objective);
@@ -245,16 +264,14 @@ TrainedGenerator CheckpointReader::generator() {
 
 TrainedEncoder load_trained_encoder(const std::string& checkpoint) {
   CheckpointReader reader(checkpoint);
-  // Generator pretraining leaves the encoder at its random initialisation: exporting or scoring it would give
-  // a model (and figures) of nothing, unwarned.
-  const auto train = reader.signature().find("objective.denoise.train");
-  const auto objectives = reader.signature().find("objectives");
-  if (train != reader.signature().end() && train->second == "generator" && objectives != reader.signature().end() &&
-      objectives->second == "denoise")
-    throw CheckpointError(checkpoint +
-                          ": its run pretrained the generator only (objective.denoise.train: generator), so its "
-                          "encoder was never trained; use the checkpoint of a run that trains the encoder (an adapter "
-                          "or joint run, or an encoder objective)");
+  // Generator pretraining (or an autoencoder run) leaves the encoder at its random initialisation: exporting or
+  // scoring it would give a model (and figures) of nothing, unwarned.
+  if (!reader.encoder_trained())
+    throw CheckpointError(checkpoint + ": no objective of its run (" +
+                          (reader.signature().count("objectives") ? reader.signature().at("objectives") : "") +
+                          ") trained the encoder (generator pretraining, or an autoencoder), so it is as "
+                          "initialised; use the checkpoint of a run that trains the encoder (an adapter or joint run, "
+                          "or an encoder objective)");
   return reader.encoder();
 }
 

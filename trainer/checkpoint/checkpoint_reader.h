@@ -54,6 +54,9 @@ class CheckpointReader {
   ConfigValues settings(const Schema& schema) const;
   // Whether the run trained the objective `name` (the signature's "objectives").
   bool trained(const std::string& name) const;
+  // Whether any objective of the run trained the encoder (false: generator pretraining, an autoencoder run;
+  // its encoder is as initialised).
+  bool encoder_trained() const { return encoder_trained_; }
   torch::serialize::InputArchive& archive() { return archive_; }
 
   // The encoder. Throws CheckpointError when the checkpoint holds none it can rebuild.
@@ -78,6 +81,7 @@ class CheckpointReader {
   std::string path_;
   int64_t step_ = 0, format_ = 1;
   Signature signature_, settings_;
+  bool encoder_trained_ = true;
   torch::serialize::InputArchive archive_;
 };
 

@@ -57,7 +57,7 @@ const Section<DenoiseOptions>& fidelity_keys() {
   using O = DenoiseOptions;
   static const auto section =
       Section<O>("eval")
-          .text("judge", &O::judge, "",
+          .path("judge", &O::judge, "",
                 "Identity fidelity of generated samples (needs objective.denoise.train adapter or all): an imprint "
                 "checkpoint of an encoder trained on the TRAINING identities only (e.g. a contrastive run on the "
                 "same dataset) that scores samples generated from ONE reference of each held-out identity, beside "
@@ -70,7 +70,11 @@ const Section<DenoiseOptions>& fidelity_keys() {
           .integer("fidelity_steps", &O::fidelity_steps, int64_t{20}, Range::closed(1, 1e4),
                    "DDIM steps of the samples the judge scores.")
           .real("fidelity_guidance", &O::fidelity_guidance, 3, Range::closed(0, 100),
-                "Classifier-free guidance scale of those samples (1 = none).")
+                "Classifier-free guidance scale of those samples (1 = none): the content's, and the identity's "
+                "unless eval.fidelity_guidance_identity says otherwise.")
+          .real("fidelity_guidance_identity", &O::fidelity_guidance_identity, -1, Range::closed(-1, 100),
+                "The identity's own guidance scale for those samples (InstructPix2Pix's guidance for two "
+                "conditions: three predictions per step); -1: the same as eval.fidelity_guidance.")
           .integer("content_bank_identities", &O::content_bank_identities, int64_t{256}, Range::closed(1, 1e6),
                    "Training identities whose samples read a sample's content label (nearest neighbour: cosine of "
                    "the mean-removed pixels). Every rank holds them all on its device: identities x samples x sample "
@@ -147,9 +151,14 @@ void check_denoise_files(const ObjectiveContext& c) {
 
 }  // namespace
 
+DenoiseOptions denoise_options(const ConfigValues& values) {
+  DenoiseOptions o = training_keys().read(values);
+  fidelity_keys().read_into(values, o);
+  return o;
+}
+
 DenoiseOptions denoise_options(const ObjectiveContext& c) {
-  DenoiseOptions o = training_keys().read(c.values);
-  fidelity_keys().read_into(c.values, o);
+  DenoiseOptions o = denoise_options(c.values);
   o.seed = c.seed;
   return o;
 }

@@ -40,7 +40,8 @@ struct DenoiseOptions {
   std::string judge;
   int64_t fidelity_identities = 16, fidelity_content = 4, fidelity_steps = 20, content_bank_identities = 256;
   double fidelity_guidance = 3.0;
-  uint64_t seed = 0;  // the run's seed
+  double fidelity_guidance_identity = -1;  // < 0: the same as fidelity_guidance
+  uint64_t seed = 0;                       // the run's seed
 };
 
 // Its registry entry (objective_registry.h): keys objective.denoise.* (the generator's among them,
@@ -48,6 +49,9 @@ struct DenoiseOptions {
 ObjectiveInfo denoise_objective();
 // The options and generator spec `context` gives (what the registry's factory builds from).
 DenoiseOptions denoise_options(const ObjectiveContext& context);
+// The same options from a run's settings alone (a checkpoint's stored config: `imprint eval --judge` takes the
+// run's fidelity settings from them).
+DenoiseOptions denoise_options(const ConfigValues& values);
 
 class DenoiseObjective final : public Objective {
  public:

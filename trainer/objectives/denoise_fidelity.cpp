@@ -39,6 +39,7 @@ FidelityEvaluation::FidelityEvaluation(Diffusion& diffusion, const DenoiseOption
                             o.fidelity_content, o.content_bank_identities, c.device, c.seed);
   sampler_.steps = o.fidelity_steps;
   sampler_.guidance = o.fidelity_guidance;
+  sampler_.guidance_identity = o.fidelity_guidance_identity;
   sampler_.id_scale = o.id_scale;
   sampler_.seed = c.seed;
 }

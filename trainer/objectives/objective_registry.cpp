@@ -22,6 +22,15 @@ const std::vector<ObjectiveInfo>& objective_registry() {
   return registry;
 }
 
+std::string every_view_objectives(const std::string& prefix) {
+  std::vector<std::string> names;
+  for (const auto& info : objective_registry())
+    if (info.reads_every_view) names.push_back(prefix + info.name);
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) text += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return text;
+}
+
 std::string weight_key(const ObjectiveInfo& info) { return "objective." + info.name + ".weight"; }
 
 std::vector<KeySpec> objective_keys() {

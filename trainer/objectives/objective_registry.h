@@ -51,6 +51,9 @@ struct ObjectiveInfo {
 };
 
 const std::vector<ObjectiveInfo>& objective_registry();
+// "supcon, ge2e, aam or triplet": the registered objectives that read every view of a P x K batch (for
+// messages and docs; `prefix` goes before each name, e.g. "objective.").
+std::string every_view_objectives(const std::string& prefix = "");
 std::string weight_key(const ObjectiveInfo& info);  // "objective.<name>.weight"
 // Every entry's weight key and own keys, in registry order: the objective part of a schema.
 std::vector<KeySpec> objective_keys();
