@@ -21,6 +21,7 @@
 #include "trainer/model_parts.h"
 #include "trainer/run_device.h"
 #include "trainer/run_directory.h"
+#include "trainer/shared_run_directory.h"
 #include "trainer/step_agreement.h"
 #include "trainer/step_log.h"
 #include "trainer/stop_signals.h"
@@ -160,6 +161,7 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
   const bool made = make_run_directory(o.run_dir);
   // Held until train() returns or throws: a second run in this directory is refused meanwhile.
   const auto lock = lead ? RunDirectoryLock::acquire(o.run_dir, made) : nullptr;
+  check_run_directory_is_shared(o.run_dir, made, comm);  // before any rank reads a checkpoint from it
   const size_t existing = check_run_directory(o, job, comm.size());
   if (lead)
     for (const auto& f : CheckpointStore(o.run_dir + "/checkpoints", 1).remove_unfinished_writes())
