@@ -401,9 +401,12 @@ class MpiCommunicator final : public Communicator {
       if (it == by_host.end()) it = by_host.insert(by_host.end(), {hosts_[r], {}});
       it->second.push_back(r);
     }
+    // The layout names every host of a job of up to 16 hosts; of a larger one the first three and the last.
+    constexpr size_t kHostsShown = 16;
     std::ostringstream layout, wrong;
-    for (const auto& [host, ranks] : by_host) {
-      layout << (layout.tellp() ? "; " : "") << host << ": rank(s) " << rank_ranges(ranks);
+    int wrong_hosts = 0;
+    for (size_t i = 0; i < by_host.size(); ++i) {
+      const auto& [host, ranks] = by_host[i];
       std::vector<int> locals;
       bool known = true, sizes_right = true;
       for (int r : ranks) {
@@ -411,23 +414,31 @@ class MpiCommunicator final : public Communicator {
         sizes_right = sizes_right && all[r].local_size == static_cast<int>(ranks.size());
         locals.push_back(all[r].local_rank);
       }
+      if (by_host.size() <= kHostsShown || i < 3 || i + 1 == by_host.size()) {
+        layout << (i ? "; " : "") << host << ": rank(s) " << rank_ranges(ranks);
+        if (known) layout << " (local " << rank_ranges(locals) << ")";
+      } else if (i == 3) {
+        layout << "; ... " << by_host.size() - 4 << " more hosts ...";
+      }
       if (!known) continue;
-      layout << " (local " << rank_ranges(locals) << ")";
       std::vector<int> sorted = locals;
       std::sort(sorted.begin(), sorted.end());
       bool one_each = true;
-      for (size_t i = 0; i < sorted.size(); ++i) one_each = one_each && sorted[i] == static_cast<int>(i);
-      if (!one_each || !sizes_right) {
-        wrong << (wrong.tellp() ? "; " : "") << "host " << host << " runs rank(s) " << rank_ranges(ranks)
-              << " with local rank(s)";
-        for (int l : locals) wrong << " " << l;
-        wrong << " and local size(s)";
-        for (int r : ranks) wrong << " " << all[r].local_size;
-        wrong << " (expected local ranks 0.." << ranks.size() - 1 << ", one each, and local size " << ranks.size()
-              << ")";
-      }
+      for (size_t k = 0; k < sorted.size(); ++k) one_each = one_each && sorted[k] == static_cast<int>(k);
+      if (one_each && sizes_right) continue;
+      if (++wrong_hosts > 8) continue;  // enough to see the pattern
+      wrong << (wrong.tellp() ? "; " : "") << "host " << host << " runs rank(s) " << rank_ranges(ranks)
+            << " with local rank(s)";
+      for (int l : locals) wrong << " " << l;
+      wrong << " and local size(s)";
+      for (int r : ranks) wrong << " " << all[r].local_size;
+      wrong << " (expected local ranks 0.." << ranks.size() - 1 << ", one each, and local size " << ranks.size() << ")";
     }
-    if (rank_ == 0) log::info("ranks by host: " + layout.str());
+    if (wrong_hosts > 8) wrong << "; and " << wrong_hosts - 8 << " more hosts";
+    if (rank_ == 0)
+      log::info((by_host.size() > kHostsShown ? "ranks by host (" + std::to_string(by_host.size()) + " hosts): "
+                                              : std::string("ranks by host: ")) +
+                layout.str());
     if (wrong.tellp() == 0) return;
     // Every rank sees the same table; rank 0 says it once and ends the job, the others wait to be ended.
     if (rank_ == 0)
