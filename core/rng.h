@@ -29,7 +29,9 @@ namespace imprint {
   X(DenoiseRow, 0xd1ff)             /* denoise objective: a row's timestep, dropout, noise */    \
   X(SamplerNoise, 0x5a3b1e)         /* generation/ddim_sampler: a sample's starting noise */     \
   X(NegativeCentres, 0xaa3e9a)      /* aam objective: Partial FC's sampled negative centres */   \
-  X(CentreInit, 0xce47e5)           /* aam objective: a sharded class centre's initial row */
+  X(CentreInit, 0xce47e5)           /* aam objective: a sharded class centre's initial row */    \
+  X(AutoencoderPosterior, 0xae9057) /* autoencoder objective: a row's latent sample */           \
+  X(FidelityIdentities, 0xf1de17)   /* identity fidelity: which held-out identities are scored */
 
 enum class Stream : uint64_t {
 #define IMPRINT_RNG_STREAM_ENUM(name, id) name = id,

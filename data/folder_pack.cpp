@@ -298,6 +298,20 @@ std::vector<int64_t> choose_holdout(const PackOptions& o, const std::vector<std:
   return holdout;
 }
 
+// Fewer than 2 identities kept (every file unusable, say): there is no dataset to write. Names the input and
+// the first problems; the caller lists every one.
+void check_enough_kept(const PackOptions& o, const Listing& l, const std::vector<std::string>& kept,
+                       const PackReport& report) {
+  if (kept.size() >= 2) return;
+  std::string first;
+  for (size_t i = 0; i < report.problems.size() && i < 2; ++i) first += (i ? "; " : "") + report.problems[i];
+  throw DatasetError(o.input + ": " + std::to_string(kept.size()) + " of its " + std::to_string(l.identities.size()) +
+                     " identities have the 2 usable samples a reference/target pair needs, and a dataset needs at "
+                     "least 2 such identities; nothing was written (" +
+                     std::to_string(report.skipped_files) + " file(s) skipped" +
+                     (first.empty() ? "" : ", first: " + first) + ")");
+}
+
 }  // namespace
 
 PackReport pack_folders(const PackOptions& o) {
@@ -309,21 +323,31 @@ PackReport pack_folders(const PackOptions& o) {
   prepare_output(o);
   DatasetWriter writer(o.output, o.modality, o.modality == Modality::Image ? o.image_size : o.sample_rate,
                        o.shard_bytes);
-  writer.set_content_labels(vocabulary.names);
   PackReport report;
   report.problems = l.problems;
-  std::vector<std::string> kept;
-  constexpr size_t kGroup = 16;  // identities decoded together (bounds memory)
-  for (size_t g = 0; g < l.identities.size(); g += kGroup) {
-    const size_t n = std::min(l.identities.size(), g + kGroup) - g;
-    auto decoded = decode_group(o, &l.files[g], n);
-    for (size_t i = 0; i < n; ++i)
-      if (add_identity(o, l.identities[g + i], l.files[g + i], decoded[i], vocabulary, label_of, writer, report))
-        kept.push_back(l.identities[g + i].filename().string());
-    if (o.progress) o.progress(static_cast<int64_t>(g + n), static_cast<int64_t>(l.identities.size()));
+  try {
+    writer.set_content_labels(vocabulary.names);
+    std::vector<std::string> kept;
+    constexpr size_t kGroup = 16;  // identities decoded together (bounds memory)
+    for (size_t g = 0; g < l.identities.size(); g += kGroup) {
+      const size_t n = std::min(l.identities.size(), g + kGroup) - g;
+      auto decoded = decode_group(o, &l.files[g], n);
+      for (size_t i = 0; i < n; ++i)
+        if (add_identity(o, l.identities[g + i], l.files[g + i], decoded[i], vocabulary, label_of, writer, report))
+          kept.push_back(l.identities[g + i].filename().string());
+      if (o.progress) o.progress(static_cast<int64_t>(g + n), static_cast<int64_t>(l.identities.size()));
+    }
+    report.identities = static_cast<int64_t>(kept.size());
+    check_enough_kept(o, l, kept, report);
+    report.manifest = writer.finish(choose_holdout(o, kept, listed_holdout));
+  } catch (const DatasetError& e) {
+    // Nothing half-written stays: the shards written so far go (and the output folder, if pack made it).
+    writer.discard();
+    throw PackError(e.what(), std::move(report.problems));
+  } catch (...) {
+    writer.discard();
+    throw;
   }
-  report.identities = static_cast<int64_t>(kept.size());
-  report.manifest = writer.finish(choose_holdout(o, kept, listed_holdout));
   return report;
 }
 

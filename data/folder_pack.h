@@ -49,6 +49,18 @@ struct PackReport {
   Manifest manifest;
 };
 
+// Why pack_folders stopped once decoding had begun (fewer than 2 usable identities, a hold-out that leaves too
+// few, a write that failed), with the problems found until then ("path: reason", as PackReport's), which the
+// caller reports as it would on success. Nothing is left in the output folder: what was written is removed.
+class PackError : public DatasetError {
+ public:
+  PackError(const std::string& what, std::vector<std::string> problems)
+      : DatasetError(what), problems(std::move(problems)) {}
+  std::vector<std::string> problems;
+};
+
+// Throws DatasetError before anything is decoded or written (no input, no media files, an output folder in
+// use, a hold-out list that names no identity), PackError after.
 PackReport pack_folders(const PackOptions& options);
 
 }  // namespace imprint

@@ -166,6 +166,14 @@ int64_t ShardDataset::content_label(int64_t identity, int64_t index) const {
   return shards_[w.shard]->content.at(static_cast<size_t>(w.first_row + index));
 }
 
+int64_t ShardDataset::stored_length(int64_t identity, int64_t index) const {
+  if (manifest_.modality != Modality::Audio) return 0;
+  const Where& w = where_.at(identity);
+  const auto row = static_cast<size_t>(w.first_row + index);
+  const auto& offsets = shards_[w.shard]->offsets;
+  return offsets.at(row + 1) - offsets.at(row);
+}
+
 std::vector<int64_t> ShardDataset::sample_shape() const {
   if (manifest_.modality == Modality::Image) return {3, manifest_.image_size, manifest_.image_size};
   return {clip_samples_};

@@ -32,6 +32,9 @@ class ShardDataset final : public IdentityDataset {
   void read(int64_t identity, int64_t index, uint64_t augment_seed, float* out) const override;
   const std::vector<std::string>& content_labels() const override { return manifest_.content_labels; }
   int64_t content_label(int64_t identity, int64_t index) const override;
+  // Audio: how many samples the clip holds as stored, before read() crops or zero-pads it to clip_samples;
+  // images: 0.
+  int64_t stored_length(int64_t identity, int64_t index) const;
   const Manifest& manifest() const { return manifest_; }
   // Reads every stored sample back through the same HDF5 path training uses (throws DatasetError naming the
   // shard and rows that fail): a checksum proves the bytes are the ones written, not that they decode.

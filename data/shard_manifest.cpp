@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/checksum.h"
+#include "core/temp_path.h"
 #include "data/shard_format.h"
 
 namespace imprint {
@@ -130,13 +131,18 @@ void Manifest::write(const std::string& dir) const {
                            {"bytes", s.bytes},
                            {"fnv1a64", s.fnv1a64}});
   const std::string path = dir + "/manifest.json";
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = temp_path_for(path);
+  bool written = false;
   {
     std::ofstream out(tmp);
     out << j.dump(1) << "\n";
-    if (!out) throw DatasetError(tmp + ": write failed");
+    out.close();
+    written = static_cast<bool>(out);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw DatasetError(path + ": cannot move the manifest into place");
+  if (!written || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw DatasetError(path + (written ? ": cannot move the manifest into place" : ": cannot write the manifest"));
+  }
 }
 
 }  // namespace imprint

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "core/temp_path.h"
 #include "data/h5_handle.h"
 
 namespace imprint {
@@ -48,6 +49,7 @@ DatasetWriter::DatasetWriter(std::string dir, Modality modality, int64_t size_or
     manifest_.sample_rate = size_or_rate;
   }
   std::error_code ec;
+  made_dir_ = !fs::exists(dir_, ec);
   fs::create_directories(dir_, ec);
   if (ec) throw DatasetError(dir_ + ": cannot create the output folder: " + ec.message());
   if (fs::exists(dir_ + "/manifest.json"))
@@ -111,7 +113,9 @@ void DatasetWriter::flush() {
   if (identity_.empty()) return;
   char name[32];
   std::snprintf(name, sizeof(name), "shard-%05zu.h5", manifest_.shards.size());
-  const std::string path = dir_ + "/" + name, tmp = path + ".tmp";
+  const std::string path = dir_ + "/" + name, tmp = temp_path_for(path);
+  written_.push_back(tmp);
+  written_.push_back(path);
   {
     std::lock_guard<std::mutex> lock(hdf5_mutex());
     H5Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose, tmp + ": cannot create property list");
@@ -151,8 +155,16 @@ void DatasetWriter::flush() {
 Manifest DatasetWriter::finish(const std::vector<int64_t>& holdout) {
   flush();
   manifest_.holdout = holdout;
+  written_.push_back(dir_ + "/manifest.json");
   manifest_.write(dir_);
   return Manifest::read(dir_);  // what a reader will see, validated
+}
+
+void DatasetWriter::discard() noexcept {
+  std::error_code ec;
+  for (const auto& f : written_) fs::remove(f, ec);
+  written_.clear();
+  if (made_dir_ && fs::is_empty(dir_, ec)) fs::remove(dir_, ec);
 }
 
 }  // namespace imprint

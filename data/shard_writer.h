@@ -25,12 +25,17 @@ class DatasetWriter {
                           const std::vector<int32_t>& content = {});
   // Writes the last shard and the manifest. `holdout`: identity ids never to train on.
   Manifest finish(const std::vector<int64_t>& holdout);
+  // Removes what this writer wrote (its shards, a temp file left by a failed write, the manifest) and the
+  // folder itself if the writer made it and it is now empty: a pack that fails leaves nothing behind.
+  void discard() noexcept;
 
  private:
   void flush();
   void add_content(const std::string& name, size_t samples, const std::vector<int32_t>& content);
 
   std::string dir_;
+  bool made_dir_ = false;
+  std::vector<std::string> written_;  // every file this writer created, temp files included
   Manifest manifest_;
   int64_t shard_bytes_;
   int64_t buffered_bytes_ = 0;

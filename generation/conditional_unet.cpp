@@ -71,6 +71,9 @@ DecoupledCrossAttentionImpl::DecoupledCrossAttentionImpl(int64_t channels, int64
 }
 
 void DecoupledCrossAttentionImpl::init_adapter_from_content() {
+  // Only when the identity tokens are as wide as the content tokens (always with content labels, whose tokens
+  // have the identity width); otherwise the adapter keeps its own initialisation.
+  if (adapter_k_->weight.sizes() != to_k_->weight.sizes()) return;
   torch::NoGradGuard no_grad;
   adapter_k_->weight.copy_(to_k_->weight);
   adapter_v_->weight.copy_(to_v_->weight);
@@ -100,26 +103,32 @@ ConditionalUnet::ConditionalUnet(const GeneratorSpec& spec) : spec_(spec), cond_
     throw std::invalid_argument("generator: the image side (" + std::to_string(spec.image_size) +
                                 ") must be a multiple of 4");
   const int64_t w = spec.width, w2 = 2 * spec.width, d = spec.id_dim;
+  const bool tokens = spec.context_dim > 0;
+  const int64_t c = tokens ? spec.context_dim : d;  // what the content branch of the attention reads
   time1_ = register_module("time1", torch::nn::Linear(w, cond_dim_));
   time2_ = register_module("time2", torch::nn::Linear(cond_dim_, cond_dim_));
-  content_ = register_module("content", torch::nn::Embedding(spec.content_classes + 1, cond_dim_));
-  context_ = register_module("context", torch::nn::Embedding(spec.content_classes + 1, kContextTokens * d));
+  if (tokens) {
+    content_pool_ = register_module("content_pool", torch::nn::Linear(spec.context_dim, cond_dim_));
+  } else {
+    content_ = register_module("content", torch::nn::Embedding(spec.content_classes + 1, cond_dim_));
+    context_ = register_module("context", torch::nn::Embedding(spec.content_classes + 1, kContextTokens * d));
+  }
   in_ = register_module("conv_in", conv3(spec.channels, w));
   enc0_ = register_module("enc0", UnetResBlock(w, w, cond_dim_));
   down1_ = register_module("down1", conv3(w, w2, 2));
   enc1_ = register_module("enc1", UnetResBlock(w2, w2, cond_dim_));
-  att1_ = register_module("att1", DecoupledCrossAttention(w2, d, d, spec.heads));
+  att1_ = register_module("att1", DecoupledCrossAttention(w2, c, d, spec.heads));
   down2_ = register_module("down2", conv3(w2, w2, 2));
   enc2_ = register_module("enc2", UnetResBlock(w2, w2, cond_dim_));
-  att2_ = register_module("att2", DecoupledCrossAttention(w2, d, d, spec.heads));
+  att2_ = register_module("att2", DecoupledCrossAttention(w2, c, d, spec.heads));
   mid1_ = register_module("mid1", UnetResBlock(w2, w2, cond_dim_));
-  att_mid_ = register_module("att_mid", DecoupledCrossAttention(w2, d, d, spec.heads));
+  att_mid_ = register_module("att_mid", DecoupledCrossAttention(w2, c, d, spec.heads));
   mid2_ = register_module("mid2", UnetResBlock(w2, w2, cond_dim_));
   dec2_ = register_module("dec2", UnetResBlock(2 * w2, w2, cond_dim_));
-  att_dec2_ = register_module("att_dec2", DecoupledCrossAttention(w2, d, d, spec.heads));
+  att_dec2_ = register_module("att_dec2", DecoupledCrossAttention(w2, c, d, spec.heads));
   up2_ = register_module("up2", conv3(w2, w2));
   dec1_ = register_module("dec1", UnetResBlock(2 * w2, w2, cond_dim_));
-  att_dec1_ = register_module("att_dec1", DecoupledCrossAttention(w2, d, d, spec.heads));
+  att_dec1_ = register_module("att_dec1", DecoupledCrossAttention(w2, c, d, spec.heads));
   up1_ = register_module("up1", conv3(w2, w));
   dec0_ = register_module("dec0", UnetResBlock(2 * w, w, cond_dim_));
   out_norm_ = register_module("out_norm", group_norm(w));
@@ -135,9 +144,19 @@ torch::Tensor ConditionalUnet::predict(const torch::Tensor& x_t, const torch::Te
                   x_t.size(3) == spec_.image_size,
               "generator was built for [B, ", spec_.channels, ", ", spec_.image_size, ", ", spec_.image_size,
               "] samples, got ", x_t.sizes());
-  auto cond = time2_(F::silu(time1_(timestep_features(t, spec_.width).to(x_t.scalar_type())))) + content_(content);
+  auto cond = time2_(F::silu(time1_(timestep_features(t, spec_.width).to(x_t.scalar_type()))));
+  torch::Tensor ctx;
+  if (spec_.context_dim > 0) {
+    TORCH_CHECK(content.dim() == 3 && content.size(2) == spec_.context_dim,
+                "generator was built for content tokens [B, L, ", spec_.context_dim, "], got ", content.sizes());
+    ctx = content.to(x_t.scalar_type());
+    cond = cond + content_pool_(ctx.mean(1));
+  } else {
+    TORCH_CHECK(content.dim() == 1, "generator was built for content labels [B], got ", content.sizes());
+    cond = cond + content_(content);
+    ctx = context_(content).unflatten(1, {kContextTokens, spec_.id_dim});  // [B, L, D]
+  }
   cond = F::silu(cond);
-  auto ctx = context_(content).unflatten(1, {kContextTokens, spec_.id_dim});  // [B, L, D]
   auto h0 = enc0_(in_(x_t), cond);
   auto h1 = att1_(enc1_(down1_(h0), cond), ctx, id_tokens, id_scale);
   auto h2 = att2_(enc2_(down2_(h1), cond), ctx, id_tokens, id_scale);

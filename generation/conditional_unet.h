@@ -1,8 +1,13 @@
-// A small diffusion UNet for images, conditioned on the timestep and content label (added to every residual
-// block) and on identity tokens through DECOUPLED cross-attention, as in IP-Adapter: each attention block
-// attends to the content tokens with its own to_k/to_v and, separately, to the identity tokens with
-// adapter_k/adapter_v (initialised from to_k/to_v), and adds the two results, the identity one scaled by
-// id_scale. Names holding "adapter" are the identity branch: everything adapter training updates.
+// A small diffusion UNet for images or a frozen autoencoder's latents (any channel count), conditioned on the
+// timestep and the content (added to every residual block) and on identity tokens through DECOUPLED
+// cross-attention, as in IP-Adapter: each attention block attends to the content tokens with its own
+// to_k/to_v and, separately, to the identity tokens with adapter_k/adapter_v (initialised from to_k/to_v),
+// and adds the two results, the identity one scaled by id_scale. Names holding "adapter" are the identity
+// branch: everything adapter training updates.
+//
+// Content is either a label (an embedding added to every block, and 4 learned content tokens per label the
+// attention reads) or a given token sequence [B, L, Dc] (a text encoder's output: the attention reads it,
+// and its mean, projected, is added to every block, as SDXL adds its pooled text embedding).
 //
 // Levels: width w at full resolution, 2w at 1/2 and 1/4 (attention at 1/2, 1/4 and the middle). The image
 // side must be a multiple of 4. An audio generator would swap the 2-D convolutions for 1-D ones over log-mel
@@ -61,7 +66,8 @@ class ConditionalUnet : public Generator {
   int64_t cond_dim_;
   static constexpr int64_t kContextTokens = 4;
   torch::nn::Linear time1_{nullptr}, time2_{nullptr};
-  torch::nn::Embedding content_{nullptr}, context_{nullptr};
+  torch::nn::Embedding content_{nullptr}, context_{nullptr};  // content labels
+  torch::nn::Linear content_pool_{nullptr};                   // content tokens
   torch::nn::Conv2d in_{nullptr}, down1_{nullptr}, down2_{nullptr}, out_{nullptr};
   UnetResBlock enc0_{nullptr}, enc1_{nullptr}, enc2_{nullptr}, mid1_{nullptr}, mid2_{nullptr}, dec2_{nullptr},
       dec1_{nullptr}, dec0_{nullptr};

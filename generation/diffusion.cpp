@@ -2,23 +2,15 @@
 
 #include <ATen/ATen.h>
 
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <stdexcept>
 #include <tuple>
 
 #include "core/checksum.h"
 #include "generation/scripted_generator.h"
 
 namespace imprint {
-
-GeneratorSpec DiffusionSpec::generator() const {
-  GeneratorSpec g;
-  g.channels = channels;
-  g.image_size = image_size;
-  g.width = width;
-  g.heads = heads;
-  g.content_classes = content_classes;
-  g.id_dim = id_dim;
-  return g;
-}
 
 const Section<DiffusionSpec>& diffusion_section() {
   using D = DiffusionSpec;
@@ -51,7 +43,25 @@ const Section<DiffusionSpec>& diffusion_section() {
           .integer("timesteps", &D::timesteps, int64_t{1000}, Range::closed(2, 1e5), "Diffusion timesteps T.",
                    R::Shaping)
           .choice("prediction", &D::prediction, {{"eps", Prediction::Eps}, {"v", Prediction::V}}, Prediction::Eps,
-                  "What the generator predicts: the noise (eps) or v = sqrt(ab) eps - sqrt(1 - ab) x0.", R::Shaping);
+                  "What the generator predicts: the noise (eps) or v = sqrt(ab) eps - sqrt(1 - ab) x0.", R::Shaping)
+          .text("autoencoder_from", &D::autoencoder_from, "",
+                "Latent diffusion with imprint's own autoencoder: the checkpoint of a run of the autoencoder objective "
+                "(objective.autoencoder.weight > 0), used FROZEN: targets are encoded to its latents, samples decoded "
+                "from them; the generator's channels and size follow the latent shape. Its path and content hash "
+                "go into the model signature.",
+                R::Shaping)
+          .text("autoencoder_script", &D::autoencoder_script, "",
+                "Latent diffusion with your own autoencoder: a TorchScript file with methods encode(x) -> z and "
+                "decode(z) -> x (pixels in [-1, 1], as diffusers' AutoencoderKL) and an optional float attribute "
+                "scale_factor that latents are multiplied by (SD 1.5: 0.18215); used FROZEN (docs/architecture.md, "
+                "\"Latent diffusion\"). Its path and content hash go into the model signature.",
+                R::Shaping)
+          .text("content_tokens", &D::content_tokens, "",
+                "Content as token sequences: a .npy array [content_classes, L, Dc] giving each content label a "
+                "sequence of L token embeddings of width Dc (e.g. a text encoder's output for the label's caption), "
+                "which the generator's content branch cross-attends to; a dropped content is the all-zero sequence. "
+                "\"\" = content labels (learned embeddings). Its content hash goes into the model signature.",
+                R::Shaping);
   return section;
 }
 
@@ -64,12 +74,18 @@ DiffusionSpec diffusion_spec(const ConfigValues& values, const EncoderSpec& enco
 
 std::map<std::string, std::string> frozen_generator_facts(const DiffusionSpec& spec) {
   const std::string& prefix = diffusion_section().prefix();
-  if (!spec.generator_script.empty())
-    return {{prefix + ".generator_fnv1a64", file_fnv1a64(spec.generator_script)},
-            {prefix + ".generator_script", spec.generator_script},
-            {prefix + ".adapter_pattern", spec.adapter_pattern}};
-  if (!spec.generator_from.empty()) return {{prefix + ".generator_fnv1a64", file_fnv1a64(spec.generator_from)}};
-  return {};
+  std::map<std::string, std::string> facts;
+  if (!spec.generator_script.empty()) {
+    facts = {{prefix + ".generator_fnv1a64", file_fnv1a64(spec.generator_script)},
+             {prefix + ".generator_script", spec.generator_script},
+             {prefix + ".adapter_pattern", spec.adapter_pattern}};
+  } else if (!spec.generator_from.empty()) {
+    facts = {{prefix + ".generator_fnv1a64", file_fnv1a64(spec.generator_from)}};
+  }
+  const std::string& autoencoder = spec.autoencoder_script.empty() ? spec.autoencoder_from : spec.autoencoder_script;
+  if (!autoencoder.empty()) facts[prefix + ".autoencoder_fnv1a64"] = file_fnv1a64(autoencoder);
+  if (!spec.content_tokens.empty()) facts[prefix + ".content_tokens_fnv1a64"] = file_fnv1a64(spec.content_tokens);
+  return facts;
 }
 
 std::string generator_shape_differences(const DiffusionSpec& here, const DiffusionSpec& there) {
@@ -89,16 +105,79 @@ std::string generator_shape_differences(const DiffusionSpec& here, const Diffusi
 }
 
 Diffusion::Diffusion(const DiffusionSpec& spec) : spec_(spec), schedule_(spec.schedule, spec.timesteps) {
-  if (spec.generator_script.empty()) {
-    generator_ = make_generator(spec.generator());
+  const std::string prefix = diffusion_section().prefix();
+  if (!spec.autoencoder_script.empty()) {
+    autoencoder_ = std::make_shared<ScriptedAutoencoder>(spec.autoencoder_script, spec.image_size);
+  } else if (!spec.autoencoder_from.empty()) {
+    if (spec.image_size % spec.autoencoder.downsample != 0)
+      throw std::invalid_argument(prefix + ".autoencoder_from: its autoencoder downsamples " +
+                                  std::to_string(spec.autoencoder.downsample) + "x; data.image_size " +
+                                  std::to_string(spec.image_size) + " is not a multiple of that");
+    autoencoder_ = std::make_shared<KlAutoencoder>(spec.autoencoder);
+  }
+  if (autoencoder_) {
+    autoencoder_->eval();
+    for (auto& p : autoencoder_->parameters()) p.set_requires_grad(false);
+    sample_shape_ = autoencoder_->latent_shape(spec.image_size);
   } else {
-    generator_ = std::make_shared<ScriptedGenerator>(spec.generator_script, spec.adapter_pattern, spec.generator());
+    sample_shape_ = {spec.channels, spec.image_size, spec.image_size};
+  }
+  GeneratorSpec g;
+  g.channels = sample_shape_[0];
+  g.image_size = sample_shape_[1];
+  g.width = spec.width;
+  g.heads = spec.heads;
+  g.content_classes = spec.content_classes;
+  g.id_dim = spec.id_dim;
+  if (!spec.content_tokens.empty()) {
+    tokens_ = ContentTokens::load(spec.content_tokens);
+    if (tokens_->labels() != spec.content_classes)
+      throw std::invalid_argument(prefix + ".content_tokens: " + spec.content_tokens + " holds " +
+                                  std::to_string(tokens_->labels()) + " labels' tokens but " + prefix +
+                                  ".content_classes is " + std::to_string(spec.content_classes));
+    g.context_length = tokens_->length();
+    g.context_dim = tokens_->width();
+  }
+  if (spec.generator_script.empty()) {
+    if (sample_shape_[1] != sample_shape_[2] || sample_shape_[1] % 4 != 0)
+      throw std::invalid_argument(prefix +
+                                  ": imprint's generator needs a square sample whose side is a multiple of 4; " +
+                                  (autoencoder_ ? "the autoencoder's latents are " : "the samples are ") +
+                                  c10::str(at::IntArrayRef(sample_shape_)));
+    generator_ = make_generator(g);
+  } else {
+    generator_ = std::make_shared<ScriptedGenerator>(spec.generator_script, spec.adapter_pattern, g);
   }
 }
 
+at::Tensor Diffusion::to_sample_space(const at::Tensor& images) {
+  if (!autoencoder_) return images;
+  torch::NoGradGuard no_grad;
+  return autoencoder_->encode(images);
+}
+
+at::Tensor Diffusion::to_images(const at::Tensor& samples) {
+  if (!autoencoder_) return samples;
+  torch::NoGradGuard no_grad;
+  return autoencoder_->decode(samples);
+}
+
+at::Tensor Diffusion::content_input(const at::Tensor& labels) const {
+  return tokens_ ? tokens_->lookup(labels) : labels;
+}
+
+void Diffusion::to(const at::Device& device) {
+  generator_->to(device);
+  if (autoencoder_) autoencoder_->to(device);
+}
+
 at::Tensor Diffusion::sample(const at::Tensor& content, const at::Tensor& id_tokens, const SamplerOptions& options) {
-  return sample_ddim(*generator_, schedule_, spec_.prediction, spec_.content_classes, content, id_tokens,
-                     sample_shape(), options);
+  SamplerOptions o = options;
+  if (autoencoder_) o.x0_limit = kLatentLimit;
+  const auto none = at::full_like(content, spec_.content_classes);
+  const auto samples = sample_ddim(*generator_, schedule_, spec_.prediction, content_input(content),
+                                   content_input(none), id_tokens, sample_shape(), o);
+  return to_images(samples);
 }
 
 Diffusion::Paired Diffusion::sample_with_and_without_identity(const at::Tensor& content, const at::Tensor& id_tokens,

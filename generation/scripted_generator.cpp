@@ -38,15 +38,20 @@ ScriptedGenerator::ScriptedGenerator(const std::string& path, const std::string&
   // One call with the shapes training will use, so a wrong signature fails here, naming the file.
   torch::NoGradGuard no_grad;
   const auto x = torch::zeros({1, spec.channels, spec.image_size, spec.image_size});
+  const bool tokens = spec.context_dim > 0;
+  const auto content = tokens ? torch::zeros({1, spec.context_length, spec.context_dim})
+                              : torch::full({1}, spec.content_classes, torch::kLong);
   at::Tensor out;
   try {
-    out = predict(x, torch::zeros({1}, torch::kLong), torch::full({1}, spec.content_classes, torch::kLong),
-                  torch::zeros({1, 1, spec.id_dim}), 1.0);
+    out = predict(x, torch::zeros({1}, torch::kLong), content, torch::zeros({1, 1, spec.id_dim}), 1.0);
   } catch (const std::exception& e) {
+    const std::string content_text = tokens ? "content_tokens [1, " + std::to_string(spec.context_length) + ", " +
+                                                  std::to_string(spec.context_dim) + "] float"
+                                            : "content [1] int64";
     throw std::invalid_argument(path + ": forward(x_t [1, " + std::to_string(spec.channels) + ", " +
                                 std::to_string(spec.image_size) + ", " + std::to_string(spec.image_size) +
-                                "], t [1] int64, content [1] int64, id_tokens [1, 1, " + std::to_string(spec.id_dim) +
-                                "], id_scale float) failed: " + first_line(e.what()));
+                                "], t [1] int64, " + content_text + ", id_tokens [1, 1, " +
+                                std::to_string(spec.id_dim) + "], id_scale float) failed: " + first_line(e.what()));
   }
   if (out.sizes() != x.sizes())
     throw std::invalid_argument(path + ": forward returned a tensor of shape " + c10::str(out.sizes()) +

@@ -2,7 +2,9 @@
 // in place of imprint's ConditionalUnet: how a team trains imprint's encoder through the generator it
 // already has. The file's module must provide
 //   forward(x_t: Tensor, t: Tensor, content: Tensor, id_tokens: Tensor, id_scale: float) -> Tensor
-// with the shapes of Generator::predict (generation/generator.h). Its parameters become this module's (same
+// with the shapes of Generator::predict (generation/generator.h): x_t of any channel count (pixels, or a
+// frozen autoencoder's latents), content int64 labels [B] or, with objective.denoise.content_tokens, float
+// content tokens [B, L, Dc] (a text encoder's hidden states). Its parameters become this module's (same
 // tensors, names with '.' written '__'), so the optimizer, the gradient reducer, checkpoints and device moves
 // see them; the ones whose name (as in the file) matches `adapter_pattern` (ECMAScript regex, searched) are
 // the adapter weights that objective.denoise.train: adapter trains while the rest stays frozen.

@@ -129,12 +129,10 @@ class EvalCommand final : public Command {
                            "Samples per forward pass; default: the checkpoint's eval.batch_size"),
              "eval.batch_size");
     c->add_option("--json", o.json_out, "Also write the report (and per-identity hits) as JSON here");
-    integer_in(
-        c->add_option(
-            "--asnorm-cohort", o.asnorm_cohort,
-            "Also report EER/minDCF with AS-norm over a cohort of this many of the dataset's training identities "
-            "(sample 0 each)"),
-        Range::closed(1, 1e6));
+    like_key(c->add_option("--asnorm-cohort", o.asnorm_cohort,
+                           "Also report EER/minDCF with AS-norm over a cohort of this many of the dataset's training "
+                           "identities (sample 0 each; 0: off)"),
+             "eval.asnorm_cohort");
     c->add_option("--asnorm-cohort-data", o.asnorm_cohort_data,
                   "AS-norm: take the cohort from this dataset's training identities (e.g. the checkpoint's own "
                   "training set) instead of --data's: how a set packed with --eval-only is AS-normed");
@@ -142,10 +140,10 @@ class EvalCommand final : public Command {
                   "A generative checkpoint: also score its identity fidelity on --data with this judge (an encoder "
                   "checkpoint): samples generated from ONE reference of each identity beside the identity-dropped "
                   "floor and the real ceiling, as training's eval.judge does");
-    integer_in(c->add_option("--fidelity-identities", fidelity_identities_,
-                             "With --judge: identities scored, drawn by --seed (default: the run's "
-                             "eval.fidelity_identities)"),
-               Range::closed(2, 1e6));
+    like_key(c->add_option("--fidelity-identities", fidelity_identities_,
+                           "With --judge: identities scored, drawn by --seed (default: the run's "
+                           "eval.fidelity_identities)"),
+             "eval.fidelity_identities");
     c->add_option("--seed", seed_, "With --judge: which identities are drawn, and the starting noise")
         ->capture_default_str();
     c->add_option("--trials", o.trials,

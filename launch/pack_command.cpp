@@ -61,7 +61,13 @@ class PackCommand final : public Command {
     o.modality = parse_modality(modality_);
     o.shard_bytes = parse_size(shard_size_, "--shard-size");
     o.progress = progress_printer("pack", "identities");
-    const auto r = pack_folders(o);
+    PackReport r;
+    try {
+      r = pack_folders(o);
+    } catch (const PackError& e) {  // what was skipped is as much the answer as why pack stopped
+      for (const auto& p : e.problems) log::warn(p);
+      throw;
+    }
     for (const auto& p : r.problems) log::warn(p);
     log::info(
         log::strf("packed %lld identities (%zu held out), %lld samples into %zu shard(s) in %s; skipped %lld "

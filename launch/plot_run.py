@@ -6,7 +6,11 @@
   loss.png         against the step: the training loss (global batch; with several objectives, their weighted
                    total) and the learning rate; with several objectives a second panel draws EVERY
                    objective's own loss, `loss_<name>`, before its weight (legend: the weight from the run's
-                   config.yaml; log scale when every value is positive, as the terms differ in size)
+                   config.yaml; log scale when every value is positive, as the terms differ in size); with the
+                   denoise objective's identity probe (objective.denoise.probe_every) a panel of its loss with and
+                   without the identity tokens on the same rows (`mse_with_identity`, `mse_without_identity`:
+                   what the tokens explain); with log.gradient_paths a panel of each objective's gradient norm
+                   over each trained part (`grad_<objective>_to_<part>`, log scale)
   heldout.png      the held-out evaluations against the step, each curve with its chance line (dashed, same
                    colour): top-1 from ONE reference (chance `chance` = 1 / identities); top-1 and top-5 with
                    every sample as the reference (`eval_top1_all` with its 95% interval as error bars,
@@ -124,7 +128,10 @@ def multi_query_chance(r, gallery, k):
 
 def plot_loss(run, train, restarts, config, summary, out):
     terms = sorted({k for r in train for k in r if k.startswith("loss_")})
-    fig, axes = plt.subplots(2 if terms else 1, 1, figsize=(7, 7 if terms else 4), sharex=True, squeeze=False)
+    probe = [k for k in ("mse_with_identity", "mse_without_identity") if any(k in r for r in train)]
+    grads = sorted({k for r in train for k in r if k.startswith("grad_") and k != "grad_norm"})
+    panels = 1 + bool(terms) + bool(probe) + bool(grads)
+    fig, axes = plt.subplots(panels, 1, figsize=(7, 3.5 * panels + 0.5), sharex=True, squeeze=False)
     p = Plot(summary, "loss.png")
     ax = axes[0][0]
     marker = "o" if len(train) < 3 else ""
@@ -135,8 +142,10 @@ def plot_loss(run, train, restarts, config, summary, out):
     ax2.set_ylabel("learning rate")
     ax.set_title(os.path.basename(os.path.normpath(run)) + ": training loss")
     ax.legend(ax.lines + ax2.lines, [line.get_label() for line in ax.lines + ax2.lines], loc="upper right")
+    row = 1
     if terms:
-        bx = axes[1][0]
+        bx = axes[row][0]
+        row += 1
         for key in terms:
             w = config.get(f"objective.{key[len('loss_'):]}.weight")
             p.curve(bx, train, key, f"{key} (weight {w})" if w else key, marker=marker)
@@ -144,6 +153,26 @@ def plot_loss(run, train, restarts, config, summary, out):
             bx.set_yscale("log")
         bx.set_ylabel("each objective's loss, before its weight")
         bx.legend()
+    if probe:
+        cx = axes[row][0]
+        row += 1
+        for key, label in (("mse_with_identity", "with the identity tokens"),
+                           ("mse_without_identity", "without them (same rows, noise, timesteps)")):
+            if key in probe:
+                p.curve(cx, [r for r in train if key in r], key, label, marker="o" if len(train) < 3 else ".")
+        cx.set_ylabel("denoise loss (probe steps)")
+        cx.set_title("what the identity tokens explain", fontsize=9)
+        cx.legend(fontsize=8)
+    if grads:
+        gx = axes[row][0]
+        for key in grads:
+            rows = [r for r in train if key in r and r[key] > 0]
+            if rows:
+                p.curve(gx, rows, key, key[len("grad_"):].replace("_to_", " -> "), marker=".")
+        gx.set_yscale("log")
+        gx.set_ylabel("gradient norm")
+        gx.set_title("which trained part each objective reaches (log.gradient_paths)", fontsize=9)
+        gx.legend(fontsize=7)
     axes[-1][0].set_xlabel("step")
     mark_restarts([a[0] for a in axes], restarts)
     fig.tight_layout()

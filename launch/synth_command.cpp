@@ -18,10 +18,15 @@ class SynthCommand final : public Command {
     SynthRequest& r = request_;
     auto* c = app.add_subcommand("synth", "Write the built-in synthetic identities as a shard dataset.");
     c->add_option("--modality", r.modality, "image or audio")->check(CLI::IsMember({"image", "audio"}));
-    c->add_option("--identities", r.identities, "Identities in all, held-out ones included")->capture_default_str();
-    holdout_ = c->add_option("--holdout-identities", r.holdout,
-                             "The last N identities are held out (manifest holdout); default: 1/11 of --identities "
-                             "(100 of 1100), at least 2");
+    // Each option that stands for a config key is checked against that key's range (launch/option_ranges.h):
+    // --identities 2000000000 once grew to 5 GB and --samples-per-identity 1000000000 never ended.
+    like_key(
+        c->add_option("--identities", r.identities, "Identities in all, held-out ones included")->capture_default_str(),
+        "data.train_identities");
+    holdout_ = like_key(c->add_option("--holdout-identities", r.holdout,
+                                      "The last N identities are held out (manifest holdout); default: 1/11 of "
+                                      "--identities (100 of 1100), at least 2"),
+                        "data.eval_identities");
     c->add_option("--holdout-list", r.holdout_choice.list,
                   "A file naming the held-out identities (synthetic-NNNNNN), one per line");
     c->add_option("--holdout-groups", r.holdout_choice.groups,
@@ -32,7 +37,8 @@ class SynthCommand final : public Command {
     real_in(c->add_option("--holdout-group-fraction", r.holdout_choice.group_fraction,
                           "Fraction of the groups to hold out"),
             Range::closed(0, 1));
-    c->add_option("--samples-per-identity", r.per_identity, "Samples of each identity")->capture_default_str();
+    like_key(c->add_option("--samples-per-identity", r.per_identity, "Samples of each identity")->capture_default_str(),
+             "data.samples_per_identity");
     c->add_option("--output", output_, "Dataset folder to create")->required();
     like_key(c->add_option("--image-size", r.image_size, "Image side in pixels")->capture_default_str(),
              "data.image_size");
@@ -40,10 +46,11 @@ class SynthCommand final : public Command {
              "data.sample_rate");
     like_key(c->add_option("--clip-seconds", r.clip_seconds, "Audio clip length")->capture_default_str(),
              "data.clip_seconds");
-    c->add_option("--seed", r.seed, "Seed of the identities (data.seed)")->capture_default_str();
-    c->add_option("--content-classes", r.content_classes,
-                  "Images: sample i gets content label i % N, which decides where its shape sits (0: none)")
-        ->capture_default_str();
+    like_key(c->add_option("--seed", r.seed, "Seed of the identities (data.seed)")->capture_default_str(), "data.seed");
+    like_key(c->add_option("--content-classes", r.content_classes,
+                           "Images: sample i gets content label i % N, which decides where its shape sits (0: none)")
+                 ->capture_default_str(),
+             "data.content_classes");
     c->add_option("--shard-size", shard_size_, "Target shard size, e.g. 256MB")->capture_default_str();
     return c;
   }

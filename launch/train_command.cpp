@@ -93,7 +93,6 @@ class TrainCommand final : public Command {
     log::set_rank(comm->rank(), comm->size());
     log::info("imprint train: config " + (a.config_file.empty() ? a.run_dir + "/config.yaml" : a.config_file) +
               " -> run directory " + a.run_dir);
-    log::info("resolved configuration (saved as " + a.run_dir + "/config.yaml):\n" + job.to_yaml());
     TrainOptions opts;
     opts.run_dir = a.run_dir;
     opts.resume = a.resume;
@@ -105,10 +104,11 @@ class TrainCommand final : public Command {
     if (s.already_finished) return kExitOk;
     if (s.stop_signal) return kExitStopped;
     if (s.stopped_early) return kExitOk;
-    log::info(
-        log::strf("done: %lld steps, loss %.4f -> %.4f (first and last logged); held-out top-1 %.1f%% vs chance "
-                  "%.1f%%",
-                  (long long)s.steps_done, s.first_loss, s.last_loss, 100 * s.eval.top1, 100 * s.eval.chance));
+    const std::string retrieval =
+        s.eval.measured ? log::strf("held-out top-1 %.1f%% vs chance %.1f%%", 100 * s.eval.top1, 100 * s.eval.chance)
+                        : std::string("no encoder trained, so no held-out retrieval");
+    log::info(log::strf("done: %lld steps, loss %.4f -> %.4f (first and last logged); %s", (long long)s.steps_done,
+                        s.first_loss, s.last_loss, retrieval.c_str()));
     return kExitOk;
   }
 

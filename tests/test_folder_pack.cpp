@@ -3,6 +3,7 @@
 #include <png.h>
 #include <sndfile.h>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "core/pixels.h"
 #include "core/text.h"
 #include "data/folder_pack.h"
+#include "data/media_decode.h"
 #include "data/shard_dataset.h"
 #include "tests/tiny_run.h"
 
@@ -380,4 +382,81 @@ TEST(Pack, AHoldoutListFindsNaturallyOrderedFolders) {
   const Manifest m = pack_folders(o).manifest;
   EXPECT_EQ(m.identities, (std::vector<std::string>{"s2", "s9", "s10", "s11"}));
   EXPECT_EQ(m.holdout, (std::vector<int64_t>{1, 2}));
+}
+
+// The decoders hand rows to SquareResizer as they read them instead of holding the whole image: it must give
+// square_resize()'s bytes exactly, shrinking (area average) and growing (bilinear), from wide and tall images.
+TEST(SquareResize, RowByRowGivesTheWholeImageResult) {
+  // w x h to size: shrinking (square, wide, tall, and tall by 9/8), growing, the same size, one pixel
+  const std::vector<std::array<int, 3>> cases = {{64, 64, 16}, {100, 37, 16}, {37, 100, 16}, {333, 250, 32},
+                                                 {7, 5, 16},   {16, 16, 16},  {1, 1, 8},     {9, 40, 8}};
+  for (const auto& [w, h, size] : cases) {
+    std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3);
+    for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
+    SquareResizer r(w, h, size);
+    for (int y = 0; y < h; ++y) r.add_row(y, rgb.data() + static_cast<size_t>(y) * w * 3);
+    EXPECT_EQ(r.result(), square_resize(rgb, w, h, size)) << w << " x " << h << " to " << size;
+  }
+}
+
+// An interlaced PNG (read whole, pass by pass) decodes as the same image not interlaced (read row by row).
+TEST(SquareResize, InterlacedAndPlainPngsDecodeAlike) {
+  const fs::path dir = fresh_dir("interlaced");
+  fs::create_directories(dir);
+  std::vector<uint8_t> px(40 * 30 * 3);
+  for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>(i * 7);
+  for (const bool interlace : {false, true}) {
+    FILE* f = std::fopen((dir / (interlace ? "i.png" : "p.png")).c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+    png_infop info = png_create_info_struct(png);
+    png_init_io(png, f);
+    png_set_IHDR(png, info, 40, 30, 8, PNG_COLOR_TYPE_RGB, interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    std::vector<png_bytep> rows(30);
+    for (int y = 0; y < 30; ++y) rows[y] = px.data() + y * 40 * 3;
+    png_set_rows(png, info, rows.data());
+    png_write_png(png, info, PNG_TRANSFORM_IDENTITY, nullptr);
+    png_destroy_write_struct(&png, &info);
+    std::fclose(f);
+  }
+  std::vector<uint8_t> plain, interlaced;
+  std::string error;
+  ASSERT_TRUE(decode_image((dir / "p.png").string(), 16, plain, error)) << error;
+  ASSERT_TRUE(decode_image((dir / "i.png").string(), 16, interlaced, error)) << error;
+  EXPECT_EQ(plain, interlaced);
+  EXPECT_EQ(plain, square_resize(px, 40, 30, 16));
+}
+
+// A JPEG cut short is refused (libjpeg would fill the rest with grey), as PIL refuses it.
+TEST(SquareResize, ATruncatedJpegIsRefused) {
+  const fs::path dir = fresh_dir("truncated-jpeg");
+  write_jpeg(dir / "whole.jpg", 64, 64, false, 200, 100, 50);
+  std::ifstream in(dir / "whole.jpg", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(dir / "cut.jpg", std::ios::binary) << bytes.substr(0, bytes.size() * 2 / 3);
+  std::vector<uint8_t> rgb;
+  std::string error;
+  EXPECT_TRUE(decode_image((dir / "whole.jpg").string(), 16, rgb, error)) << error;
+  EXPECT_FALSE(decode_image((dir / "cut.jpg").string(), 16, rgb, error));
+  EXPECT_NE(error.find("Premature end of JPEG file (the file is truncated"), std::string::npos) << error;
+}
+
+// Every file unusable: no dataset (once an empty manifest was written, then refused as one), every problem
+// handed back for the command to list, and nothing left where the output was to go.
+TEST(Pack, NothingUsableWritesNothing) {
+  const fs::path root = fresh_dir("pack-nothing-usable");
+  for (const char* id : {"a", "b"})
+    for (const char* f : {"0.png", "1.jpg"}) write_garbage(root / id / f);
+  auto o = image_options(root.string(), fresh_dir("pack-nothing-usable-out"), 2);
+  o.holdout_identities = 0;
+  try {
+    pack_folders(o);
+    FAIL() << "packed nothing";
+  } catch (const PackError& e) {
+    EXPECT_NE(std::string(e.what()).find("0 of its 2 identities have the 2 usable samples"), std::string::npos)
+        << e.what();
+    EXPECT_EQ(e.problems.size(), 6u);  // 4 files, 2 identities
+  }
+  EXPECT_FALSE(fs::exists(o.output));
 }

@@ -248,6 +248,69 @@ TEST(Denoise, AdapterTrainingFreezesTheGeneratorAndKeepsItOutOfCheckpoints) {
   EXPECT_LT(summary.last_loss, 10.0);
 }
 
+// The denoise loss's gradient must reach what each mode trains: a no_grad or a detached tensor on the way
+// (PuLID #159: an auxiliary loss under no_grad silently stopped training the encoder) leaves weights that
+// train on nothing while the run looks healthy. One step of the real parts (encoder + objective), backward,
+// and every trained adapter weight and the encoder must hold a finite, non-zero gradient.
+TEST(Denoise, TheLossGradientReachesEveryAdapterWeightAndTheEncoderInEachMode) {
+  const std::string pre = fresh_dir("pretrain-for-gradients");
+  train(tiny_config("image", generative("generator", {"train.steps=2", "checkpoint.every=2"})), {pre, false, nullptr});
+  const std::string ckpt = pre + "/checkpoints/step-00000002.ckpt";
+  ASSERT_TRUE(fs::exists(ckpt));
+  for (const std::string mode : {"generator", "adapter", "all"}) {
+    SCOPED_TRACE(mode);
+    std::vector<std::string> extra;
+    if (mode == "adapter") extra.push_back("objective.denoise.generator_from=" + ckpt);
+    torch::manual_seed(3);
+    auto parts = build_model_parts(tiny_config("image", generative(mode, extra)), at::Device(at::kCPU));
+    if (mode != "adapter") {
+      // A fresh UNet's output layer is zero (a stable start), which stops every gradient upstream of it at the
+      // first step; small weights there make this test the path, not the initialisation.
+      torch::NoGradGuard no_grad;
+      for (auto& [name, p] : parts.named)
+        if (name.find("conv_out") != std::string::npos) p.normal_(0, 0.02);
+    }
+    const auto x0 = at::randn({6, 3, 16, 16}), content = at::randint(3, {6}, at::kLong);
+    const auto ref = at::randn({6, 3, 16, 16});
+    TrainBatch batch{at::stack({ref, x0}, 1), at::arange(6), at::stack({content, content}, 1), 5, 0};
+    EncodedBatch encoded;
+    if (parts.views_read > 0) {
+      const Conditioning c = parts.encoder->encode(ref);
+      encoded = {c.tokens.unsqueeze(1), c.pooled.unsqueeze(1)};
+    }
+    auto comm = make_local_communicator();
+    parts.objective->compute(batch, encoded, *comm).loss.backward();
+    double encoder_sq = 0;
+    int64_t adapter_weights = 0, generator_weights = 0;
+    for (const auto& [name, p] : parts.named) {
+      const bool pooled_head = name.rfind("objective.", 0) != 0 && name.find("pool") != std::string::npos;
+      if (pooled_head) continue;  // the pooled vector is for retrieval; the denoise loss reads the tokens only
+      ASSERT_TRUE(p.grad().defined()) << name << " got no gradient";
+      const double norm = p.grad().norm().item<double>();
+      ASSERT_TRUE(std::isfinite(norm)) << name;
+      if (name.rfind("objective.denoise.generator.", 0) == 0) {
+        const bool adapter = name.find("adapter") != std::string::npos;
+        adapter ? ++adapter_weights : ++generator_weights;
+        EXPECT_GT(norm, 0) << name << " is trained but the loss does not reach it";
+      } else if (name.rfind("objective.", 0) != 0) {
+        encoder_sq += norm * norm;
+      }
+    }
+    EXPECT_EQ(adapter_weights > 0, mode != "generator");
+    EXPECT_EQ(generator_weights > 0, mode != "adapter");
+    EXPECT_EQ(parts.views_read > 0, mode != "generator");
+    if (mode != "generator") {
+      EXPECT_GT(encoder_sq, 0) << "the denoise loss does not reach the encoder";
+      // Every encoder weight that makes the tokens (all but the pooled projection) is reached.
+      for (const auto& [name, p] : parts.named) {
+        if (name.rfind("objective.", 0) != 0 && name.find("pool") == std::string::npos) {
+          EXPECT_GT(p.grad().norm().item<double>(), 0) << name << " is not reached";
+        }
+      }
+    }
+  }
+}
+
 TEST(Denoise, ResumeRefusesAChangedGeneratorAndLoadRefusesAnotherShape) {
   const std::string pre = fresh_dir("pretrain-b");
   train(tiny_config("image", generative("generator")), {pre, false, nullptr});
@@ -326,14 +389,15 @@ TEST(Sampler, RowsSharingANoiseStreamDifferOnlyByTheirCondition) {
   SamplerOptions o;
   o.steps = 3;
   o.guidance = 1;
-  const auto apart = sample_ddim(g, schedule, Prediction::Eps, 3, content, tok, {3, 8, 8}, o);
+  const auto apart = sample_ddim(g, schedule, Prediction::Eps, content, at::full_like(content, 3), tok, {3, 8, 8}, o);
   EXPECT_GT((apart[0] - apart[1]).abs().max().item<double>(), 1e-3) << "rows drew the same noise by default";
   o.noise_rows = {5, 5, 6};
-  const auto shared = sample_ddim(g, schedule, Prediction::Eps, 3, content, tok, {3, 8, 8}, o);
+  const auto shared = sample_ddim(g, schedule, Prediction::Eps, content, at::full_like(content, 3), tok, {3, 8, 8}, o);
   EXPECT_TRUE(torch::equal(shared[0], shared[1]));
   EXPECT_GT((shared[0] - shared[2]).abs().max().item<double>(), 1e-3);
   o.noise_rows = {5};
-  EXPECT_THROW(sample_ddim(g, schedule, Prediction::Eps, 3, content, tok, {3, 8, 8}, o), c10::Error);
+  EXPECT_THROW(sample_ddim(g, schedule, Prediction::Eps, content, at::full_like(content, 3), tok, {3, 8, 8}, o),
+               c10::Error);
 }
 
 TEST(Fidelity, JudgeScoresAgainstPrototypesAndRealSamplesLeaveOneOut) {

@@ -49,7 +49,7 @@ BestCheckpoint::BestCheckpoint(const std::string& run_dir, const JobConfig& job,
 }
 
 void BestCheckpoint::offer(int64_t step, const RetrievalScore& score, Checkpointer& checkpointer, bool lead) {
-  if (metric_ == BestMetric::None) return;
+  if (metric_ == BestMetric::None || !score.measured) return;
   const double v = value_of(metric_, score);
   if (!std::isnan(best_) && (lower_is_better(metric_) ? v >= best_ : v <= best_)) return;
   best_ = v;

@@ -112,12 +112,17 @@ void check_against_config(const JobConfig& j, const Manifest& m) {
   if (m.modality != j.model.modality)
     throw ConfigError(std::string("data.modality: is ") + modality_name(j.model.modality) + " but the dataset at " +
                       path + " is " + modality_name(m.modality));
+  // Either side can give way: the dataset (packed again at the config's size or rate) or the config.
   if (m.modality == Modality::Image && m.image_size != j.model.image_size)
     throw ConfigError("data.image_size: is " + std::to_string(j.model.image_size) + " but the images of " + path +
-                      " are " + std::to_string(m.image_size) + " pixels");
+                      " are " + std::to_string(m.image_size) + " pixels: re-pack it with --image-size " +
+                      std::to_string(j.model.image_size) +
+                      ", or train at its size with --set data.image_size=" + std::to_string(m.image_size));
   if (m.modality == Modality::Audio && m.sample_rate != j.model.sample_rate)
     throw ConfigError("data.sample_rate: is " + std::to_string(j.model.sample_rate) + " but " + path + " is at " +
-                      std::to_string(m.sample_rate) + " Hz");
+                      std::to_string(m.sample_rate) + " Hz: re-pack it with --sample-rate " +
+                      std::to_string(j.model.sample_rate) +
+                      ", or train at its rate with --set data.sample_rate=" + std::to_string(m.sample_rate));
 }
 
 }  // namespace

@@ -58,14 +58,26 @@ RetrievalScore Evaluator::run(int64_t step, MetricsLog* metrics) {
   std::unique_ptr<AveragedWeights> averaged;
   if (!parts_.average.empty()) averaged = std::make_unique<AveragedWeights>(parts_.named, parts_.average);
   const auto t = std::chrono::steady_clock::now();
-  const RetrievalScore s = evaluate_retrieval(*parts_.encoder, heldout_, batch_size_);
-  log_retrieval(step, s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(), metrics);
+  RetrievalScore s;
+  if (parts_.views_read > 0) {
+    s = evaluate_retrieval(*parts_.encoder, heldout_, batch_size_);
+    log_retrieval(step, s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(), metrics);
+  } else {
+    // Its weights are as initialised: a retrieval score would measure nothing the run did.
+    s.measured = false;
+    s.top1 = s.chance = std::nan("");
+    log::info(log::strf("eval step %lld: no held-out retrieval: no objective of this run trains the encoder",
+                        (long long)step));
+  }
   for (auto& evaluation : objective_evaluations_) {
     const EvaluationResult r = evaluation->run(*parts_.encoder, step);
     log::info(r.line);
     nlohmann::json record{{"step", step}};
     for (const auto& [key, value] : r.values) record[key] = value, objective_values_[key] = value;
-    if (metrics) metrics->write(record);
+    if (metrics) {
+      metrics->write(record);
+      for (const auto& image : r.images) metrics->image(image.tag, image.width, image.height, image.rgb, step);
+    }
   }
   return s;
 }

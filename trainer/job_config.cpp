@@ -261,11 +261,21 @@ const Section<EvalConfig>& eval_section() {
 }
 
 const Section<LogConfig>& log_section() {
-  static const auto s = Section<LogConfig>("log").flag(
-      "tensorboard", &LogConfig::tensorboard, true,
-      "Rank 0 also writes TensorBoard event files to <run dir>/tensorboard (every numeric metric as a scalar: "
-      "train/*, eval/*, time/*); `tensorboard --logdir runs` shows them.",
-      R::Operational);
+  static const auto s =
+      Section<LogConfig>("log")
+          .flag(
+              "tensorboard", &LogConfig::tensorboard, true,
+              "Rank 0 also writes TensorBoard event files to <run dir>/tensorboard (every numeric metric as a scalar: "
+              "train/*, eval/*, time/*); `tensorboard --logdir runs` shows them.",
+              R::Operational)
+          .flag(
+              "gradient_paths", &LogConfig::gradient_paths, true,
+              "At the first step of a run (and of every resume) and at every log line, measure which trained weights "
+              "each objective's loss reaches: the norm of its weighted gradient over the encoder and over each "
+              "objective's own trained weights (grad_<objective>_to_<part> in metrics.jsonl); warns when an objective "
+              "that reads the encoder, or its own weights, gets no gradient (a no_grad or detach cutting the path). "
+              "Costs one extra backward per objective at those steps.",
+              R::Operational);
   return s;
 }
 

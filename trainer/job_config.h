@@ -78,6 +78,7 @@ struct EvalConfig {
 
 struct LogConfig {
   bool tensorboard = true;
+  bool gradient_paths = true;
 };
 
 struct CheckpointConfig {

@@ -1,5 +1,7 @@
 #include "trainer/metrics_log.h"
 
+#include "data/png_encode.h"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -35,6 +37,10 @@ std::string tensorboard_tag(const std::string& key, bool evaluation) {
 MetricsLog::MetricsLog(const std::string& path, int64_t restart, const std::string& tensorboard_dir)
     : path_(path), restart_(restart), out_(path, "metrics log") {
   if (!tensorboard_dir.empty()) tensorboard_ = std::make_unique<TensorBoardWriter>(tensorboard_dir);
+}
+
+void MetricsLog::image(const std::string& tag, int width, int height, const std::vector<uint8_t>& rgb, int64_t step) {
+  if (tensorboard_) tensorboard_->image(tag, encode_png_rgb(width, height, rgb), height, width, step);
 }
 
 void MetricsLog::write(nlohmann::json record) {

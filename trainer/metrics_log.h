@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "trainer/run_directory.h"
 #include "trainer/tensorboard_writer.h"
@@ -20,6 +21,8 @@ class MetricsLog {
  public:
   MetricsLog(const std::string& path, int64_t restart = 0, const std::string& tensorboard_dir = "");
   void write(nlohmann::json record);
+  // An RGB image (HWC bytes) for TensorBoard's Images tab, when the run writes TensorBoard (else nothing).
+  void image(const std::string& tag, int width, int height, const std::vector<uint8_t>& rgb, int64_t step);
   // A (re)start at `step`: TensorBoard readers drop what was logged for steps >= step before.
   void mark_start(int64_t step);
   const std::string& path() const { return path_; }

@@ -52,6 +52,7 @@ ModelParts build_model_parts(const JobConfig& job, const at::Device& device, int
   parts.objective = std::make_shared<CombinedObjective>(job.objectives, objective_context(job));
   const int64_t k = job.train.samples_per_identity;
   parts.views_read = parts.objective->views_read(k);
+  parts.encoder_readers = parts.objective->readers(k);
   if (k > 2 && parts.views_read < k)
     throw ConfigError("train.samples_per_identity: " + std::to_string(k) +
                       " samples per identity, but no objective "

@@ -31,7 +31,8 @@ struct ModelParts {
   double average_decay = 0;
   Signature signature;  // what a checkpoint of these parts must match (model_signature)
   at::Device device{at::kCPU};
-  int64_t views_read = 0;  // views per row the objectives read (what the step encodes)
+  int64_t views_read = 0;                    // views per row the objectives read (what the step encodes)
+  std::vector<std::string> encoder_readers;  // the objectives that read the encoder's outputs
 
   int64_t trainable_count() const;  // parameters in `named`
   int64_t frozen_count() const;     // the rest of the encoder's and objectives' parameters

@@ -151,7 +151,26 @@ void AppendOnlyFile::append(const std::string& record, const std::string& which)
   }
 }
 
+namespace {
+
+// A directory made for this run that holds nothing goes again when the run cannot start in it.
+void remove_if_made_and_empty(const std::string& dir, bool made) {
+  std::error_code ec;
+  if (made && fs::is_empty(dir, ec)) fs::remove(dir, ec);
+}
+
+}  // namespace
+
 std::unique_ptr<RunDirectoryLock> RunDirectoryLock::acquire(const std::string& dir, bool remove_if_empty) {
+  try {
+    return take(dir, remove_if_empty);
+  } catch (const RunDirectoryError&) {
+    remove_if_made_and_empty(dir, remove_if_empty);  // a full disk before the start leaves no empty folder
+    throw;
+  }
+}
+
+std::unique_ptr<RunDirectoryLock> RunDirectoryLock::take(const std::string& dir, bool remove_if_empty) {
   const std::string path = dir + "/imprint.lock";
   const std::string content = "host=" + host_name() + " pid=" + std::to_string(::getpid()) +
                               " start=" + process_start_time(::getpid()) + " slurm_job=" + slurm_job() +
@@ -159,11 +178,12 @@ std::unique_ptr<RunDirectoryLock> RunDirectoryLock::acquire(const std::string& d
   for (int attempt = 0; attempt < 3; ++attempt) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
-      const bool written = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
-      ::close(fd);
-      if (!written) {
+      const ssize_t n = ::write(fd, content.data(), content.size());
+      int error = n < 0 ? errno : n != static_cast<ssize_t>(content.size()) ? ENOSPC : 0;  // short: the disk filled
+      if (::close(fd) != 0 && error == 0) error = errno;
+      if (error != 0) {
         ::unlink(path.c_str());
-        throw RunDirectoryError(path + ": cannot write the run directory's lock: " + errno_text(errno));
+        throw RunDirectoryError(path + ": cannot write the run directory's lock: " + errno_text(error));
       }
       return std::unique_ptr<RunDirectoryLock>(new RunDirectoryLock(dir, path, content, remove_if_empty));
     }
@@ -207,8 +227,7 @@ RunDirectoryLock::~RunDirectoryLock() {
   released_cv_.notify_all();
   if (refresher_.joinable()) refresher_.join();
   if (read_all(path_) == content_) ::unlink(path_.c_str());  // never another process's lock
-  std::error_code ec;
-  if (remove_if_empty_ && fs::is_empty(dir_, ec)) fs::remove(dir_, ec);
+  remove_if_made_and_empty(dir_, remove_if_empty_);
 }
 
 }  // namespace imprint

@@ -59,8 +59,9 @@ class RunDirectoryLock {
   static constexpr int kRefreshSeconds = 15;
   static constexpr int kStaleAfterSeconds = 120;
 
-  // Takes the lock of `dir` or throws RunDirectoryError naming the process that holds it. `remove_if_empty`:
-  // the directory was made for this run, so it goes again if the run leaves nothing in it.
+  // Takes the lock of `dir` or throws RunDirectoryError naming the process that holds it (or why the lock
+  // cannot be written). `remove_if_empty`: the directory was made for this run, so it goes again if the run
+  // leaves nothing in it, or cannot take the lock.
   static std::unique_ptr<RunDirectoryLock> acquire(const std::string& dir, bool remove_if_empty = false);
   ~RunDirectoryLock();
   RunDirectoryLock(const RunDirectoryLock&) = delete;
@@ -69,6 +70,7 @@ class RunDirectoryLock {
 
  private:
   RunDirectoryLock(std::string dir, std::string path, std::string content, bool remove_if_empty);
+  static std::unique_ptr<RunDirectoryLock> take(const std::string& dir, bool remove_if_empty);
   void refresh_until_released();
   std::string dir_, path_, content_;
   bool remove_if_empty_;

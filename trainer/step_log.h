@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "collectives/communicator.h"
 #include "trainer/metrics_log.h"
@@ -39,6 +40,8 @@ class StepLog {
   int64_t taken_at_start_;
   at::Tensor loss_sum_;  // this rank's loss summed over the interval, on the training device
   std::map<std::string, at::Tensor> logged_sums_;
+  std::map<std::string, int64_t> logged_counts_;  // steps that logged each value (some log on some steps only)
+  std::vector<std::string> shown_;                // the values the line prints, in the order first seen
   double data_ms_ = 0, compute_ms_ = 0, comm_ms_ = 0, optim_ms_ = 0;
   int64_t interval_ = 0, skipped_ = 0;
   StepReport report_;

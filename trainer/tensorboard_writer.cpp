@@ -108,6 +108,25 @@ void TensorBoardWriter::scalar(const std::string& name, double value, int64_t st
   write_event(e, "the '" + name + "' value of step " + std::to_string(step));
 }
 
+void TensorBoardWriter::image(const std::string& name, const std::string& png, int height, int width, int64_t step) {
+  std::string image;
+  tag(image, 1, 0);  // height
+  varint(image, static_cast<uint64_t>(height));
+  tag(image, 2, 0);  // width
+  varint(image, static_cast<uint64_t>(width));
+  tag(image, 3, 0);  // colorspace: RGB
+  varint(image, 3);
+  bytes_field(image, 4, png);  // encoded_image_string
+  std::string v;
+  bytes_field(v, 1, name);
+  bytes_field(v, 4, image);
+  std::string summary;
+  bytes_field(summary, 1, v);
+  std::string e = event_header(step);
+  bytes_field(e, 5, summary);
+  write_event(e, "the '" + name + "' image of step " + std::to_string(step));
+}
+
 void TensorBoardWriter::session_start(int64_t step) {
   std::string log;
   tag(log, 1, 0);  // status = START

@@ -4,7 +4,9 @@
 // serialized tensorflow.Event protocol buffer (tensorflow/core/util/event.proto, summary.proto):
 //   Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5;
 //             SessionLog session_log = 7; }
-//   Summary { repeated Value value = 1; }   Value { string tag = 1; float simple_value = 2; }
+//   Summary { repeated Value value = 1; }   Value { string tag = 1; float simple_value = 2; Image image = 4; }
+//   Image   { int32 height = 1; int32 width = 2; int32 colorspace = 3; bytes encoded_image_string = 4; }
+//           (colorspace 3 = RGB; the bytes a PNG file)
 //   SessionLog { SessionStatus status = 1; }   (START = 1: readers drop the events of later steps, which a
 //                                                resumed run is about to repeat)
 // tests/interop/check_tensorboard.py reads the files with TensorBoard's own EventAccumulator.
@@ -23,6 +25,8 @@ class TensorBoardWriter {
   // appends to the newest such file already in DIR (a resumed run).
   explicit TensorBoardWriter(const std::string& dir);
   void scalar(const std::string& tag, double value, int64_t step);
+  // An RGB image (PNG bytes, data/png_encode.h) under `tag`, shown in TensorBoard's Images tab.
+  void image(const std::string& tag, const std::string& png, int height, int width, int64_t step);
   // Marks a (re)start at `step`: TensorBoard discards previously written events of steps >= step.
   void session_start(int64_t step);
   const std::string& path() const { return path_; }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "core/log.h"
 #include "trainer/autocast_scope.h"
 #include "trainer/checkpoint/weight_average.h"
 
@@ -13,7 +14,12 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 }  // namespace
 
 TrainStep::TrainStep(const JobConfig& job, ModelParts& parts, Communicator& comm)
-    : parts_(parts), comm_(comm), clip_(job.optimizer.grad_clip), bf16_(job.train.precision == Precision::Bf16) {
+    : parts_(parts),
+      comm_(comm),
+      clip_(job.optimizer.grad_clip),
+      bf16_(job.train.precision == Precision::Bf16),
+      log_every_(job.train.log_every) {
+  if (job.log.gradient_paths) paths_ = std::make_unique<GradientPaths>(parts);
   std::vector<at::Tensor> state;
   for (const auto& kv : parts.named) state.push_back(kv.second);
   for (const auto& b : parts.encoder->buffers()) state.push_back(b);
@@ -56,21 +62,33 @@ EncodedBatch TrainStep::encode(const at::Tensor& views) {
   return e;
 }
 
+// The first step of this process (a run or a resume) and every logged step.
+bool TrainStep::probe_due(int64_t step) { return !probed_ || step % log_every_ == 0; }
+
 StepOutcome TrainStep::run(ViewBatch b, double lr) {
   StepOutcome o;
   const auto t1 = Clock::now();
   if (parts_.device.is_cuda()) b.views = b.views.to(parts_.device, /*non_blocking=*/true);
   for (auto& kv : parts_.named) kv.second.mutable_grad() = at::Tensor();
-  if (reducer_) reducer_->prepare(/*sync=*/true);
   const TrainBatch rows{b.views, b.identity, b.content, b.step, comm_.rank() * b.identity.size(0)};
   ObjectiveOutput out;
   {
     AutocastScope autocast(parts_.device, bf16_);
     out = parts_.objective->compute(rows, encode(b.views), comm_);
   }
+  if (paths_ && probe_due(b.step + 1)) {  // before the reducer is armed: its hooks ignore these gradients
+    const auto values = paths_->measure(out.terms);
+    if (!probed_)
+      for (const auto& w : paths_->broken(values)) log::warn(log::strf("step %lld: ", (long long)(b.step + 1)) + w);
+    probed_ = true;
+    for (const auto& [name, value] : values) o.logged[name] = value;
+  }
+  out.terms.clear();
+  if (reducer_) reducer_->prepare(/*sync=*/true);
   out.loss = out.loss.to(at::kFloat);
   out.loss.backward();
   for (auto& [name, value] : out.logged) o.logged[name] = value;
+  o.shown = std::move(out.shown);
   o.loss = out.loss.detach();
   if (reducer_) {
     reducer_->finalize();

@@ -9,9 +9,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "collectives/gradient_reducer.h"
 #include "data/prefetch_loader.h"
+#include "trainer/gradient_paths.h"
 #include "trainer/job_config.h"
 #include "trainer/model_parts.h"
 
@@ -20,6 +22,7 @@ namespace imprint {
 struct StepOutcome {
   at::Tensor loss;                                        // this rank's loss, detached
   std::map<std::string, at::Tensor> logged;               // the objectives' own values (detached)
+  std::vector<std::string> shown;                         // those the log line prints (ObjectiveOutput::shown)
   double compute_ms = 0, comm_wait_ms = 0, optim_ms = 0;  // host time (on a GPU: time to enqueue)
   StepReport report;
 };
@@ -34,12 +37,16 @@ class TrainStep {
 
  private:
   EncodedBatch encode(const at::Tensor& views);
+  bool probe_due(int64_t step);
 
   ModelParts& parts_;
   Communicator& comm_;
   std::unique_ptr<GradientReducer> reducer_;
   double clip_;
   bool bf16_;
+  std::unique_ptr<GradientPaths> paths_;  // log.gradient_paths
+  int64_t log_every_;
+  bool probed_ = false;
 };
 
 }  // namespace imprint

@@ -142,7 +142,7 @@ void finish(const JobConfig& job, const TrainOptions& o, int64_t step, ModelPart
   } else {
     summary.eval = evaluator.run(step, metrics);
     best.offer(step, summary.eval, checkpointer, lead);
-    if (lead) evaluator.write_embeddings(o.run_dir, summary.eval);
+    if (lead && summary.eval.measured) evaluator.write_embeddings(o.run_dir, summary.eval);
   }
   summary.evaluation = evaluator.objective_values();
   for (const auto& kv : parts.named) summary.parameters.push_back(kv.second.detach().cpu().clone());
@@ -162,6 +162,8 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
   // Held until train() returns or throws: a second run in this directory is refused meanwhile.
   const auto lock = lead ? RunDirectoryLock::acquire(o.run_dir, made) : nullptr;
   check_run_directory_is_shared(o.run_dir, made, comm);  // before any rank reads a checkpoint from it
+  // Shown once the lock is held: a run refused here (another run holds the directory) saves no configuration.
+  if (lead) log::info("resolved configuration:\n" + job.to_yaml());
   const size_t existing = check_run_directory(o, job, comm.size());
   if (lead)
     for (const auto& f : CheckpointStore(o.run_dir + "/checkpoints", 1).remove_unfinished_writes())
@@ -178,7 +180,10 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
   const auto dataset = open_dataset(job, comm);
   parts.objective->check_dataset(facts_of(*dataset, dataset_name(job)));
   // Saved once the config has passed every check, so a refused config leaves nothing behind.
-  if (lead && o.write_config) write_file_atomically(o.run_dir + "/config.yaml", job.to_yaml());
+  if (lead && o.write_config) {
+    write_file_atomically(o.run_dir + "/config.yaml", job.to_yaml());
+    log::info("saved the resolved configuration as " + o.run_dir + "/config.yaml");
+  }
   int64_t step = summary.start_step = record.step;
   const int64_t end = job.train.stop_at > 0 ? job.train.stop_at : job.train.steps;
 

@@ -2,9 +2,13 @@
 """Render one glyph image per character for every static font face installed by the recipe's Debian packages.
 
 One face = one identity (folder OUT/<family>--<style>/), one glyph = one sample (OUT/<face>/<char>.png), the
-character = the content label (`imprint pack --content-from stem`). Whole FAMILIES are held out: a family is
-held out when a hash of its name falls in the held-out fraction, and OUT/holdout.txt lists the held-out faces
-for `imprint pack --holdout-list`. Debian's own Python (/usr/bin/python3) runs it: Pillow (python3-pil) draws
+character = the content label (`imprint pack --content-from stem`). Whole GROUPS are held out, and a group is
+more than a family: Debian ships the same design under several names (DejaVu Sans Mono is byte-identical to
+Aerial Mono, Veranda to DejaVu Sans), which a family split puts on both sides. So after rendering, faces whose
+alphabets are near-identical (root-mean-square pixel difference over all their glyphs, in [0, 1] grey levels,
+below --twin-threshold) are joined, with every face of their families, into one group; a group is held out when
+a hash of its alphabetically first family name falls in the held-out fraction. OUT/holdout.txt lists the
+held-out faces for `imprint pack --holdout-list`, OUT/groups.txt every group that joins several families. Debian's own Python (/usr/bin/python3) runs it: Pillow (python3-pil) draws
 with FreeType, fontTools (python3-fonttools) reads family names and which characters a face has.
 
 Each face is drawn at one size chosen so its tallest and widest glyph fits (size and weight differences
@@ -18,6 +22,7 @@ import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
 from fontTools.ttLib import TTCollection, TTFont
 from PIL import Image, ImageDraw, ImageFont
 
@@ -65,6 +70,44 @@ def held_out(family, fraction):
     return h / 2.0**64 < fraction
 
 
+def alphabet_of(folder, chars):
+    """A face's glyphs as one vector of grey levels in [0, 1]."""
+    return np.concatenate([np.asarray(Image.open(os.path.join(folder, c + ".png")).convert("L"), np.float32).ravel()
+                           for c in chars]) / 255.0
+
+
+def twin_groups(folders, families, chars, threshold):
+    """Groups of faces (indices) joined by family or by a near-identical alphabet (RMS difference below
+    `threshold`), by union-find; and the face pairs found near-identical across families."""
+    x = np.stack([alphabet_of(f, chars) for f in folders]).astype(np.float64)
+    sq = (x * x).sum(1)
+    rms = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0) / x.shape[1])
+    parent = list(range(len(folders)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_of_family = {}
+    for i, fam in enumerate(families):
+        if fam in first_of_family:
+            parent[root(i)] = root(first_of_family[fam])
+        else:
+            first_of_family[fam] = i
+    twins = []
+    rows, cols = np.nonzero(np.triu(rms < threshold, 1))
+    for i, j in zip(rows.tolist(), cols.tolist()):
+        if families[i] != families[j]:
+            twins.append((i, j, float(rms[i, j])))
+        parent[root(i)] = root(j)
+    groups = {}
+    for i in range(len(folders)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values()), twins
+
+
 def render_face(job):
     path, index, chars, size, folder = job
     sup = 4 * size
@@ -95,7 +138,11 @@ def main():
     p.add_argument("--out", required=True, help="folder to write (must not exist or be empty)")
     p.add_argument("--chars", default="ABCDEFGHIJKLMNOPQRSTUVWXYZ", help="the characters drawn (content labels)")
     p.add_argument("--size", type=int, default=32, help="image side in pixels")
-    p.add_argument("--holdout-fraction", type=float, default=0.15, help="share of FAMILIES held out")
+    p.add_argument("--holdout-fraction", type=float, default=0.15, help="share of groups (families and their "
+                   "near-identical copies) held out")
+    p.add_argument("--twin-threshold", type=float, default=0.05,
+                   help="faces whose alphabets differ by less than this root-mean-square grey level (0-1) are the "
+                   "same design: held out together (0 turns the grouping off: families only)")
     p.add_argument("--max-faces", type=int, default=0, help="at most N faces (0 = all), chosen by name")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     a = p.parse_args()
@@ -122,7 +169,7 @@ def main():
                 faces.setdefault((f[2], f[3]), f)  # the first file of a (family, style) wins
         except Exception as e:  # a font file fontTools cannot read is reported, not fatal
             problems.append(f"{path}: unreadable ({e})")
-    jobs, holdout, families = [], [], set()
+    jobs, family_of = [], {}
     for (family, style), (path, index, _, _, cmap) in sorted(faces.items()):
         if NOT_LETTERS.search(family):
             problems.append(f"{path}: skipped: '{family}' is a symbol font")
@@ -133,12 +180,9 @@ def main():
             continue
         name = safe(family) + "--" + safe(style)
         jobs.append((path, index, a.chars, a.size, os.path.join(a.out, name)))
-        families.add(family)
-        if held_out(family, a.holdout_fraction):
-            holdout.append(name)
+        family_of[name] = family
     if a.max_faces > 0:
         jobs = jobs[: a.max_faces]
-        holdout = [h for h in holdout if any(j[4].endswith("/" + h) for j in jobs)]
     if not jobs:
         sys.exit("no usable font faces found: install the packages listed in " + a.packages)
 
@@ -158,14 +202,41 @@ def main():
                 kept.add(os.path.basename(folder))
             if done % 100 == 0 or done == len(jobs):
                 print(f"rendered {done}/{len(jobs)} faces", flush=True)
-    holdout = [h for h in holdout if h in kept]
+    names = sorted(kept)
+    families = [family_of[n] for n in names]
+    if a.twin_threshold > 0:
+        groups, twins = twin_groups([os.path.join(a.out, n) for n in names], families, a.chars, a.twin_threshold)
+    else:
+        by_family = {}
+        for i, fam in enumerate(families):
+            by_family.setdefault(fam, []).append(i)
+        groups, twins = list(by_family.values()), []
+    holdout, held_groups, joined = [], 0, []
+    for g in groups:
+        group_families = sorted({families[i] for i in g})
+        if len(group_families) > 1:
+            joined.append(g)
+        if held_out(group_families[0], a.holdout_fraction):
+            held_groups += 1
+            holdout += [names[i] for i in g]
     with open(os.path.join(a.out, "holdout.txt"), "w") as f:
-        f.write("".join(h + "\n" for h in holdout))
+        f.write("".join(h + "\n" for h in sorted(holdout)))
+    with open(os.path.join(a.out, "groups.txt"), "w") as f:
+        f.write(f"# groups joining several families: faces with near-identical alphabets (RMS grey-level difference "
+                f"< {a.twin_threshold}) and every face of their families; each line one group\n")
+        for g in sorted(joined, key=lambda g: names[g[0]]):
+            f.write(" ".join(names[i] for i in g) + "\n")
+        f.write("# the near-identical pairs across families (RMS difference)\n")
+        for i, j, d in sorted(twins, key=lambda t: t[2]):
+            f.write(f"# {names[i]} {names[j]} {d:.4f}\n")
     with open(os.path.join(a.out, "problems.txt"), "w") as f:
         f.write("".join(line + "\n" for line in problems))
-    held_families = {j for j in families if held_out(j, a.holdout_fraction)}
-    print(f"{len(kept)} faces in {len(families)} families, {len(a.chars)} glyphs each, into {a.out}; held out: "
-          f"{len(holdout)} faces of {len(held_families)} families (holdout.txt); {len(problems)} files skipped "
+    twin_faces = len({i for t in twins for i in t[:2]})
+    print(f"{len(kept)} faces in {len(set(families))} families, {len(a.chars)} glyphs each, into {a.out}; "
+          f"{twin_faces} faces have a near-identical face in another family ({len(twins)} pairs below "
+          f"{a.twin_threshold}), joining {sum(len(g) for g in joined)} faces of "
+          f"{sum(len({families[i] for i in g}) for g in joined)} families into {len(joined)} groups (groups.txt); "
+          f"held out: {len(holdout)} faces in {held_groups} groups (holdout.txt); {len(problems)} files skipped "
           f"(problems.txt)")
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # eval_cases.sh IMPRINT CONFIG WORKDIR — `imprint eval`: a checkpoint evaluated on another dataset (its
 # held-out identities, then --all) gives the training evaluation's metrics and a JSON report, leaves the
-# checkpoint as it was, and refuses a dataset of the wrong size or modality with one message (exit 6).
+# checkpoint as it was, refuses a dataset of the wrong size or modality with one message (exit 6), and warns
+# when --clip-seconds passes every clip evaluated.
 set -u
 imprint="$1"; config="$2"; work="$3"
 expect="$(dirname "$0")/expect.sh"
@@ -75,6 +76,18 @@ check --exit 6 --match "big: images are 24 pixels but .* was trained on 16 \(re-
 check --exit 6 --match "audio: is an audio dataset but .* holds an image encoder" -- \
   "$imprint" eval --checkpoint "$ckpt" --data "$work/audio"
 check --exit 3 --match "nope.ckpt" -- "$imprint" eval --checkpoint "$work/nope.ckpt" --data "$work/other"
+# An audio encoder scored with a clip length past every clip: each clip is mostly padding, which changes the
+# scores; said in one line (once accepted silently). The run's own clip length says nothing.
+"$imprint" train --config "$config" --run-dir "$work/voice" --set train.steps=4 --set data.modality=audio \
+  --set data.clip_seconds=0.25 --set model.audio.n_mels=24 --set model.audio.n_fft=128 --set model.audio.hop=64 \
+  >"$work/voice.log" 2>&1 || { tail "$work/voice.log"; echo "FAIL: training on audio"; exit 1; }
+"$imprint" synth --modality audio --identities 6 --holdout-identities 3 --samples-per-identity 5 --clip-seconds 0.25 \
+  --output "$work/short-clips" >/dev/null 2>&1 || { echo "FAIL: synth"; exit 1; }
+check --exit 0 --match "warn.*--clip-seconds 30 is longer than every clip evaluated \(the longest is 0\.25 s\): each is zero-padded to 30 s, which changes the embeddings and the scores" \
+  --match "top-1 [0-9.]+% \([0-9]+ of 3 identities" -- \
+  "$imprint" eval --checkpoint "$work/voice/checkpoints/step-00000004.ckpt" --data "$work/short-clips" --clip-seconds 30
+check --exit 0 --no-match "zero-padded" --match "--clip-seconds 0.25 \(the run's data.clip_seconds\)" -- \
+  "$imprint" eval --checkpoint "$work/voice/checkpoints/step-00000004.ckpt" --data "$work/short-clips"
 # A set packed for evaluation only (every identity held out): scored without --all, AS-normed with a cohort
 # from another dataset, and refused for training.
 /usr/bin/python3 - "$work/testset" <<'PY' || { echo "FAIL: writing the test set"; exit 1; }

@@ -3,7 +3,8 @@
 # a second train (or resume) in a directory in use is refused naming the process, a stale lock after kill -9 is
 # taken over, a failed metrics write stops the run (exit 3) saying what was not written, a refused config leaves
 # nothing behind, rotation keeps the user's copies, an entry that would block a later checkpoint is refused at
-# the start, and data.path without data.source: shards is refused.
+# the start, a disk full before the start leaves no empty run directory, and data.path without data.source:
+# shards is refused.
 set -u
 imprint="$1"; config="$2"; work="$3"
 expect="$(dirname "$0")/expect.sh"
@@ -28,8 +29,9 @@ run="$work/owned"
 first=$!
 for _ in $(seq 1 300); do [ -s "$run/checkpoints/step-00000020.ckpt" ] && break; sleep 0.1; done
 [ -s "$run/imprint.lock" ] || { cat "$work/first.log"; echo "FAIL: the first run holds no lock"; kill -9 $first; failed; }
-check --exit 3 --within 20 --match "$run is in use by another imprint run: pid $first on host $(hostname)" -- \
-  "$imprint" train --config "$config" --run-dir "$run" --set seed=9
+# Refused before anything is saved: it does not print the configuration as if saved (it once did).
+check --exit 3 --within 20 --match "$run is in use by another imprint run: pid $first on host $(hostname)" \
+  --no-match "resolved configuration|saved as" -- "$imprint" train --config "$config" --run-dir "$run" --set seed=9
 check --exit 3 --within 20 --match "in use by another imprint run: pid $first" -- \
   "$imprint" train --run-dir "$run" --resume
 # The first is killed without a chance to clean up: its lock is stale, and a resume takes it over.
@@ -68,9 +70,10 @@ done
 mkdir -p "$work/blocked/checkpoints/step-00000020.ckpt"
 check --exit 3 --within 30 --match "step-00000020.ckpt: not a regular file: a later checkpoint could not be written there" -- \
   "$imprint" train --config "$config" --run-dir "$work/blocked" --set train.steps=40 --set checkpoint.every=20
-# A disk that fills mid-run and a read-only mount: small tmpfs mounts in a private mount namespace (root).
+# A disk that fills mid-run or is full from the start, and a read-only mount: small tmpfs mounts in a private
+# mount namespace (root).
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
-  mkdir -p "$work/small" "$work/ro"
+  mkdir -p "$work/small" "$work/ro" "$work/filled"
   unshare -m bash -c '
     mount -t tmpfs -o size=48k tmpfs "$2/small" || exit 90
     timeout 120 "$1" train --config "$3" --run-dir "$2/small/run" --set train.steps=100000 --set train.log_every=1 \
@@ -78,6 +81,11 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
     echo $? >"$2/small.rc"
     cp "$2/small/run/metrics.jsonl" "$2/small-metrics.jsonl"
     cp "$2"/small/run/tensorboard/events.out.tfevents.* "$2/small-events"
+    mount -t tmpfs -o size=16k tmpfs "$2/filled" || exit 90
+    dd if=/dev/zero of="$2/filled/fill" bs=4k 2>/dev/null
+    timeout 60 "$1" train --config "$3" --run-dir "$2/filled/run" >"$2/filled.log" 2>&1
+    echo $? >"$2/filled.rc"
+    ls -A "$2/filled" >"$2/filled.ls"
     mount -t tmpfs -o ro,size=16k tmpfs "$2/ro" || exit 90
     timeout 60 "$1" train --config "$3" --run-dir "$2/ro/run" >"$2/ro.log" 2>&1
     echo $? >"$2/ro.rc"' _ "$imprint" "$work" "$config"
@@ -101,6 +109,10 @@ while at < len(data):  # TFRecords: u64 length, u32 crc, bytes, u32 crc; the fil
 print(f"full disk: metrics.jsonl holds {len(steps)} whole step records (last step {steps[-1]}), "
       f"the event file {records} whole records")
 PY
+    # A disk full before the start: the lock cannot be written, and the run directory made for it goes again.
+    [ "$(cat "$work/filled.rc")" = 3 ] && grep -q "filled/run/imprint.lock: cannot write the run directory's lock: No space left on device" \
+      "$work/filled.log" || { cat "$work/filled.log"; echo "FAIL: a disk full before the start"; failed; }
+    [ "$(cat "$work/filled.ls")" = fill ] || { echo "FAIL: a run that could not start left $(cat "$work/filled.ls")"; failed; }
     [ "$(cat "$work/ro.rc")" = 3 ] && grep -q "ro/run: cannot create the run directory: Read-only file system" "$work/ro.log" ||
       { cat "$work/ro.log"; echo "FAIL: a read-only run directory"; failed; }
   fi

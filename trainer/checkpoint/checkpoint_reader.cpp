@@ -1,5 +1,8 @@
 #include "trainer/checkpoint/checkpoint_reader.h"
 
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <cmath>
 #include <filesystem>
 
 #include "core/text.h"
@@ -16,6 +19,7 @@ const Schema& model_schema() {
     Schema s(encoder_input_section().keys());
     s.add(encoder_keys());
     s.add(diffusion_section().keys());
+    s.add(autoencoder_section().keys());
     return s;
   }();
   return schema;
@@ -91,9 +95,17 @@ std::shared_ptr<Diffusion> CheckpointReader::build_diffusion() {
   try {
     const ConfigValues values = settings(model_schema());
     DiffusionSpec spec = diffusion_spec(values, read_encoder_spec(values));
-    spec.generator_from = resolve_recorded_path(spec.generator_from, path_);
-    spec.generator_script = resolve_recorded_path(spec.generator_script, path_);
-    return std::make_shared<Diffusion>(spec);
+    for (std::string* file : {&spec.generator_from, &spec.generator_script, &spec.autoencoder_from,
+                              &spec.autoencoder_script, &spec.content_tokens})
+      *file = resolve_recorded_path(*file, path_);
+    std::unique_ptr<CheckpointReader> autoencoder;
+    if (!spec.autoencoder_from.empty()) {
+      autoencoder = std::make_unique<CheckpointReader>(spec.autoencoder_from);
+      spec.autoencoder = autoencoder->autoencoder_spec();
+    }
+    auto diffusion = std::make_shared<Diffusion>(spec);
+    if (autoencoder) autoencoder->load_autoencoder(dynamic_cast<KlAutoencoder&>(*diffusion->autoencoder()));
+    return diffusion;
   } catch (const CheckpointError&) {
     throw;
   } catch (const std::exception& e) {
@@ -124,6 +136,49 @@ void CheckpointReader::load_pretrained_generator(Diffusion& into) {
     if (!g.is_adapter_parameter(kv.first)) wanted.emplace_back(owner + ".generator." + kv.first, kv.second);
   for (auto& kv : g.named_buffers().pairs()) wanted.emplace_back(owner + ".generator." + kv.first, kv.second);
   read_named_tensors(objective, wanted, path_ + ": objective");
+}
+
+AutoencoderSpec CheckpointReader::autoencoder_spec() {
+  if (!trained("autoencoder"))
+    throw CheckpointError(path_ + ": " + diffusion_section().prefix() +
+                          ".autoencoder_from: this checkpoint holds no autoencoder (its run trained '" +
+                          (signature_.count("objectives") ? signature_.at("objectives") : std::string()) +
+                          "'; train one with objective.autoencoder.weight > 0)");
+  try {
+    return autoencoder_section().read(settings(model_schema()));
+  } catch (const std::exception& e) {
+    throw CheckpointError(path_ + ": cannot read its autoencoder's settings: " + first_line(e.what()));
+  }
+}
+
+void CheckpointReader::load_autoencoder(KlAutoencoder& into) {
+  const AutoencoderSpec there = autoencoder_spec();
+  if (there.latent_channels != into.spec().latent_channels || there.downsample != into.spec().downsample ||
+      there.width != into.spec().width)
+    throw CheckpointError(path_ + ": its autoencoder has another shape than the one asked for");
+  torch::serialize::InputArchive objective;
+  archive_.read("objective", objective);
+  std::vector<std::pair<std::string, at::Tensor>> wanted;
+  for (auto& kv : into.named_parameters().pairs()) wanted.emplace_back("autoencoder.model." + kv.first, kv.second);
+  at::Tensor latent_std = at::zeros({});
+  wanted.emplace_back("autoencoder.latent_std", latent_std);
+  {
+    torch::NoGradGuard no_grad;
+    read_named_tensors(objective, wanted, path_ + ": objective");
+  }
+  // The run's weight average, when it kept one, is what its evaluations measured.
+  load_average_into(archive_, into, "objective.autoencoder.model.", path_);
+  const double scale = latent_std.item<double>();
+  if (!(scale > 0) || !std::isfinite(scale))
+    throw CheckpointError(path_ + ": its autoencoder's latent scale is " + std::to_string(scale) +
+                          " (it never trained a step)");
+  into.set_latent_std(scale);
+}
+
+DiffusionSpec resolved_diffusion_spec(const ConfigValues& values, const EncoderSpec& encoder) {
+  DiffusionSpec spec = diffusion_spec(values, encoder);
+  if (!spec.autoencoder_from.empty()) spec.autoencoder = CheckpointReader(spec.autoencoder_from).autoencoder_spec();
+  return spec;
 }
 
 std::string resolve_recorded_path(const std::string& recorded, const std::string& checkpoint) {

@@ -64,6 +64,11 @@ class CheckpointReader {
   // Loads this checkpoint's generator weights, all but the identity branch, into `into` (adapter training
   // from a pretrained generator: objective.denoise.generator_from), after checking both have the same shape.
   void load_pretrained_generator(Diffusion& into);
+  // The autoencoder its run trained (the autoencoder objective): its shape, and its weights and latent scale
+  // loaded into `into` (which must have that shape). Throws CheckpointError naming the file when the run
+  // trained none (objective.denoise.autoencoder_from must name such a run).
+  AutoencoderSpec autoencoder_spec();
+  void load_autoencoder(KlAutoencoder& into);
 
  private:
   // The objective whose state holds a generator ("" when none).
@@ -81,6 +86,10 @@ class CheckpointReader {
 // the checkpoint where it exists (training ran in one of them), else as given (the caller then says it
 // cannot be read). What is found is still checked against the content hash the checkpoint recorded.
 std::string resolve_recorded_path(const std::string& recorded, const std::string& checkpoint);
+
+// diffusion_spec(values, encoder) with, for objective.denoise.autoencoder_from, the shape of the autoencoder
+// that checkpoint holds (throws CheckpointError naming it).
+DiffusionSpec resolved_diffusion_spec(const ConfigValues& values, const EncoderSpec& encoder);
 
 // Refuses a checkpoint of generator pretraining (its encoder was never trained).
 TrainedEncoder load_trained_encoder(const std::string& checkpoint);

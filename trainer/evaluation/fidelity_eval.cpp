@@ -8,6 +8,8 @@
 #include <stdexcept>
 
 #include "core/log.h"
+#include "core/rng.h"
+#include "trainer/evaluation/sample_grid.h"
 
 namespace imprint {
 
@@ -15,8 +17,24 @@ namespace {
 at::Tensor unit_rows(const at::Tensor& x) { return x / x.norm(2, {1}, true).clamp_min(1e-12); }
 }  // namespace
 
-FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval, const std::vector<int64_t>& held,
-                               int64_t identities, int64_t columns, int64_t bank_identities, const at::Device& device) {
+std::vector<int64_t> draw_rows(int64_t n, int64_t m, uint64_t seed) {
+  std::vector<int64_t> rows(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = i;
+  if (m >= n) return rows;
+  // Each row's rank is a hash of (seed, row): the same draw on every rank and in every run with this seed.
+  std::vector<std::pair<uint64_t, int64_t>> keyed;
+  for (const int64_t r : rows)
+    keyed.emplace_back(stream_key(seed, Stream::FidelityIdentities, static_cast<uint64_t>(r)), r);
+  std::sort(keyed.begin(), keyed.end());
+  rows.clear();
+  for (int64_t i = 0; i < m; ++i) rows.push_back(keyed[static_cast<size_t>(i)].second);
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval,
+                               const std::vector<int64_t>& all_held, int64_t identities, int64_t columns,
+                               int64_t bank_identities, const at::Device& device, uint64_t draw_seed) {
   const int64_t all = eval.references.size(0);
   const int64_t m = identities > 0 ? std::min(identities, all) : all;
   const int64_t g = eval.gallery.size(0) / all;
@@ -24,10 +42,19 @@ FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& ev
     throw std::invalid_argument(
         "identity fidelity scores real samples leave-one-out: eval.gallery_per_identity "
         "must be at least 2");
+  // The eval set's gallery holds identity i's samples in rows i*g .. i*g+g-1 (build_eval_set).
+  const std::vector<int64_t> chosen = draw_rows(all, m, draw_seed);
+  std::vector<int64_t> gallery_rows, held;
+  for (const int64_t i : chosen) {
+    held.push_back(all_held[static_cast<size_t>(i)]);
+    for (int64_t s = 0; s < g; ++s) gallery_rows.push_back(i * g + s);
+  }
+  const auto pick = at::tensor(chosen, at::kLong).to(eval.references.device());
+  const auto pick_gallery = at::tensor(gallery_rows, at::kLong).to(eval.gallery.device());
   FidelitySet set;
-  set.references = eval.references.slice(0, 0, m).to(device);
-  set.real = eval.gallery.slice(0, 0, m * g).to(device);
-  set.real_identity = eval.gallery_identity.slice(0, 0, m * g).to(device);
+  set.references = eval.references.index_select(0, pick).to(device);
+  set.real = eval.gallery.index_select(0, pick_gallery).to(device);
+  set.real_identity = at::arange(m, at::kLong).repeat_interleave(g).to(device);
   const auto classes = static_cast<int64_t>(dataset.content_labels().size());
   const int64_t n = classes > 0 ? std::min(columns, classes) : columns;
   std::vector<int64_t> cols;
@@ -133,6 +160,8 @@ FidelityReport evaluate_fidelity(Encoder& encoder, Diffusion& diffusion, Encoder
   r.chance = 1.0 / static_cast<double>(m);
   r.identities = m;
   r.samples = m * n;
+  r.with_identity = generated;
+  r.without_identity = floor;
   encoder.train(encoder_training);
   generator.train(generator_training);
   return r;
@@ -146,6 +175,19 @@ std::string describe_fidelity(const FidelityReport& f, const std::string& which)
       (long long)f.identities, which.c_str(), (long long)f.samples, 100 * f.chance, pct(f.generated.top1).c_str(),
       pct(f.floor.top1).c_str(), pct(f.ceiling.top1).c_str(), f.generated.cosine, f.floor.cosine, f.ceiling.cosine,
       pct(f.generated.content).c_str(), pct(f.floor.content).c_str(), pct(f.ceiling.content).c_str());
+}
+
+SampleGrid fidelity_grid(const FidelitySet& set, const FidelityReport& report, int64_t identities) {
+  const int64_t n = set.columns.size(0), m = std::min(identities, set.references.size(0));
+  SampleGrid grid(2 * m, n + 1, set.references.size(-1));
+  for (int64_t i = 0; i < m; ++i) {
+    grid.paste(set.references[i], 2 * i, 0);
+    for (int64_t c = 0; c < n; ++c) {
+      grid.paste(report.with_identity[i * n + c], 2 * i, c + 1);
+      grid.paste(report.without_identity[i * n + c], 2 * i + 1, c + 1);
+    }
+  }
+  return grid;
 }
 
 }  // namespace imprint

@@ -29,11 +29,15 @@ struct FidelitySet {
   at::Tensor bank_content;   // (both undefined when the dataset has no content labels)
 };
 
-// The first `identities` held-out identities of `eval` (0 = all), `columns` content labels spread over the
-// vocabulary, and the samples of the first `bank_identities` training identities.
-// `held`: the dataset identities of `eval`'s references, in its order.
+// `identities` of `eval`'s held-out identities (0 or at least as many as it has = all, in its order), drawn by
+// `draw_seed` (not the first ones: a dataset's first identities by name are often one family's faces and its
+// near-twins), `columns` content labels spread over the vocabulary, and the samples of the first
+// `bank_identities` training identities. `held`: the dataset identities of `eval`'s references, in its order.
 FidelitySet build_fidelity_set(const IdentityDataset& dataset, const EvalSet& eval, const std::vector<int64_t>& held,
-                               int64_t identities, int64_t columns, int64_t bank_identities, const at::Device& device);
+                               int64_t identities, int64_t columns, int64_t bank_identities, const at::Device& device,
+                               uint64_t draw_seed = 0);
+// Which `m` of `n` rows a seeded draw picks, in ascending order (all n when m >= n).
+std::vector<int64_t> draw_rows(int64_t n, int64_t m, uint64_t seed);
 
 struct FidelityScores {
   double top1 = 0, cosine = 0;
@@ -43,7 +47,15 @@ struct FidelityReport {
   FidelityScores generated, floor, ceiling;
   double chance = 0;
   int64_t identities = 0, samples = 0;  // samples generated with the identity (as many again without)
+  // The samples scored (images in the model range): row i * N + n is identity i's column n, with and without
+  // its identity tokens.
+  at::Tensor with_identity, without_identity;
 };
+
+// Rows of (reference, its N generated samples) over (blank, the same without identity) for the first
+// `identities` identities: what the evaluation logs to TensorBoard.
+class SampleGrid;
+SampleGrid fidelity_grid(const FidelitySet& set, const FidelityReport& report, int64_t identities);
 
 // `generated` [S, ...] of which row s was conditioned on identity `own[s]` (0..M-1); `prototype_sums` [M, D]
 // sums of unit judge embeddings per identity. With `leave_one_out`, row s is itself one of those summed and its

@@ -22,6 +22,7 @@ struct EvalSet {
 };
 
 struct RetrievalScore {
+  bool measured = true;  // false: the run trains no encoder, so retrieval was not scored (the rest is unset)
   double top1 = 0, chance = 0;
   // Verification over every pair of the held-out samples (references and gallery together; target pairs
   // share an identity): trainer/evaluation/verification_metrics.h.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "config/key_spec.h"
 #include "core/log.h"
 #include "data/shard_dataset.h"
 #include "trainer/checkpoint/checkpoint_store.h"
@@ -67,6 +68,24 @@ void check_matches(const ShardDataset& ds, const EncoderSpec& spec, const std::s
                        std::to_string(spec.sample_rate) + ")");
 }
 
+// A clip length past every clip evaluated pads each with silence: the embeddings, so the scores, are not those
+// of the clips as they are (and it is slower). Said once; training pads a short clip the same way.
+void warn_if_all_padded(const ShardDataset& ds, const std::vector<int64_t>& ids, int64_t gallery, int64_t clip,
+                        double clip_seconds) {
+  if (ds.modality() != Modality::Audio) return;
+  int64_t longest = 0;
+  for (const int64_t id : ids)
+    for (int64_t k = 0; k <= gallery; ++k) longest = std::max(longest, ds.stored_length(id, k));
+  if (longest >= clip) return;
+  const double rate = static_cast<double>(ds.manifest().sample_rate);
+  log::warn(
+      log::strf("--clip-seconds %s is longer than every clip evaluated (the longest is %.2f s): each is "
+                "zero-padded to %s s, which changes the embeddings and the scores; pass --clip-seconds %.2f "
+                "to score the clips as they are",
+                number_text(clip_seconds).c_str(), longest / rate, number_text(clip_seconds).c_str(),
+                std::max(0.1, std::floor(100 * longest / rate) / 100)));
+}
+
 }  // namespace
 
 CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
@@ -98,6 +117,7 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
                 "them %lld per forward pass",
                 ids.size(), static_cast<long long>(1 + o.gallery_per_identity), o.data.c_str(),
                 static_cast<long long>(o.batch_size)));
+  warn_if_all_padded(ds, ids, o.gallery_per_identity, clip, o.clip_seconds);
   EvalSet set = build_eval_set(ds, ids, o.gallery_per_identity);
   if (o.asnorm_cohort > 0) {
     // The cohort: training identities of this dataset, or of another one (an --eval-only set has none).

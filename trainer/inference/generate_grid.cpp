@@ -14,9 +14,9 @@
 #include "core/log.h"
 #include "core/pixels.h"
 #include "data/media_decode.h"
-#include "data/png_write.h"
 #include "data/shard_dataset.h"
 #include "trainer/checkpoint/checkpoint_reader.h"
+#include "trainer/evaluation/sample_grid.h"
 #include "trainer/inference/encoder_export.h"
 
 namespace imprint {
@@ -29,12 +29,6 @@ std::vector<std::string> split_commas(const std::string& s) {
   for (std::string item; std::getline(in, item, ',');)
     if (!item.empty()) out.push_back(item);
   return out;
-}
-
-// [C, H, W] sample in the model range -> HWC bytes.
-std::vector<uint8_t> to_bytes(const at::Tensor& chw) {
-  const auto hwc = (to_unit_range(chw).clamp(0, 1) * 255).round().to(at::kByte).permute({1, 2, 0}).contiguous();
-  return std::vector<uint8_t>(hwc.data_ptr<uint8_t>(), hwc.data_ptr<uint8_t>() + hwc.numel());
 }
 
 struct References {
@@ -123,35 +117,6 @@ std::vector<int64_t> choose_columns(const std::string& content, int64_t classes,
   return columns;
 }
 
-// The PNG canvas: rows of cells, `zoom` pixels per sample pixel, 2-pixel gaps.
-class Canvas {
- public:
-  Canvas(int64_t rows, int64_t cols, int64_t size, int64_t zoom)
-      : size_(size),
-        zoom_(zoom),
-        cell_(size * zoom),
-        width_(cols * cell_ + (cols - 1) * kGap),
-        height_(rows * cell_ + (rows - 1) * kGap),
-        pixels_(static_cast<size_t>(width_ * height_ * 3), 255) {}
-  void paste(const at::Tensor& chw, int64_t row, int64_t col) {
-    const auto px = to_bytes(chw);
-    const int64_t y0 = row * (cell_ + kGap), x0 = col * (cell_ + kGap);
-    for (int64_t y = 0; y < cell_; ++y)
-      for (int64_t x = 0; x < cell_; ++x)
-        for (int c = 0; c < 3; ++c)
-          pixels_[static_cast<size_t>(((y0 + y) * width_ + x0 + x) * 3 + c)] =
-              px[static_cast<size_t>(((y / zoom_) * size_ + x / zoom_) * 3 + c)];
-  }
-  void write(const std::string& path) const {
-    write_png_rgb(path, static_cast<int>(width_), static_cast<int>(height_), pixels_);
-  }
-
- private:
-  static constexpr int64_t kGap = 2;
-  int64_t size_, zoom_, cell_, width_, height_;
-  std::vector<uint8_t> pixels_;
-};
-
 // Before any sampling: a grid that cannot be written, or would be written under a name saying another format.
 void check_output_file(const std::string& out) {
   std::string ext = std::filesystem::path(out).extension().string();
@@ -189,7 +154,7 @@ GenerateReport generate_grid(const GenerateOptions& o) {
       choose_columns(o.content, g.diffusion->spec().content_classes, refs.vocabulary, report.content);
   // Per reference: N samples with its tokens and, in the row below, the same N from the same noise without.
   const auto R = static_cast<int64_t>(refs.images.size()), N = static_cast<int64_t>(columns.size());
-  Canvas canvas(2 * R, N + 1, size, o.zoom);
+  SampleGrid canvas(2 * R, N + 1, size, o.zoom);
   const auto content = at::tensor(columns, at::kLong);
   std::vector<int64_t> streams(static_cast<size_t>(N));
   for (int64_t n = 0; n < N; ++n) streams[static_cast<size_t>(n)] = n;
@@ -208,7 +173,7 @@ GenerateReport generate_grid(const GenerateOptions& o) {
     }
     if (o.progress) o.progress(r + 1, R);
   }
-  canvas.write(o.out);
+  canvas.write_png(o.out);
   report.references = R;
   report.samples = 2 * R * N;
   report.out = o.out;

@@ -18,6 +18,13 @@ int64_t CombinedObjective::views_read(int64_t k) const {
   return n;
 }
 
+std::vector<std::string> CombinedObjective::readers(int64_t k) const {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < terms_.size(); ++i)
+    if (terms_[i]->views_read(k) > 0) names.push_back(names_[i]);
+  return names;
+}
+
 bool CombinedObjective::augments_targets() const {
   return std::all_of(terms_.begin(), terms_.end(), [](const auto& t) { return t->augments_targets(); });
 }
@@ -70,9 +77,15 @@ ObjectiveOutput CombinedObjective::compute(const TrainBatch& batch, const Encode
   ObjectiveOutput total;
   for (size_t i = 0; i < terms_.size(); ++i) {
     ObjectiveOutput term = terms_[i]->compute(batch, encoded, comm);
-    total.loss = i == 0 ? weights_[i] * term.loss : total.loss + weights_[i] * term.loss;
-    if (terms_.size() > 1) total.logged.emplace_back("loss_" + names_[i], term.loss.detach());
+    const at::Tensor weighted = weights_[i] * term.loss;
+    total.loss = i == 0 ? weighted : total.loss + weighted;
+    total.terms.emplace_back(names_[i], weighted);
+    if (terms_.size() > 1) {
+      total.logged.emplace_back("loss_" + names_[i], term.loss.detach());
+      total.shown.push_back("loss_" + names_[i]);
+    }
     for (auto& kv : term.logged) total.logged.push_back(std::move(kv));
+    for (auto& name : term.shown) total.shown.push_back(std::move(name));
   }
   return total;
 }

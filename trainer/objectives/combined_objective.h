@@ -17,8 +17,9 @@ class CombinedObjective : public torch::nn::Module {
   ObjectiveOutput compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm);
   const std::vector<std::string>& names() const { return names_; }
 
-  int64_t views_read(int64_t k) const;  // the most any term reads
-  bool augments_targets() const;        // every term allows it
+  int64_t views_read(int64_t k) const;                // the most any term reads
+  std::vector<std::string> readers(int64_t k) const;  // the terms that read at least one view
+  bool augments_targets() const;                      // every term allows it
   void check_dataset(const DatasetFacts& facts) const;
   std::vector<std::unique_ptr<ObjectiveEvaluation>> evaluations(const EvaluationContext& context);
   std::map<std::string, std::string> signature() const;

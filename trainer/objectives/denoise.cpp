@@ -42,7 +42,13 @@ const Section<DenoiseOptions>& training_keys() {
                 "> 0: weight each row's loss by min(SNR, gamma) / SNR (eps) or / (SNR + 1) (v), Min-SNR (Hang et al. "
                 "2023); 5 is the paper's choice. 0: unweighted.")
           .real("id_scale", &O::id_scale, 1, Range::closed(0, 100),
-                "Scale lambda of the identity branch of every cross-attention while training.");
+                "Scale lambda of the identity branch of every cross-attention while training.")
+          .integer("probe_every", &O::probe_every, int64_t{10}, Range::closed(0, 1e9),
+                   "With train adapter or all: every this many steps, the loss is also computed without the identity "
+                   "tokens on the same rows, noise and timesteps (no gradient), and logged beside the loss with them "
+                   "(mse_with_identity, mse_without_identity: what the identity tokens explain); 0 turns it off. "
+                   "Costs one generator forward on those steps.",
+                   KeyRole::Operational);
   return section;
 }
 
@@ -57,7 +63,8 @@ const Section<DenoiseOptions>& fidelity_keys() {
                 "same dataset) that scores samples generated from ONE reference of each held-out identity, beside "
                 "the same without the identity tokens (floor) and real samples (ceiling); \"\" turns it off.")
           .integer("fidelity_identities", &O::fidelity_identities, int64_t{16}, Range::closed(2, 1e6),
-                   "Held-out identities whose reference is generated from (the first ones; top-1 chance is 1 / this).")
+                   "Held-out identities whose reference is generated from, drawn by the run's seed from all of them "
+                   "(the same ones at every evaluation; top-1 chance is 1 / this).")
           .integer("fidelity_content", &O::fidelity_content, int64_t{4}, Range::closed(1, 1e4),
                    "Samples generated per reference: one per content label, spread over the vocabulary.")
           .integer("fidelity_steps", &O::fidelity_steps, int64_t{20}, Range::closed(1, 1e4),
@@ -85,8 +92,11 @@ void check_denoise(const ObjectiveContext& c) {
   const DiffusionSpec g = diffusion_spec(c.values, c.encoder);
   if (c.encoder.modality != Modality::Image)
     fail("objective.denoise.weight", "the denoise objective's generator draws images; data.modality is audio");
-  if (c.encoder.image_size % 4 != 0)
+  if (!g.latent() && g.generator_script.empty() && c.encoder.image_size % 4 != 0)
     fail("data.image_size", "must be a multiple of 4 for the denoise objective's generator (two 2x downsamplings)");
+  if (!g.autoencoder_from.empty() && !g.autoencoder_script.empty())
+    fail("objective.denoise.autoencoder_script",
+         "set together with objective.denoise.autoencoder_from; an autoencoder comes from one of them");
   // imprint's UNet (a generator_script brings its own): the timestep features take width / 2 frequencies, and
   // the attention of its deeper level splits 2 x width channels over the heads.
   if (g.generator_script.empty() && g.width % 2 != 0)
@@ -128,6 +138,9 @@ void check_denoise_files(const ObjectiveContext& c) {
   for (const auto& [key, path] :
        {std::pair<std::string, std::string>{"objective.denoise.generator_from", g.generator_from},
         {"objective.denoise.generator_script", g.generator_script},
+        {"objective.denoise.autoencoder_from", g.autoencoder_from},
+        {"objective.denoise.autoencoder_script", g.autoencoder_script},
+        {"objective.denoise.content_tokens", g.content_tokens},
         {"eval.judge", o.judge}})
     if (!path.empty() && !std::ifstream(path)) fail(key, "'" + path + "' cannot be opened");
 }
@@ -150,7 +163,7 @@ ObjectiveInfo denoise_objective() {
       "tokens. Images only";
   info.keys = denoise_keys();
   info.make = [](const ObjectiveContext& c) {
-    return std::make_shared<DenoiseObjective>(denoise_options(c), diffusion_spec(c.values, c.encoder));
+    return std::make_shared<DenoiseObjective>(denoise_options(c), resolved_diffusion_spec(c.values, c.encoder));
   };
   info.check = check_denoise;
   info.check_files = check_denoise_files;
@@ -165,8 +178,18 @@ DenoiseObjective::DenoiseObjective(const DenoiseOptions& o, const DiffusionSpec&
   try {
     diffusion_ = std::make_shared<Diffusion>(spec);
   } catch (const std::invalid_argument& e) {
-    throw ConfigError(std::string("objective.denoise.generator_script: ") + e.what());
+    // The message names the file (or the key); say which key brought it in.
+    const std::string what = e.what();
+    const std::string key = what.rfind("objective.denoise", 0) == 0 ? ""
+                            : !spec.autoencoder_script.empty() && what.rfind(spec.autoencoder_script, 0) == 0
+                                ? "objective.denoise.autoencoder_script: "
+                            : !spec.content_tokens.empty() && what.rfind(spec.content_tokens, 0) == 0
+                                ? "objective.denoise.content_tokens: "
+                                : "objective.denoise.generator_script: ";
+    throw ConfigError(key + what);
   }
+  if (!spec.autoencoder_from.empty())
+    CheckpointReader(spec.autoencoder_from).load_autoencoder(dynamic_cast<KlAutoencoder&>(*diffusion_->autoencoder()));
   Generator& g = diffusion_->generator();
   if (!spec.generator_script.empty() && o.train != DenoiseTraining::Generator) {
     std::vector<std::string> names;
@@ -216,8 +239,14 @@ std::unique_ptr<ObjectiveEvaluation> DenoiseObjective::evaluation(const Evaluati
   return std::make_unique<FidelityEvaluation>(*diffusion_, options_, context);
 }
 
+void DenoiseObjective::to(torch::Device device, bool non_blocking) {
+  Objective::to(device, non_blocking);
+  if (diffusion_->autoencoder()) diffusion_->autoencoder()->to(device, non_blocking);
+}
+
 ObjectiveOutput DenoiseObjective::compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator&) {
-  const at::Tensor x0 = batch.view(1).contiguous();  // the target
+  // The target: its pixels, or its latents under the frozen autoencoder (computed here, without a gradient).
+  const at::Tensor x0 = diffusion_->to_sample_space(batch.view(1).contiguous()).contiguous();
   const int64_t B = x0.size(0), numel = x0.numel() / std::max<int64_t>(1, B);
   const DiffusionSpec& spec = diffusion_->spec();
   const NoiseSchedule& schedule = diffusion_->schedule();
@@ -262,10 +291,21 @@ ObjectiveOutput DenoiseObjective::compute(const TrainBatch& batch, const Encoded
     tokens = at::zeros({B, 1, spec.id_dim}, x0.options());
   }
   const auto x_t = schedule.add_noise(x0, eps, t);
-  const auto prediction = diffusion_->generator().predict(x_t, t, content, tokens, scale);
-  auto per_row = (prediction - schedule.target(spec.prediction, x0, eps, t)).pow(2).flatten(1).mean(1);
+  const auto content_input = diffusion_->content_input(content);
+  const auto prediction = diffusion_->generator().predict(x_t, t, content_input, tokens, scale);
+  const auto target = schedule.target(spec.prediction, x0, eps, t);
+  auto per_row = (prediction - target).pow(2).flatten(1).mean(1);
   ObjectiveOutput out;
   out.logged.emplace_back("mse", per_row.mean().detach());
+  if (!pretraining && options_.probe_every > 0 && (batch.step + 1) % options_.probe_every == 0) {
+    // What the identity tokens explain: the same rows, noise and timesteps without them (rows that dropped
+    // them anyway predict the same both ways).
+    at::NoGradGuard no_grad;
+    const auto without = diffusion_->generator().predict(x_t, t, content_input, at::zeros_like(tokens), 0.0);
+    out.logged.emplace_back("mse_with_identity", per_row.mean().detach());
+    out.logged.emplace_back("mse_without_identity", (without - target).pow(2).mean());
+    out.shown = {"mse_with_identity", "mse_without_identity"};
+  }
   if (options_.min_snr_gamma > 0) {
     const auto ab = schedule.alpha_bar(t);
     const auto snr = ab / (1 - ab);

@@ -35,6 +35,7 @@ struct DenoiseOptions {
   double drop_identity = 0.05, drop_content = 0.05, drop_both = 0.05;
   double min_snr_gamma = 0;  // > 0: min-SNR-gamma loss weighting (Hang et al. 2023)
   double id_scale = 1.0;     // weight of the identity branch while training
+  int64_t probe_every = 10;  // steps between measurements of the loss without identity on the same rows (0: off)
   // Identity fidelity in the loop (eval.*).
   std::string judge;
   int64_t fidelity_identities = 16, fidelity_content = 4, fidelity_steps = 20, content_bank_identities = 256;
@@ -59,6 +60,9 @@ class DenoiseObjective final : public Objective {
   void check_dataset(const DatasetFacts& facts) const override;
   std::unique_ptr<ObjectiveEvaluation> evaluation(const EvaluationContext& context) override;
   std::map<std::string, std::string> signature() const override { return frozen_facts_; }
+  // Also moves the frozen autoencoder, which is not a registered part (nothing of it is trained or saved).
+  using Objective::to;
+  void to(torch::Device device, bool non_blocking = false) override;
 
   Diffusion& diffusion() { return *diffusion_; }
   const DenoiseOptions& options() const { return options_; }

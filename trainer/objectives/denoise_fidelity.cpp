@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "trainer/checkpoint/checkpoint_reader.h"
 #include "trainer/checkpoint/checkpoint_store.h"
+#include "trainer/evaluation/sample_grid.h"
 
 namespace imprint {
 
@@ -35,7 +36,7 @@ FidelityEvaluation::FidelityEvaluation(Diffusion& diffusion, const DenoiseOption
     : diffusion_(diffusion), batch_size_(c.batch_size) {
   judge_ = load_judge(o.judge, diffusion.spec(), c.device);
   set_ = build_fidelity_set(c.dataset, c.heldout, c.dataset.eval_identities(), o.fidelity_identities,
-                            o.fidelity_content, o.content_bank_identities, c.device);
+                            o.fidelity_content, o.content_bank_identities, c.device, c.seed);
   sampler_.steps = o.fidelity_steps;
   sampler_.guidance = o.fidelity_guidance;
   sampler_.id_scale = o.id_scale;
@@ -62,6 +63,9 @@ EvaluationResult FidelityEvaluation::run(Encoder& encoder, int64_t step) {
     r.values.emplace_back("fidelity_content_floor", f.floor.content);
     r.values.emplace_back("fidelity_content_real", f.ceiling.content);
   }
+  // What was scored, to look at: 4 references, their samples, and the same without identity beneath.
+  const SampleGrid grid = fidelity_grid(set_, f, 4);
+  r.images.push_back({"fidelity/samples", grid.width(), grid.height(), grid.rgb()});
   return r;
 }
 

@@ -77,7 +77,7 @@ torch::Tensor Ge2e::loss(const torch::Tensor& views, Communicator* comm) const {
 }
 
 ObjectiveOutput Ge2e::compute(const TrainBatch&, const EncodedBatch& encoded, Communicator& comm) {
-  return {loss(encoded.pooled, &comm), {{"ge2e_scale", scale_.detach().clamp_min(1e-6)}}};
+  return ObjectiveOutput(loss(encoded.pooled, &comm), {{"ge2e_scale", scale_.detach().clamp_min(1e-6)}});
 }
 
 }  // namespace imprint

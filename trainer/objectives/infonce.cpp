@@ -66,7 +66,8 @@ torch::Tensor InfoNCE::loss(const Conditioning& reference, const Conditioning& t
 }
 
 ObjectiveOutput InfoNCE::compute(const TrainBatch&, const EncodedBatch& encoded, Communicator& comm) {
-  return {loss(encoded.view(0), encoded.view(1), &comm), {{"temperature", (-log_scale_).exp().detach()}}};
+  return ObjectiveOutput(loss(encoded.view(0), encoded.view(1), &comm),
+                         {{"temperature", (-log_scale_).exp().detach()}});
 }
 
 }  // namespace imprint

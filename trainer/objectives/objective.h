@@ -53,17 +53,36 @@ struct EncodedBatch {
 };
 
 struct ObjectiveOutput {
+  ObjectiveOutput() = default;
+  explicit ObjectiveOutput(torch::Tensor loss_, std::vector<std::pair<std::string, torch::Tensor>> logged_ = {})
+      : loss(std::move(loss_)), logged(std::move(logged_)) {}
+
   torch::Tensor loss;  // scalar, this rank's share of the global-batch loss
-  // Detached scalars to log (averaged over the log interval, read only when a line is logged).
+  // Detached scalars to log, averaged over the steps of the log interval that logged them (a value logged only
+  // on some steps, such as the denoise objective's identity-dropped probe, averages over those), read only
+  // when a line is logged.
   std::vector<std::pair<std::string, torch::Tensor>> logged;
+  // Names among `logged` the step's log line prints too (in this order), beside the total loss: each term's
+  // loss, and what a reader needs to see to know a term learns (the denoise objective's loss with and without
+  // the identity tokens on the same rows). Everything in `logged` goes to metrics.jsonl and TensorBoard.
+  std::vector<std::string> shown;
+  // CombinedObjective fills it: each term's weighted loss, still attached to the graph, so the training step
+  // can ask which parameters each term's gradient reaches (trainer/gradient_paths.h).
+  std::vector<std::pair<std::string, torch::Tensor>> terms;
 };
 
 // An evaluation an objective adds to the held-out retrieval at every train.eval_every (the denoise
 // objective's identity fidelity of generated samples). Every rank runs it on the same data, so no rank waits
 // on another's.
+struct EvaluationImage {
+  std::string tag;
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;  // HWC
+};
 struct EvaluationResult {
   std::string line;                                    // for the log
   std::vector<std::pair<std::string, double>> values;  // for metrics.jsonl and TensorBoard
+  std::vector<EvaluationImage> images;                 // for TensorBoard's Images tab (samples it drew)
 };
 class ObjectiveEvaluation {
  public:

@@ -5,6 +5,7 @@
 
 #include "config/config_error.h"
 #include "trainer/objectives/aam_softmax.h"
+#include "trainer/objectives/autoencoder.h"
 #include "trainer/objectives/denoise.h"
 #include "trainer/objectives/ge2e.h"
 #include "trainer/objectives/infonce.h"
@@ -15,8 +16,8 @@ namespace imprint {
 
 const std::vector<ObjectiveInfo>& objective_registry() {
   static const std::vector<ObjectiveInfo> registry = {
-      infonce_objective(), denoise_objective(), aam_objective(),
-      supcon_objective(),  ge2e_objective(),    triplet_objective(),
+      infonce_objective(), denoise_objective(), aam_objective(),         supcon_objective(),
+      ge2e_objective(),    triplet_objective(), autoencoder_objective(),
   };
   return registry;
 }

@@ -64,7 +64,7 @@ torch::Tensor SupCon::loss(const torch::Tensor& views, Communicator* comm) const
 }
 
 ObjectiveOutput SupCon::compute(const TrainBatch&, const EncodedBatch& encoded, Communicator& comm) {
-  return {loss(encoded.pooled, &comm), {}};
+  return ObjectiveOutput(loss(encoded.pooled, &comm));
 }
 
 }  // namespace imprint

@@ -67,7 +67,7 @@ torch::Tensor Triplet::loss(const torch::Tensor& views, Communicator* comm, torc
 ObjectiveOutput Triplet::compute(const TrainBatch&, const EncodedBatch& encoded, Communicator& comm) {
   torch::Tensor gap;
   auto l = loss(encoded.pooled, &comm, &gap);
-  return {l, {{"triplet_gap", gap}}};
+  return ObjectiveOutput(l, {{"triplet_gap", gap}});
 }
 
 }  // namespace imprint
