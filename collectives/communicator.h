@@ -27,6 +27,10 @@ struct CommOptions {
   // started without its launcher fails with a launch error instead of an MPI one. -1: not checked.
   int expected_rank = -1, expected_world_size = -1;
   std::string launcher = "none";
+  // The launcher's local rank and local size (ranks on this host). When set (>= 0), the ranks check at
+  // start-up that on every host name the local ranks are 0..n-1, one each, n the local size: otherwise two
+  // ranks of one host would pick the same GPU (gpu_for_local_rank). -1: not checked.
+  int expected_local_rank = -1, expected_local_size = -1;
 };
 
 // An asynchronous collective in flight.

@@ -22,15 +22,20 @@
 #include <c10/util/Half.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <functional>
 #include <future>
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
+
+#include <unistd.h>
 
 #include "collectives/bootstrap.h"
 #include "collectives/communicator.h"
@@ -96,6 +101,25 @@ const char* op_name(int code) {
 }
 enum OpCode { kAllreduce = 0, kAllgather, kBroadcast, kReduceScatter, kBarrier };
 
+std::string this_host() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "?";
+  return host;
+}
+
+// "0-3 6 8-9"
+std::string rank_ranges(const std::vector<int>& ranks) {
+  std::ostringstream s;
+  for (size_t i = 0; i < ranks.size();) {
+    size_t j = i;
+    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1) ++j;
+    s << (i ? " " : "") << ranks[i];
+    if (j > i) s << (j == i + 1 ? " " : "-") << ranks[j];
+    i = j + 1;
+  }
+  return s.str();
+}
+
 class MpiCommunicator;
 
 class MpiWork final : public Work {
@@ -118,12 +142,12 @@ class MpiCommunicator final : public Communicator {
       // MPI_Init_thread waits until every rank of the job has arrived.
       WatchdogScope startup(
           watchdog_, options_.timeout_s,
-          [who, t = options_.timeout_s, world = o.expected_world_size] {
+          [who, host = host_, t = options_.timeout_s, world = o.expected_world_size] {
             return who + ": MPI start-up (MPI_Init_thread and communicator set-up) did not finish within " +
-                   log::strf("%g", t) +
-                   " s (distributed.timeout_s): a rank of the job never started or cannot reach this one" +
-                   (world > 0 ? log::strf(" (every rank that did start prints this line: the rank(s) of 0..%d "
-                                          "missing from these lines never joined)",
+                   log::strf("%g", t) + " s (distributed.timeout_s) on host " + host +
+                   ": a rank of the job never started or cannot reach this one" +
+                   (world > 0 ? log::strf(" (every rank that did start prints this line with its host: the "
+                                          "rank(s) of 0..%d missing from these lines never joined)",
                                           world - 1)
                               : std::string());
           },
@@ -149,6 +173,7 @@ class MpiCommunicator final : public Communicator {
                              "; start every rank with the launcher (mpirun, or srun with PMIx)");
       MPI_Comm_dup(MPI_COMM_WORLD, &comm_);  // imprint's traffic never mixes with the application's
       MPI_Comm_dup(MPI_COMM_WORLD, &status_comm_);
+      learn_hosts(o);
       watchdog_.set_tick([this] { answer_status_queries(); }, std::chrono::milliseconds(200));
     }
     worker_ = std::thread([this] { run_worker(); });
@@ -167,8 +192,8 @@ class MpiCommunicator final : public Communicator {
         [this] {
           return "rank " + std::to_string(rank_) +
                  ": MPI shutdown (MPI_Comm_free, MPI_Finalize) did not finish within " +
-                 log::strf("%g", options_.timeout_s) +
-                 " s (distributed.timeout_s): another rank stopped before the end";
+                 log::strf("%g", options_.timeout_s) + " s (distributed.timeout_s) on host " + host_ +
+                 ": another rank stopped before the end";
         },
         kExitCollective);
     {
@@ -353,6 +378,94 @@ class MpiCommunicator final : public Communicator {
     throw CollectiveError(msg.str());
   }
 
+  // Every rank's host name and launcher-given local rank, gathered once at start-up (on the communication
+  // set-up's deadline): timeout messages name the host of each rank they name, rank 0 logs where the ranks
+  // run, and the local ranks are checked against the host names (the GPU a rank picks follows its local rank).
+  void learn_hosts(const CommOptions& o) {
+    struct Entry {
+      char host[72];  // a Linux host name has at most 64 bytes
+      int32_t local_rank, local_size;
+    };
+    Entry mine{};
+    std::snprintf(mine.host, sizeof mine.host, "%s", host_.c_str());
+    mine.local_rank = o.expected_local_rank;
+    mine.local_size = o.expected_local_size;
+    std::vector<Entry> all(size_);
+    MPI_Allgather(&mine, sizeof(Entry), MPI_BYTE, all.data(), sizeof(Entry), MPI_BYTE, comm_);
+    hosts_.clear();
+    std::vector<std::pair<std::string, std::vector<int>>> by_host;  // in order of first rank
+    for (int r = 0; r < size_; ++r) {
+      all[r].host[sizeof all[r].host - 1] = '\0';
+      hosts_.emplace_back(all[r].host);
+      auto it = std::find_if(by_host.begin(), by_host.end(), [&](const auto& h) { return h.first == hosts_[r]; });
+      if (it == by_host.end()) it = by_host.insert(by_host.end(), {hosts_[r], {}});
+      it->second.push_back(r);
+    }
+    // The layout names every host of a job of up to 16 hosts; of a larger one the first three and the last.
+    constexpr size_t kHostsShown = 16;
+    std::ostringstream layout, wrong;
+    int wrong_hosts = 0;
+    for (size_t i = 0; i < by_host.size(); ++i) {
+      const auto& [host, ranks] = by_host[i];
+      std::vector<int> locals;
+      bool known = true, sizes_right = true;
+      for (int r : ranks) {
+        known = known && all[r].local_rank >= 0;
+        sizes_right = sizes_right && all[r].local_size == static_cast<int>(ranks.size());
+        locals.push_back(all[r].local_rank);
+      }
+      if (by_host.size() <= kHostsShown || i < 3 || i + 1 == by_host.size()) {
+        layout << (i ? "; " : "") << host << ": rank(s) " << rank_ranges(ranks);
+        if (known) layout << " (local " << rank_ranges(locals) << ")";
+      } else if (i == 3) {
+        layout << "; ... " << by_host.size() - 4 << " more hosts ...";
+      }
+      if (!known) continue;
+      std::vector<int> sorted = locals;
+      std::sort(sorted.begin(), sorted.end());
+      bool one_each = true;
+      for (size_t k = 0; k < sorted.size(); ++k) one_each = one_each && sorted[k] == static_cast<int>(k);
+      if (one_each && sizes_right) continue;
+      if (++wrong_hosts > 8) continue;  // enough to see the pattern
+      wrong << (wrong.tellp() ? "; " : "") << "host " << host << " runs rank(s) " << rank_ranges(ranks)
+            << " with local rank(s)";
+      for (int l : locals) wrong << " " << l;
+      wrong << " and local size(s)";
+      for (int r : ranks) wrong << " " << all[r].local_size;
+      wrong << " (expected local ranks 0.." << ranks.size() - 1 << ", one each, and local size " << ranks.size() << ")";
+    }
+    if (wrong_hosts > 8) wrong << "; and " << wrong_hosts - 8 << " more hosts";
+    if (rank_ == 0)
+      log::info((by_host.size() > kHostsShown ? "ranks by host (" + std::to_string(by_host.size()) + " hosts): "
+                                              : std::string("ranks by host: ")) +
+                layout.str());
+    if (wrong.tellp() == 0) return;
+    // Every rank sees the same table; rank 0 says it once and ends the job, the others wait to be ended.
+    if (rank_ == 0)
+      throw BootstrapError("the local ranks from the launcher (" + o.launcher +
+                           ") do not match the ranks' host names: " + wrong.str() +
+                           "; two ranks of one host would use the same GPU. Check the launcher's local rank "
+                           "variables (OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID) and give every node its own "
+                           "host name");
+    MPI_Barrier(comm_);  // never completes: rank 0 does not enter it
+  }
+
+  // " on host H" or " on hosts H1 (rank(s) 2 3), H2 (rank(s) 4)": where `ranks` run.
+  std::string where(const std::vector<int>& ranks) const {
+    if (ranks.empty() || hosts_.size() != static_cast<size_t>(size_)) return "";
+    std::vector<std::pair<std::string, std::vector<int>>> by_host;
+    for (int r : ranks) {
+      auto it = std::find_if(by_host.begin(), by_host.end(), [&](const auto& h) { return h.first == hosts_[r]; });
+      if (it == by_host.end()) it = by_host.insert(by_host.end(), {hosts_[r], {}});
+      it->second.push_back(r);
+    }
+    if (by_host.size() == 1) return " on host " + by_host[0].first;
+    std::string s = " on hosts ";
+    for (size_t i = 0; i < by_host.size(); ++i)
+      s += (i ? ", " : "") + by_host[i].first + " (rank(s) " + rank_ranges(by_host[i].second) + ")";
+    return s;
+  }
+
   enum StatusTag { kQuery = 1, kAnswer = 2 };
 
   // On the watchdog thread (and while a timed-out rank waits for answers): answer every pending query.
@@ -411,17 +524,22 @@ class MpiCommunicator final : public Communicator {
     if (!behind.empty()) {
       s << "missing: rank(s)";
       for (int r : behind) s << " " << r << " (entered " << entered[r] << " collectives)";
+      s << where(behind);
     }
     if (!silent.empty()) {
       s << (behind.empty() ? "" : "; ") << "not responding (stopped, hung or dead): rank(s)";
       for (int r : silent) s << " " << r;
+      s << where(silent);
     }
     if (s.tellp() == 0) s << "every rank entered it and is alive: the interconnect may have stalled";
+    s << " (this rank runs on " << host_ << ")";
     return s.str();
   }
 
   CommOptions options_;
-  Watchdog watchdog_;  // before the MPI state: it is armed while that is set up, and outlives its teardown
+  const std::string host_ = this_host();
+  std::vector<std::string> hosts_;  // of every rank (learn_hosts)
+  Watchdog watchdog_;               // before the MPI state: it is armed while that is set up, and outlives its teardown
   int rank_ = 0, size_ = 1;
   bool owns_mpi_ = false;
   MPI_Comm comm_ = MPI_COMM_NULL;

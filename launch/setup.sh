@@ -2,7 +2,9 @@
 # Installs every system dependency imprint needs on Debian 12 / Ubuntu.
 # Idempotent: when everything is present it checks and returns in about a second.
 #   --tests   also what the test suite needs beyond building: a throwaway Slurm (slurmctld, slurmd, munge)
-#             for the preemption test (tests/slurm/), clang-format (the style check, tests/lint/), and .venv-tests/, a Python venv over Debian's Python
+#             for the preemption tests (tests/slurm/, tests/multihost/), iproute2 and iptables for the emulated
+#             hosts of the multi-host tests (network namespaces; iptables slows their link, tests/multihost/),
+#             clang-format (the style check, tests/lint/), and .venv-tests/, a Python venv over Debian's Python
 #             (so it sees python3-torch and numpy) with PyPI's safetensors and tensorboard, whose readers check
 #             imprint's exports and event files. Optional: what cannot be installed makes its tests skip,
 #             visibly. No daemon is enabled or started by this script.
@@ -26,7 +28,7 @@ packages=(
 )
 optional=()
 if [ "${1:-}" = "--tests" ]; then
-  optional=(slurmctld slurmd slurm-client munge clang-format)
+  optional=(slurmctld slurmd slurm-client munge clang-format iproute2 iptables)
 fi
 
 missing_of() {
@@ -69,7 +71,7 @@ fi
 if [ ${#missing_optional[@]} -gt 0 ]; then
   echo "setup: installing ${#missing_optional[@]} test package(s): ${missing_optional[*]}"
   $SUDO apt-get install -y -qq --no-install-recommends "${missing_optional[@]}" >/dev/null ||
-    echo "setup: WARNING: could not install ${missing_optional[*]}; the Slurm and style tests will be reported as skipped"
+    echo "setup: WARNING: could not install ${missing_optional[*]}; the Slurm, multi-host and style tests that need them will be reported as skipped"
 fi
 test_venv "$@"
 echo "setup: done"

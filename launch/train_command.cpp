@@ -34,6 +34,8 @@ std::unique_ptr<Communicator> connect(const JobConfig& job, const Bootstrap& boo
   o.debug_checks = job.distributed.debug || (env && std::string(env) == "1");
   o.expected_rank = boot.rank;
   o.expected_world_size = boot.world_size;
+  o.expected_local_rank = boot.local_rank;
+  o.expected_local_size = boot.local_size;
   o.launcher = boot.launcher;
   auto comm = make_mpi_communicator(o);
 #if defined(IMPRINT_WITH_NCCL)

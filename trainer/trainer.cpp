@@ -21,6 +21,7 @@
 #include "trainer/model_parts.h"
 #include "trainer/run_device.h"
 #include "trainer/run_directory.h"
+#include "trainer/shared_run_directory.h"
 #include "trainer/step_agreement.h"
 #include "trainer/step_log.h"
 #include "trainer/stop_signals.h"
@@ -75,6 +76,7 @@ std::unique_ptr<RunDirectoryLock> take_run_directory(const TrainOptions& o, cons
   const bool lead = comm.rank() == 0;
   const bool made = make_run_directory(o.run_dir);
   auto lock = lead ? RunDirectoryLock::acquire(o.run_dir, made) : nullptr;
+  check_run_directory_is_shared(o.run_dir, made, comm);  // before any rank reads a checkpoint from it
   // Shown once the lock is held: a run refused here (another run holds the directory) saves no configuration.
   if (lead) log::info("resolved configuration:\n" + job.to_yaml());
   existing = check_run_directory(o, job, comm.size());
