@@ -5,9 +5,13 @@
 //               through the generator to reach the encoder, but computes no frozen weight's gradient
 //   pretrain    the generator alone on content (train: generator): the encoder is not run
 // each in float32 and under CPU autocast to bfloat16 (libtorch's at::autocast, as torch.autocast("cpu")),
-// with the bf16 loss's relative difference from float32 on the same batch.
+// with the bf16 loss's relative difference from float32 on the same batch. --autoencoder CKPT (a checkpoint of
+// the autoencoder objective, e.g. a few steps of it: the cost does not depend on the weights) runs the same
+// modes in latent space, its frozen encoder encoding each step's targets on the fly, under no gradient, as
+// training does; the pixel-space rows are timed in the same run for the side-by-side ratio.
 //
 //   ./build/bench/generator_bench [--width 32] [--batch 32] [--size 32] [--steps 10] [--threads 2]
+//                                 [--autoencoder CKPT]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
@@ -21,6 +25,7 @@
 
 #include "collectives/communicator.h"
 #include "models/encoder_spec.h"
+#include "trainer/checkpoint/checkpoint_reader.h"
 #include "trainer/objectives/denoise.h"
 
 using namespace imprint;
@@ -29,13 +34,14 @@ namespace {
 
 struct Args {
   int64_t width = 32, batch = 32, size = 32, steps = 10, threads = 2, classes = 26;
+  std::string autoencoder;  // --autoencoder: latent space
 };
 
 struct Result {
   double median_ms = 0, loss = 0;
 };
 
-Result time_mode(const Args& a, const std::string& mode, bool bf16) {
+Result time_mode(const Args& a, const std::string& mode, bool bf16, bool latent) {
   torch::manual_seed(0);
   DenoiseOptions o;
   // adapter: frozen below, as train: adapter does (without a pretrained generator to load)
@@ -47,6 +53,10 @@ Result time_mode(const Args& a, const std::string& mode, bool bf16) {
   g.id_dim = 128;
   g.heads = 4;
   g.timesteps = 1000;
+  if (latent) {
+    g.autoencoder_from = a.autoencoder;
+    g.autoencoder = CheckpointReader(a.autoencoder).autoencoder_spec();
+  }
   DenoiseObjective objective(o, g);
   Generator& generator = objective.diffusion().generator();
   if (mode == "adapter")
@@ -89,13 +99,36 @@ Result time_mode(const Args& a, const std::string& mode, bool bf16) {
   return r;
 }
 
+// Median time of the frozen autoencoder's encoding of one batch of targets (what latents packed into the
+// shards would save per step).
+double encode_ms(const Args& a) {
+  DiffusionSpec g;
+  g.image_size = a.size;
+  g.width = a.width;
+  g.content_classes = a.classes;
+  g.id_dim = 128;
+  g.heads = 4;
+  g.autoencoder_from = a.autoencoder;
+  g.autoencoder = CheckpointReader(a.autoencoder).autoencoder_spec();
+  Diffusion diffusion(g);
+  const at::Tensor x = torch::randn({a.batch, 3, a.size, a.size});
+  std::vector<double> ms;
+  for (int64_t s = 0; s < a.steps + 2; ++s) {
+    const auto t0 = std::chrono::steady_clock::now();
+    diffusion.to_sample_space(x);
+    if (s >= 2) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    const int64_t v = std::stoll(argv[i + 1]);
+    const int64_t v = k == "--autoencoder" ? 0 : std::stoll(argv[i + 1]);
     if (k == "--width")
       a.width = v;
     else if (k == "--batch")
@@ -106,6 +139,8 @@ int main(int argc, char** argv) {
       a.steps = v;
     else if (k == "--threads")
       a.threads = v;
+    else if (k == "--autoencoder")
+      a.autoencoder = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -118,16 +153,31 @@ int main(int argc, char** argv) {
       "# generator width %lld, %lldx%lld images, batch %lld, %lld torch threads, libtorch CPU\n",
       (long long)a.steps, (long long)a.width, (long long)a.size, (long long)a.size, (long long)a.batch,
       (long long)a.threads);
+  if (!a.autoencoder.empty()) {
+    // Pixel against latent space, float32, each mode side by side.
+    const AutoencoderSpec ae = CheckpointReader(a.autoencoder).autoencoder_spec();
+    std::printf("# latent: KL autoencoder %lldx down, %lld channels, width %lld; targets encoded on the fly\n",
+                (long long)ae.downsample, (long long)ae.latent_channels, (long long)ae.width);
+    std::printf("%-9s %12s %12s %12s %12s %10s\n", "mode", "pixel ms", "latent ms", "pixel sps", "latent sps",
+                "speed-up");
+    for (const std::string mode : {"full", "adapter", "pretrain"}) {
+      const Result p = time_mode(a, mode, false, false), l = time_mode(a, mode, false, true);
+      std::printf("%-9s %12.1f %12.1f %12.1f %12.1f %9.2fx\n", mode.c_str(), p.median_ms, l.median_ms,
+                  1000.0 * a.batch / p.median_ms, 1000.0 * a.batch / l.median_ms, p.median_ms / l.median_ms);
+    }
+    std::printf("on-the-fly encoding of a batch's targets (inside the latent rows above): %.1f ms\n", encode_ms(a));
+    return 0;
+  }
   std::printf("%-9s %-9s %12s %12s %14s %14s\n", "mode", "dtype", "ms/step", "samples/s", "vs full fp32",
               "bf16 loss diff");
   double base = 0;
   for (const std::string mode : {"full", "adapter", "pretrain"}) {
-    const Result f = time_mode(a, mode, false);
+    const Result f = time_mode(a, mode, false, false);
     if (mode == "full") base = f.median_ms;
     std::printf("%-9s %-9s %12.1f %12.1f %13.2fx %14s\n", mode.c_str(), "float32", f.median_ms,
                 1000.0 * a.batch / f.median_ms, base / f.median_ms, "-");
     try {
-      const Result h = time_mode(a, mode, true);
+      const Result h = time_mode(a, mode, true, false);
       std::printf("%-9s %-9s %12.1f %12.1f %13.2fx %13.2e\n", mode.c_str(), "bf16-amp", h.median_ms,
                   1000.0 * a.batch / h.median_ms, base / h.median_ms, std::abs(h.loss - f.loss) / std::abs(f.loss));
     } catch (const c10::Error& e) {

@@ -1,8 +1,8 @@
 // Which identities and samples make up each step's global batch, and which slice of it each rank computes:
 // P identities (train.batch_size) x K views each (train.samples_per_identity). View 0 of an identity is its
-// reference, view 1 the target (always a different sample), views 2..K-1 the extra views that P x K
-// objectives (supcon, ge2e, aam, triplet) read. A pure function of (seed, step, rank, world): no
-// communication, and the data position saved in a checkpoint is just the step.
+// reference, view 1 the target (always a different sample), views 2..K-1 the extra views that the P x K
+// objectives (those whose registry entry says they read every view) read. A pure function of (seed, step, rank, world):
+// no communication, and the data position saved in a checkpoint is just the step.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -41,6 +41,11 @@ const Section<DenoiseOptions>& training_keys() {
           .real("min_snr_gamma", &O::min_snr_gamma, 0, Range::closed(0, 1e6),
                 "> 0: weight each row's loss by min(SNR, gamma) / SNR (eps) or / (SNR + 1) (v), Min-SNR (Hang et al. "
                 "2023); 5 is the paper's choice. 0: unweighted.")
+          .real("timestep_bias", &O::timestep_bias, 0, Range::closed(0, 10),
+                "Timesteps are drawn with density (1 + b) s^b over s = t / T instead of uniformly (b = 0): b > 0 "
+                "trains the noisier timesteps more often, where the target is least inferable from x_t and the "
+                "identity explains most of it (adapter training; b = 1: a density rising linearly from 0 at t = 0 "
+                "to twice the uniform one at t = T).")
           .real("id_scale", &O::id_scale, 1, Range::closed(0, 100),
                 "Scale lambda of the identity branch of every cross-attention while training.")
           .integer("probe_every", &O::probe_every, int64_t{10}, Range::closed(0, 1e9),
@@ -273,7 +278,12 @@ ObjectiveOutput DenoiseObjective::compute(const TrainBatch& batch, const Encoded
   for (int64_t r = 0; r < B; ++r) {
     CounterRng rng(stream_key(options_.seed, Stream::DenoiseRow, static_cast<uint64_t>(batch.step),
                               static_cast<uint64_t>(batch.first_row + r)));
-    tp[r] = static_cast<int64_t>(rng.below(static_cast<uint64_t>(schedule.timesteps())));
+    const int64_t T = schedule.timesteps();
+    tp[r] = options_.timestep_bias > 0
+                ? std::min<int64_t>(
+                      T - 1, static_cast<int64_t>(static_cast<double>(T) *
+                                                  std::pow(rng.uniform(0, 1), 1.0 / (1.0 + options_.timestep_bias))))
+                : static_cast<int64_t>(rng.below(static_cast<uint64_t>(T)));
     // Disjoint bins, as in IP-Adapter: identity only, content only, both.
     const double u = rng.uniform(0, 1);
     const bool drop_id = u < p_id || (u >= p_id + p_content && u < p_id + p_content + p_both);

@@ -34,6 +34,7 @@ struct DenoiseOptions {
   DenoiseTraining train = DenoiseTraining::All;
   double drop_identity = 0.05, drop_content = 0.05, drop_both = 0.05;
   double min_snr_gamma = 0;  // > 0: min-SNR-gamma loss weighting (Hang et al. 2023)
+  double timestep_bias = 0;  // > 0: timesteps drawn with density (1 + b) s^b over s = t / T (noisier more often)
   double id_scale = 1.0;     // weight of the identity branch while training
   int64_t probe_every = 10;  // steps between measurements of the loss without identity on the same rows (0: off)
   // Identity fidelity in the loop (eval.*).

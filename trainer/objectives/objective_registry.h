@@ -51,8 +51,8 @@ struct ObjectiveInfo {
 };
 
 const std::vector<ObjectiveInfo>& objective_registry();
-// "supcon, ge2e, aam or triplet": the registered objectives that read every view of a P x K batch (for
-// messages and docs; `prefix` goes before each name, e.g. "objective.").
+// The registered objectives that read every view of a P x K batch, as "a, b or c" (for messages and docs;
+// `prefix` goes before each name, e.g. "objective.").
 std::string every_view_objectives(const std::string& prefix = "");
 std::string weight_key(const ObjectiveInfo& info);  // "objective.<name>.weight"
 // Every entry's weight key and own keys, in registry order: the objective part of a schema.
