@@ -27,6 +27,14 @@ MH_HOSTS=()
 
 mh_skip() { echo "SKIPPED: $*"; exit 77; }
 
+# The distinct first folders under /tmp of the paths given (/tmp/a for /tmp/a/b/c); nothing for other paths.
+mh_tmp_tops() {
+  local p
+  for p in "$@"; do
+    case "$p/" in /tmp/?*/*) p=${p#/tmp/}; echo "/tmp/${p%%/*}" ;; esac
+  done | sort -u
+}
+
 # The network namespaces of this test: imprint-mh<PID of the test>-<name>. Names left by a test that
 # was killed before its trap ran (its PID gone) are removed first.
 mh_sweep_stale() {
@@ -56,6 +64,7 @@ mh_teardown() {
   [ -n "${MH_NAME:-}" ] || return 0
   for h in ${MH_HOSTS[@]+"${MH_HOSTS[@]}"}; do mh_kill_netns "$MH_NAME-$h"; done
   for h in ${MH_HOSTS[@]+"${MH_HOSTS[@]}"} sw; do ip netns del "$MH_NAME-$h" 2>/dev/null; done
+  for h in ${MH_HOSTS[@]+"${MH_HOSTS[@]}"}; do rmdir "/run/$MH_NAME-$h"-[0-9]* 2>/dev/null; done
   MH_HOSTS=()
 }
 
@@ -97,7 +106,18 @@ mh_up() {
     ip -n "$ns" addr add "$MH_SUBNET.$i/24" dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$ns" link set lo up
-    local mounts="mount --bind '$MH_DIR/etc-hosts' /etc/hosts && mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /dev/shm"
+    # A /tmp of the host's own hides the machine's: the folders under /tmp that hold the work directory and the
+    # checkout (a CI clone in /tmp: the binary, the configs, the shared run directory) are bound aside first
+    # and back at their own paths on the host's /tmp, so they stay shared.
+    local mounts="mount --bind '$MH_DIR/etc-hosts' /etc/hosts" keep="" top k=0
+    for top in $(mh_tmp_tops "$MH_WORK" "$MH_SRC"); do
+      mkdir -p "/run/$ns-$k"
+      mounts="$mounts && mount --bind '$top' '/run/$ns-$k'"
+      keep="$keep && mkdir -p '$top' && mount --bind '/run/$ns-$k' '$top'"
+      k=$((k + 1))
+    done
+    mounts="$mounts && mount -t tmpfs tmpfs /tmp$keep"
+    mounts="$mounts && mount -t tmpfs tmpfs /dev/shm"
     if [ -n "$local_dir" ]; then
       mkdir -p "$local_dir" "$MH_WORK/local/$h"
       mounts="$mounts && mount --bind '$MH_WORK/local/$h' '$local_dir'"
