@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 #include <torch/serialize/archive.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "collectives/communicator.h"
 #include "data/folder_pack.h"
@@ -187,6 +190,30 @@ TEST(Denoise, RowDrawsDependOnTheGlobalRowNotOnTheSplit) {
   EXPECT_NEAR(whole, halves, 1e-6 * whole);
   EXPECT_NE(d->compute(batch_of(x0, content, 0, 6, 6), tokens_of(tok), *comm).loss.item<double>(), whole)
       << "draws ignore the step";
+}
+
+TEST(Denoise, TimestepBiasDrawsTheDocumentedDensity) {
+  // objective.denoise.timestep_bias b: s = t / T has CDF s^(1+b), mean (1+b)/(2+b); b = 0 is uniform.
+  constexpr int64_t T = 1000, n = 20000;
+  for (const double b : {0.0, 1.0, 3.0}) {
+    std::vector<double> s(n);
+    for (int64_t i = 0; i < n; ++i) {
+      CounterRng rng(stream_key(7, Stream::DenoiseRow, 0, static_cast<uint64_t>(i)));
+      const int64_t t = draw_timestep(rng, T, b);
+      ASSERT_GE(t, 0);
+      ASSERT_LT(t, T);
+      s[i] = (static_cast<double>(t) + 0.5) / T;
+    }
+    std::sort(s.begin(), s.end());
+    double mean = 0, ks = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      mean += s[i] / n;
+      const double cdf = std::pow(s[i], 1.0 + b);
+      ks = std::max({ks, std::abs(cdf - static_cast<double>(i) / n), std::abs(cdf - static_cast<double>(i + 1) / n)});
+    }
+    EXPECT_NEAR(mean, (1.0 + b) / (2.0 + b), 0.01) << "bias " << b;
+    EXPECT_LT(ks, 0.015) << "bias " << b << ": Kolmogorov-Smirnov distance to s^(1+b)";
+  }
 }
 
 TEST(Denoise, MinSnrWeightingChangesTheLossNotItsSign) {

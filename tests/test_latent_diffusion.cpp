@@ -56,6 +56,16 @@ std::vector<std::string> latent_adapter(const std::vector<std::string>& extra) {
               extra);
 }
 
+// The error building the model of a latent run with `extra` gives ("no error" if it builds).
+std::string build_error(const std::vector<std::string>& extra) {
+  return error_of([&] { build_model_parts(tiny_config("image", latent_adapter(extra)), at::Device(at::kCPU)); });
+}
+
+// The same for generator pretraining at width 8 (no encoder, no identity branch to load).
+std::string pretrain_build_error(const std::string& set) {
+  return build_error({"objective.denoise.train=generator", "objective.denoise.width=8", set});
+}
+
 }  // namespace
 
 TEST(KlAutoencoder, LatentShapesAndScale) {
@@ -133,12 +143,8 @@ TEST(LatentDiffusion, AdapterTrainingOnImprintsFrozenAutoencoder) {
   const auto images = g.diffusion->sample(at::zeros({2}, at::kLong), at::randn({2, 2, 32}), o);
   EXPECT_EQ(images.sizes(), (std::vector<int64_t>{2, 3, 16, 16})) << "samples are decoded to images";
   // A checkpoint of a run that trained no autoencoder is refused as one, naming the key.
-  EXPECT_NE(error_of([&] {
-              build_model_parts(
-                  tiny_config("image", latent_adapter({"objective.denoise.train=generator", "objective.denoise.width=8",
-                                                       "objective.denoise.autoencoder_from=" + ckpt})),
-                  at::Device(at::kCPU));
-            }).find("autoencoder_from: this checkpoint holds no autoencoder"),
+  EXPECT_NE(pretrain_build_error("objective.denoise.autoencoder_from=" + ckpt)
+                .find("autoencoder_from: this checkpoint holds no autoencoder"),
             std::string::npos);
 }
 
@@ -175,36 +181,21 @@ TEST(LatentDiffusion, UsersScriptedAutoencoderGeneratorAndContentTokens) {
   // Files that cannot serve: no decode; a decode of the wrong shape; tokens of another width than the file
   // reads; a table with another label count.
   const std::string no_decode = imprint::testing::write_autoencoder(dir + "/no-decode", "encode");
-  EXPECT_NE(error_of([&] {
-              build_model_parts(
-                  tiny_config("image", latent_adapter({"objective.denoise.train=generator", "objective.denoise.width=8",
-                                                       "objective.denoise.autoencoder_script=" + no_decode})),
-                  at::Device(at::kCPU));
-            }).find("objective.denoise.autoencoder_script: " + no_decode + ": the TorchScript module has no decode"),
+  EXPECT_NE(pretrain_build_error("objective.denoise.autoencoder_script=" + no_decode)
+                .find("objective.denoise.autoencoder_script: " + no_decode + ": the TorchScript module has no decode"),
             std::string::npos);
   const std::string bad_decode = imprint::testing::write_autoencoder(dir + "/bad-decode", "both", 2);
-  EXPECT_NE(error_of([&] {
-              build_model_parts(
-                  tiny_config("image", latent_adapter({"objective.denoise.train=generator", "objective.denoise.width=8",
-                                                       "objective.denoise.autoencoder_script=" + bad_decode})),
-                  at::Device(at::kCPU));
-            }).find("decode returned shape [1, 3, 8, 8]"),
+  EXPECT_NE(pretrain_build_error("objective.denoise.autoencoder_script=" + bad_decode)
+                .find("decode returned shape [1, 3, 8, 8]"),
             std::string::npos);
   const std::string wide = imprint::testing::write_content_tokens(dir + "/wide", 3, 5, 20);
-  EXPECT_NE(error_of([&] {
-              build_model_parts(tiny_config("image", latent_adapter({"objective.denoise.autoencoder_script=" + ae,
-                                                                     "objective.denoise.generator_script=" + gen,
-                                                                     "objective.denoise.content_tokens=" + wide})),
-                                at::Device(at::kCPU));
-            }).find("content_tokens [1, 5, 20] float"),
+  EXPECT_NE(build_error({"objective.denoise.autoencoder_script=" + ae, "objective.denoise.generator_script=" + gen,
+                         "objective.denoise.content_tokens=" + wide})
+                .find("content_tokens [1, 5, 20] float"),
             std::string::npos);
   const std::string four = imprint::testing::write_content_tokens(dir + "/four", 4, 5, 12);
-  EXPECT_NE(error_of([&] {
-              build_model_parts(
-                  tiny_config("image", latent_adapter({"objective.denoise.train=generator", "objective.denoise.width=8",
-                                                       "objective.denoise.content_tokens=" + four})),
-                  at::Device(at::kCPU));
-            }).find("holds 4 labels' tokens but objective.denoise.content_classes is 3"),
+  EXPECT_NE(pretrain_build_error("objective.denoise.content_tokens=" + four)
+                .find("holds 4 labels' tokens but objective.denoise.content_classes is 3"),
             std::string::npos);
 }
 

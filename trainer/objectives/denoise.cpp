@@ -253,6 +253,13 @@ std::unique_ptr<ObjectiveEvaluation> DenoiseObjective::evaluation(const Evaluati
   return std::make_unique<FidelityEvaluation>(*diffusion_, options_, context);
 }
 
+int64_t draw_timestep(CounterRng& rng, int64_t timesteps, double bias) {
+  if (bias <= 0) return static_cast<int64_t>(rng.below(static_cast<uint64_t>(timesteps)));
+  // Inverse CDF: P(s <= x) = x^(1+b), so s = u^(1/(1+b)) for a uniform u.
+  const double s = std::pow(rng.uniform(0, 1), 1.0 / (1.0 + bias));
+  return std::min<int64_t>(timesteps - 1, static_cast<int64_t>(static_cast<double>(timesteps) * s));
+}
+
 void DenoiseObjective::to(torch::Device device, bool non_blocking) {
   Objective::to(device, non_blocking);
   if (diffusion_->autoencoder()) diffusion_->autoencoder()->to(device, non_blocking);
@@ -279,11 +286,7 @@ ObjectiveOutput DenoiseObjective::compute(const TrainBatch& batch, const Encoded
     CounterRng rng(stream_key(options_.seed, Stream::DenoiseRow, static_cast<uint64_t>(batch.step),
                               static_cast<uint64_t>(batch.first_row + r)));
     const int64_t T = schedule.timesteps();
-    tp[r] = options_.timestep_bias > 0
-                ? std::min<int64_t>(
-                      T - 1, static_cast<int64_t>(static_cast<double>(T) *
-                                                  std::pow(rng.uniform(0, 1), 1.0 / (1.0 + options_.timestep_bias))))
-                : static_cast<int64_t>(rng.below(static_cast<uint64_t>(T)));
+    tp[r] = draw_timestep(rng, T, options_.timestep_bias);
     // Disjoint bins, as in IP-Adapter: identity only, content only, both.
     const double u = rng.uniform(0, 1);
     const bool drop_id = u < p_id || (u >= p_id + p_content && u < p_id + p_content + p_both);

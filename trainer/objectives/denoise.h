@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 
+#include "core/rng.h"
 #include "generation/diffusion.h"
 #include "trainer/objectives/objective_registry.h"
 
@@ -53,6 +54,10 @@ DenoiseOptions denoise_options(const ObjectiveContext& context);
 // The same options from a run's settings alone (a checkpoint's stored config: `imprint eval --judge` takes the
 // run's fidelity settings from them).
 DenoiseOptions denoise_options(const ConfigValues& values);
+
+// A row's timestep in [0, timesteps): uniform for bias 0, else s = t / timesteps has density (1 + bias) s^bias
+// (objective.denoise.timestep_bias: the noisy end more often).
+int64_t draw_timestep(CounterRng& rng, int64_t timesteps, double bias);
 
 class DenoiseObjective final : public Objective {
  public:
