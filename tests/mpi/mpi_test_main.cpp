@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   imprint::CommOptions options;
   options.timeout_s = 120;
   options.debug_checks = true;
+  options.sleep_while_waiting = true;  // MpiCollectives.AnEarlyRankWaitsWithoutSpinning tests it
   auto comm = imprint::make_mpi_communicator(options);
   imprint::testing::g_world = comm.get();
   if (comm->rank() != 0) {

@@ -2,6 +2,10 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <ctime>
+#include <thread>
+
 #include "collectives/all_gather_autograd.h"
 #include "collectives/gradient_reducer.h"
 #include "tests/mpi/mpi_world.h"
@@ -33,6 +37,32 @@ TEST(MpiCollectives, AllreduceSumAverageMax) {
     at::Tensor m = contribution(me, n).to(at::kLong);
     g_world->allreduce_(m, ReduceOp::Max);
     EXPECT_TRUE(at::equal(m, contribution(w - 1, n).to(at::kLong))) << n;
+  }
+}
+
+// A rank that reaches a collective early waits without taking a core: the last rank arrives 1.5 s late, and
+// every other rank's process uses a small fraction of a core meanwhile (OpenMPI's blocking collectives
+// poll without pause: a whole core each, or what the oversubscribed machine gives it).
+TEST(MpiCollectives, AnEarlyRankWaitsWithoutSpinning) {
+  const auto cpu_seconds = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  };
+  const bool late = g_world->rank() == g_world->size() - 1;
+  g_world->barrier();
+  if (late) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const double cpu0 = cpu_seconds();
+  const auto wall0 = std::chrono::steady_clock::now();
+  at::Tensor t = at::ones({1000});
+  g_world->allreduce_(t, ReduceOp::Sum);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  const double cpu = cpu_seconds() - cpu0;
+  EXPECT_EQ(t[0].item<float>(), static_cast<float>(g_world->size()));
+  if (!late) {
+    EXPECT_GT(wall, 1.0) << "the late rank was not waited for";
+    EXPECT_LT(cpu, 0.2 * wall) << "rank " << g_world->rank() << " used " << cpu << " s of CPU in " << wall
+                               << " s waiting for a peer: the wait spins";
   }
 }
 
