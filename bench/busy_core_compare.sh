@@ -13,7 +13,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-5}"
 steps="${2:-60}"
-mpirun=(mpirun --allow-run-as-root --oversubscribe)
 tmp=$(mktemp -d)
 hog=
 cleanup() {
@@ -22,23 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-samples_per_s() {  # metrics.jsonl -> mean samples/s without the first interval
-  /usr/bin/python3 -c "
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if '\"loss\"' in l][1:]
-print(f'{sum(r[\"samples_per_s\"] for r in rows) / len(rows):.1f}')" "$1"
-}
-imprint_run() {  # extra --set options
-  rm -rf "${tmp:?}/run"
-  "${mpirun[@]}" -np 2 ./build/imprint train --config configs/smoke-image.yaml --run-dir "$tmp/run" --set train.steps="$steps" \
-    --set train.log_every=10 --set train.eval_every=0 --set checkpoint.every=0 --set train.threads=1 \
-    --set data.workers=1 --set train.batch_size=64 "$@" >"$tmp/run.log" 2>&1 || { cat "$tmp/run.log"; exit 1; }
-  samples_per_s "$tmp/run/metrics.jsonl"
-}
-ddp_run() {
-  "${mpirun[@]}" -np 2 /usr/bin/python3 bench/ddp_reference.py --steps "$steps" --batch 64 --threads 1 \
-    --port $((29500 + RANDOM % 400)) 2>&1 | awk '/ddp samples\/s/ {print $3}'
-}
+source bench/smoke_runs.sh
 
 for busy in 1 0; do
   if [ "$busy" = 1 ]; then
@@ -50,9 +33,9 @@ for busy in 1 0; do
   fi
   : >"$tmp/rows"
   for round in $(seq "$rounds"); do
-    now=$(imprint_run --set distributed.sleep_while_waiting=true)
-    old=$(imprint_run)
-    ddp=$(ddp_run)
+    now=$(imprint_run sleep 2 64 --set distributed.sleep_while_waiting=true | cut -d' ' -f1)
+    old=$(imprint_run default 2 64 | cut -d' ' -f1)
+    ddp=$(ddp_run | awk '{print $3}')
     echo "$label round $round: sleep_while_waiting $now  default $old  ddp $ddp"
     echo "$now $old $ddp" >>"$tmp/rows"
   done

@@ -11,30 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 steps="${1:-60}"
 reps="${2:-3}"
-mpirun=(mpirun --allow-run-as-root --oversubscribe)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# Mean samples/s, step ms and exposed communication ms of a run's metrics.jsonl (global batch $2), leaving
-# out the first log interval (warm-up).
-summarise() {
-  /usr/bin/python3 - "$1" "$2" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l][1:]
-sps = sum(r["samples_per_s"] for r in rows) / len(rows)
-comm = sum(r.get("comm_wait_ms", 0) for r in rows) / len(rows)
-print(f"{sps:.1f} {int(sys.argv[2]) / sps * 1000:.1f} {comm:.1f}")
-PY
-}
-
-imprint_run() {  # name ranks batch extra-sets...
-  local name=$1 ranks=$2 batch=$3; shift 3
-  rm -rf "${tmp:?}/$name"  # a fresh run directory for every repetition
-  "${mpirun[@]}" -np "$ranks" ./build/imprint train --config configs/smoke-image.yaml --run-dir "$tmp/$name" \
-    --set train.steps="$steps" --set train.log_every=10 --set train.eval_every=0 --set checkpoint.every=0 \
-    --set train.threads=1 --set data.workers=1 --set train.batch_size="$batch" "$@" >"$tmp/$name.log" 2>&1
-  summarise "$tmp/$name/metrics.jsonl" "$batch"
-}
+source bench/smoke_runs.sh
 
 # The encoder's gradients are 0.7 MB: default buckets (1 MB first) hold them all, so the overlap runs use
 # 0.1 MB buckets to have several.
@@ -46,7 +26,7 @@ for rep in $(seq "$reps"); do
   imprint_run overlap 2 64 --set distributed.bucket_mb=0.1 --set distributed.first_bucket_mb=0.05 >>"$tmp/overlap.txt"
   imprint_run one_bucket 2 64 --set distributed.bucket_mb=4096 --set distributed.first_bucket_mb=4096 >>"$tmp/one_bucket.txt"
   imprint_run compute_only 1 32 >>"$tmp/compute.txt"
-  ddp_line=$("${mpirun[@]}" -np 2 /usr/bin/python3 bench/ddp_reference.py --steps "$steps" --batch 64 --threads 1 --port $((29500 + RANDOM % 400)) 2>&1 | grep "ddp samples/s")
+  ddp_line=$(ddp_run)
   echo "$ddp_line" | awk '{print $3}' >>"$tmp/ddp.txt"
 done
 read -r imp_sps imp_ms imp_comm < <(median3 <"$tmp/default.txt")

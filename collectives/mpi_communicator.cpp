@@ -280,15 +280,15 @@ class MpiCommunicator final : public Communicator {
   };
 
   // Returns once every rank has reached this collective, without holding a core meanwhile. OpenMPI's blocking
-  // collectives poll without pause, so a rank that arrived first spins until its slowest peer comes, taking a
-  // core from compute: its own backward, its data loader, other jobs (0.85x PyTorch DDP, whose gloo sleeps in
-  // the kernel, with one of 2 cores busy, against 0.96x with this wait; docs/benchmarks.md). The wait is a non-blocking
-  // barrier tested in a tight loop for kSpinUs (peers that have all arrived answer within that), then between sleeps
-  // that double from kFirstSleepUs to kMaxSleepUs; the longest sleep bounds the latency it adds. The collective itself
-  // then runs as the tuned blocking call: libnbc's non-blocking ones are slower (0.2-0.5x, measured), and
-  // with every peer there its spin lasts only as long as the transfer. The price: one barrier per collective
-  // (one more round trip between hosts) and the wake-ups, about 6% of an idle machine's throughput, measured:
-  // so it is an option, for busy or shared machines.
+  // collectives poll without pause, so a rank that arrived first spins until its slowest peer comes, taking
+  // a core from compute: its own backward, its data loader, other jobs (0.85x PyTorch DDP, whose gloo sleeps
+  // in the kernel, with one of 2 cores busy, against 0.96x with this wait; docs/benchmarks.md). The wait is
+  // a non-blocking barrier tested in a tight loop for kSpinUs (peers that have all arrived answer within
+  // that), then between sleeps that double from kFirstSleepUs to kMaxSleepUs; the longest sleep bounds the
+  // latency it adds. The collective itself then runs as the tuned blocking call: libnbc's non-blocking ones
+  // are slower (0.2-0.5x, measured), and with every peer there its spin lasts only as long as the transfer.
+  // The price: one barrier per collective (one more round trip between hosts) and the wake-ups, about 6% of
+  // an idle machine's throughput, measured: so it is an option, for busy or shared machines.
   void wait_for_peers() {
     constexpr auto kSpinUs = std::chrono::microseconds(50);
     constexpr int64_t kFirstSleepUs = 10, kMaxSleepUs = 200;

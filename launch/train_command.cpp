@@ -31,8 +31,8 @@ std::unique_ptr<Communicator> connect(const JobConfig& job, const Bootstrap& boo
   CommOptions o;
   o.timeout_s = job.distributed.timeout_s;
   const char* env = std::getenv("IMPRINT_DEBUG_COLLECTIVES");
-  o.sleep_while_waiting = job.distributed.sleep_while_waiting;
   o.debug_checks = job.distributed.debug || (env && std::string(env) == "1");
+  o.sleep_while_waiting = job.distributed.sleep_while_waiting;
   o.expected_rank = boot.rank;
   o.expected_world_size = boot.world_size;
   o.expected_local_rank = boot.local_rank;
