@@ -64,3 +64,18 @@ TEST(GradientPaths, ATermCutFromTheEncoderIsNamed) {
             std::string::npos)
       << warnings[0];
 }
+
+// Connected but zero is not cut: the UNet's zero-initialised output layer gives every weight before it exactly
+// zero at the first step of a joint run, and the warning must not cry wolf there (only a graph that does not
+// reach the weights is a cut path).
+TEST(GradientPaths, AZeroGradientThroughAConnectedPathIsNotACut) {
+  torch::manual_seed(0);
+  auto parts = build_model_parts(tiny_config("image"), at::Device(at::kCPU));
+  GradientPaths paths(parts);
+  auto terms = infonce_terms(parts);
+  terms.front().second = terms.front().second * 0.0;  // as behind a zero-initialised layer
+  const auto values = paths.measure(terms);
+  EXPECT_EQ(value_of(values, "grad_infonce_to_encoder"), 0);
+  const auto warnings = paths.broken(values);
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+}

@@ -26,9 +26,13 @@ GradientPaths::GradientPaths(const ModelParts& parts) : reads_encoder_(parts.enc
 std::vector<std::pair<std::string, at::Tensor>> GradientPaths::measure(
     const std::vector<std::pair<std::string, at::Tensor>>& terms) {
   std::vector<std::pair<std::string, at::Tensor>> values;
+  unreached_.clear();
   for (const auto& [term, loss] : terms) {
     if (!loss.requires_grad()) {  // computed without a graph at all: reaches nothing
-      for (const auto& part : parts_) values.emplace_back("grad_" + term + "_to_" + part.name, at::zeros({}));
+      for (const auto& part : parts_) {
+        values.emplace_back("grad_" + term + "_to_" + part.name, at::zeros({}));
+        unreached_.insert(values.back().first);
+      }
       continue;
     }
     std::vector<at::Tensor> all;  // one backward per term over every part's weights
@@ -38,9 +42,14 @@ std::vector<std::pair<std::string, at::Tensor>> GradientPaths::measure(
     size_t i = 0;
     for (const auto& part : parts_) {
       at::Tensor sum = at::zeros({}, at::kDouble);
+      bool reached = false;  // an undefined gradient: the graph does not lead to that weight at all
       for (size_t j = 0; j < part.params.size(); ++j, ++i)
-        if (grads[i].defined()) sum = sum + grads[i].detach().to(at::kDouble).pow(2).sum().cpu();
+        if (grads[i].defined()) {
+          sum = sum + grads[i].detach().to(at::kDouble).pow(2).sum().cpu();
+          reached = true;
+        }
       values.emplace_back("grad_" + term + "_to_" + part.name, sum.sqrt());
+      if (!reached) unreached_.insert(values.back().first);
     }
   }
   return values;
@@ -57,7 +66,7 @@ std::vector<std::string> GradientPaths::broken(const std::vector<std::pair<std::
                               : part == term;
     if (!expected) continue;
     const double v = norm.item<double>();
-    if (v > 0 && std::isfinite(v)) continue;
+    if (std::isfinite(v) && !unreached_.count(key)) continue;
     const std::string what = part == "encoder" ? "reads the encoder's outputs, but its loss gives the encoder"
                                                : "trains weights of its own, but its loss gives them";
     warnings.push_back("objective '" + term + "' " + what +

@@ -7,6 +7,7 @@
 #pragma once
 #include <ATen/Tensor.h>
 
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,8 +23,10 @@ class GradientPaths {
   // For each term (ObjectiveOutput::terms) and part: (grad_<term>_to_<part>, norm) as detached scalars. Leaves
   // no gradient behind (nothing is accumulated into .grad); the graph stays for the step's backward.
   std::vector<std::pair<std::string, at::Tensor>> measure(const std::vector<std::pair<std::string, at::Tensor>>& terms);
-  // Warnings for paths that should carry a gradient and carry none (or a non-finite one): a term that reads the
-  // encoder, and a term's own trained weights. `values` as measure() returned them (read back here).
+  // Warnings for paths that should carry a gradient and are cut (the term's graph does not reach the weights at
+  // all) or carry a non-finite one: a term that reads the encoder, and a term's own trained weights. A path that
+  // is connected but carries zero is not a warning: a zero-initialised output layer (the UNet's) gives every
+  // weight before it exactly zero at the first step. `values` as the last measure() returned them.
   std::vector<std::string> broken(const std::vector<std::pair<std::string, at::Tensor>>& values) const;
 
  private:
@@ -33,6 +36,7 @@ class GradientPaths {
   };
   std::vector<Part> parts_;
   std::vector<std::string> reads_encoder_;  // the terms that read the encoder's outputs
+  std::set<std::string> unreached_;         // keys of the last measure() whose part the term's graph missed
 };
 
 }  // namespace imprint

@@ -281,8 +281,10 @@ const Section<LogConfig>& log_section() {
               "At the first step of a run (and of every resume) and at every log line, measure which trained weights "
               "each objective's loss reaches: the norm of its weighted gradient over the encoder and over each "
               "objective's own trained weights (grad_<objective>_to_<part> in metrics.jsonl); warns when an objective "
-              "that reads the encoder, or its own weights, gets no gradient (a no_grad or detach cutting the path). "
-              "Costs one extra backward per objective at those steps.",
+              "that reads the encoder, or its own weights, is not reached by its gradient (a no_grad or detach cutting "
+              "the path) or gets a non-finite one; a zero gradient through a connected path (at the first step, behind "
+              "the UNet's zero-initialised output layer) is not warned about. Costs one extra backward per objective "
+              "at those steps.",
               R::Operational);
   return s;
 }
