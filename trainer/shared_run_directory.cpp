@@ -78,7 +78,10 @@ void check_run_directory_is_shared(const std::string& dir, bool made, Communicat
   for (const auto& [host, ranks] : blind) {
     who += who.empty() ? "" : ", ";
     who += "rank(s)";
-    for (int r : ranks) who += " " + std::to_string(r);
+    for (int r : ranks) {
+      who += ' ';  // not `" " + to_string(r)`: GCC 12 in C++20 mode warns falsely on it (stringop-overflow)
+      who += std::to_string(r);
+    }
     who += " on host " + host;
   }
   throw RunDirectoryError(dir + ": not on a filesystem every rank sees: " + who + " do not see the lock file " + lock +
