@@ -230,11 +230,13 @@ TEST(Triplet, IsTheBatchHardLossOverEveryAnchor) {
   EXPECT_NEAR(Triplet(2.0).loss(apart).item<double>(), 2.0 - std::sqrt(2.0), 1e-5);
 }
 
+// The losses compared are means over 10 steps: with 2 identities per batch one batch's loss is noise (at lr 0.01
+// SupCon's single-batch losses went 2.83 -> 3.86 -> 2.86 on libtorch 2.15; at 0.003, 2.83 -> 1.61 over means).
 TEST(PxKTraining, SupconGe2eAndTripletTrainAnEncoderFromFourViewsPerIdentity) {
   for (const char* objective : {"supcon", "ge2e", "triplet"}) {
     const JobConfig cfg = tiny_config(
         "image", {"objective.infonce.weight=0", std::string("objective.") + objective + ".weight=1",
-                  "train.samples_per_identity=4", "train.batch_size=8", "train.steps=40", "optimizer.lr=0.01"});
+                  "train.samples_per_identity=4", "train.batch_size=8", "train.steps=40", "train.log_every=10"});
     const auto s = train(cfg, {fresh_dir(std::string("pk-") + objective), false, nullptr});
     EXPECT_LT(s.last_loss, 0.9 * s.first_loss) << objective;
     EXPECT_GT(s.eval.top1, 1.5 / s.eval.identities) << objective << ": held-out top-1 not above chance";
