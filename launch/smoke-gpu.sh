@@ -5,9 +5,10 @@
 #
 #   bash launch/smoke-gpu.sh [--tests] [--bench] [--steps N]
 #
-# libtorch: $IMPRINT_TORCH_PREFIX (a folder with share/cmake/Torch), else the torch of `python3` (the PyPI
-# wheel carries a CUDA libtorch). NCCL: the wheel's nvidia-nccl package, else /usr/include + the system's
-# libnccl. The other dependencies are launch/setup.sh's. Extra CMake arguments: $IMPRINT_CMAKE_ARGS.
+# libtorch: $IMPRINT_TORCH_PREFIX (a folder with share/cmake/Torch), else the torch of the project venv
+# (.venv/, launch/setup.sh), else of `python3` (the PyPI wheel carries a CUDA libtorch). NCCL: the wheel's
+# nvidia-nccl package, else /usr/include + the system's libnccl. The other dependencies are
+# launch/setup.sh's. Extra CMake arguments: $IMPRINT_CMAKE_ARGS.
 # --tests also builds and runs the GPU tests (CUDA optimizer, NCCL collectives) with ctest, and checks that a
 # run stopped and resumed on the GPU ends in the same state as an uninterrupted one.
 # --bench also builds and runs the GPU benchmarks (docs/benchmarks.md).
@@ -29,15 +30,17 @@ nvidia-smi -L >/dev/null 2>&1 || fail "nvidia-smi sees no GPU"
 command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || fail "nvcc not found (install the CUDA toolkit)"
 export PATH="$PATH:/usr/local/cuda/bin"
 
+py=python3
+[ -x .venv/bin/python ] && py=.venv/bin/python
 if [ -n "${IMPRINT_TORCH_PREFIX:-}" ]; then
   torch_cmake="$IMPRINT_TORCH_PREFIX/share/cmake"
 else
-  torch_cmake=$(python3 -c 'import torch; assert torch.version.cuda, "CPU-only torch"; print(torch.utils.cmake_prefix_path)' 2>/dev/null) ||
+  torch_cmake=$("$py" -c 'import torch; assert torch.version.cuda, "CPU-only torch"; print(torch.utils.cmake_prefix_path)' 2>/dev/null) ||
     fail "no CUDA libtorch: set IMPRINT_TORCH_PREFIX, or give python3 a CUDA build of torch (pip install torch)"
 fi
 [ -f "$torch_cmake/Torch/TorchConfig.cmake" ] || fail "$torch_cmake/Torch/TorchConfig.cmake not found"
 nccl_args=()
-nccl_dir=$(python3 -c 'import nvidia.nccl, os; print(list(nvidia.nccl.__path__)[0])' 2>/dev/null || true)
+nccl_dir=$("$py" -c 'import nvidia.nccl, os; print(list(nvidia.nccl.__path__)[0])' 2>/dev/null || true)
 if [ -n "$nccl_dir" ] && [ -f "$nccl_dir/include/nccl.h" ]; then
   # The NCCL libtorch itself loads: one NCCL in the process.
   nccl_args=(-DNCCL_INCLUDE_DIR="$nccl_dir/include" -DNCCL_LIBRARY="$(ls "$nccl_dir"/lib/libnccl.so* | head -1)")
