@@ -14,7 +14,6 @@
 //                                 [--autoencoder CKPT]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 
 #include <algorithm>
 #include <chrono>
@@ -25,6 +24,7 @@
 
 #include "collectives/communicator.h"
 #include "models/encoder_spec.h"
+#include "trainer/autocast_scope.h"
 #include "trainer/checkpoint/checkpoint_reader.h"
 #include "trainer/objectives/denoise.h"
 
@@ -79,19 +79,19 @@ Result time_mode(const Args& a, const std::string& mode, bool bf16, bool latent)
     objective.zero_grad();
     encoder->zero_grad();
     const auto t0 = std::chrono::steady_clock::now();
-    at::autocast::set_cpu_enabled(bf16);
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    EncodedBatch encoded;
-    if (mode != "pretrain") {
-      const Conditioning ref = encoder->encode(b.view(0));
-      encoded = {ref.tokens.unsqueeze(1), ref.pooled.unsqueeze(1)};
+    torch::Tensor loss;
+    {
+      AutocastScope autocast(torch::kCPU, bf16);  // the forward pass only, as in training (train_step.cpp)
+      EncodedBatch encoded;
+      if (mode != "pretrain") {
+        const Conditioning ref = encoder->encode(b.view(0));
+        encoded = {ref.tokens.unsqueeze(1), ref.pooled.unsqueeze(1)};
+      }
+      loss = objective.compute(b, encoded, *comm).loss;
     }
-    const auto out = objective.compute(b, encoded, *comm);
-    at::autocast::set_cpu_enabled(false);
-    at::autocast::clear_cache();
-    out.loss.backward();
+    loss.backward();
     const double elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (s == 0) r.loss = out.loss.item<double>();
+    if (s == 0) r.loss = loss.item<double>();
     if (s >= 2) ms.push_back(elapsed);
   }
   std::sort(ms.begin(), ms.end());
@@ -180,8 +180,7 @@ int main(int argc, char** argv) {
       const Result h = time_mode(a, mode, true, false);
       std::printf("%-9s %-9s %12.1f %12.1f %13.2fx %13.2e\n", mode.c_str(), "bf16-amp", h.median_ms,
                   1000.0 * a.batch / h.median_ms, base / h.median_ms, std::abs(h.loss - f.loss) / std::abs(f.loss));
-    } catch (const c10::Error& e) {
-      at::autocast::set_cpu_enabled(false);
+    } catch (const c10::Error& e) {  // the AutocastScope has ended autocast on its way out
       const std::string what = e.what_without_backtrace();
       std::printf("%-9s %-9s unsupported by this libtorch: %s\n", mode.c_str(), "bf16-amp",
                   what.substr(0, what.find('\n')).c_str());
