@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds imprint into build/ (Release). Extra arguments are passed to the build step,
-# e.g. `--target imprint`. IMPRINT_WERROR=1 (CI sets it) makes compiler warnings errors.
+# e.g. `--target imprint`. IMPRINT_WERROR=1 (CI sets it) makes compiler warnings errors, =0 not; unset, the
+# build keeps its setting (off in a new build/).
 # libtorch (docs/running.md, "Which libtorch"): the one in the project venv's torch (.venv/, made by
 # launch/setup.sh; PyPI's wheel, 2.x) when there is one, else Debian's libtorch-dev (1.13). From the venv:
 #   - where nvcc is found (the CUDA kernels are built), the whole CUDA libtorch through torch's own CMake
@@ -11,8 +12,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 generator=()
 command -v ninja >/dev/null && [ ! -f build/Makefile ] && generator=(-G Ninja)
-werror=OFF
-[ "${IMPRINT_WERROR:-0}" = 1 ] && werror=ON
+# -Werror only when asked either way: unset keeps what build/ was configured with, so that the main job run after
+# the tests (or the other way round) does not recompile everything for a flag.
+werror=()
+case "${IMPRINT_WERROR:-}" in
+  1) werror=(-DIMPRINT_WERROR=ON) ;;
+  0) werror=(-DIMPRINT_WERROR=OFF) ;;
+esac
 cuda="${IMPRINT_CUDA:-AUTO}"
 venv_torch=""
 for d in "$PWD"/.venv/lib/python3*/site-packages/torch; do
@@ -55,7 +61,7 @@ if [ -f build/CMakeCache.txt ] && [ "$(cat build/.imprint-torch 2>/dev/null)" !=
   echo "build: libtorch changed to $choice: reconfiguring build/ from scratch"
   rm -f build/CMakeCache.txt
 fi
-cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DIMPRINT_WERROR=$werror -DIMPRINT_CUDA="$cuda" \
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${werror[@]}" -DIMPRINT_CUDA="$cuda" \
   "${torch_args[@]}" >build-configure.log 2>&1 || {
   cat build-configure.log; exit 1; }
 echo "$choice $venv_torch" >build/.imprint-torch
