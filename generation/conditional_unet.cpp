@@ -88,14 +88,18 @@ torch::Tensor DecoupledCrossAttentionImpl::attend(const torch::Tensor& q, const 
 }
 
 torch::Tensor DecoupledCrossAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context,
-                                                   const torch::Tensor& id_tokens, double id_scale) {
+                                                   const torch::Tensor& id_tokens, double id_scale,
+                                                   const torch::Tensor& scale_tensor) {
   // No contiguous-gradient hook here (cf. models/conv_block.h): tests/test_generative.cpp
   // (ConditionalUnet.Float32GradientsMatchFloat64) shows float32 gradients agree with float64 without it.
   auto h = norm_(x).flatten(2).transpose(1, 2);  // [B, HW, C]
   auto q = to_q_(h);
   auto out = attend(q, to_k_(context), to_v_(context));
-  if (id_scale != 0) out = out + id_scale * attend(q, adapter_k_(id_tokens), adapter_v_(id_tokens));
-  return x + to_out_(out).transpose(1, 2).reshape(x.sizes());
+  if (scale_tensor.defined())
+    out = out + scale_tensor.to(out.scalar_type()) * attend(q, adapter_k_(id_tokens), adapter_v_(id_tokens));
+  else if (id_scale != 0)
+    out = out + id_scale * attend(q, adapter_k_(id_tokens), adapter_v_(id_tokens));
+  return x + to_out_(out).transpose(1, 2).reshape_as(x);
 }
 
 ConditionalUnet::ConditionalUnet(const GeneratorSpec& spec) : spec_(spec), cond_dim_(4 * spec.width) {
@@ -140,6 +144,18 @@ ConditionalUnet::ConditionalUnet(const GeneratorSpec& spec) : spec_(spec), cond_
 
 torch::Tensor ConditionalUnet::predict(const torch::Tensor& x_t, const torch::Tensor& t, const torch::Tensor& content,
                                        const torch::Tensor& id_tokens, double id_scale) {
+  return predict_impl(x_t, t, content, id_tokens, id_scale, {});
+}
+
+torch::Tensor ConditionalUnet::predict_scaled(const torch::Tensor& x_t, const torch::Tensor& t,
+                                              const torch::Tensor& content, const torch::Tensor& id_tokens,
+                                              const torch::Tensor& id_scale) {
+  return predict_impl(x_t, t, content, id_tokens, 1.0, id_scale);
+}
+
+torch::Tensor ConditionalUnet::predict_impl(const torch::Tensor& x_t, const torch::Tensor& t,
+                                            const torch::Tensor& content, const torch::Tensor& id_tokens,
+                                            double id_scale, const torch::Tensor& s) {
   TORCH_CHECK(x_t.dim() == 4 && x_t.size(1) == spec_.channels && x_t.size(2) == spec_.image_size &&
                   x_t.size(3) == spec_.image_size,
               "generator was built for [B, ", spec_.channels, ", ", spec_.image_size, ", ", spec_.image_size,
@@ -158,11 +174,11 @@ torch::Tensor ConditionalUnet::predict(const torch::Tensor& x_t, const torch::Te
   }
   cond = F::silu(cond);
   auto h0 = enc0_(in_(x_t), cond);
-  auto h1 = att1_(enc1_(down1_(h0), cond), ctx, id_tokens, id_scale);
-  auto h2 = att2_(enc2_(down2_(h1), cond), ctx, id_tokens, id_scale);
-  auto m = mid2_(att_mid_(mid1_(h2, cond), ctx, id_tokens, id_scale), cond);
-  auto d2 = att_dec2_(dec2_(torch::cat({m, h2}, 1), cond), ctx, id_tokens, id_scale);
-  auto d1 = att_dec1_(dec1_(torch::cat({up2_(upsample2(d2)), h1}, 1), cond), ctx, id_tokens, id_scale);
+  auto h1 = att1_(enc1_(down1_(h0), cond), ctx, id_tokens, id_scale, s);
+  auto h2 = att2_(enc2_(down2_(h1), cond), ctx, id_tokens, id_scale, s);
+  auto m = mid2_(att_mid_(mid1_(h2, cond), ctx, id_tokens, id_scale, s), cond);
+  auto d2 = att_dec2_(dec2_(torch::cat({m, h2}, 1), cond), ctx, id_tokens, id_scale, s);
+  auto d1 = att_dec1_(dec1_(torch::cat({up2_(upsample2(d2)), h1}, 1), cond), ctx, id_tokens, id_scale, s);
   auto d0 = dec0_(torch::cat({up1_(upsample2(d1)), h0}, 1), cond);
   return out_(F::silu(out_norm_(d0)));
 }

@@ -40,8 +40,10 @@ TORCH_MODULE(UnetResBlock);
 class DecoupledCrossAttentionImpl : public torch::nn::Module {
  public:
   DecoupledCrossAttentionImpl(int64_t channels, int64_t context_dim, int64_t id_dim, int64_t heads);
+  // With `scale_tensor` defined (0-dim), the identity branch is always computed and multiplied by it instead of
+  // id_scale: what a trace records as an input (ConditionalUnet::predict_scaled).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& id_tokens,
-                        double id_scale);
+                        double id_scale, const torch::Tensor& scale_tensor = {});
   void init_adapter_from_content();
 
  private:
@@ -60,8 +62,15 @@ class ConditionalUnet : public Generator {
                         const torch::Tensor& id_tokens, double id_scale) override;
   bool is_adapter_parameter(const std::string& name) const override;
   void init_adapter_from_content() override;
+  // predict with the identity scale as a 0-dim tensor, so a trace of it takes the scale as an input (the
+  // TorchScript export of this generator: trainer/inference/generator_export.h).
+  torch::Tensor predict_scaled(const torch::Tensor& x_t, const torch::Tensor& t, const torch::Tensor& content,
+                               const torch::Tensor& id_tokens, const torch::Tensor& id_scale);
+  const GeneratorSpec& spec() const { return spec_; }
 
  private:
+  torch::Tensor predict_impl(const torch::Tensor& x_t, const torch::Tensor& t, const torch::Tensor& content,
+                             const torch::Tensor& id_tokens, double id_scale, const torch::Tensor& scale_tensor);
   GeneratorSpec spec_;
   int64_t cond_dim_;
   static constexpr int64_t kContextTokens = 4;

@@ -37,9 +37,15 @@ const Section<DiffusionSpec>& diffusion_section() {
           .integer("content_classes", &D::content_classes, int64_t{0}, Range::closed(0, 1e6),
                    "Content labels the generator is conditioned on; must equal the dataset's count (0: none).",
                    R::Shaping)
-          .choice("schedule", &D::schedule, {{"cosine", ScheduleKind::Cosine}, {"linear", ScheduleKind::Linear}},
-                  ScheduleKind::Cosine,
-                  "Noise schedule of the forward process: cosine (Nichol & Dhariwal) or linear (DDPM).", R::Shaping)
+          .choice(
+              "schedule", &D::schedule,
+              {{"cosine", ScheduleKind::Cosine},
+               {"linear", ScheduleKind::Linear},
+               {"scaled_linear", ScheduleKind::ScaledLinear}},
+              ScheduleKind::Cosine,
+              "Noise schedule of the forward process: cosine (Nichol & Dhariwal), linear (DDPM) or scaled_linear "
+              "(Stable Diffusion's betas, not rescaled: what a pretrained SD-class UNet needs, with timesteps 1000).",
+              R::Shaping)
           .integer("timesteps", &D::timesteps, int64_t{1000}, Range::closed(2, 1e5), "Diffusion timesteps T.",
                    R::Shaping)
           .choice("prediction", &D::prediction, {{"eps", Prediction::Eps}, {"v", Prediction::V}}, Prediction::Eps,
@@ -69,6 +75,7 @@ DiffusionSpec diffusion_spec(const ConfigValues& values, const EncoderSpec& enco
   DiffusionSpec d = diffusion_section().read(values);
   d.image_size = encoder.image_size;
   d.id_dim = encoder.embed_dim;
+  d.id_tokens = encoder.tokens;
   return d;
 }
 
@@ -129,6 +136,7 @@ Diffusion::Diffusion(const DiffusionSpec& spec) : spec_(spec), schedule_(spec.sc
   g.heads = spec.heads;
   g.content_classes = spec.content_classes;
   g.id_dim = spec.id_dim;
+  g.id_tokens = spec.id_tokens;
   if (!spec.content_tokens.empty()) {
     tokens_ = ContentTokens::load(spec.content_tokens);
     if (tokens_->labels() != spec.content_classes)

@@ -39,7 +39,7 @@ struct DiffusionSpec {
   // Content as token sequences: a label -> [L, Dc] table (.npy; "" = content labels).
   std::string content_tokens;
   // From the encoder it is paired with: the images it draws (their side) and the identity tokens it reads.
-  int64_t channels = 3, image_size = 32, id_dim = 128;
+  int64_t channels = 3, image_size = 32, id_dim = 128, id_tokens = 1;
 
   bool latent() const { return !autoencoder_from.empty() || !autoencoder_script.empty(); }
 };

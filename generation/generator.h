@@ -14,6 +14,7 @@ struct GeneratorSpec {
   int64_t width = 32;                     // channels of the first level; deeper levels have 2x
   int64_t content_classes = 0;            // content labels it is conditioned on; index content_classes = "no content"
   int64_t id_dim = 128;                   // width D of the identity tokens
+  int64_t id_tokens = 1;                  // their count K (a scripted generator's trial call passes K of them)
   int64_t heads = 4;
   // Content as token sequences [B, L, Dc] (generation/content_tokens.h) instead of labels: L and Dc, 0 = labels.
   int64_t context_length = 0, context_dim = 0;

@@ -26,6 +26,15 @@ NoiseSchedule::NoiseSchedule(ScheduleKind kind, int64_t T) {
       ab *= 1 - (lo + (hi - lo) * t / (T - 1));
       alpha_bar_[t] = ab;
     }
+  } else if (kind == ScheduleKind::ScaledLinear) {
+    // Not rescaled to T: a pretrained model knows only the exact betas it was trained with.
+    const double lo = std::sqrt(0.00085), hi = std::sqrt(0.012);
+    double ab = 1;
+    for (int64_t t = 0; t < T; ++t) {
+      const double r = lo + (hi - lo) * t / (T - 1);
+      ab *= 1 - r * r;
+      alpha_bar_[t] = ab;
+    }
   } else {
     const auto f = [&](double t) { return std::pow(std::cos((t / T + 0.008) / 1.008 * M_PI / 2), 2); };
     double ab = 1;

@@ -11,8 +11,10 @@
 namespace imprint {
 
 enum class Prediction { Eps, V };  // what the generator predicts: the noise, or v = sqrt(ab) eps - sqrt(1-ab) x0
-// linear: DDPM's betas 1e-4 .. 0.02, rescaled to T; cosine: Nichol & Dhariwal's, clipped at 0.999.
-enum class ScheduleKind { Linear, Cosine };
+// linear: DDPM's betas 1e-4 .. 0.02, rescaled to T; cosine: Nichol & Dhariwal's, clipped at 0.999;
+// scaled_linear: Stable Diffusion's (diffusers' "scaled_linear": betas = linspace(sqrt(0.00085), sqrt(0.012), T)^2),
+// what a pretrained SD-1.5-class UNet was trained with and must be fine-tuned against.
+enum class ScheduleKind { Linear, Cosine, ScaledLinear };
 
 class NoiseSchedule {
  public:

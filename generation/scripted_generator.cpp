@@ -35,6 +35,27 @@ ScriptedGenerator::ScriptedGenerator(const std::string& path, const std::string&
     register_parameter(name, p.value, p.value.requires_grad());
   }
   for (const auto& b : module_.named_buffers(/*recurse=*/true)) register_buffer(registered_name(b.name), b.value);
+  // A file that says what it takes (launch/diffusers_import.py writes expects_*) gets a mismatch named in the
+  // user's terms before the trial call fails inside the traced graph.
+  const bool tokens_in = spec.context_dim > 0;
+  const auto expects = [&](const char* attr, int64_t have, const std::string& what, const std::string& fix) {
+    if (!module_.hasattr(attr) || !module_.attr(attr).isInt()) return;
+    const int64_t want = module_.attr(attr).toInt();
+    if (want != have)
+      throw std::invalid_argument(path + ": takes " + what + " " + std::to_string(want) + ", but the run gives " +
+                                  std::to_string(have) + " (" + fix + ")");
+  };
+  if (tokens_in) {
+    expects("expects_context_dim", spec.context_dim, "content tokens of width (its cross-attention width)",
+            "objective.denoise.content_tokens: embed the captions with the text encoder of the model this "
+            "generator was imported from, launch/diffusers_captions.py --model");
+    expects("expects_context_length", spec.context_length, "content token sequences of length",
+            "objective.denoise.content_tokens: embed the captions with that model's tokenizer");
+  }
+  expects("expects_id_tokens", spec.id_tokens,
+          "identity tokens K =", "model.tokens; launch/diffusers_import.py --id-tokens must equal it");
+  expects("expects_id_dim", spec.id_dim,
+          "identity tokens of width D =", "model.embed_dim; launch/diffusers_import.py --id-dim must equal it");
   // One call with the shapes training will use, so a wrong signature fails here, naming the file.
   torch::NoGradGuard no_grad;
   const auto x = torch::zeros({1, spec.channels, spec.image_size, spec.image_size});
@@ -43,15 +64,16 @@ ScriptedGenerator::ScriptedGenerator(const std::string& path, const std::string&
                               : torch::full({1}, spec.content_classes, torch::kLong);
   at::Tensor out;
   try {
-    out = predict(x, torch::zeros({1}, torch::kLong), content, torch::zeros({1, 1, spec.id_dim}), 1.0);
+    out = predict(x, torch::zeros({1}, torch::kLong), content, torch::zeros({1, spec.id_tokens, spec.id_dim}), 1.0);
   } catch (const std::exception& e) {
     const std::string content_text = tokens ? "content_tokens [1, " + std::to_string(spec.context_length) + ", " +
                                                   std::to_string(spec.context_dim) + "] float"
                                             : "content [1] int64";
     throw std::invalid_argument(path + ": forward(x_t [1, " + std::to_string(spec.channels) + ", " +
                                 std::to_string(spec.image_size) + ", " + std::to_string(spec.image_size) +
-                                "], t [1] int64, " + content_text + ", id_tokens [1, 1, " +
-                                std::to_string(spec.id_dim) + "], id_scale float) failed: " + first_line(e.what()));
+                                "], t [1] int64, " + content_text + ", id_tokens [1, " +
+                                std::to_string(spec.id_tokens) + ", " + std::to_string(spec.id_dim) +
+                                "], id_scale float) failed: " + first_line(e.what()));
   }
   if (out.sizes() != x.sizes())
     throw std::invalid_argument(path + ": forward returned a tensor of shape " + c10::str(out.sizes()) +
@@ -80,5 +102,19 @@ std::vector<std::string> ScriptedGenerator::adapter_names() const {
     if (std::regex_search(original, pattern_)) names.push_back(original);
   return names;
 }
+
+std::map<std::string, at::Tensor> ScriptedGenerator::file_parameters() const {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& p : module_.named_parameters(/*recurse=*/true)) out[p.name] = p.value;
+  return out;
+}
+
+std::string ScriptedGenerator::ip_adapter_layout() const {
+  if (!module_.hasattr("ip_adapter_layout")) return "";
+  const auto v = module_.attr("ip_adapter_layout");
+  return v.isString() ? v.toStringRef() : "";
+}
+
+void ScriptedGenerator::save(const std::string& path) const { module_.save(path); }
 
 }  // namespace imprint

@@ -34,6 +34,13 @@ class ScriptedGenerator final : public Generator {
   void train(bool on = true) override;
   // The file's names of the adapter parameters (for messages and tests).
   std::vector<std::string> adapter_names() const;
+  // Every parameter under its name in the file (the tensors this module trains: what it holds now).
+  std::map<std::string, at::Tensor> file_parameters() const;
+  // The file's string attribute `ip_adapter_layout` (JSON: file parameter name -> diffusers' IP-Adapter key,
+  // written by launch/diffusers_import.py), "" when it has none.
+  std::string ip_adapter_layout() const;
+  // The module with its current weights (a trained adapter included), as torch.jit.load reads it.
+  void save(const std::string& path) const;
 
  private:
   torch::jit::Module module_;

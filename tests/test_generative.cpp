@@ -76,7 +76,7 @@ EncodedBatch tokens_of(const at::Tensor& tok) { return EncodedBatch{tok.unsqueez
 }  // namespace
 
 TEST(NoiseSchedule, BothKindsDecayFromCleanToNoise) {
-  for (const auto kind : {ScheduleKind::Linear, ScheduleKind::Cosine}) {
+  for (const auto kind : {ScheduleKind::Linear, ScheduleKind::Cosine, ScheduleKind::ScaledLinear}) {
     const NoiseSchedule s(kind, 1000);
     EXPECT_GT(s.alpha_bar(0), 0.99) << static_cast<int>(kind);
     EXPECT_LT(s.alpha_bar(999), 0.01) << static_cast<int>(kind);
@@ -84,6 +84,16 @@ TEST(NoiseSchedule, BothKindsDecayFromCleanToNoise) {
       ASSERT_LT(s.alpha_bar(t), s.alpha_bar(t - 1)) << static_cast<int>(kind) << " t=" << t;
   }
   EXPECT_THROW(NoiseSchedule(ScheduleKind::Cosine, 1), std::invalid_argument);
+}
+
+// A pretrained Stable Diffusion UNet is fine-tuned against the exact schedule it was trained with: these are
+// diffusers 0.42.1's DDPMScheduler(beta_schedule="scaled_linear", 0.00085, 0.012, 1000).alphas_cumprod.
+TEST(NoiseSchedule, ScaledLinearIsStableDiffusions) {
+  const NoiseSchedule s(ScheduleKind::ScaledLinear, 1000);
+  EXPECT_NEAR(s.alpha_bar(0), 0.9991499782, 1e-7);
+  EXPECT_NEAR(s.alpha_bar(1), 0.9982960224, 1e-7);
+  EXPECT_NEAR(s.alpha_bar(500), 0.2763324678, 1e-6);
+  EXPECT_NEAR(s.alpha_bar(999), 0.0046600951, 1e-7);
 }
 
 TEST(NoiseSchedule, TargetsSplitBackIntoTheCleanSampleAndTheNoise) {

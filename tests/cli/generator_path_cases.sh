@@ -43,4 +43,15 @@ check --exit 0 --within 120 --match "wrote $work/labels.png: 1 reference\(s\) x 
   "$imprint" generate --checkpoint "$work/runs/adapter/checkpoints/step-00000004.ckpt" \
   --reference "$here/../fixtures/pattern16.png" --data "$work/other" --content spot0,spot2 --steps 4 \
   --out "$work/labels.png"
+# imprint's own generator out (export --format generator), and back in as a generator_script: a new adapter trains
+# against the exported file. A checkpoint without a generator is refused.
+check --exit 0 --within 60 --match "exported the generator of .*generator.torchscript.pt" -- \
+  "$imprint" export --format generator --checkpoint "$work/runs/adapter/checkpoints/step-00000004.ckpt" \
+  --out "$work/generator-export"
+check --exit 0 --within 120 -- "$imprint" train --config "$config" --run-dir "$work/runs/adapter-on-export" \
+  "${common[@]}" --set objective.denoise.train=adapter --set train.steps=2 \
+  --set "objective.denoise.generator_script=$work/generator-export/generator.torchscript.pt"
+check --exit 3 --within 60 --match "trained without a generator, so it has none" -- \
+  "$imprint" export --format generator --checkpoint "$work/runs/judge/checkpoints/step-00000004.ckpt" \
+  --out "$work/no-generator"
 echo "PASS"

@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/api/module.h>
-#include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/serialize/archive.h>
 #include <nlohmann/json.hpp>
 
@@ -14,16 +13,10 @@
 #include "trainer/checkpoint/safetensors_writer.h"
 #include "trainer/checkpoint/weight_average.h"
 #include "trainer/inference/output_folder.h"
+#include "trainer/inference/traced_module.h"
 
 namespace imprint {
 namespace {
-
-// TorchScript attribute names cannot hold dots: "resampler.to_k.weight" -> "resampler_to_k_weight".
-std::string attribute_name(std::string name) {
-  for (auto& c : name)
-    if (c == '.') c = '_';
-  return name;
-}
 
 // The exported module's forward for images: what `imprint pack` and `embed` do to a picture before the encoder
 // sees it (data/media_decode.cpp: centre crop to a square, area average when shrinking, bilinear when growing,
@@ -114,19 +107,6 @@ def forward(self, x, sample_rate: int = )" +
 )";
 }
 
-// Module::define with TorchScript's compile error in one line (it starts with a newline and spans many).
-void define_or_explain(torch::jit::Module& module, const std::string& source, const char* what) {
-  try {
-    module.define(source);
-  } catch (const std::exception& e) {
-    std::string text = e.what();
-    text.erase(0, text.find_first_not_of(" \n"));
-    for (auto& c : text)
-      if (c == '\n') c = ' ';
-    throw std::runtime_error(std::string("export: the ") + what + " does not compile as TorchScript: " + text);
-  }
-}
-
 }  // namespace
 
 at::Tensor image_input(const uint8_t* hwc, int64_t size) {
@@ -138,7 +118,7 @@ at::Tensor audio_input(const int16_t* pcm, int64_t samples) {
   return at::from_blob(const_cast<int16_t*>(pcm), {samples}, at::kShort).to(at::kFloat) / 32768.0f;
 }
 
-ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& out_dir) {
+ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& out_dir, bool ip_adapter_embeds) {
   make_output_folder(out_dir);
   ExportedFiles files{out_dir + "/model.safetensors", out_dir + "/encoder.torchscript.pt", out_dir + "/export.json"};
   const EncoderSpec& spec = trained.spec;
@@ -170,6 +150,11 @@ ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& o
        "the TorchScript module's parameter names with 'encoder.' before them and '_' for '.': "
        "module.load_state_dict({k[8:].replace('.', '_'): v for k, v in load_file('model.safetensors').items()})"}};
   if (image) meta["image_size"] = std::to_string(spec.image_size);
+  if (image && ip_adapter_embeds)
+    meta["ip_adapter_image_embeds"] = "method ip_adapter_image_embeds(image) -> [B, 1, " +
+                                      std::to_string(spec.tokens * spec.embed_dim) +
+                                      "]: the tokens flattened, one IP-Adapter image per row (diffusers' "
+                                      "ip_adapter_image_embeds for the adapter exported beside it)";
   if (!image) meta["sample_rate"] = std::to_string(spec.sample_rate);
 
   std::vector<std::pair<std::string, at::Tensor>> tensors;
@@ -177,13 +162,7 @@ ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& o
   for (const auto& b : trained.encoder->named_buffers()) tensors.emplace_back("encoder." + b.key(), b.value());
   write_safetensors(files.safetensors, tensors, meta);
 
-  // TorchScript by tracing the C++ module: its parameters become attributes of a jit::Module, so the trace
-  // reads them through `self` instead of baking them in as constants.
-  torch::jit::Module module(
-      c10::QualifiedName(std::string("__torch__.imprint.") + modality_name(spec.modality) + "_encoder"));
-  for (const auto& p : trained.encoder->named_parameters())
-    module.register_parameter(attribute_name(p.key()), p.value(), /*is_buffer=*/false);
-  for (const auto& b : trained.encoder->named_buffers()) module.register_buffer(attribute_name(b.key()), b.value());
+  // TorchScript by tracing the C++ module (traced_module.h).
   const at::Tensor example = image ? at::rand({2, 3, spec.image_size, spec.image_size})
                                    : at::randn({2, std::max<int64_t>(spec.sample_rate / 4, spec.n_fft * 2)}) * 0.1;
   torch::NoGradGuard no_grad;
@@ -194,18 +173,22 @@ ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& o
     const Conditioning c = encoder->encode(x);
     return {c10::ivalue::Tuple::create({c.tokens, c.pooled})};
   };
-  auto traced = torch::jit::tracer::trace(
-      {example}, fn, [](const torch::autograd::Variable&) { return std::string(); },
-      /*strict=*/false, /*force_outplace=*/false, &module);
   // The traced encoder is `encode` (images at the training size in [0, 1]; audio at the training rate);
   // `forward` is the preprocessing of any image size, or of audio at any rate, followed by it.
-  auto* encode = module._ivalue()->compilation_unit()->create_function(
-      c10::QualifiedName(*module.type()->name(), "encode"), traced.first->graph);
-  module.type()->addMethod(encode);
+  torch::jit::Module module =
+      traced_module(std::string(modality_name(spec.modality)) + "_encoder", *trained.encoder, {example}, fn, "encode");
   if (image)
     define_or_explain(module, image_forward_source(spec.image_size), "image preprocessing");
   else
     define_or_explain(module, audio_forward_source(spec.sample_rate), "audio resampling");
+  if (image && ip_adapter_embeds) {
+    define_or_explain(module, R"(
+def ip_adapter_image_embeds(self, x):
+    tokens, pooled = self.forward(x)
+    return tokens.flatten(1).unsqueeze(1)
+)",
+                      "IP-Adapter image embeds");
+  }
   module.save(files.torchscript);
 
   nlohmann::ordered_json j(meta);

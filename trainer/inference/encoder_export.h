@@ -29,6 +29,9 @@ struct ExportedFiles {
   std::string safetensors, torchscript, metadata;
 };
 // Writes OUT/model.safetensors, OUT/encoder.torchscript.pt and OUT/export.json (the metadata, readable).
-ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& out_dir);
+// ip_adapter_embeds (images): the module also gets ip_adapter_image_embeds(image) -> [B, 1, K*D], its tokens
+// flattened: the image embeds of one IP-Adapter image that a diffusers adapter exported beside it projects
+// (trainer/inference/diffusers_export.h).
+ExportedFiles export_encoder(const TrainedEncoder& trained, const std::string& out_dir, bool ip_adapter_embeds = false);
 
 }  // namespace imprint
