@@ -37,15 +37,16 @@ args=(--set seed=1 --set data.source=shards --set "data.path=$tmp/data" --set "d
   --set checkpoint.every=1 >"$tmp/encoder.log" 2>&1 || { tail -20 "$tmp/encoder.log"; exit 1; }
 "$imprint" export --checkpoint "$tmp/encoder/checkpoints/step-00000001.ckpt" --out "$tmp/encoder-export" >/dev/null
 median() { /usr/bin/python3 -c "import sys,statistics as s; v=[float(x) for x in sys.stdin.read().split()]; print(f'{s.median(v):.1f}')"; }
-: >"$tmp/imprint.txt"; : >"$tmp/reference.txt"
-for rep in $(seq "$reps"); do
+: >"$tmp/imprint.txt"; : >"$tmp/reference.txt"; : >"$tmp/vae.txt"
+for _ in $(seq "$reps"); do
   rm -rf "$tmp/run"
   "$imprint" train --config tests/cli/tiny.yaml --run-dir "$tmp/run" "${args[@]}" >"$tmp/run.log" 2>&1 ||
     { tail -20 "$tmp/run.log"; exit 1; }
   grep '"samples_per_s"' "$tmp/run/metrics.jsonl" | tail -n +4 |
     sed -E 's/.*"samples_per_s":([0-9.e+-]+).*/\1/' | median >>"$tmp/imprint.txt"
   "$python" bench/diffusers_adapter_reference.py "$tmp/import/model" "$tmp/encoder-export/encoder.torchscript.pt" 4 32 \
-    "$size" "$batch" "$steps" "$threads" | awk '{print $2}' >>"$tmp/reference.txt"
+    "$size" "$batch" "$steps" "$threads" >"$tmp/reference.out"
+  awk '{print $2}' "$tmp/reference.out" >>"$tmp/reference.txt"; awk '{print 100 * $4 / $3}' "$tmp/reference.out" >>"$tmp/vae.txt"
 done
 imp=$(median <"$tmp/imprint.txt"); ref=$(median <"$tmp/reference.txt")
 echo "# tiny random SD UNet (block_out 32,64; cross-attention 32), ${size}px images -> $((size / 2))px latents, batch $batch,"
@@ -55,3 +56,4 @@ printf "%-46s %10s\n" "loop" "samples/s"
 printf "%-46s %10s\n" "imprint (C++, TorchScript UNet)" "$imp"
 printf "%-46s %10s\n" "Python (eager diffusers + torch, AdamW)" "$ref"
 awk -v a="$imp" -v b="$ref" 'BEGIN { printf "imprint / Python: %.2fx\n", a / b }'
+echo "share of the Python step spent encoding the targets with the frozen VAE: $(median <"$tmp/vae.txt")%"

@@ -41,11 +41,8 @@ struct Result {
   double median_ms = 0, loss = 0;
 };
 
-Result time_mode(const Args& a, const std::string& mode, bool bf16, bool latent) {
-  torch::manual_seed(0);
-  DenoiseOptions o;
-  // adapter: frozen below, as train: adapter does (without a pretrained generator to load)
-  o.train = mode == "pretrain" ? DenoiseTraining::Generator : DenoiseTraining::All;
+// The generator every measurement builds: pixels, or the latents of the autoencoder checkpoint a.autoencoder.
+DiffusionSpec bench_spec(const Args& a, bool latent) {
   DiffusionSpec g;
   g.image_size = a.size;
   g.width = a.width;
@@ -57,7 +54,20 @@ Result time_mode(const Args& a, const std::string& mode, bool bf16, bool latent)
     g.autoencoder_from = a.autoencoder;
     g.autoencoder = CheckpointReader(a.autoencoder).autoencoder_spec();
   }
-  DenoiseObjective objective(o, g);
+  return g;
+}
+
+double median(std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+Result time_mode(const Args& a, const std::string& mode, bool bf16, bool latent) {
+  torch::manual_seed(0);
+  DenoiseOptions o;
+  // adapter: frozen below, as train: adapter does (without a pretrained generator to load)
+  o.train = mode == "pretrain" ? DenoiseTraining::Generator : DenoiseTraining::All;
+  DenoiseObjective objective(o, bench_spec(a, latent));
   Generator& generator = objective.diffusion().generator();
   if (mode == "adapter")
     for (auto& kv : generator.named_parameters().pairs())
@@ -94,23 +104,14 @@ Result time_mode(const Args& a, const std::string& mode, bool bf16, bool latent)
     if (s == 0) r.loss = loss.item<double>();
     if (s >= 2) ms.push_back(elapsed);
   }
-  std::sort(ms.begin(), ms.end());
-  r.median_ms = ms[ms.size() / 2];
+  r.median_ms = median(ms);
   return r;
 }
 
 // Median time of the frozen autoencoder's encoding of one batch of targets (what latents packed into the
 // shards would save per step).
 double encode_ms(const Args& a) {
-  DiffusionSpec g;
-  g.image_size = a.size;
-  g.width = a.width;
-  g.content_classes = a.classes;
-  g.id_dim = 128;
-  g.heads = 4;
-  g.autoencoder_from = a.autoencoder;
-  g.autoencoder = CheckpointReader(a.autoencoder).autoencoder_spec();
-  Diffusion diffusion(g);
+  Diffusion diffusion(bench_spec(a, /*latent=*/true));
   const at::Tensor x = torch::randn({a.batch, 3, a.size, a.size});
   std::vector<double> ms;
   for (int64_t s = 0; s < a.steps + 2; ++s) {
@@ -118,8 +119,7 @@ double encode_ms(const Args& a) {
     diffusion.to_sample_space(x);
     if (s >= 2) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  return median(ms);
 }
 
 }  // namespace

@@ -1,7 +1,11 @@
 // `imprint eval`: a checkpoint's encoder on a dataset, the checkpoint only read.
+#include <nlohmann/json.hpp>
+
 #include <cmath>
+#include <fstream>
 #include <type_traits>
 
+#include "config/config_error.h"
 #include "core/exit_codes.h"
 #include "core/log.h"
 #include "launch/command.h"
@@ -10,6 +14,7 @@
 #include "trainer/checkpoint/checkpoint_reader.h"
 #include "trainer/inference/checkpoint_eval.h"
 #include "trainer/inference/checkpoint_fidelity.h"
+#include "trainer/inference/embedding_eval.h"
 #include "trainer/job_config.h"
 #include "trainer/objectives/denoise.h"
 
@@ -115,9 +120,15 @@ class EvalCommand final : public Command {
     auto* c = command_ = app.add_subcommand(
         "eval",
         "Evaluate a checkpoint's encoder on a dataset: top-1 retrieval from ONE reference per identity, "
-        "verification EER and minDCF over every pair, per-identity hits. The checkpoint is only read.");
-    c->add_option("--checkpoint", o.checkpoint, "A checkpoint file")->required();
-    c->add_option("--data", o.data, "A dataset folder (imprint pack / synth)")->required();
+        "verification EER and minDCF over every pair, per-identity hits. The checkpoint is only read. Or, with "
+        "--embeddings, score embeddings any encoder made with the same metrics.");
+    c->add_option("--checkpoint", o.checkpoint, "A checkpoint file (with --data)");
+    c->add_option("--data", o.data, "A dataset folder (imprint pack / synth)");
+    c->add_option("--embeddings", embeddings_,
+                  "Instead of --checkpoint and --data: a folder with pooled.npy [rows, dim] and index.tsv "
+                  "(row, file[, identity]) as `imprint embed` writes them, from imprint's encoder or any other: "
+                  "scored with the same metrics (identity = the file's folder unless index.tsv has a third column; "
+                  "each identity's first file in natural order is its reference)");
     c->add_flag("--all", o.all_identities,
                 "Every identity of the dataset (for a dataset the encoder never saw), not only its held-out ones");
     like_key(c->add_option("--gallery-per-identity", o.gallery_per_identity,
@@ -158,6 +169,17 @@ class EvalCommand final : public Command {
   }
 
   int run(std::unique_ptr<Communicator>&) override {
+    if (!embeddings_.empty()) {
+      if (!options_.checkpoint.empty() || !options_.data.empty() || !judge_.empty() || !options_.trials.empty() ||
+          options_.asnorm_cohort > 0)
+        throw ConfigError(
+            "--embeddings scores embeddings already made: it takes --gallery-per-identity and --json, not "
+            "--checkpoint, --data, --judge, --trials or AS-norm");
+      log_embeddings(evaluate_embeddings(embeddings_, options_.gallery_per_identity));
+      return kExitOk;
+    }
+    if (options_.checkpoint.empty() || options_.data.empty())
+      throw ConfigError("--checkpoint and --data are required (or --embeddings DIR)");
     CheckpointEvalOptions o = options_;
     take_run_settings(o, *command_);
     log_report(o, evaluate_checkpoint(o));
@@ -166,8 +188,44 @@ class EvalCommand final : public Command {
   }
 
  private:
+  void log_embeddings(const EmbeddingEvalReport& r) const {
+    const auto& s = r.score;
+    log::info(log::strf(
+        "eval of the embeddings in %s (%lld rows of %lld): top-1 %.1f%% (%lld identities; chance %.1f%%, gallery "
+        "%lld) | every sample as the reference: top-1 %.1f%% [95%% CI %.1f-%.1f], top-5 %.1f%% (%lld queries; "
+        "chance %.1f%%) | EER %.2f%%, minDCF(0.01) %.3f over %lld target / %lld non-target pairs",
+        embeddings_.c_str(), (long long)r.rows, (long long)r.dim, 100 * s.top1, (long long)s.identities, 100 * s.chance,
+        (long long)s.gallery_size, 100 * s.top1_all, 100 * s.top1_all_low, 100 * s.top1_all_high, 100 * s.top5_all,
+        (long long)s.queries, 100 * s.chance_all, 100 * s.eer, s.min_dcf, (long long)s.target_trials,
+        (long long)s.nontarget_trials));
+    if (!r.skipped.empty())
+      log::warn(log::strf("%zu identities with fewer than %lld files skipped (first: %s)", r.skipped.size(),
+                          (long long)options_.gallery_per_identity + 1, r.skipped.front().c_str()));
+    if (options_.json_out.empty()) return;
+    std::ofstream out(options_.json_out);
+    if (!out) throw ConfigError(options_.json_out + ": --json: cannot write");
+    // The keys of `eval --checkpoint --json` (trainer/inference/checkpoint_eval.cpp), so one reader takes both.
+    out << nlohmann::json{{"embeddings", embeddings_},
+                          {"identities", s.identities},
+                          {"top1", s.top1},
+                          {"chance", s.chance},
+                          {"eer", s.eer},
+                          {"min_dcf", s.min_dcf},
+                          {"target_trials", s.target_trials},
+                          {"nontarget_trials", s.nontarget_trials},
+                          {"top1_all_queries", s.top1_all},
+                          {"top1_all_queries_ci95", {s.top1_all_low, s.top1_all_high}},
+                          {"top5_all_queries", s.top5_all},
+                          {"queries", s.queries},
+                          {"skipped", r.skipped}}
+               .dump(2)
+        << "\n";
+    log::info("wrote " + options_.json_out);
+  }
+
   CheckpointEvalOptions options_;
   CLI::App* command_ = nullptr;
+  std::string embeddings_;
   std::string judge_;
   int64_t seed_ = 0, fidelity_identities_ = 16;
 };

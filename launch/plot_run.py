@@ -180,7 +180,9 @@ def plot_loss(run, train, restarts, config, summary, out):
     plt.close(fig)
 
 
-def plot_heldout(evals, restarts, config, summary, out):
+def plot_heldout(evals, validation, restarts, config, summary, out):
+    """The held-out (test) figures; with eval.validation_identities the validation ones dotted beside them
+    (what checkpoint.keep_best chose on)."""
     gallery = number(config, "eval.gallery_per_identity")
     fig, (ra, ea, da) = plt.subplots(1, 3, figsize=(15, 4.5))
     p = Plot(summary, "heldout.png")
@@ -197,6 +199,7 @@ def plot_heldout(evals, restarts, config, summary, out):
         p.curves["eval_top1_all"] = len(bars.lines[0].get_xdata())
         p.chance_line(ra, evals, "eval_top1_all", lambda r: multi_query_chance(r, gallery, 1),
                       "chance, every sample", bars.lines[0], 100)
+    p.curve(ra, validation, "val_top1_all", "top-1, every sample, VALIDATION identities", 100, linestyle=":")
     line = p.curve(ra, evals, "eval_top5_all", "top-5, every sample as reference", 100)
     p.chance_line(ra, evals, "eval_top5_all", lambda r: multi_query_chance(r, gallery, 5), "chance, top-5", line,
                   100)
@@ -207,12 +210,14 @@ def plot_heldout(evals, restarts, config, summary, out):
     for key, label in (("eval_eer", "EER"), ("eval_eer_asnorm", "EER, AS-norm")):
         line = p.curve(ea, evals, key, label, 100)
         p.chance_line(ea, evals, key, lambda r: 0.5, "chance (50%)" if key == "eval_eer" else None, line, 100)
+    p.curve(ea, validation, "val_eer", "EER, VALIDATION identities", 100, linestyle=":")
     ea.set_ylim(0, 60)
     ea.set_ylabel("%")
     ea.set_title("held-out verification EER (lower is better)")
     for key, label in (("eval_min_dcf", "minDCF(0.01)"), ("eval_min_dcf_asnorm", "minDCF(0.01), AS-norm")):
         line = p.curve(da, evals, key, label)
         p.chance_line(da, evals, key, lambda r: 1.0, "no skill (1)" if key == "eval_min_dcf" else None, line)
+    p.curve(da, validation, "val_min_dcf", "minDCF(0.01), VALIDATION identities", linestyle=":")
     da.set_ylim(0, 1.1)
     da.set_title("held-out minDCF (lower is better)")
     for ax in (ea, da):
@@ -295,13 +300,14 @@ def main():
     config = read_config(run)
     train = [r for r in records if "loss" in r]
     evals = [r for r in records if "eval_top1" in r]
+    validation = [r for r in records if "val_top1" in r]
     fidelity = [r for r in records if "fidelity_top1" in r]
     restarts = [r["step"] for r in records if r.get("event") == "resume"]
     summary = {}
     if train:
         plot_loss(run, train, restarts, config, summary, out)
     if evals:
-        plot_heldout(evals, restarts, config, summary, out)
+        plot_heldout(evals, validation, restarts, config, summary, out)
     if fidelity:
         plot_fidelity(fidelity, restarts, config, summary, out)
     if os.path.isfile(os.path.join(run, "heldout_embeddings.npy")):

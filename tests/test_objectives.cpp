@@ -298,12 +298,14 @@ TEST(Verification, AsNormRemovesPerSampleScoreOffsets) {
 }
 
 TEST(Verification, AsNormInTheTrainingLoop) {
-  const JobConfig cfg = tiny_config("image", {"train.steps=8", "eval.asnorm_cohort=20", "eval.asnorm_top_k=10",
-                                              "checkpoint.keep_best=eer_asnorm", "train.eval_every=4"});
+  const JobConfig cfg =
+      tiny_config("image", {"train.steps=8", "eval.asnorm_cohort=20", "eval.asnorm_top_k=10",
+                            "checkpoint.keep_best=eer_asnorm", "train.eval_every=4", "eval.validation_identities=2"});
   const std::string dir = imprint::testing::fresh_dir("asnorm");
   const auto s = train(cfg, {dir, false, nullptr});
   EXPECT_GE(s.eval.eer_asnorm, 0.0);
   EXPECT_LE(s.eval.eer_asnorm, 1.0);
   EXPECT_TRUE(std::filesystem::exists(dir + "/best.ckpt"));
-  EXPECT_THROW(tiny_config("image", {"checkpoint.keep_best=eer_asnorm"}), ConfigError);
+  EXPECT_THROW(tiny_config("image", {"checkpoint.keep_best=eer_asnorm", "eval.validation_identities=2"}),
+               ConfigError);  // no cohort
 }

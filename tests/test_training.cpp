@@ -3,14 +3,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "data/synthetic_export.h"
 #include "tests/tiny_run.h"
 #include "trainer/checkpoint/checkpoint_store.h"
 #include "trainer/checkpoint/weight_average.h"
 #include "trainer/dataset_setup.h"
+#include "trainer/evaluation/retrieval_eval.h"
 #include "trainer/inference/encoder_export.h"
 #include "trainer/run_device.h"
 #include "trainer/trainer.h"
@@ -185,29 +188,62 @@ TEST(Training, DefaultThreadsDoNotOversubscribeTheRanksCores) {
   EXPECT_LE(cores_for_rank(1000000), std::max(1, cores_for_rank(1)));  // many ranks: at least one core each
 }
 
-// checkpoint.keep_best: RUN/best.ckpt holds the step whose evaluation was best by the metric (the first such
-// step on ties), and best.json says so; the checkpoint is a normal one.
+// checkpoint.keep_best: RUN/best.ckpt holds the step whose VALIDATION evaluation was best by the metric (the
+// first such step on ties), and best.json says so; the checkpoint is a normal one. The test identities' figures
+// (eval_*) are logged beside and chosen on by nothing.
 TEST(Training, KeepsTheBestCheckpointByTheChosenMetric) {
   const std::string dir = imprint::testing::fresh_dir("keep-best");
-  const JobConfig cfg = imprint::testing::tiny_config(
-      "image", {"train.steps=40", "train.eval_every=10", "checkpoint.keep_best=eer", "checkpoint.keep=1"});
+  const JobConfig cfg =
+      imprint::testing::tiny_config("image", {"train.steps=40", "train.eval_every=10", "checkpoint.keep_best=eer",
+                                              "checkpoint.keep=1", "eval.validation_identities=3"});
   train(cfg, {dir, false, nullptr});
   double best = 2;
-  int64_t best_step = -1;
+  int64_t best_step = -1, validation_records = 0, test_identities = 0;
+  std::map<int64_t, double> test_eer;
   std::ifstream metrics(dir + "/metrics.jsonl");
   for (std::string line; std::getline(metrics, line);) {
     const auto j = nlohmann::json::parse(line);
-    if (j.contains("eval_eer") && j["eval_eer"].get<double>() < best) best = j["eval_eer"], best_step = j["step"];
+    if (j.contains("eval_eer")) test_eer[j["step"]] = j["eval_eer"], test_identities = j["identities"];
+    if (!j.contains("val_eer")) continue;
+    ++validation_records;
+    EXPECT_EQ(j["val_identities"].get<int64_t>(), 3);
+    if (j["val_eer"].get<double>() < best) best = j["val_eer"], best_step = j["step"];
   }
+  EXPECT_EQ(validation_records, 4);
+  EXPECT_EQ(test_identities, cfg.data.eval_identities - 3);
   ASSERT_GE(best_step, 10);
   std::ifstream in(dir + "/best.json");
   ASSERT_TRUE(in) << "no best.json";
   const auto j = nlohmann::json::parse(in);
   EXPECT_EQ(j["metric"], "eer");
+  EXPECT_EQ(j["set"], "validation (3 identities)");
   EXPECT_EQ(j["step"].get<int64_t>(), best_step);
   EXPECT_DOUBLE_EQ(j["value"].get<double>(), best);
+  EXPECT_NE(test_eer.at(best_step), best)
+      << "validation and test gave the same EER: this test could not tell them apart";
   torch::serialize::InputArchive ar;
   EXPECT_EQ(read_checkpoint(dir + "/best.ckpt", ar), best_step);
+}
+
+// The validation identities are held-out identities, never test ones, chosen by a hash of the identity (the
+// same for a dataset whatever else changes); keep_best without them is refused.
+TEST(Training, ValidationIdentitiesAreSplitOffTheHeldOutOnes) {
+  const std::vector<int64_t> heldout = {3, 8, 11, 20, 21, 40, 41, 42, 77, 90};
+  const HeldoutSplit split = split_heldout(heldout, 4);
+  EXPECT_EQ(split.validation.size(), 4u);
+  EXPECT_EQ(split.test.size(), 6u);
+  std::vector<int64_t> both = split.validation;
+  both.insert(both.end(), split.test.begin(), split.test.end());
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(both, heldout);
+  EXPECT_TRUE(std::is_sorted(split.validation.begin(), split.validation.end()));
+  EXPECT_NE(split.validation, std::vector<int64_t>(heldout.begin(), heldout.begin() + 4)) << "not the first 4 by order";
+  EXPECT_EQ(split_heldout(heldout, 4).validation, split.validation);
+  EXPECT_EQ(split_heldout(heldout, 0).test, heldout);
+  EXPECT_THROW(split_heldout(heldout, 9), std::invalid_argument);
+  EXPECT_THROW(split_heldout({1, 2, 3}, 2), std::invalid_argument);
+  EXPECT_THROW(imprint::testing::tiny_config("image", {"checkpoint.keep_best=eer"}), ConfigError);
+  EXPECT_THROW(imprint::testing::tiny_config("image", {"eval.validation_identities=1"}), ConfigError);
 }
 
 // Every registered encoder survives its checkpoint: rebuilt from the signature and loaded (what resume,

@@ -48,7 +48,8 @@ BestCheckpoint::BestCheckpoint(const std::string& run_dir, const JobConfig& job,
   if (j.is_object() && j.value("metric", "") == name_ && j.contains("value")) best_ = j["value"];
 }
 
-void BestCheckpoint::offer(int64_t step, const RetrievalScore& score, Checkpointer& checkpointer, bool lead) {
+void BestCheckpoint::offer(int64_t step, const RetrievalScore& score, const std::string& set,
+                           Checkpointer& checkpointer, bool lead) {
   if (metric_ == BestMetric::None || !score.measured) return;
   const double v = value_of(metric_, score);
   if (!std::isnan(best_) && (lower_is_better(metric_) ? v >= best_ : v <= best_)) return;
@@ -56,8 +57,10 @@ void BestCheckpoint::offer(int64_t step, const RetrievalScore& score, Checkpoint
   const std::string path = checkpointer.save_as(step, run_dir_ + "/best.ckpt");  // every rank: a collective
   if (!lead) return;
   std::ofstream(run_dir_ + "/best.json")
-      << nlohmann::json{{"metric", name_}, {"value", v}, {"step", step}, {"checkpoint", path}}.dump(2) << "\n";
-  log::info(log::strf("best %s so far (%.4g at step %lld): %s", name_.c_str(), v, (long long)step, path.c_str()));
+      << nlohmann::json{{"metric", name_}, {"value", v}, {"step", step}, {"set", set}, {"checkpoint", path}}.dump(2)
+      << "\n";
+  log::info(log::strf("best %s so far on the %s (%.4g at step %lld): %s", name_.c_str(), set.c_str(), v,
+                      (long long)step, path.c_str()));
 }
 
 }  // namespace imprint

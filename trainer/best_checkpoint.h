@@ -14,8 +14,9 @@ namespace imprint {
 class BestCheckpoint {
  public:
   BestCheckpoint(const std::string& run_dir, const JobConfig& job, bool resume);
-  // Every rank calls it (saving gathers sharded state); rank 0 writes.
-  void offer(int64_t step, const RetrievalScore& score, Checkpointer& checkpointer, bool lead);
+  // Every rank calls it (saving gathers sharded state); rank 0 writes. `score` is what the evaluation chose on
+  // (Evaluator::selection_score: the validation identities), `set` says which (best.json's "set").
+  void offer(int64_t step, const RetrievalScore& score, const std::string& set, Checkpointer& checkpointer, bool lead);
 
  private:
   std::string run_dir_;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "config/config_error.h"
 #include "core/log.h"
 #include "trainer/checkpoint/safetensors_writer.h"
 #include "trainer/checkpoint/weight_average.h"
@@ -12,25 +13,37 @@ namespace imprint {
 Evaluator::Evaluator(const JobConfig& job, const IdentityDataset& dataset, ModelParts& parts)
     : parts_(parts), every_(job.train.eval_every), batch_size_(job.eval.batch_size) {
   const at::Device& device = parts.device;
-  heldout_ = build_eval_set(dataset, job.eval.gallery_per_identity);
-  if (job.eval.asnorm_cohort > 0) {
-    add_asnorm_cohort(heldout_, dataset, job.eval.asnorm_cohort, job.eval.asnorm_top_k);
-    heldout_.cohort = heldout_.cohort.to(device);
+  HeldoutSplit split;
+  try {
+    split = split_heldout(dataset.eval_identities(), job.eval.validation_identities);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(e.what());
   }
-  heldout_.references = heldout_.references.to(device);
-  heldout_.gallery = heldout_.gallery.to(device);
-  heldout_.gallery_identity = heldout_.gallery_identity.to(device);
+  has_validation_ = !split.validation.empty();
+  heldout_ = build_eval_set(dataset, split.test, job.eval.gallery_per_identity);
+  if (has_validation_) validation_ = build_eval_set(dataset, split.validation, job.eval.gallery_per_identity);
+  for (EvalSet* set : {&heldout_, &validation_}) {
+    if (!set->references.defined()) continue;
+    if (job.eval.asnorm_cohort > 0) {
+      add_asnorm_cohort(*set, dataset, job.eval.asnorm_cohort, job.eval.asnorm_top_k);
+      set->cohort = set->cohort.to(device);
+    }
+    set->references = set->references.to(device);
+    set->gallery = set->gallery.to(device);
+    set->gallery_identity = set->gallery_identity.to(device);
+  }
   objective_evaluations_ = parts.objective->evaluations({dataset, heldout_, device, job.seed, batch_size_});
 }
 
 void Evaluator::log_retrieval(int64_t step, const RetrievalScore& s, double seconds, MetricsLog* metrics) {
   log::info(
-      log::strf("eval step %lld: held-out top-1 retrieval %.1f%% (chance %.1f%%; %lld identities, gallery %lld); "
+      log::strf("eval step %lld: %s top-1 retrieval %.1f%% (chance %.1f%%; %lld identities, gallery %lld); "
                 "every sample as the reference: top-1 %.1f%% [95%% CI %.1f-%.1f], top-5 %.1f%% (%lld queries); "
                 "verification EER %.2f%%, minDCF(0.01) %.3f (%lld target / %lld non-target pairs) in %.1fs",
-                (long long)step, 100 * s.top1, 100 * s.chance, (long long)s.identities, (long long)s.gallery_size,
-                100 * s.top1_all, 100 * s.top1_all_low, 100 * s.top1_all_high, 100 * s.top5_all, (long long)s.queries,
-                100 * s.eer, s.min_dcf, (long long)s.target_trials, (long long)s.nontarget_trials, seconds));
+                (long long)step, has_validation_ ? "test" : "held-out", 100 * s.top1, 100 * s.chance,
+                (long long)s.identities, (long long)s.gallery_size, 100 * s.top1_all, 100 * s.top1_all_low,
+                100 * s.top1_all_high, 100 * s.top5_all, (long long)s.queries, 100 * s.eer, s.min_dcf,
+                (long long)s.target_trials, (long long)s.nontarget_trials, seconds));
   const bool asnorm = !std::isnan(s.eer_asnorm);
   if (asnorm)
     log::info(
@@ -53,6 +66,26 @@ void Evaluator::log_retrieval(int64_t step, const RetrievalScore& s, double seco
   metrics->write(record);
 }
 
+std::string Evaluator::selection_set() const {
+  const EvalSet& set = has_validation_ ? validation_ : heldout_;
+  return log::strf("%s (%lld identities)", has_validation_ ? "validation" : "held-out",
+                   (long long)set.references.size(0));
+}
+
+void Evaluator::log_validation(int64_t step, const RetrievalScore& s, MetricsLog* metrics) {
+  const bool asnorm = !std::isnan(s.eer_asnorm);
+  log::info(
+      log::strf("eval step %lld: validation (%lld identities, what checkpoint.keep_best chooses on): top-1 "
+                "%.1f%%, every sample as the reference %.1f%%, EER %.2f%%, minDCF(0.01) %.3f%s",
+                (long long)step, (long long)s.identities, 100 * s.top1, 100 * s.top1_all, 100 * s.eer, s.min_dcf,
+                asnorm ? log::strf(", AS-norm EER %.2f%%", 100 * s.eer_asnorm).c_str() : ""));
+  if (!metrics) return;
+  nlohmann::json record = {{"step", step},     {"val_top1", s.top1},       {"val_top1_all", s.top1_all},
+                           {"val_eer", s.eer}, {"val_min_dcf", s.min_dcf}, {"val_identities", s.identities}};
+  if (asnorm) record["val_eer_asnorm"] = s.eer_asnorm, record["val_min_dcf_asnorm"] = s.min_dcf_asnorm;
+  metrics->write(record);
+}
+
 RetrievalScore Evaluator::run(int64_t step, MetricsLog* metrics) {
   // With ema.decay, what is evaluated is what generate and export will use: the averaged weights.
   std::unique_ptr<AveragedWeights> averaged;
@@ -62,13 +95,19 @@ RetrievalScore Evaluator::run(int64_t step, MetricsLog* metrics) {
   if (parts_.views_read > 0) {
     s = evaluate_retrieval(*parts_.encoder, heldout_, batch_size_);
     log_retrieval(step, s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(), metrics);
+    if (has_validation_) {
+      validation_score_ = evaluate_retrieval(*parts_.encoder, validation_, batch_size_);
+      log_validation(step, validation_score_, metrics);
+    }
   } else {
     // Its weights are as initialised: a retrieval score would measure nothing the run did.
     s.measured = false;
     s.top1 = s.chance = std::nan("");
     log::info(log::strf("eval step %lld: no held-out retrieval: no objective of this run trains the encoder",
                         (long long)step));
+    validation_score_ = s;
   }
+  test_score_ = s;
   for (auto& evaluation : objective_evaluations_) {
     const EvaluationResult r = evaluation->run(*parts_.encoder, step);
     log::info(r.line);

@@ -264,7 +264,13 @@ const Section<EvalConfig>& eval_section() {
                    "(eval_eer_asnorm, eval_min_dcf_asnorm). 0: off.")
           .integer("asnorm_top_k", &E::asnorm_top_k, int64_t{100}, Range::closed(1, 1e6),
                    "AS-norm: how many of a sample's highest cohort scores give its mean and deviation (clamped to "
-                   "the cohort).");
+                   "the cohort).")
+          .integer("validation_identities", &E::validation_identities, int64_t{0}, Range::closed(0, 1e6),
+                   "Held-out identities split off as a VALIDATION set (the ones with the smallest hash of their "
+                   "index: stable for a dataset): checkpoint.keep_best chooses on them (val_* in metrics.jsonl), and "
+                   "the held-out figures (eval_*) are then reported on the rest, the TEST identities, which nothing "
+                   "is chosen on. 0: no split (every held-out identity is test; keep_best then refused). At least "
+                   "2, leaving at least 2.");
   return s;
 }
 
@@ -307,10 +313,11 @@ const Section<CheckpointConfig>& checkpoint_section() {
                    {"min_dcf", BestMetric::MinDcf},
                    {"eer_asnorm", BestMetric::EerAsnorm}},
                   BestMetric::None,
-                  "Also keep RUN/best.ckpt, the checkpoint of the best held-out evaluation so far by this metric "
+                  "Also keep RUN/best.ckpt, the checkpoint of the best VALIDATION evaluation so far by this metric "
                   "(top1: one reference per identity; top1_all: every sample as the reference; eer, min_dcf, "
-                  "eer_asnorm (needs eval.asnorm_cohort): lower is better), and RUN/best.json naming its step and "
-                  "value.",
+                  "eer_asnorm (needs eval.asnorm_cohort): lower is better), and RUN/best.json naming its step, "
+                  "value and set. Needs eval.validation_identities: a checkpoint chosen on the identities it is "
+                  "then reported on would overstate them.",
                   R::Operational)
           .integer("keep", &C::keep, int64_t{3}, Range::closed(1, 1e6),
                    "Most recent checkpoints kept (by the step stored inside them); older ones are deleted.",
@@ -361,6 +368,12 @@ void check_data_rules(const JobConfig& j, const std::string& source) {
 }
 
 void check_training_rules(const JobConfig& j, const std::string& source) {
+  if (j.checkpoint.keep_best != BestMetric::None && j.eval.validation_identities == 0)
+    fail(source, "checkpoint.keep_best",
+         "chooses on validation identities only, never on the ones it reports: set eval.validation_identities "
+         "(held-out identities split off to choose on; the held-out figures are then reported on the rest)");
+  if (j.eval.validation_identities == 1)
+    fail(source, "eval.validation_identities", "1: at least 2 identities to rank (or 0: no validation split)");
   if (j.checkpoint.keep_best == BestMetric::EerAsnorm && j.eval.asnorm_cohort == 0)
     fail(source, "checkpoint.keep_best", "eer_asnorm needs an AS-norm cohort (eval.asnorm_cohort > 0)");
   if (j.optimizer.kind == OptimizerKind::Lamb) {

@@ -75,6 +75,7 @@ struct DistributedConfig {
 
 struct EvalConfig {
   int64_t gallery_per_identity = 4, batch_size = 256, asnorm_cohort = 0, asnorm_top_k = 100;
+  int64_t validation_identities = 0;  // held-out identities split off to choose on (keep_best); the rest: test
 };
 
 struct LogConfig {

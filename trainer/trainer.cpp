@@ -148,7 +148,8 @@ std::string between_steps(int64_t step, bool checkpoint_agreed, Checkpointer& ch
     after = log::strf(", after the step-%lld checkpoint that rank 0 writes", static_cast<long long>(step));
   }
   if (evaluator.due(step)) {
-    best.offer(step, evaluator.run(step, metrics), checkpointer, lead);
+    evaluator.run(step, metrics);
+    best.offer(step, evaluator.selection_score(), evaluator.selection_set(), checkpointer, lead);
     after += log::strf(", after the step-%lld evaluation", static_cast<long long>(step));
   }
   return after;
@@ -171,11 +172,14 @@ void finish(const JobConfig& job, const TrainOptions& o, int64_t step, ModelPart
     if (metrics) metrics->write({{"event", "stopped"}, {"step", step}, {"signal", signal_name(summary.stop_signal)}});
   } else if (summary.stopped_early) {
     // An evaluation due at the stop step runs now: the resumed run starts after it and would never make it.
-    if (evaluator.due(step)) best.offer(step, evaluator.run(step, metrics), checkpointer, lead);
+    if (evaluator.due(step)) {
+      evaluator.run(step, metrics);
+      best.offer(step, evaluator.selection_score(), evaluator.selection_set(), checkpointer, lead);
+    }
     log::info(log::strf("stopped after step %lld (train.stop_at); continue with --resume", (long long)step));
   } else {
     summary.eval = evaluator.run(step, metrics);
-    best.offer(step, summary.eval, checkpointer, lead);
+    best.offer(step, evaluator.selection_score(), evaluator.selection_set(), checkpointer, lead);
     if (lead && summary.eval.measured) evaluator.write_embeddings(o.run_dir, summary.eval);
   }
   summary.evaluation = evaluator.objective_values();

@@ -36,7 +36,7 @@ if [ "$small" = 1 ]; then
   voices=$recipe/ci-voices.tsv prefix=$runs/voices-small data=$runs/data/voices-small holdout=0.3 utterances=8
   train=(--set train.steps=30 --set train.batch_size=4 --set train.eval_every=15 --set checkpoint.every=15
          --set data.samples_per_identity=8 --set eval.gallery_per_identity=7 --set model.width=4
-         --set schedule.warmup_steps=5 --set objective.aam.margin_warmup_steps=10)
+         --set schedule.warmup_steps=5 --set objective.aam.margin_warmup_steps=10 --set eval.validation_identities=2)
 fi
 if [ "$install" = 1 ] && [ "$print" = 0 ]; then
   apt-get install -y --no-install-recommends $(grep -v '^#' $recipe/packages.txt)

@@ -1,6 +1,7 @@
 """caption_images.py ROOT IDENTITIES IMAGES SIZE: a small photo folder with captions, as users have them:
 ROOT/<identity>/<i>.png and ROOT/<identity>/<i>.txt. Each identity is a colour and a shape (its look);
-each image puts it at one of four places, which its caption says (the content)."""
+each image puts it at one of four places, which its caption says (the content), a little brighter than the one
+before (so no two of an identity's images are the same)."""
 import os
 import sys
 
@@ -24,7 +25,7 @@ def main():
             r = 0.18 + 0.04 * (k % 3)
             inside = (np.maximum(abs(y - cy), abs(x - cx)) < r) if square else ((y - cy) ** 2 + (x - cx) ** 2 < r * r)
             img = np.full((size, size, 3), 20, np.uint8)
-            img[inside] = colour
+            img[inside] = np.clip(colour * (0.85 + 0.03 * i), 0, 255).astype(np.uint8)  # no two images alike
             Image.fromarray(img).save(os.path.join(folder, f"{i}.png"))
             with open(os.path.join(folder, f"{i}.txt"), "w") as f:
                 f.write(f"a mark at the\n{place}\n")

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <limits>
 #include <random>
+#include <set>
 #include <stdexcept>
 
 #include "core/log.h"
@@ -15,6 +16,33 @@
 namespace imprint {
 
 namespace F = torch::nn::functional;
+
+HeldoutSplit split_heldout(const std::vector<int64_t>& heldout, int64_t validation) {
+  HeldoutSplit split;
+  if (validation == 0) {
+    split.test = heldout;
+    return split;
+  }
+  const auto n = static_cast<int64_t>(heldout.size());
+  if (validation < 2 || n - validation < 2)
+    throw std::invalid_argument("eval.validation_identities " + std::to_string(validation) +
+                                ": the dataset holds out " + std::to_string(n) +
+                                " identities; validation and test need at least 2 each (hold out more identities, "
+                                "or split off fewer)");
+  const auto hash = [](uint64_t x) {  // splitmix64's finaliser
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  };
+  std::vector<int64_t> order = heldout;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return hash(static_cast<uint64_t>(a)) < hash(static_cast<uint64_t>(b));
+  });
+  const std::set<int64_t> chosen(order.begin(), order.begin() + validation);
+  for (const int64_t id : heldout) (chosen.count(id) ? split.validation : split.test).push_back(id);
+  return split;
+}
 
 EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_identity) {
   return build_eval_set(dataset, dataset.eval_identities(), gallery_per_identity);
@@ -114,9 +142,14 @@ RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t 
   const auto cohort =
       set.cohort.defined() ? embed_pooled(encoder, set.cohort, batch_size, "AS-norm cohort") : at::Tensor();
   encoder.train(was_training);
+  return score_embeddings(refs, gallery, set.gallery_identity, cohort, set.cohort_top_k);
+}
+
+RetrievalScore score_embeddings(const at::Tensor& refs, const at::Tensor& gallery, const at::Tensor& gallery_identity,
+                                const at::Tensor& cohort, int64_t cohort_top_k) {
   const auto nearest = at::matmul(refs, gallery.t()).argmax(1);  // [M]
   const auto hit =
-      set.gallery_identity.index_select(0, nearest).eq(at::arange(refs.size(0), refs.options().dtype(at::kLong)));
+      gallery_identity.index_select(0, nearest).eq(at::arange(refs.size(0), refs.options().dtype(at::kLong)));
   RetrievalScore s;
   s.identities = refs.size(0);
   s.gallery_size = gallery.size(0);
@@ -125,7 +158,7 @@ RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t 
   s.chance = 1.0 / static_cast<double>(s.identities);
   s.gallery_embeddings = gallery;
   // One similarity matrix of every held-out sample serves both verification and multi-query retrieval.
-  const auto ids = at::cat({at::arange(refs.size(0), at::kLong), set.gallery_identity.to(at::kCPU)});
+  const auto ids = at::cat({at::arange(refs.size(0), at::kLong), gallery_identity.to(at::kCPU)});
   const auto pool = at::cat({refs, gallery}).to(at::kCPU).to(at::kFloat);
   const auto similarity = at::matmul(pool, pool.t());
   const VerificationScore v = verify_all_pairs(similarity, ids);
@@ -136,7 +169,7 @@ RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t 
   s.nontarget_trials = v.nontarget_trials;
   if (cohort.defined()) {
     const auto normalised =
-        adaptive_snorm(similarity, at::matmul(pool, cohort.to(at::kCPU).to(at::kFloat).t()), set.cohort_top_k);
+        adaptive_snorm(similarity, at::matmul(pool, cohort.to(at::kCPU).to(at::kFloat).t()), cohort_top_k);
     const VerificationScore a = verify_all_pairs(normalised, ids);
     s.eer_asnorm = a.eer;
     s.min_dcf_asnorm = a.min_dcf;

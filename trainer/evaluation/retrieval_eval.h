@@ -41,6 +41,14 @@ struct RetrievalScore {
 };
 
 EvalSet build_eval_set(const IdentityDataset& dataset, int64_t gallery_per_identity);  // its held-out identities
+// The held-out identities split in two (eval.validation_identities): `validation` of them, the ones with the
+// smallest splitmix64 hash of their index (stable for a dataset, whatever the seed), which
+// checkpoint.keep_best chooses on; the rest are the test identities the held-out figures are reported on.
+// Both keep the dataset's order. Throws std::invalid_argument when either side would have fewer than 2.
+struct HeldoutSplit {
+  std::vector<int64_t> validation, test;
+};
+HeldoutSplit split_heldout(const std::vector<int64_t>& heldout, int64_t validation);
 EvalSet build_eval_set(const IdentityDataset& dataset, const std::vector<int64_t>& identities,
                        int64_t gallery_per_identity);
 // Adds an AS-norm cohort to `set`: sample 0 of the first `identities` training identities of `dataset`.
@@ -48,6 +56,10 @@ void add_asnorm_cohort(EvalSet& set, const IdentityDataset& dataset, int64_t ide
 // Unit-norm pooled embeddings of `samples`, `batch_size` at a time (progress logged every 10 s as `what`).
 at::Tensor embed_pooled(Encoder& encoder, const at::Tensor& samples, int64_t batch_size, const char* what);
 RetrievalScore evaluate_retrieval(Encoder& encoder, const EvalSet& set, int64_t batch_size);
+// The same scores from embeddings already made (by any encoder): unit-norm references [M, D], one per identity,
+// gallery [M*G, D] with gallery_identity [M*G] in 0..M-1, and an AS-norm cohort [C, D] (undefined: none).
+RetrievalScore score_embeddings(const at::Tensor& refs, const at::Tensor& gallery, const at::Tensor& gallery_identity,
+                                const at::Tensor& cohort, int64_t cohort_top_k);
 // Fills the multi-query fields of `s` from the similarity matrix [N, N] of N samples (cosine of unit-norm
 // embeddings) with identities `identity` [N] (0..M-1, each with the same number of samples).
 void score_multi_query(const at::Tensor& similarity, const at::Tensor& identity, RetrievalScore& s);
