@@ -96,8 +96,9 @@ def main():
 
     out = os.path.join(work, "embed")
     ckpt = meta["checkpoint"]
+    # --clip-seconds 0: whole files, as the module is given them here (embed's default cuts audio as eval does).
     subprocess.run([imprint, "embed", "--checkpoint", ckpt, "--input", os.path.join(work, "files"), "--out", out,
-                    "--tokens"], check=True)
+                    "--tokens", "--clip-seconds", "0"], check=True)
     index = [line.rstrip("\n").split("\t") for line in open(os.path.join(out, "index.tsv"))][1:]
     assert [os.path.basename(f) for _, f in index] == sorted(os.path.basename(n) for n in names), index
     order = [sorted(names).index(n) for n in names]
@@ -133,7 +134,8 @@ def check_other_rates(imprint, module, meta, work):
             w.writeframes(pcm.tobytes())
         mine[os.path.basename(name)] = module(torch.from_numpy(pcm).float().unsqueeze(0) / 32768.0, other)[1][0]
     out = os.path.join(work, "rates-embed")
-    subprocess.run([imprint, "embed", "--checkpoint", meta["checkpoint"], "--input", folder, "--out", out], check=True)
+    subprocess.run([imprint, "embed", "--checkpoint", meta["checkpoint"], "--input", folder, "--out", out,
+                    "--clip-seconds", "0"], check=True)
     index = [line.rstrip("\n").split("\t") for line in open(os.path.join(out, "index.tsv"))][1:]
     theirs = torch.from_numpy(np.load(os.path.join(out, "pooled.npy")))
     # Agreement must beat what tells two different clips apart, or the comparison says nothing.

@@ -4,6 +4,7 @@
 #include <torch/nn/module.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -74,6 +75,8 @@ EmbedReport embed_files(const EmbedOptions& o) {
   const TrainedEncoder trained = load_trained_encoder(o.checkpoint);
   const EncoderSpec& spec = trained.spec;
   const auto files = input_files(o.input, spec.modality);
+  if (o.clip_seconds < 0) throw ConfigError("--clip-seconds: expected 0 (the whole file) or more");
+  const auto clip = static_cast<int64_t>(std::llround(o.clip_seconds * static_cast<double>(spec.sample_rate)));
   make_output_folder(o.out);
 
   torch::NoGradGuard no_grad;
@@ -107,6 +110,12 @@ EmbedReport embed_files(const EmbedOptions& o) {
       std::vector<int16_t> pcm;
       if (!decode_audio(path, static_cast<int>(spec.sample_rate), pcm, error)) {
         report.skipped.push_back(path + ": " + error);
+      } else if (clip > 0) {
+        std::vector<int16_t> cut(static_cast<size_t>(clip), 0);  // as ShardDataset::read: from the start, padded
+        std::copy_n(pcm.begin(), std::min<int64_t>(clip, static_cast<int64_t>(pcm.size())), cut.begin());
+        pending.push_back(audio_input(cut.data(), clip));
+        pending_names.push_back(path);
+        if (static_cast<int64_t>(pending.size()) == o.batch_size) flush();
       } else if (static_cast<int64_t>(pcm.size()) <= spec.n_fft / 2) {
         report.skipped.push_back(path + ": " + std::to_string(pcm.size()) +
                                  " samples, too short for the encoder (more than " + std::to_string(spec.n_fft / 2) +
