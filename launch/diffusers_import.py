@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import sys
 import warnings
 
@@ -94,7 +95,6 @@ def tiny_pipeline(out_dir, seed, sample_size):
                                    requires_safety_checker=False)
     model_dir = os.path.join(out_dir, "model")
     pipe.save_pretrained(model_dir, safe_serialization=True)
-    import shutil
     shutil.rmtree(tok_dir)
     return model_dir
 
@@ -111,9 +111,12 @@ def ip_adapter_processors(unet, num_tokens):
     key_id = 1
     for name in unet.attn_processors.keys():
         attn = modules[name[: -len(".processor")]]
-        if name.endswith("attn1.processor") or getattr(attn, "is_cross_attention", True) is False:
+        if name.endswith("attn1.processor"):
             processors[name] = AttnProcessor2_0()
             continue
+        if not getattr(attn, "is_cross_attention", True):
+            # diffusers' loader would number it as a cross-attention layer: the keys would not line up.
+            fail(f"{name}: an attention layer that is neither attn1 nor cross-attention; not an SD-1.5/2-class UNet")
         hidden, context = attn.to_k.weight.shape
         proc = IPAdapterAttnProcessor2_0(hidden_size=hidden, cross_attention_dim=context, num_tokens=(num_tokens,),
                                          scale=1.0)
@@ -145,7 +148,25 @@ def main():
         fail(f"{args.out}: the output folder exists and is not empty (pass --overwrite to replace what it holds)")
     if args.id_tokens < 1 or args.id_dim < 1 or args.image_size < 8:
         fail("--id-tokens and --id-dim must be >= 1 and --image-size >= 8")
-    os.makedirs(args.out, exist_ok=True)
+    # Everything is written into OUT.partial, renamed to OUT at the end: a failure leaves no half-made OUT.
+    final_out = os.path.abspath(args.out)
+    stage = final_out.rstrip("/") + ".partial"
+    shutil.rmtree(stage, ignore_errors=True)
+    os.makedirs(stage)
+    try:
+        build(args, stage, final_out)
+        shutil.rmtree(final_out, ignore_errors=True)
+        os.rename(stage, final_out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    print(SUMMARY[0])
+
+
+SUMMARY = [""]
+
+
+def build(args, out, final_out):
+    """Writes the import into `out`; paths recorded inside name `final_out`, where it will be."""
 
     # Library notices that are not the user's business here (the deprecation of torch.jit; accelerate).
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -160,7 +181,7 @@ def main():
 
     torch.manual_seed(args.seed)
     if args.tiny:
-        model_dir = tiny_pipeline(args.out, args.seed, args.image_size // 2)
+        model_dir = tiny_pipeline(out, args.seed, args.image_size // 2)
     else:
         model_dir = args.model
     for part in ("unet", "vae"):
@@ -283,7 +304,7 @@ def main():
             err = ((got - want).abs().max() / want.abs().max().clamp_min(1e-12)).item()
             if err > 1e-5:
                 fail(f"the traced UNet differs from diffusers' at id_scale {scale}, batch {rows}: {err:.2e}", 1)
-    generator.save(os.path.join(args.out, "generator.pt"))
+    generator.save(os.path.join(out, "generator.pt"))
 
     names = [n for n, _ in generator.named_parameters()]
     if sorted(n for n in names if re.search(pattern, n)) != sorted(layout):
@@ -326,12 +347,12 @@ def main():
             return self.v.decode(self.v.encode(x))
 
     torch.jit.script(ScriptedVae(traced_vae, float(vae.config.scaling_factor))).save(
-        os.path.join(args.out, "autoencoder.pt"))
+        os.path.join(out, "autoencoder.pt"))
 
     info = {
         "diffusers": diffusers.__version__,
         "torch": torch.__version__,
-        "model": os.path.abspath(model_dir),
+        "model": os.path.join(final_out, "model") if args.tiny else os.path.abspath(model_dir),
         "image_size": args.image_size,
         "latent_shape": latent,
         "vae_scaling_factor": float(vae.config.scaling_factor),
@@ -345,11 +366,11 @@ def main():
         "adapter_pattern": pattern,
         "ip_adapter_layout": layout,
     }
-    with open(os.path.join(args.out, "import.json"), "w") as f:
+    with open(os.path.join(out, "import.json"), "w") as f:
         json.dump(info, f, indent=1)
     n_adapter = sum(p.numel() for n, p in generator.named_parameters() if n in layout)
     n_all = sum(p.numel() for p in generator.parameters())
-    print(f"diffusers_import: {args.out}/generator.pt ({len(numbered)} cross-attention layers with an identity "
+    SUMMARY[0] = (f"diffusers_import: {final_out}/generator.pt ({len(numbered)} cross-attention layers with an identity "
           f"branch, {n_adapter} adapter weights of {n_all}), autoencoder.pt (latents {latent}), import.json")
 
 

@@ -82,6 +82,12 @@ void take_run_settings(CheckpointEvalOptions& o, const CLI::App& command) {
   take("--gallery-per-identity", "eval.gallery_per_identity", o.gallery_per_identity);
   take("--batch-size", "eval.batch_size", o.batch_size);
   if (read_encoder_spec(run).modality == Modality::Audio) take("--clip-seconds", "data.clip_seconds", o.clip_seconds);
+  o.validation_identities = std::stoll(run.text("eval.validation_identities"));
+  if (o.validation_identities > 0 && !o.all_identities)
+    used += log::strf(
+        ", the run's %lld validation identities left out (eval.validation_identities: the test "
+        "identities only; --all for every identity)",
+        (long long)o.validation_identities);
   log::info("evaluation settings: " + used +
             (reader.format() >= 2 ? "" : "; this format-1 checkpoint stores no settings, so defaults stand in"));
 }
@@ -170,11 +176,14 @@ class EvalCommand final : public Command {
 
   int run(std::unique_ptr<Communicator>&) override {
     if (!embeddings_.empty()) {
-      if (!options_.checkpoint.empty() || !options_.data.empty() || !judge_.empty() || !options_.trials.empty() ||
-          options_.asnorm_cohort > 0)
-        throw ConfigError(
-            "--embeddings scores embeddings already made: it takes --gallery-per-identity and --json, not "
-            "--checkpoint, --data, --judge, --trials or AS-norm");
+      for (const CLI::Option* option : command_->get_options())
+        if (option->count() > 0 && option->get_name() != "--embeddings" &&
+            option->get_name() != "--gallery-per-identity" && option->get_name() != "--json" &&
+            option->get_name() != "--help")
+          throw ConfigError(
+              "--embeddings scores embeddings already made: it takes --gallery-per-identity and --json "
+              "only, not " +
+              option->get_name());
       log_embeddings(evaluate_embeddings(embeddings_, options_.gallery_per_identity));
       return kExitOk;
     }

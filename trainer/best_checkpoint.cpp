@@ -35,7 +35,7 @@ double value_of(BestMetric m, const RetrievalScore& s) {
 
 }  // namespace
 
-BestCheckpoint::BestCheckpoint(const std::string& run_dir, const JobConfig& job, bool resume)
+BestCheckpoint::BestCheckpoint(const std::string& run_dir, const JobConfig& job, bool resume, const std::string& set)
     : run_dir_(run_dir),
       metric_(job.checkpoint.keep_best),
       name_(job.values.text("checkpoint.keep_best")),
@@ -45,7 +45,15 @@ BestCheckpoint::BestCheckpoint(const std::string& run_dir, const JobConfig& job,
   std::ifstream in(run_dir + "/best.json");
   if (!in) return;
   const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_object() && j.value("metric", "") == name_ && j.contains("value")) best_ = j["value"];
+  if (!j.is_object() || j.value("metric", "") != name_ || !j.contains("value")) return;
+  if (j.value("set", "held-out (all)") != set) {
+    log::info(log::strf(
+        "%s/best.json was measured on the %s, this run chooses on the %s: its best.ckpt will be "
+        "replaced by the first evaluation",
+        run_dir.c_str(), j.value("set", "held-out identities (before validation splits)").c_str(), set.c_str()));
+    return;
+  }
+  best_ = j["value"];
 }
 
 void BestCheckpoint::offer(int64_t step, const RetrievalScore& score, const std::string& set,

@@ -13,7 +13,9 @@ namespace imprint {
 
 class BestCheckpoint {
  public:
-  BestCheckpoint(const std::string& run_dir, const JobConfig& job, bool resume);
+  // `set`: what the evaluation chooses on (Evaluator::selection_set); a best.json measured on another set (a
+  // run from before the validation split, another split size) is not compared against, and a log line says so.
+  BestCheckpoint(const std::string& run_dir, const JobConfig& job, bool resume, const std::string& set);
   // Every rank calls it (saving gathers sharded state); rank 0 writes. `score` is what the evaluation chose on
   // (Evaluator::selection_score: the validation identities), `set` says which (best.json's "set").
   void offer(int64_t step, const RetrievalScore& score, const std::string& set, Checkpointer& checkpointer, bool lead);

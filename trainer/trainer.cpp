@@ -225,7 +225,7 @@ TrainSummary train(const JobConfig& given, const TrainOptions& o) {
   PrefetchLoader loader(*dataset, sampler, static_cast<int>(job.data.workers), static_cast<int>(job.data.prefetch),
                         step, /*pin_memory=*/device.is_cuda());
   log_start(job, parts, *dataset, sampler, comm, step, end);
-  BestCheckpoint best(o.run_dir, job, o.resume);
+  BestCheckpoint best(o.run_dir, job, o.resume, evaluator.selection_set());
   StepLog step_log(metrics.get(), *parts.optimizer, comm, job.train.log_every, job.train.batch_size, step, end,
                    job.train.steps, record.first_loss);
   const LrSchedule schedule{job.schedule.kind, job.optimizer.lr, job.schedule.warmup_steps, job.train.steps,

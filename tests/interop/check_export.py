@@ -100,7 +100,7 @@ def main():
     subprocess.run([imprint, "embed", "--checkpoint", ckpt, "--input", os.path.join(work, "files"), "--out", out,
                     "--tokens", "--clip-seconds", "0"], check=True)
     index = [line.rstrip("\n").split("\t") for line in open(os.path.join(out, "index.tsv"))][1:]
-    assert [os.path.basename(f) for _, f in index] == sorted(os.path.basename(n) for n in names), index
+    assert [os.path.basename(row[1]) for row in index] == sorted(os.path.basename(n) for n in names), index
     order = [sorted(names).index(n) for n in names]
     got_pooled = torch.from_numpy(np.load(os.path.join(out, "pooled.npy")))[order]
     got_tokens = torch.from_numpy(np.load(os.path.join(out, "tokens.npy")))[order]
@@ -139,7 +139,7 @@ def check_other_rates(imprint, module, meta, work):
     index = [line.rstrip("\n").split("\t") for line in open(os.path.join(out, "index.tsv"))][1:]
     theirs = torch.from_numpy(np.load(os.path.join(out, "pooled.npy")))
     # Agreement must beat what tells two different clips apart, or the comparison says nothing.
-    theirs_by_name = {os.path.basename(f): theirs[row] for row, (_, f) in enumerate(index)}
+    theirs_by_name = {os.path.basename(cols[1]): theirs[row] for row, cols in enumerate(index)}
     cos = torch.nn.functional.cosine_similarity
     others = max(cos(mine[a], theirs_by_name[b], dim=0).item() for a in mine for b in mine if a != b)
     for name, a in mine.items():

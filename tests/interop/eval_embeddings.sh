@@ -19,6 +19,14 @@ check --exit 0 -- "$imprint" eval --checkpoint "$ckpt" --data data --gallery-per
 check --exit 0 -- "$imprint" embed --checkpoint "$ckpt" --input photos --out embedded
 check --exit 0 --match "eval of the embeddings in embedded \(96 rows of 32\).* \(8 identities" -- \
   "$imprint" eval --embeddings embedded --gallery-per-identity 3 --json from-embeddings.json
+# VoxCeleb-style nesting (ROOT/<identity>/<session>/file): the identity is the first folder, as pack has it.
+for d in photos/*/; do
+  id=$(basename "$d"); mkdir -p "nested/$id/a" "nested/$id/b"
+  for f in "$d"*.png; do n=$(basename "$f" .png); [ $((n % 2)) -eq 0 ] && s=a || s=b; cp "$f" "nested/$id/$s/$n.png"; done
+done
+check --exit 0 -- "$imprint" embed --checkpoint "$ckpt" --input nested --out nested-embedded
+check --exit 0 --match "\(8 identities" -- \
+  "$imprint" eval --embeddings nested-embedded --gallery-per-identity 3 --json from-nested.json
 # A peer's labelling: the identity in a third column, file names that say nothing.
 mkdir peer && cp embedded/pooled.npy peer/ &&
   awk -F'\t' 'NR == 1 { print "row\tfile\tidentity"; next } { n = split($2, p, "/"); print $1 "\tclip-" p[n] "\t" p[n-1] }' \
@@ -27,6 +35,9 @@ check --exit 0 -- "$imprint" eval --embeddings peer --gallery-per-identity 3 --j
 "$python" - <<'PY' || exit 1
 import json
 a, b, c = (json.load(open(f)) for f in ("from-checkpoint.json", "from-embeddings.json", "from-peer.json"))
+n = json.load(open("from-nested.json"))  # other files become gallery (natural order over a/, b/): same counts
+if n["identities"] != 8 or n["target_trials"] != a["target_trials"]:
+    raise SystemExit(f"FAIL: nested folders: {n['identities']} identities, {n['target_trials']} target pairs")
 for key in ("top1", "eer", "min_dcf", "top1_all_queries", "top5_all_queries", "target_trials", "nontarget_trials"):
     for name, other in (("embeddings", b), ("peer labels", c)):
         if abs(a[key] - other[key]) > 1e-4:

@@ -97,6 +97,9 @@ CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
   const Manifest& m = ds.manifest();
   check_matches(ds, spec, o.data, o.checkpoint);
   std::vector<int64_t> ids = ds.eval_identities();
+  if (!o.all_identities && o.validation_identities > 0 &&
+      static_cast<int64_t>(ids.size()) >= o.validation_identities + 2)
+    ids = split_heldout(ids, o.validation_identities).test;
   if (o.all_identities) {
     ids = ds.train_identities();
     ids.insert(ids.end(), ds.eval_identities().begin(), ds.eval_identities().end());

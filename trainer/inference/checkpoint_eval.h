@@ -15,6 +15,9 @@ namespace imprint {
 struct CheckpointEvalOptions {
   std::string checkpoint, data;
   bool all_identities = false;  // every identity of the dataset, not only its held-out ones
+  // The run's eval.validation_identities: that many held-out identities (split_heldout) are left out, so a
+  // checkpoint chosen on them (keep_best) is not reported on them. Not with all_identities.
+  int64_t validation_identities = 0;
   int64_t gallery_per_identity = 4;
   int64_t batch_size = 256;
   double clip_seconds = 0.5;  // audio: the clip length fed to the encoder

@@ -86,9 +86,22 @@ DiffusersExport export_diffusers(const std::string& checkpoint, const std::strin
     if (k.rfind("ip_adapter.", 0) == 0) layers.insert(std::stoll(k.substr(11)));
   }
 
-  make_output_folder(out_dir);
-  DiffusersExport out{out_dir + "/ip_adapter.safetensors", out_dir + "/image_encoder", out_dir + "/generator.pt",
-                      out_dir + "/README.md"};
+  // Written into OUT.partial and renamed at the end: a failure leaves no half-written OUT (nor one a rerun
+  // would then refuse as not empty).
+  namespace fs = std::filesystem;
+  const std::string stage = out_dir + ".partial";
+  std::error_code ec;
+  fs::remove_all(stage, ec);
+  make_output_folder(stage);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      if (!dir.empty()) fs::remove_all(dir, ignored);
+    }
+  } cleanup{stage};
+  DiffusersExport out{stage + "/ip_adapter.safetensors", stage + "/image_encoder", stage + "/generator.pt",
+                      stage + "/README.md"};
   write_safetensors(
       out.adapter, tensors,
       {{"format", "pt"},
@@ -103,6 +116,13 @@ DiffusersExport export_diffusers(const std::string& checkpoint, const std::strin
                                       trained.encoder.spec.embed_dim);
   out.adapter_tensors = static_cast<int64_t>(tensors.size());
   out.cross_attention_layers = static_cast<int64_t>(layers.size());
+  make_output_folder(out_dir);  // the usual message where it cannot be made
+  fs::remove_all(out_dir, ec);  // empty, or --overwrite
+  fs::rename(stage, out_dir, ec);
+  if (ec) throw ConfigError("--out: cannot move " + stage + " to " + out_dir + ": " + ec.message());
+  cleanup.dir.clear();
+  for (std::string* path : {&out.adapter, &out.encoder_dir, &out.generator, &out.readme})
+    path->replace(0, stage.size(), out_dir);
   return out;
 }
 

@@ -60,9 +60,18 @@ void write_embeddings(const EmbedOptions& o, const TrainedEncoder& trained, cons
                        {"modality", modality_name(trained.spec.modality)}});
     report.written.push_back(o.out + "/embeddings.safetensors");
   }
+  // The identity as `imprint pack` sees it: the first folder under --input (ROOT/<identity>/**, any nesting
+  // below), or the folder holding the file when it lies in --input itself or --input is a file.
+  std::error_code ec;
+  const bool folder = fs::is_directory(o.input, ec);
   std::ofstream index(o.out + "/index.tsv");
-  index << "row\tfile\n";
-  for (size_t r = 0; r < names.size(); ++r) index << r << "\t" << names[r] << "\n";
+  index << "row\tfile\tidentity\n";
+  for (size_t r = 0; r < names.size(); ++r) {
+    const fs::path file(names[r]), rel = file.lexically_relative(o.input);
+    const bool nested = folder && !rel.empty() && *rel.begin() != ".." && rel.has_parent_path();
+    index << r << "\t" << names[r] << "\t" << (nested ? rel.begin()->string() : file.parent_path().filename().string())
+          << "\n";
+  }
   report.written.push_back(o.out + "/index.tsv");
 }
 
@@ -75,7 +84,8 @@ EmbedReport embed_files(const EmbedOptions& o) {
   const TrainedEncoder trained = load_trained_encoder(o.checkpoint);
   const EncoderSpec& spec = trained.spec;
   const auto files = input_files(o.input, spec.modality);
-  if (o.clip_seconds < 0) throw ConfigError("--clip-seconds: expected 0 (the whole file) or more");
+  if (!(o.clip_seconds == 0 || (o.clip_seconds >= 0.1 && o.clip_seconds <= 30)))  // NaN fails both
+    throw ConfigError("--clip-seconds: expected 0 (each whole file) or 0.1 to 30 seconds (data.clip_seconds' range)");
   const auto clip = static_cast<int64_t>(std::llround(o.clip_seconds * static_cast<double>(spec.sample_rate)));
   make_output_folder(o.out);
 

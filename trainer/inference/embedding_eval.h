@@ -3,7 +3,8 @@
 // writes:
 //   pooled.npy   [N, D] float32/float64, one embedding per row (normalised here; compared by cosine);
 //   index.tsv    a header line, then "<row>\t<file>[\t<identity>]" per row: the identity is the third column
-//                where there is one, else the name of the folder holding the file (ROOT/<identity>/x.wav).
+//                where there is one (`imprint embed` writes it: the first folder under --input, as pack
+//                groups files), else the name of the folder holding the file (ROOT/<identity>/x.wav).
 // Each identity's files in natural order (as `imprint pack` orders them): the first is its ONE reference, the
 // next gallery_per_identity its gallery; identities with fewer files are skipped and reported. Metrics as in
 // training (trainer/evaluation/retrieval_eval.h): top-1 from one reference, every sample as the reference

@@ -115,6 +115,10 @@ void check_denoise(const ObjectiveContext& c) {
   if (g.generator_script.empty() && (2 * g.width) % g.heads != 0)
     fail("objective.denoise.heads", std::to_string(g.heads) + " does not divide the attention's 2 x width = " +
                                         std::to_string(2 * g.width) + " channels");
+  if (g.schedule == ScheduleKind::ScaledLinear && g.timesteps != 1000)
+    fail("objective.denoise.timesteps", std::to_string(g.timesteps) +
+                                            " with schedule scaled_linear: Stable Diffusion's betas are for 1000 "
+                                            "steps (a pretrained UNet knows only those)");
   if (o.drop_identity + o.drop_content + o.drop_both > 1)
     fail("objective.denoise.drop_both", "the three dropout rates add up to more than 1");
   if (o.train == DenoiseTraining::Adapter && g.generator_from.empty() && g.generator_script.empty())
