@@ -99,6 +99,51 @@ def tiny_pipeline(out_dir, seed, sample_size):
     return model_dir
 
 
+def device_following_time_proj(proj):
+    """diffusers' Timesteps with its frequencies in a buffer. diffusers' get_timestep_embedding makes them with
+    torch.arange(..., device=timesteps.device), which a trace records as a constant device (pytorch#145995): a
+    generator traced here on the CPU would fail on a GPU. Same ops in the same order: bitwise the same values."""
+    import math
+
+    import torch
+
+    class DeviceFollowingTimesteps(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.half = proj.num_channels // 2
+            self.flip = bool(proj.flip_sin_to_cos)
+            self.scale = float(proj.scale)
+            self.odd = proj.num_channels % 2 == 1
+            exponent = -math.log(10000) * torch.arange(start=0, end=self.half, dtype=torch.float32)
+            self.register_buffer("freqs", torch.exp(exponent / (self.half - proj.downscale_freq_shift)))
+
+        def forward(self, timesteps):
+            emb = timesteps[:, None].float() * self.freqs[None, :]
+            emb = self.scale * emb
+            emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=-1)
+            if self.flip:
+                emb = torch.cat([emb[:, self.half:], emb[:, :self.half]], dim=-1)
+            if self.odd:
+                emb = torch.nn.functional.pad(emb, (0, 1, 0, 0))
+            return emb
+
+    replacement = DeviceFollowingTimesteps()
+    t = torch.tensor([0, 1, 17, 500, 999])
+    if not torch.equal(replacement(t), proj(t)):
+        fail("internal: the device-following timestep embedding differs from diffusers' Timesteps", 1)
+    return replacement
+
+
+def refuse_baked_device(graphs, what):
+    """A traced graph that names the CPU as a constant device would run on the CPU only (a tensor made there meets
+    a GPU one): refused here, where it was made, not on a GPU node at the first step."""
+    for graph in graphs:
+        lines = [line.strip() for line in str(graph).splitlines() if '"cpu"' in line]
+        if lines:
+            fail(f"internal: the traced {what} fixes the CPU as a device ({lines[0][:120]}): it would not run on a "
+                 "GPU", 1)
+
+
 def ip_adapter_processors(unet, num_tokens):
     """diffusers' own IP-Adapter processors on every cross-attention layer, numbered as diffusers' loader numbers
     them (unet._convert_ip_adapter_attn_to_diffusers: 1, 3, 5, ... over the ordered list of ALL attention
@@ -201,6 +246,8 @@ def build(args, out, final_out):
     sched_cfg = os.path.join(model_dir, "scheduler", "scheduler_config.json")
     if os.path.isfile(sched_cfg):
         scheduler = json.load(open(sched_cfg))
+    if scheduler.get("prediction_type", "epsilon") not in ("epsilon", "v_prediction"):
+        fail(f"{sched_cfg}: prediction_type {scheduler['prediction_type']}: imprint trains eps or v prediction")
     if scheduler.get("beta_schedule", "scaled_linear") != "scaled_linear" or \
             abs(scheduler.get("beta_start", 0.00085) - 0.00085) > 1e-9 or \
             abs(scheduler.get("beta_end", 0.012) - 0.012) > 1e-9 or scheduler.get("num_train_timesteps", 1000) != 1000:
@@ -219,6 +266,11 @@ def build(args, out, final_out):
     context_dim = unet.config.cross_attention_dim
     if isinstance(context_dim, (list, tuple)):
         fail("a UNet with a different cross-attention width per block is not supported")
+
+    from diffusers.models.embeddings import Timesteps
+    if not isinstance(unet.time_proj, Timesteps):
+        fail(f"{model_dir}/unet embeds timesteps with {type(unet.time_proj).__name__}, not diffusers' Timesteps")
+    unet.time_proj = device_following_time_proj(unet.time_proj)
 
     num_ip_tokens = 4  # diffusers' loader gives ImageProjection ("proj.weight") exactly 4 image tokens
     numbered = ip_adapter_processors(unet, num_ip_tokens)
@@ -294,6 +346,7 @@ def build(args, out, final_out):
             return self.g(x_t, t, content, id_tokens, scale)
 
     generator = torch.jit.script(Generator(traced, json.dumps(layout, sort_keys=True)))
+    refuse_baked_device([traced.inlined_graph], "UNet")
     # The traced graph must answer as the eager model does, at both identity scales and another batch size.
     with torch.no_grad():
         for scale, rows in ((1.0, B), (0.0, B), (0.5, 3)):
@@ -346,6 +399,7 @@ def build(args, out, final_out):
         def forward(self, x):
             return self.v.decode(self.v.encode(x))
 
+    refuse_baked_device([traced_vae.encode.inlined_graph, traced_vae.decode.inlined_graph], "VAE")
     torch.jit.script(ScriptedVae(traced_vae, float(vae.config.scaling_factor))).save(
         os.path.join(out, "autoencoder.pt"))
 

@@ -1,7 +1,8 @@
 """check_diffusers_parity.py EXPORT_DIR IMPORT_DIR CAPTIONS_NPY WORK
 
 What `imprint export --format diffusers` wrote behaves in diffusers as it trained in imprint:
-  1. diffusers' own loader reads it: pipe.load_ip_adapter(EXPORT_DIR, image_encoder_folder=None);
+  1. diffusers' own loader reads it: pipe.load_ip_adapter(EXPORT_DIR, subfolder="",
+     weight_name="ip_adapter.safetensors", image_encoder_folder=None);
   2. the UNet's prediction with the adapter, given the exported encoder's ip_adapter_image_embeds, equals imprint's
      trained generator's (EXPORT_DIR/generator.pt, written by imprint) on the same latents, timesteps, caption
      tokens and reference images, to 1e-4 relative in float32, at set_ip_adapter_scale 0 and 1 (and the
