@@ -26,7 +26,10 @@ torch::nn::GroupNorm group_norm(int64_t channels) {
 // Sinusoidal features of the timestep, as in DDPM / the Transformer's positions.
 torch::Tensor timestep_features(const torch::Tensor& t, int64_t dim) {
   const int64_t half = dim / 2;
-  auto freqs = torch::exp(torch::arange(half, t.options().dtype(torch::kFloat)) * (-std::log(10000.0) / half));
+  // 0 .. half-1 made from t without naming a device: a trace (the TorchScript export) would otherwise fix the
+  // device it was traced on (arange with t's options) and the file would not run elsewhere. Exact in float.
+  const auto index = t.new_ones({half}, torch::TensorOptions().dtype(torch::kFloat)).cumsum(0) - 1;
+  auto freqs = torch::exp(index * (-std::log(10000.0) / half));
   auto args = t.to(torch::kFloat).unsqueeze(1) * freqs.unsqueeze(0);
   return torch::cat({torch::sin(args), torch::cos(args)}, 1);
 }

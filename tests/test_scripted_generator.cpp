@@ -178,6 +178,9 @@ TEST(GeneratorExport, TheTorchScriptPredictsAsTheUnet) {
     const std::string path = dir + (tokens ? "/tokens.pt" : "/labels.pt");
     save_generator_torchscript(unet, path);
     ScriptedGenerator loaded(path, "adapter", spec);
+    // Traced on the CPU, it must not name the CPU as a device: it would then not run on a GPU.
+    const std::string graph = torch::jit::load(path).get_method("predict").graph()->toString();
+    EXPECT_EQ(graph.find("\"cpu\""), std::string::npos) << "the trace fixes the CPU as a device:\n" << graph;
     const auto x = torch::randn({3, 4, 8, 8});
     const auto t = torch::tensor({1, 500, 999}, torch::kLong);
     const auto content = tokens ? torch::randn({3, 5, 12}) : torch::tensor({0, 2, 3}, torch::kLong);
