@@ -19,9 +19,8 @@ export OMP_WAIT_POLICY=PASSIVE
   --content-from "$tmp/captions/captions.tsv" --holdout-identities 2 >/dev/null
 pattern=$("$python" -c "import json; print(json.load(open('$tmp/import/import.json'))['adapter_pattern'])")
 labels=$("$python" -c "import json; print(json.load(open('$tmp/captions/captions.json'))['captions'])")
-# denoise alone (the reference has no InfoNCE): find_unused_parameters lets the pooled head go without a
-# gradient. log.gradient_paths off: at every log line (here every step) it costs one more backward
-# per objective.
+# denoise alone (the reference has no InfoNCE; the pooled head then does not train). log.gradient_paths off:
+# at every log line (here every step) it costs one more backward per objective.
 args=(--set seed=1 --set data.source=shards --set "data.path=$tmp/data" --set "data.image_size=$size"
   --set model.embed_dim=32 --set model.tokens=4 --set model.width=16 --set eval.gallery_per_identity=2
   --set "train.batch_size=$batch" --set "train.steps=$steps" --set train.log_every=1 --set train.eval_every=0
@@ -30,7 +29,7 @@ args=(--set seed=1 --set data.source=shards --set "data.path=$tmp/data" --set "d
   --set "objective.denoise.generator_script=$tmp/import/generator.pt" --set "objective.denoise.adapter_pattern=$pattern"
   --set "objective.denoise.autoencoder_script=$tmp/import/autoencoder.pt"
   --set "objective.denoise.content_tokens=$tmp/captions/captions.npy" --set "objective.denoise.content_classes=$labels"
-  --set objective.denoise.schedule=scaled_linear --set optimizer.lr=1e-4 --set distributed.find_unused_parameters=true
+  --set objective.denoise.schedule=scaled_linear --set optimizer.lr=1e-4
   --set log.gradient_paths=false)
 # The reference's encoder is imprint's own, exported from a 1-step run (the same architecture and size).
 "$imprint" train --config tests/cli/tiny.yaml --run-dir "$tmp/encoder" "${args[@]}" --set train.steps=1 \

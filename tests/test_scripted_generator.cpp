@@ -88,6 +88,18 @@ TEST(ScriptedGenerator, AdapterTrainingTrainsOnlyThePatternsWeights) {
     if (name.rfind("objective.", 0) == 0) generator_weights.push_back(name);
   EXPECT_EQ(generator_weights, std::vector<std::string>{"objective.denoise.generator.adapter__w"});
   EXPECT_EQ(run.signature.at("objective.denoise.generator_script"), script);
+  // Denoise alone reads the tokens, never the pooled vector: the pooled head does not train (under data
+  // parallelism it would be refused for getting no gradient). With InfoNCE beside it, it trains.
+  const auto trains = [](const ModelParts& parts, const std::string& prefix) {
+    int64_t n = 0;
+    for (const auto& [name, p] : parts.named) n += name.rfind(prefix, 0) == 0;
+    return n;
+  };
+  EXPECT_EQ(trains(run, "head.pool_"), 0);
+  EXPECT_GT(trains(run, "head.resampler"), 0);
+  auto with_infonce = scripted(script, "adapter");
+  with_infonce.push_back("objective.infonce.weight=0.1");
+  EXPECT_EQ(trains(build_model_parts(tiny_config("image", with_infonce), at::Device(at::kCPU)), "head.pool_"), 4);
 
   const std::string out = dir + "/run";
   train(tiny_config("image", scripted(script, "adapter")), {out, false, nullptr});

@@ -1,6 +1,7 @@
 #include "trainer/model_parts.h"
 
 #include "config/config_error.h"
+#include "core/log.h"
 #include "models/encoder_spec.h"
 #include "trainer/checkpoint/weight_average.h"
 
@@ -61,9 +62,23 @@ ModelParts build_model_parts(const JobConfig& job, const at::Device& device, int
   parts.objective->to(device);
   parts.objective->place(rank, world, device);
   parts.signature = model_signature(job, *parts.objective);
-  // An encoder no objective reads (generator pretraining) stays as initialised.
-  if (parts.views_read > 0)
-    for (auto& kv : parts.encoder->named_parameters().pairs()) parts.named.push_back(kv);
+  // An encoder no objective reads (generator pretraining) stays as initialised; its pooled head (every
+  // encoder's ConditioningHead is "head") when no objective reads the pooled vector (an IP-Adapter run:
+  // denoise alone).
+  const bool pooled = parts.objective->reads_pooled(k);
+  if (parts.views_read > 0) {
+    for (auto& kv : parts.encoder->named_parameters().pairs()) {
+      if (!pooled && kv.first.rfind("head.pool_", 0) == 0) {
+        kv.second.set_requires_grad(false);
+        continue;
+      }
+      parts.named.push_back(kv);
+    }
+    if (!pooled && rank == 0)
+      log::info(
+          "the encoder's pooled head (head.pool_*) does not train: no objective of this run reads the pooled "
+          "vector (held-out retrieval scores it as initialised over the trained tokens)");
+  }
   for (auto& kv : parts.objective->named_parameters().pairs())
     if (kv.second.requires_grad()) parts.named.emplace_back("objective." + kv.first, kv.second);
   parts.average_decay = job.ema.decay;

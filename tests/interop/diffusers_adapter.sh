@@ -37,7 +37,7 @@ seed: 3
 data: {modality: image, source: shards, path: $work/data, image_size: 32, workers: 1}
 model: {embed_dim: 16, tokens: 2, width: 8}
 objective:
-  infonce: {weight: 0.1}  # keeps the pooled vector trained (denoise alone leaves it without a gradient)
+  infonce: {weight: 0}  # IP-Adapter's recipe: the denoising loss alone (the pooled head then does not train)
   denoise:
     weight: 1.0
     train: adapter

@@ -18,6 +18,12 @@ int64_t CombinedObjective::views_read(int64_t k) const {
   return n;
 }
 
+bool CombinedObjective::reads_pooled(int64_t k) const {
+  for (const auto& t : terms_)
+    if (t->views_read(k) > 0 && t->reads_pooled()) return true;
+  return false;
+}
+
 std::vector<std::string> CombinedObjective::readers(int64_t k) const {
   std::vector<std::string> names;
   for (size_t i = 0; i < terms_.size(); ++i)

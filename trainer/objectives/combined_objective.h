@@ -18,6 +18,7 @@ class CombinedObjective : public torch::nn::Module {
   const std::vector<std::string>& names() const { return names_; }
 
   int64_t views_read(int64_t k) const;                // the most any term reads
+  bool reads_pooled(int64_t k) const;                 // whether a term that reads views reads the pooled vector
   std::vector<std::string> readers(int64_t k) const;  // the terms that read at least one view
   bool augments_targets() const;                      // every term allows it
   void check_dataset(const DatasetFacts& facts) const;

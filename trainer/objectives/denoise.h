@@ -66,6 +66,7 @@ class DenoiseObjective final : public Objective {
   DenoiseObjective(const DenoiseOptions& options, const DiffusionSpec& generator);
   ObjectiveOutput compute(const TrainBatch& batch, const EncodedBatch& encoded, Communicator& comm) override;
   int64_t views_read(int64_t) const override { return options_.train == DenoiseTraining::Generator ? 0 : 1; }
+  bool reads_pooled() const override { return false; }  // the generator reads the tokens
   bool augments_targets() const override { return false; }
   void check_dataset(const DatasetFacts& facts) const override;
   std::unique_ptr<ObjectiveEvaluation> evaluation(const EvaluationContext& context) override;

@@ -107,6 +107,10 @@ class Objective : public torch::nn::Module {
   // target) or k (every view: P x K objectives). The trainer encodes the most any objective reads, and the
   // encoder does not train when no objective reads any.
   virtual int64_t views_read(int64_t /*k*/) const { return 2; }
+  // Whether it reads the encoder's pooled vector (false: its tokens only, as the denoise objective). When no
+  // objective does, the pooled head (head.pool_*) is not trained: it would get no gradient (which data
+  // parallelism refuses) and only shrink under weight decay.
+  virtual bool reads_pooled() const { return true; }
   // Whether targets (view 1) may be augmented: a generator learns to draw its targets, so the denoise
   // objective wants them clean (augmented ones taught it colour casts and speckle).
   virtual bool augments_targets() const { return true; }
