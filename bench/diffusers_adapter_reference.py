@@ -20,10 +20,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import torch  # noqa: E402
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel  # noqa: E402
-from diffusers.models.embeddings import ImageProjection, MultiIPAdapterImageProjection  # noqa: E402
 from diffusers.utils import logging as diffusers_logging  # noqa: E402
 
-from diffusers_import import ip_adapter_processors  # noqa: E402
+from diffusers_import import install_ip_adapter  # noqa: E402
 
 diffusers_logging.set_verbosity_error()
 model, encoder_pt = sys.argv[1], sys.argv[2]
@@ -35,11 +34,7 @@ unet = UNet2DConditionModel.from_pretrained(model, subfolder="unet")
 vae = AutoencoderKL.from_pretrained(model, subfolder="vae").eval()
 unet.requires_grad_(False)
 vae.requires_grad_(False)
-ip_adapter_processors(unet, 4)
-proj = ImageProjection(image_embed_dim=tokens * dim, cross_attention_dim=unet.config.cross_attention_dim,
-                       num_image_text_embeds=4)
-unet.encoder_hid_proj = MultiIPAdapterImageProjection([proj])
-unet.config.encoder_hid_dim_type = "ip_image_proj"
+install_ip_adapter(unet, tokens * dim)
 unet.train()
 adapter = [p for n, p in unet.named_parameters() if "to_k_ip" in n or "to_v_ip" in n or "encoder_hid_proj" in n]
 for p in adapter:

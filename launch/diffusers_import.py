@@ -175,6 +175,23 @@ def ip_adapter_processors(unet, num_tokens):
     return numbered
 
 
+IP_TOKENS = 4  # diffusers' loader gives ImageProjection ("proj.weight") exactly 4 image tokens
+
+
+def install_ip_adapter(unet, image_embed_dim):
+    """diffusers' IP-Adapter on `unet`, as its loader would install it: the processors (ip_adapter_processors) and
+    an ImageProjection of image_embed_dim-wide image embeds to IP_TOKENS tokens as the UNet's encoder_hid_proj,
+    which it feeds added_cond_kwargs["image_embeds"] through. Returns (the numbered processors, the projection)."""
+    from diffusers.models.embeddings import ImageProjection, MultiIPAdapterImageProjection
+
+    numbered = ip_adapter_processors(unet, IP_TOKENS)
+    image_proj = ImageProjection(image_embed_dim=image_embed_dim, cross_attention_dim=unet.config.cross_attention_dim,
+                                 num_image_text_embeds=IP_TOKENS)
+    unet.encoder_hid_proj = MultiIPAdapterImageProjection([image_proj])
+    unet.config.encoder_hid_dim_type = "ip_image_proj"
+    return numbered, image_proj
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -222,7 +239,6 @@ def build(args, out, final_out):
     diffusers_logging.set_verbosity_error()
     diffusers_logging.disable_progress_bar()
     from diffusers import AutoencoderKL, UNet2DConditionModel
-    from diffusers.models.embeddings import ImageProjection, MultiIPAdapterImageProjection
 
     torch.manual_seed(args.seed)
     if args.tiny:
@@ -272,14 +288,9 @@ def build(args, out, final_out):
         fail(f"{model_dir}/unet embeds timesteps with {type(unet.time_proj).__name__}, not diffusers' Timesteps")
     unet.time_proj = device_following_time_proj(unet.time_proj)
 
-    num_ip_tokens = 4  # diffusers' loader gives ImageProjection ("proj.weight") exactly 4 image tokens
-    numbered = ip_adapter_processors(unet, num_ip_tokens)
+    numbered, image_proj = install_ip_adapter(unet, args.id_tokens * args.id_dim)
     if not numbered:
         fail(f"{model_dir}/unet has no cross-attention layer to add an identity branch to")
-    image_proj = ImageProjection(image_embed_dim=args.id_tokens * args.id_dim, cross_attention_dim=context_dim,
-                                 num_image_text_embeds=num_ip_tokens)
-    unet.encoder_hid_proj = MultiIPAdapterImageProjection([image_proj])
-    unet.config.encoder_hid_dim_type = "ip_image_proj"
 
     class IpAdapterUnet(torch.nn.Module):
         """The traced part: the identity tokens, flattened, are the image embeds of one IP-Adapter image."""
@@ -414,7 +425,7 @@ def build(args, out, final_out):
         "text_width": context_dim,
         "id_tokens": args.id_tokens,
         "id_dim": args.id_dim,
-        "ip_tokens": num_ip_tokens,
+        "ip_tokens": IP_TOKENS,
         "schedule": "scaled_linear",
         "prediction": "v" if scheduler.get("prediction_type", "epsilon") == "v_prediction" else "eps",
         "adapter_pattern": pattern,

@@ -213,22 +213,10 @@ class EvalCommand final : public Command {
     if (options_.json_out.empty()) return;
     std::ofstream out(options_.json_out);
     if (!out) throw ConfigError(options_.json_out + ": --json: cannot write");
-    // The keys of `eval --checkpoint --json` (trainer/inference/checkpoint_eval.cpp), so one reader takes both.
-    out << nlohmann::json{{"embeddings", embeddings_},
-                          {"identities", s.identities},
-                          {"top1", s.top1},
-                          {"chance", s.chance},
-                          {"eer", s.eer},
-                          {"min_dcf", s.min_dcf},
-                          {"target_trials", s.target_trials},
-                          {"nontarget_trials", s.nontarget_trials},
-                          {"top1_all_queries", s.top1_all},
-                          {"top1_all_queries_ci95", {s.top1_all_low, s.top1_all_high}},
-                          {"top5_all_queries", s.top5_all},
-                          {"queries", s.queries},
-                          {"skipped", r.skipped}}
-               .dump(2)
-        << "\n";
+    nlohmann::json j = score_json(s);  // the keys of `eval --checkpoint --json`: one reader takes both
+    j["embeddings"] = embeddings_;
+    j["skipped"] = r.skipped;
+    out << j.dump(2) << "\n";
     log::info("wrote " + options_.json_out);
   }
 

@@ -19,9 +19,8 @@ Evaluator::Evaluator(const JobConfig& job, const IdentityDataset& dataset, Model
   } catch (const std::invalid_argument& e) {
     throw ConfigError(e.what());
   }
-  has_validation_ = !split.validation.empty();
   heldout_ = build_eval_set(dataset, split.test, job.eval.gallery_per_identity);
-  if (has_validation_) validation_ = build_eval_set(dataset, split.validation, job.eval.gallery_per_identity);
+  if (!split.validation.empty()) validation_ = build_eval_set(dataset, split.validation, job.eval.gallery_per_identity);
   for (EvalSet* set : {&heldout_, &validation_}) {
     if (!set->references.defined()) continue;
     if (job.eval.asnorm_cohort > 0) {
@@ -40,7 +39,7 @@ void Evaluator::log_retrieval(int64_t step, const RetrievalScore& s, double seco
       log::strf("eval step %lld: %s top-1 retrieval %.1f%% (chance %.1f%%; %lld identities, gallery %lld); "
                 "every sample as the reference: top-1 %.1f%% [95%% CI %.1f-%.1f], top-5 %.1f%% (%lld queries); "
                 "verification EER %.2f%%, minDCF(0.01) %.3f (%lld target / %lld non-target pairs) in %.1fs",
-                (long long)step, has_validation_ ? "test" : "held-out", 100 * s.top1, 100 * s.chance,
+                (long long)step, has_validation() ? "test" : "held-out", 100 * s.top1, 100 * s.chance,
                 (long long)s.identities, (long long)s.gallery_size, 100 * s.top1_all, 100 * s.top1_all_low,
                 100 * s.top1_all_high, 100 * s.top5_all, (long long)s.queries, 100 * s.eer, s.min_dcf,
                 (long long)s.target_trials, (long long)s.nontarget_trials, seconds));
@@ -67,8 +66,8 @@ void Evaluator::log_retrieval(int64_t step, const RetrievalScore& s, double seco
 }
 
 std::string Evaluator::selection_set() const {
-  const EvalSet& set = has_validation_ ? validation_ : heldout_;
-  return log::strf("%s (%lld identities)", has_validation_ ? "validation" : "held-out",
+  const EvalSet& set = has_validation() ? validation_ : heldout_;
+  return log::strf("%s (%lld identities)", has_validation() ? "validation" : "held-out",
                    (long long)set.references.size(0));
 }
 
@@ -95,7 +94,7 @@ RetrievalScore Evaluator::run(int64_t step, MetricsLog* metrics) {
   if (parts_.views_read > 0) {
     s = evaluate_retrieval(*parts_.encoder, heldout_, batch_size_);
     log_retrieval(step, s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(), metrics);
-    if (has_validation_) {
+    if (has_validation()) {
       validation_score_ = evaluate_retrieval(*parts_.encoder, validation_, batch_size_);
       log_validation(step, validation_score_, metrics);
     }

@@ -27,7 +27,7 @@ class Evaluator {
   // without eval.validation_identities).
   RetrievalScore run(int64_t step, MetricsLog* metrics);
   // What checkpoint.keep_best chooses on: the latest validation score (the test score without a split).
-  const RetrievalScore& selection_score() const { return has_validation_ ? validation_score_ : test_score_; }
+  const RetrievalScore& selection_score() const { return has_validation() ? validation_score_ : test_score_; }
   // "validation (N identities)" or "held-out (N identities)": what selection_score() was measured on.
   std::string selection_set() const;
   // The objectives' values of the latest evaluation (fidelity_top1, ...), empty without any.
@@ -38,12 +38,12 @@ class Evaluator {
  private:
   void log_retrieval(int64_t step, const RetrievalScore& s, double seconds, MetricsLog* metrics);
   void log_validation(int64_t step, const RetrievalScore& s, MetricsLog* metrics);
+  bool has_validation() const { return validation_.references.defined(); }
 
   ModelParts& parts_;
   int64_t every_, batch_size_;
   EvalSet heldout_;     // the test identities
   EvalSet validation_;  // eval.validation_identities of the held-out ones (empty without)
-  bool has_validation_ = false;
   RetrievalScore test_score_, validation_score_;
   std::vector<std::unique_ptr<ObjectiveEvaluation>> objective_evaluations_;
   std::map<std::string, double> objective_values_;

@@ -17,23 +17,10 @@ namespace {
 
 // --json: the report, with every identity's hit.
 void write_json(const CheckpointEvalOptions& o, const CheckpointEvalReport& report) {
-  nlohmann::json j = {{"checkpoint", o.checkpoint},
-                      {"step", report.trained.step},
-                      {"data", o.data},
-                      {"identities", report.score.identities},
-                      {"gallery", report.score.gallery_size},
-                      {"top1", report.score.top1},
-                      {"chance", report.score.chance},
-                      {"eer", report.score.eer},
-                      {"min_dcf", report.score.min_dcf},
-                      {"target_trials", report.score.target_trials},
-                      {"nontarget_trials", report.score.nontarget_trials},
-                      {"top1_all_queries", report.score.top1_all},
-                      {"top1_all_queries_ci95", {report.score.top1_all_low, report.score.top1_all_high}},
-                      {"top5_all_queries", report.score.top5_all},
-                      {"queries", report.score.queries}};
-  if (!std::isnan(report.score.eer_asnorm))
-    j["eer_asnorm"] = report.score.eer_asnorm, j["min_dcf_asnorm"] = report.score.min_dcf_asnorm;
+  nlohmann::json j = score_json(report.score);
+  j["checkpoint"] = o.checkpoint;
+  j["step"] = report.trained.step;
+  j["data"] = o.data;
   if (!o.trials.empty()) {
     const TrialScore& t = report.trials;
     j["trials"] = {{"file", o.trials},
@@ -87,6 +74,23 @@ void warn_if_all_padded(const ShardDataset& ds, const std::vector<int64_t>& ids,
 }
 
 }  // namespace
+
+nlohmann::json score_json(const RetrievalScore& s) {
+  nlohmann::json j = {{"identities", s.identities},
+                      {"gallery", s.gallery_size},
+                      {"top1", s.top1},
+                      {"chance", s.chance},
+                      {"eer", s.eer},
+                      {"min_dcf", s.min_dcf},
+                      {"target_trials", s.target_trials},
+                      {"nontarget_trials", s.nontarget_trials},
+                      {"top1_all_queries", s.top1_all},
+                      {"top1_all_queries_ci95", {s.top1_all_low, s.top1_all_high}},
+                      {"top5_all_queries", s.top5_all},
+                      {"queries", s.queries}};
+  if (!std::isnan(s.eer_asnorm)) j["eer_asnorm"] = s.eer_asnorm, j["min_dcf_asnorm"] = s.min_dcf_asnorm;
+  return j;
+}
 
 CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& o) {
   CheckpointEvalReport report;

@@ -2,6 +2,8 @@
 // retrieval (sample 0 of each identity as the reference against the others' gallery) and verification EER
 // and minDCF over every pair, as training's evaluation computes them, plus a per-identity breakdown.
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -46,5 +48,10 @@ struct CheckpointEvalReport {
 
 // Throws CheckpointError / DatasetError / std::invalid_argument naming the file and what was expected.
 CheckpointEvalReport evaluate_checkpoint(const CheckpointEvalOptions& options);
+
+// The metric keys of `imprint eval --json` (identities, gallery, top1, chance, eer, min_dcf, the trial counts,
+// top1_all_queries with its 95% interval, top5_all_queries, queries; eer_asnorm and min_dcf_asnorm when
+// measured), shared by `eval --checkpoint` and `eval --embeddings` so one reader takes both.
+nlohmann::json score_json(const RetrievalScore& score);
 
 }  // namespace imprint

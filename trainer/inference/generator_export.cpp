@@ -48,6 +48,7 @@ ExportedGenerator export_generator(const std::string& checkpoint, const std::str
   ExportedGenerator files{out_dir + "/generator.safetensors", out_dir + "/generator.torchscript.pt",
                           out_dir + "/generator.json"};
   const DiffusionSpec& d = trained.diffusion->spec();
+  const ConfigValues run = reader.settings(model_schema());
   std::map<std::string, std::string> meta = {
       {"format", "imprint-generator"},
       {"imprint_version", IMPRINT_VERSION},
@@ -60,11 +61,10 @@ ExportedGenerator export_generator(const std::string& checkpoint, const std::str
       {"content", d.content_tokens.empty() ? "int64 labels [B], " + std::to_string(d.content_classes) + " = dropped"
                                            : "tokens [B, L, Dc] from " + d.content_tokens + ", zeros = dropped"},
       {"id_tokens", "[B, " + std::to_string(d.id_tokens) + ", " + std::to_string(d.id_dim) + "], zeros = dropped"},
-      {"schedule", d.schedule == ScheduleKind::Cosine   ? "cosine"
-                   : d.schedule == ScheduleKind::Linear ? "linear"
-                                                        : "scaled_linear"},
-      {"timesteps", std::to_string(d.timesteps)},
-      {"prediction", d.prediction == Prediction::Eps ? "eps" : "v"},
+      // As the run's config wrote them (the names its keys take, not a second table of them).
+      {"schedule", run.text("objective.denoise.schedule")},
+      {"timesteps", run.text("objective.denoise.timesteps")},
+      {"prediction", run.text("objective.denoise.prediction")},
       {"signature", "forward(x_t, t, content, id_tokens, id_scale: float) -> prediction shaped like x_t"}};
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& p : generator.named_parameters()) tensors.emplace_back(p.key(), p.value().detach().to(at::kCPU));
