@@ -16,7 +16,8 @@
                    every sample as the reference (`eval_top1_all` with its 95% interval as error bars,
                    `eval_top5_all`; chance G/(N-1) and 1 - C(N-1-G,5)/C(N-1,5) for N = identities x (G+1)
                    samples, G = eval.gallery_per_identity from config.yaml); verification EER (chance 50%) and
-                   minDCF(0.01) (1 = accepting nothing, the no-skill cost), with the AS-norm ones when logged
+                   minDCF(0.01) (1 = accepting nothing, the no-skill cost), with the AS-norm ones when logged;
+                   with eval.validation_identities, the validation identities' top-1, EER and minDCF dotted
   fidelity.png     with eval.judge (`fidelity_*`): judge top-1 of samples generated from ONE reference, the
                    same with the identity dropped (floor) and of real samples (ceiling), chance
                    `fidelity_chance`; judge cosine (no chance line: the floor is its reference); content
