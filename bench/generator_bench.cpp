@@ -8,10 +8,13 @@
 // with the bf16 loss's relative difference from float32 on the same batch. --autoencoder CKPT (a checkpoint of
 // the autoencoder objective, e.g. a few steps of it: the cost does not depend on the weights) runs the same
 // modes in latent space, its frozen encoder encoding each step's targets on the fly, under no gradient, as
-// training does; the pixel-space rows are timed in the same run for the side-by-side ratio.
+// training does; the pixel-space rows are timed in the same run for the side-by-side ratio. --audio-seconds S
+// runs the same modes for the AUDIO generator (recipes/words: clips of S seconds at 8 kHz, the generator over
+// their log-mels, 32 mel bins of 20 ms frames, the references encoded by an ECAPA-TDNN of width 16), float32,
+// and times vocoding a batch with Griffin-Lim (what every fidelity evaluation and generate pay per sample).
 //
 //   ./build/bench/generator_bench [--width 32] [--batch 32] [--size 32] [--steps 10] [--threads 2]
-//                                 [--autoencoder CKPT]
+//                                 [--autoencoder CKPT | --audio-seconds 1]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -34,8 +37,23 @@ namespace {
 
 struct Args {
   int64_t width = 32, batch = 32, size = 32, steps = 10, threads = 2, classes = 26;
-  std::string autoencoder;  // --autoencoder: latent space
+  std::string autoencoder;   // --autoencoder: latent space
+  double audio_seconds = 0;  // --audio-seconds: the audio generator
 };
+
+// The audio generator's encoder and log-mel front end (recipes/words/joint.yaml's).
+EncoderSpec audio_encoder_spec() {
+  EncoderSpec spec;
+  spec.name = "ecapa_tdnn";
+  spec.modality = Modality::Audio;
+  spec.embed_dim = 128;
+  spec.width = 16;
+  spec.sample_rate = 8000;
+  spec.n_mels = 32;
+  spec.n_fft = 320;
+  spec.hop = 160;
+  return spec;
+}
 
 struct Result {
   double median_ms = 0, loss = 0;
@@ -53,6 +71,15 @@ DiffusionSpec bench_spec(const Args& a, bool latent) {
   if (latent) {
     g.autoencoder_from = a.autoencoder;
     g.autoencoder = CheckpointReader(a.autoencoder).autoencoder_spec();
+  }
+  if (a.audio_seconds > 0) {
+    const EncoderSpec e = audio_encoder_spec();
+    g.modality = Modality::Audio;
+    g.mel.sample_rate = e.sample_rate;
+    g.mel.n_fft = e.n_fft;
+    g.mel.hop = e.hop;
+    g.mel.n_mels = e.n_mels;
+    g.mel.clip_samples = static_cast<int64_t>(a.audio_seconds * static_cast<double>(e.sample_rate));
   }
   return g;
 }
@@ -76,10 +103,13 @@ Result time_mode(const Args& a, const std::string& mode, bool bf16, bool latent)
   spec.image_size = a.size;
   spec.embed_dim = 128;
   spec.width = 16;
+  if (a.audio_seconds > 0) spec = audio_encoder_spec();
   auto encoder = make_encoder(spec);
   auto comm = make_local_communicator();
   TrainBatch b;
-  b.views = torch::randn({a.batch, 2, 3, a.size, a.size});  // reference, target
+  b.views = a.audio_seconds > 0  // reference, target
+                ? torch::randn({a.batch, 2, bench_spec(a, false).mel.clip_samples}) * 0.3
+                : torch::randn({a.batch, 2, 3, a.size, a.size});
   b.identity = torch::arange(a.batch);
   b.content = torch::randint(a.classes, {a.batch, 2}, torch::kLong);
   std::vector<double> ms;
@@ -128,7 +158,7 @@ int main(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    const int64_t v = k == "--autoencoder" ? 0 : std::stoll(argv[i + 1]);
+    const int64_t v = k == "--autoencoder" || k == "--audio-seconds" ? 0 : std::stoll(argv[i + 1]);
     if (k == "--width")
       a.width = v;
     else if (k == "--batch")
@@ -141,6 +171,8 @@ int main(int argc, char** argv) {
       a.threads = v;
     else if (k == "--autoencoder")
       a.autoencoder = argv[i + 1];
+    else if (k == "--audio-seconds")
+      a.audio_seconds = std::stod(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -153,6 +185,31 @@ int main(int argc, char** argv) {
       "# generator width %lld, %lldx%lld images, batch %lld, %lld torch threads, libtorch CPU\n",
       (long long)a.steps, (long long)a.width, (long long)a.size, (long long)a.size, (long long)a.batch,
       (long long)a.threads);
+  if (a.audio_seconds > 0) {
+    Diffusion diffusion(bench_spec(a, false));
+    const auto shape = diffusion.sample_shape();
+    std::printf("# audio: %.2f s clips at 8 kHz -> log-mels [%lld, %lld, %lld]; encoder ecapa_tdnn width 16\n",
+                a.audio_seconds, (long long)shape[0], (long long)shape[1], (long long)shape[2]);
+    std::printf("%-9s %12s %12s %12s\n", "mode", "ms/step", "samples/s", "vs full");
+    double base = 0;
+    for (const std::string mode : {"full", "adapter", "pretrain"}) {
+      const Result r = time_mode(a, mode, false, false);
+      if (mode == "full") base = r.median_ms;
+      std::printf("%-9s %12.1f %12.1f %11.2fx\n", mode.c_str(), r.median_ms, 1000.0 * a.batch / r.median_ms,
+                  base / r.median_ms);
+    }
+    const auto mel = diffusion.to_sample_space(torch::randn({a.batch, diffusion.spec().mel.clip_samples}) * 0.3);
+    std::vector<double> ms;
+    for (int64_t s = 0; s < 3; ++s) {
+      const auto t0 = std::chrono::steady_clock::now();
+      diffusion.to_images(mel);
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::printf("Griffin-Lim (%lld iterations) vocoding a batch of %lld: %.1f ms (%.1f clips/s)\n",
+                (long long)diffusion.spec().mel.griffin_lim_iterations, (long long)a.batch, median(ms),
+                1000.0 * a.batch / median(ms));
+    return 0;
+  }
   if (!a.autoencoder.empty()) {
     // Pixel against latent space, float32, each mode side by side.
     const AutoencoderSpec ae = CheckpointReader(a.autoencoder).autoencoder_spec();

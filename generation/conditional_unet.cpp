@@ -106,9 +106,9 @@ torch::Tensor DecoupledCrossAttentionImpl::forward(const torch::Tensor& x, const
 }
 
 ConditionalUnet::ConditionalUnet(const GeneratorSpec& spec) : spec_(spec), cond_dim_(4 * spec.width) {
-  if (spec.image_size % 4 != 0)
-    throw std::invalid_argument("generator: the image side (" + std::to_string(spec.image_size) +
-                                ") must be a multiple of 4");
+  if (spec.height() % 4 != 0 || spec.width_px() % 4 != 0)
+    throw std::invalid_argument("generator: the sample's sides (" + std::to_string(spec.height()) + " x " +
+                                std::to_string(spec.width_px()) + ") must be multiples of 4");
   const int64_t w = spec.width, w2 = 2 * spec.width, d = spec.id_dim;
   const bool tokens = spec.context_dim > 0;
   const int64_t c = tokens ? spec.context_dim : d;  // what the content branch of the attention reads
@@ -159,9 +159,9 @@ torch::Tensor ConditionalUnet::predict_scaled(const torch::Tensor& x_t, const to
 torch::Tensor ConditionalUnet::predict_impl(const torch::Tensor& x_t, const torch::Tensor& t,
                                             const torch::Tensor& content, const torch::Tensor& id_tokens,
                                             double id_scale, const torch::Tensor& s) {
-  TORCH_CHECK(x_t.dim() == 4 && x_t.size(1) == spec_.channels && x_t.size(2) == spec_.image_size &&
-                  x_t.size(3) == spec_.image_size,
-              "generator was built for [B, ", spec_.channels, ", ", spec_.image_size, ", ", spec_.image_size,
+  TORCH_CHECK(x_t.dim() == 4 && x_t.size(1) == spec_.channels && x_t.size(2) == spec_.height() &&
+                  x_t.size(3) == spec_.width_px(),
+              "generator was built for [B, ", spec_.channels, ", ", spec_.height(), ", ", spec_.width_px(),
               "] samples, got ", x_t.sizes());
   auto cond = time2_(F::silu(time1_(timestep_features(t, spec_.width).to(x_t.scalar_type()))));
   torch::Tensor ctx;

@@ -4,6 +4,7 @@
 
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <cmath>
 #include <stdexcept>
 #include <tuple>
 
@@ -67,7 +68,15 @@ const Section<DiffusionSpec>& diffusion_section() {
                 "sequence of L token embeddings of width Dc (e.g. a text encoder's output for the label's caption), "
                 "which the generator's content branch cross-attends to; a dropped content is the all-zero sequence. "
                 "\"\" = content labels (learned embeddings). Its content hash goes into the model signature.",
-                R::Shaping);
+                R::Shaping)
+          .integer("griffin_lim_iterations", &D::griffin_lim_iterations, int64_t{32}, Range::closed(1, 10000),
+                   "Audio: iterations of the built-in Griffin-Lim vocoder that turns generated log-mels into "
+                   "waveforms (samples, fidelity evaluation, imprint generate); more is cleaner and slower.")
+          .path("vocoder_script", &D::vocoder_script, "",
+                "Audio: your own vocoder instead of Griffin-Lim, a TorchScript file whose forward(mel [B, n_mels, "
+                "frames]: natural-log mel power as imprint's front end computes it) returns wav [B, T] at "
+                "data.sample_rate (docs/architecture.md, \"Audio generation\"). Its content hash goes into the "
+                "model signature.");
   return section;
 }
 
@@ -76,6 +85,17 @@ DiffusionSpec diffusion_spec(const ConfigValues& values, const EncoderSpec& enco
   d.image_size = encoder.image_size;
   d.id_dim = encoder.embed_dim;
   d.id_tokens = encoder.tokens;
+  d.modality = encoder.modality;
+  if (d.modality == Modality::Audio) {
+    d.mel.sample_rate = encoder.sample_rate;
+    d.mel.n_fft = encoder.n_fft;
+    d.mel.hop = encoder.hop;
+    d.mel.n_mels = encoder.n_mels;
+    d.mel.clip_samples =
+        std::lround(std::stod(values.text("data.clip_seconds")) * static_cast<double>(encoder.sample_rate));
+    d.mel.griffin_lim_iterations = d.griffin_lim_iterations;
+    d.mel.vocoder_script = d.vocoder_script;
+  }
   return d;
 }
 
@@ -92,6 +112,7 @@ std::map<std::string, std::string> frozen_generator_facts(const DiffusionSpec& s
   const std::string& autoencoder = spec.autoencoder_script.empty() ? spec.autoencoder_from : spec.autoencoder_script;
   if (!autoencoder.empty()) facts[prefix + ".autoencoder_fnv1a64"] = file_fnv1a64(autoencoder);
   if (!spec.content_tokens.empty()) facts[prefix + ".content_tokens_fnv1a64"] = file_fnv1a64(spec.content_tokens);
+  if (!spec.vocoder_script.empty()) facts[prefix + ".vocoder_fnv1a64"] = file_fnv1a64(spec.vocoder_script);
   return facts;
 }
 
@@ -102,6 +123,8 @@ std::string generator_shape_differences(const DiffusionSpec& here, const Diffusi
       {prefix + ".heads", here.heads, there.heads},
       {prefix + ".content_classes", here.content_classes, there.content_classes},
       {"data.image_size", here.image_size, there.image_size},
+      {"model.audio.n_mels", here.mel.n_mels, there.mel.n_mels},
+      {"clip samples (data.clip_seconds x data.sample_rate)", here.mel.clip_samples, there.mel.clip_samples},
       {"model.embed_dim", here.id_dim, there.id_dim}};
   std::string diffs;
   for (const auto& [key, a, b] : shape)
@@ -113,7 +136,14 @@ std::string generator_shape_differences(const DiffusionSpec& here, const Diffusi
 
 Diffusion::Diffusion(const DiffusionSpec& spec) : spec_(spec), schedule_(spec.schedule, spec.timesteps) {
   const std::string prefix = diffusion_section().prefix();
-  if (!spec.autoencoder_script.empty()) {
+  if (spec.modality == Modality::Audio && spec.latent())
+    throw std::invalid_argument(prefix +
+                                (spec.autoencoder_script.empty() ? ".autoencoder_from" : ".autoencoder_script") +
+                                ": an audio generator denoises log-mels (the built-in mel codec); an image "
+                                "autoencoder does not apply");
+  if (spec.modality == Modality::Audio) {
+    autoencoder_ = std::make_shared<MelCodec>(spec.mel);
+  } else if (!spec.autoencoder_script.empty()) {
     autoencoder_ = std::make_shared<ScriptedAutoencoder>(spec.autoencoder_script, spec.image_size);
   } else if (!spec.autoencoder_from.empty()) {
     if (spec.image_size % spec.autoencoder.downsample != 0)
@@ -132,6 +162,7 @@ Diffusion::Diffusion(const DiffusionSpec& spec) : spec_(spec), schedule_(spec.sc
   GeneratorSpec g;
   g.channels = sample_shape_[0];
   g.image_size = sample_shape_[1];
+  g.sample_width = sample_shape_[2];
   g.width = spec.width;
   g.heads = spec.heads;
   g.content_classes = spec.content_classes;
@@ -147,10 +178,11 @@ Diffusion::Diffusion(const DiffusionSpec& spec) : spec_(spec), schedule_(spec.sc
     g.context_dim = tokens_->width();
   }
   if (spec.generator_script.empty()) {
-    if (sample_shape_[1] != sample_shape_[2] || sample_shape_[1] % 4 != 0)
-      throw std::invalid_argument(prefix +
-                                  ": imprint's generator needs a square sample whose side is a multiple of 4; " +
-                                  (autoencoder_ ? "the autoencoder's latents are " : "the samples are ") +
+    if (sample_shape_[1] % 4 != 0 || sample_shape_[2] % 4 != 0)
+      throw std::invalid_argument(prefix + ": imprint's generator needs sample sides that are multiples of 4; " +
+                                  (audio()        ? "the log-mels are "
+                                   : autoencoder_ ? "the autoencoder's latents are "
+                                                  : "the samples are ") +
                                   c10::str(at::IntArrayRef(sample_shape_)));
     generator_ = make_generator(g);
   } else {
@@ -170,6 +202,11 @@ at::Tensor Diffusion::to_images(const at::Tensor& samples) {
   return autoencoder_->decode(samples);
 }
 
+at::Tensor Diffusion::pictures(const at::Tensor& x) {
+  if (!audio()) return x;
+  return MelCodec::picture(to_sample_space(x));
+}
+
 at::Tensor Diffusion::content_input(const at::Tensor& labels) const {
   return tokens_ ? tokens_->lookup(labels) : labels;
 }
@@ -181,7 +218,7 @@ void Diffusion::to(const at::Device& device) {
 
 at::Tensor Diffusion::sample(const at::Tensor& content, const at::Tensor& id_tokens, const SamplerOptions& options) {
   SamplerOptions o = options;
-  if (autoencoder_) o.x0_limit = kLatentLimit;
+  if (autoencoder_) o.x0_limit = kLatentLimit;  // latents and normalised log-mels alike
   const auto none = at::full_like(content, spec_.content_classes);
   const auto samples = sample_ddim(*generator_, schedule_, spec_.prediction, content_input(content),
                                    content_input(none), id_tokens, sample_shape(), o);

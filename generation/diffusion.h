@@ -19,6 +19,7 @@
 #include "generation/content_tokens.h"
 #include "generation/ddim_sampler.h"
 #include "generation/generator.h"
+#include "generation/mel_codec.h"
 #include "generation/noise_schedule.h"
 #include "models/encoder.h"
 
@@ -38,8 +39,15 @@ struct DiffusionSpec {
   AutoencoderSpec autoencoder;  // the shape of autoencoder_from's model (read from that checkpoint)
   // Content as token sequences: a label -> [L, Dc] table (.npy; "" = content labels).
   std::string content_tokens;
+  // Audio: the built-in Griffin-Lim vocoder's iterations, or the user's TorchScript vocoder ("" = Griffin-Lim).
+  int64_t griffin_lim_iterations = 32;
+  std::string vocoder_script;
   // From the encoder it is paired with: the images it draws (their side) and the identity tokens it reads.
   int64_t channels = 3, image_size = 32, id_dim = 128, id_tokens = 1;
+  // Audio (data.modality audio): the generator denoises log-mels (generation/mel_codec.h) with the encoder's
+  // front end settings over the run's clip, and a vocoder makes them waveforms.
+  Modality modality = Modality::Image;
+  MelCodecSpec mel;
 
   bool latent() const { return !autoencoder_from.empty() || !autoencoder_script.empty(); }
 };
@@ -70,16 +78,22 @@ class Diffusion {
   const std::shared_ptr<Generator>& generator_module() const { return generator_; }
   const NoiseSchedule& schedule() const { return schedule_; }
   Prediction prediction() const { return spec_.prediction; }
-  // What the generator denoises: [C, h, w] latents with an autoencoder, else [3, S, S] pixels.
+  // What the generator denoises: [C, h, w] latents with an autoencoder, [1, n_mels, frames] log-mels for audio,
+  // else [3, S, S] pixels.
   std::vector<int64_t> sample_shape() const { return sample_shape_; }
-  // The frozen autoencoder (nullptr for pixel diffusion); its weights never train.
+  // The frozen autoencoder (nullptr for pixel diffusion; the MelCodec for audio); its weights never train.
   const std::shared_ptr<Autoencoder>& autoencoder() const { return autoencoder_; }
   const ContentTokens* content_tokens() const { return tokens_ ? &*tokens_ : nullptr; }
 
-  // Images in the model range -> what the generator denoises (latents, without a gradient; or the images).
+  // Images in the model range (or audio clips [B, T]) -> what the generator denoises (latents or log-mels,
+  // without a gradient; or the images).
   at::Tensor to_sample_space(const at::Tensor& images);
-  // Back to images in the model range.
+  // Back to images in the model range (or waveforms [B, T]).
   at::Tensor to_images(const at::Tensor& samples);
+  bool audio() const { return spec_.modality == Modality::Audio; }
+  // A sample as one can look at it, [B, 3, H, W] in the pixel model range: the images themselves, or for audio
+  // the log-mel picture (MelCodec::picture) of clips [B, T].
+  at::Tensor pictures(const at::Tensor& images_or_audio);
   // Content labels [B] (content_classes = dropped) -> the generator's content input: the labels, or their
   // token sequences [B, L, Dc] (zeros when dropped).
   at::Tensor content_input(const at::Tensor& labels) const;

@@ -58,7 +58,7 @@ ScriptedGenerator::ScriptedGenerator(const std::string& path, const std::string&
           "identity tokens of width D =", "model.embed_dim; launch/diffusers_import.py --id-dim must equal it");
   // One call with the shapes training will use, so a wrong signature fails here, naming the file.
   torch::NoGradGuard no_grad;
-  const auto x = torch::zeros({1, spec.channels, spec.image_size, spec.image_size});
+  const auto x = torch::zeros({1, spec.channels, spec.height(), spec.width_px()});
   const bool tokens = spec.context_dim > 0;
   const auto content = tokens ? torch::zeros({1, spec.context_length, spec.context_dim})
                               : torch::full({1}, spec.content_classes, torch::kLong);
@@ -70,7 +70,7 @@ ScriptedGenerator::ScriptedGenerator(const std::string& path, const std::string&
                                                   std::to_string(spec.context_dim) + "] float"
                                             : "content [1] int64";
     throw std::invalid_argument(path + ": forward(x_t [1, " + std::to_string(spec.channels) + ", " +
-                                std::to_string(spec.image_size) + ", " + std::to_string(spec.image_size) +
+                                std::to_string(spec.height()) + ", " + std::to_string(spec.width_px()) +
                                 "], t [1] int64, " + content_text + ", id_tokens [1, " +
                                 std::to_string(spec.id_tokens) + ", " + std::to_string(spec.id_dim) +
                                 "], id_scale float) failed: " + first_line(e.what()));

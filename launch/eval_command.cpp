@@ -108,6 +108,7 @@ void log_fidelity(const CheckpointEvalOptions& e, const CLI::App& command, const
   f.identities = command.get_option("--fidelity-identities")->count() > 0 ? identities : d.fidelity_identities;
   f.content = d.fidelity_content;
   f.bank_identities = d.content_bank_identities;
+  f.content_judge = d.content_judge;  // the run's reader, when it had one
   f.sampler.steps = d.fidelity_steps;
   f.sampler.guidance = d.fidelity_guidance;
   f.sampler.guidance_identity = d.fidelity_guidance_identity;

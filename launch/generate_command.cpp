@@ -1,4 +1,5 @@
-// `imprint generate`: a grid of samples from a generative checkpoint and ONE reference image per identity.
+// `imprint generate`: a grid of samples from a generative checkpoint and ONE reference (image or audio clip)
+// per identity; for audio also the WAVs.
 #include "core/exit_codes.h"
 #include "core/log.h"
 #include "launch/command.h"
@@ -16,10 +17,14 @@ class GenerateCommand final : public Command {
     GenerateOptions& o = options_;
     auto* c = app.add_subcommand(
         "generate",
-        "Draw samples from a generative checkpoint and ONE reference image per identity: a PNG grid of "
-        "[reference | one sample per content label], each sample also without the identity tokens.");
+        "Draw samples from a generative checkpoint and ONE reference per identity: a PNG grid of "
+        "[reference | one sample per content label], each sample also without the identity tokens. Audio: the "
+        "grid shows log-mels, and the reference and every sample are also written as WAVs into OUT-wav/ beside "
+        "OUT.png.");
     c->add_option("--checkpoint", o.checkpoint, "A checkpoint of a run with objective.denoise")->required();
-    c->add_option("--reference", o.reference, "One reference image (PNG or JPEG)");
+    c->add_option("--reference", o.reference,
+                  "One reference: an image (PNG or JPEG), or for an audio checkpoint a WAV/FLAC clip (its first "
+                  "data.clip_seconds)");
     c->add_option("--data", o.data,
                   "A dataset: sample 0 of each held-out identity is a reference; with --reference, only the names of "
                   "its content labels are taken (so --content takes them by name)");
@@ -61,6 +66,11 @@ class GenerateCommand final : public Command {
                   "tokens (%lld samples, %lld DDIM steps, guidance %.2g for content, %.2g for identity)",
                   r.out.c_str(), (long long)r.references, r.content.size(), labels.c_str(), (long long)r.samples,
                   (long long)o.sampler.steps, o.sampler.guidance, o.sampler.identity_guidance()));
+    if (!r.wav_folder.empty())
+      log::info(
+          log::strf("wrote %lld WAV file(s) into %s (per reference: the reference, and each label with and "
+                    "without the identity tokens)",
+                    (long long)r.wav_files, r.wav_folder.c_str()));
     return kExitOk;
   }
 

@@ -107,7 +107,7 @@ class TrainCommand final : public Command {
     if (s.stopped_early) return kExitOk;
     const std::string retrieval =
         s.eval.measured ? log::strf("held-out top-1 %.1f%% vs chance %.1f%%", 100 * s.eval.top1, 100 * s.eval.chance)
-                        : std::string("no encoder trained, so no held-out retrieval");
+                        : "no held-out retrieval (" + s.eval.why_not_measured + ")";
     log::info(log::strf("done: %lld steps, loss %.4f -> %.4f (first and last logged); %s", (long long)s.steps_done,
                         s.first_loss, s.last_loss, retrieval.c_str()));
     return kExitOk;

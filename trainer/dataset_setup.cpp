@@ -152,9 +152,12 @@ std::unique_ptr<IdentityDataset> open_dataset(const JobConfig& j, Communicator& 
     throw DatasetError(path + ": holds " + std::to_string(ds->train_identities().size()) +
                        " identities to train on (every identity is held out: a set packed with --eval-only, for "
                        "imprint eval); train on another dataset");
-  if (ds->eval_identities().size() < 2)
+  // None held out is a dataset to train on without evaluations (a content reader trained on every label).
+  const bool evaluates = j.train.eval_every > 0 || j.checkpoint.keep_best != BestMetric::None;
+  if (ds->eval_identities().size() == 1 || (ds->eval_identities().empty() && evaluates))
     throw ConfigError("data.path: " + path + " lists " + std::to_string(ds->eval_identities().size()) +
-                      " held-out identities; evaluation needs at least 2 (imprint synth --holdout-identities)");
+                      " held-out identities; evaluation needs at least 2 (imprint synth --holdout-identities" +
+                      (ds->eval_identities().empty() ? "; or train.eval_every 0 to train without evaluating)" : ")"));
   return ds;
 }
 

@@ -13,6 +13,7 @@ namespace imprint {
 Evaluator::Evaluator(const JobConfig& job, const IdentityDataset& dataset, ModelParts& parts)
     : parts_(parts), every_(job.train.eval_every), batch_size_(job.eval.batch_size) {
   const at::Device& device = parts.device;
+  if (dataset.eval_identities().empty()) return;  // nothing held out (dataset_setup allows it without evaluations)
   HeldoutSplit split;
   try {
     split = split_heldout(dataset.eval_identities(), job.eval.validation_identities);
@@ -91,7 +92,15 @@ RetrievalScore Evaluator::run(int64_t step, MetricsLog* metrics) {
   if (!parts_.average.empty()) averaged = std::make_unique<AveragedWeights>(parts_.named, parts_.average);
   const auto t = std::chrono::steady_clock::now();
   RetrievalScore s;
-  if (parts_.views_read > 0) {
+  if (!heldout_.references.defined()) {
+    // A dataset without held-out identities (allowed with train.eval_every 0: e.g. a content reader trained on
+    // every word): nothing to score on.
+    s.measured = false;
+    s.top1 = s.chance = std::nan("");
+    s.why_not_measured = "the dataset holds out no identities";
+    log::info(log::strf("eval step %lld: no held-out retrieval: %s", (long long)step, s.why_not_measured.c_str()));
+    validation_score_ = s;
+  } else if (parts_.views_read > 0) {
     s = evaluate_retrieval(*parts_.encoder, heldout_, batch_size_);
     log_retrieval(step, s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(), metrics);
     if (has_validation()) {
@@ -102,8 +111,8 @@ RetrievalScore Evaluator::run(int64_t step, MetricsLog* metrics) {
     // Its weights are as initialised: a retrieval score would measure nothing the run did.
     s.measured = false;
     s.top1 = s.chance = std::nan("");
-    log::info(log::strf("eval step %lld: no held-out retrieval: no objective of this run trains the encoder",
-                        (long long)step));
+    s.why_not_measured = "no objective of this run trains the encoder";
+    log::info(log::strf("eval step %lld: no held-out retrieval: %s", (long long)step, s.why_not_measured.c_str()));
     validation_score_ = s;
   }
   test_score_ = s;
@@ -115,6 +124,7 @@ RetrievalScore Evaluator::run(int64_t step, MetricsLog* metrics) {
     if (metrics) {
       metrics->write(record);
       for (const auto& image : r.images) metrics->image(image.tag, image.width, image.height, image.rgb, step);
+      for (const auto& clip : r.audio) metrics->audio(clip.tag, clip.samples, clip.sample_rate, step);
     }
   }
   return s;

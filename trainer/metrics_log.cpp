@@ -1,6 +1,7 @@
 #include "trainer/metrics_log.h"
 
 #include "data/png_encode.h"
+#include "data/wav_write.h"
 
 #include <chrono>
 #include <cmath>
@@ -41,6 +42,12 @@ MetricsLog::MetricsLog(const std::string& path, int64_t restart, const std::stri
 
 void MetricsLog::image(const std::string& tag, int width, int height, const std::vector<uint8_t>& rgb, int64_t step) {
   if (tensorboard_) tensorboard_->image(tag, encode_png_rgb(width, height, rgb), height, width, step);
+}
+
+void MetricsLog::audio(const std::string& tag, const std::vector<float>& samples, int sample_rate, int64_t step) {
+  if (tensorboard_)
+    tensorboard_->audio(tag, encode_wav_mono(samples, sample_rate), sample_rate, static_cast<int64_t>(samples.size()),
+                        step);
 }
 
 void MetricsLog::write(nlohmann::json record) {

@@ -23,6 +23,8 @@ class MetricsLog {
   void write(nlohmann::json record);
   // An RGB image (HWC bytes) for TensorBoard's Images tab, when the run writes TensorBoard (else nothing).
   void image(const std::string& tag, int width, int height, const std::vector<uint8_t>& rgb, int64_t step);
+  // A mono clip (samples in [-1, 1]) for TensorBoard's Audio tab, when the run writes TensorBoard.
+  void audio(const std::string& tag, const std::vector<float>& samples, int sample_rate, int64_t step);
   // A (re)start at `step`: TensorBoard readers drop what was logged for steps >= step before.
   void mark_start(int64_t step);
   const std::string& path() const { return path_; }

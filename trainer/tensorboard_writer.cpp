@@ -127,6 +127,27 @@ void TensorBoardWriter::image(const std::string& name, const std::string& png, i
   write_event(e, "the '" + name + "' image of step " + std::to_string(step));
 }
 
+void TensorBoardWriter::audio(const std::string& name, const std::string& wav, int sample_rate, int64_t frames,
+                              int64_t step) {
+  std::string audio;
+  tag(audio, 1, 5);  // sample_rate: float, fixed32
+  fixed<float>(audio, static_cast<float>(sample_rate));
+  tag(audio, 2, 0);  // num_channels
+  varint(audio, 1);
+  tag(audio, 3, 0);  // length_frames
+  varint(audio, static_cast<uint64_t>(frames));
+  bytes_field(audio, 4, wav);  // encoded_audio_string
+  bytes_field(audio, 5, "audio/wav");
+  std::string v;
+  bytes_field(v, 1, name);
+  bytes_field(v, 6, audio);
+  std::string summary;
+  bytes_field(summary, 1, v);
+  std::string e = event_header(step);
+  bytes_field(e, 5, summary);
+  write_event(e, "the '" + name + "' audio of step " + std::to_string(step));
+}
+
 void TensorBoardWriter::session_start(int64_t step) {
   std::string log;
   tag(log, 1, 0);  // status = START

@@ -4,9 +4,12 @@
 // serialized tensorflow.Event protocol buffer (tensorflow/core/util/event.proto, summary.proto):
 //   Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5;
 //             SessionLog session_log = 7; }
-//   Summary { repeated Value value = 1; }   Value { string tag = 1; float simple_value = 2; Image image = 4; }
+//   Summary { repeated Value value = 1; }   Value { string tag = 1; float simple_value = 2; Image image = 4;
+//                                                    Audio audio = 6; }
 //   Image   { int32 height = 1; int32 width = 2; int32 colorspace = 3; bytes encoded_image_string = 4; }
 //           (colorspace 3 = RGB; the bytes a PNG file)
+//   Audio   { float sample_rate = 1; int64 num_channels = 2; int64 length_frames = 3;
+//             bytes encoded_audio_string = 4; string content_type = 5; }   (a WAV file, "audio/wav")
 //   SessionLog { SessionStatus status = 1; }   (START = 1: readers drop the events of later steps, which a
 //                                                resumed run is about to repeat)
 // tests/interop/check_tensorboard.py reads the files with TensorBoard's own EventAccumulator.
@@ -27,6 +30,8 @@ class TensorBoardWriter {
   void scalar(const std::string& tag, double value, int64_t step);
   // An RGB image (PNG bytes, data/png_encode.h) under `tag`, shown in TensorBoard's Images tab.
   void image(const std::string& tag, const std::string& png, int height, int width, int64_t step);
+  // A mono clip (WAV bytes, data/wav_write.h) under `tag`, played in TensorBoard's Audio tab.
+  void audio(const std::string& tag, const std::string& wav, int sample_rate, int64_t frames, int64_t step);
   // Marks a (re)start at `step`: TensorBoard discards previously written events of steps >= step.
   void session_start(int64_t step);
   const std::string& path() const { return path_; }

@@ -14,9 +14,33 @@
 
 namespace imprint {
 
+namespace {
+// The run's clip length: an audio generator's log-mel frames follow from it (generation/diffusion.h). The job's
+// key (trainer/job_config.cpp), declared again here for this read-only schema, which the job schema never joins.
+struct ClipKey {
+  double clip_seconds = 0.5;
+};
+const Section<ClipKey>& clip_key() {
+  static const auto section = Section<ClipKey>("data").real("clip_seconds", &ClipKey::clip_seconds, 0.5,
+                                                            Range::closed(0.1, 30), "Audio clip length in seconds.");
+  return section;
+}
+}  // namespace
+
+void check_judge_reads(const TrainedEncoder& judge, const std::string& path, const DiffusionSpec& run) {
+  const EncoderSpec& j = judge.spec;
+  const auto what = [](Modality m, int64_t size, int64_t rate) {
+    return m == Modality::Image ? std::to_string(size) + "-pixel images" : "audio at " + std::to_string(rate) + " Hz";
+  };
+  const std::string reads = what(j.modality, j.image_size, j.sample_rate);
+  const std::string makes = what(run.modality, run.image_size, run.mel.sample_rate);
+  if (reads != makes) throw CheckpointError(path + ": this judge reads " + reads + "; the generator makes " + makes);
+}
+
 const Schema& model_schema() {
   static const Schema schema = [] {
     Schema s(encoder_input_section().keys());
+    s.add(clip_key().keys());
     s.add(encoder_keys());
     s.add(diffusion_section().keys());
     s.add(autoencoder_section().keys());

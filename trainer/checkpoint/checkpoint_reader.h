@@ -33,6 +33,10 @@ struct TrainedEncoder {
   bool averaged_weights = false;  // the run kept a weight average (ema.decay) and these are its weights
 };
 
+// Checks that `judge` (a fidelity judge: eval.judge, eval.content_judge, imprint eval --judge) reads what `run`
+// generates: the same modality, and the image side or the sample rate. Throws CheckpointError naming `path`.
+void check_judge_reads(const TrainedEncoder& judge, const std::string& path, const DiffusionSpec& run);
+
 struct TrainedGenerator {
   TrainedEncoder encoder;
   std::shared_ptr<Diffusion> diffusion;  // its generator in eval mode, trained identity branch loaded

@@ -110,8 +110,17 @@ double content_accuracy(const at::Tensor& samples, const at::Tensor& want, const
   return read.eq(want).to(at::kDouble).mean().item<double>();
 }
 
+double prototype_content_accuracy(const at::Tensor& embeddings, const at::Tensor& want,
+                                  const at::Tensor& bank_embeddings, const at::Tensor& bank_content) {
+  const int64_t labels = bank_content.max().item<int64_t>() + 1;
+  const auto sums = at::zeros({labels, bank_embeddings.size(1)}, bank_embeddings.options())
+                        .index_add(0, bank_content, bank_embeddings);
+  const auto read = at::matmul(embeddings, unit_rows(sums).t()).argmax(1);
+  return read.eq(want).to(at::kDouble).mean().item<double>();
+}
+
 FidelityReport evaluate_fidelity(Encoder& encoder, Diffusion& diffusion, Encoder& judge, const FidelitySet& set,
-                                 const SamplerOptions& sampler, int64_t batch_size) {
+                                 const SamplerOptions& sampler, int64_t batch_size, Encoder* content_judge) {
   torch::NoGradGuard no_grad;
   Generator& generator = diffusion.generator();
   const bool encoder_training = encoder.is_training(), generator_training = generator.is_training();
@@ -152,10 +161,26 @@ FidelityReport evaluate_fidelity(Encoder& encoder, Diffusion& diffusion, Encoder
   r.generated = judge_scores(embed_pooled(judge, generated, batch_size, "judge: generated"), own, sums, false);
   r.floor = judge_scores(embed_pooled(judge, floor, batch_size, "judge: identity dropped"), own, sums, false);
   r.ceiling = judge_scores(real, set.real_identity, sums, true);
-  if (set.bank.defined()) {
-    r.generated.content = content_accuracy(generated, content, set.bank, set.bank_content);
-    r.floor.content = content_accuracy(floor, content, set.bank, set.bank_content);
-    r.ceiling.content = content_accuracy(set.real, set.real_content, set.bank, set.bank_content);
+  if (set.bank.defined() && content_judge) {
+    content_judge->eval();
+    const auto read = [&](const at::Tensor& x, const char* what) {
+      return embed_pooled(*content_judge, x, batch_size, what);
+    };
+    const auto bank = read(set.bank, "content judge: bank");
+    r.generated.content =
+        prototype_content_accuracy(read(generated, "content judge: generated"), content, bank, set.bank_content);
+    r.floor.content =
+        prototype_content_accuracy(read(floor, "content judge: identity dropped"), content, bank, set.bank_content);
+    r.ceiling.content =
+        prototype_content_accuracy(read(set.real, "content judge: real"), set.real_content, bank, set.bank_content);
+  } else if (set.bank.defined()) {
+    // Audio is read in the generator's log-mel space (of the vocoded waveform: what a listener hears), images
+    // as pixels.
+    const auto readable = [&](const at::Tensor& x) { return diffusion.audio() ? diffusion.to_sample_space(x) : x; };
+    const auto bank = readable(set.bank);
+    r.generated.content = content_accuracy(readable(generated), content, bank, set.bank_content);
+    r.floor.content = content_accuracy(readable(floor), content, bank, set.bank_content);
+    r.ceiling.content = content_accuracy(readable(set.real), set.real_content, bank, set.bank_content);
   }
   r.chance = 1.0 / static_cast<double>(m);
   r.identities = m;
@@ -177,14 +202,18 @@ std::string describe_fidelity(const FidelityReport& f, const std::string& which)
       pct(f.generated.content).c_str(), pct(f.floor.content).c_str(), pct(f.ceiling.content).c_str());
 }
 
-SampleGrid fidelity_grid(const FidelitySet& set, const FidelityReport& report, int64_t identities) {
+SampleGrid fidelity_grid(Diffusion& diffusion, const FidelitySet& set, const FidelityReport& report,
+                         int64_t identities) {
   const int64_t n = set.columns.size(0), m = std::min(identities, set.references.size(0));
-  SampleGrid grid(2 * m, n + 1, set.references.size(-1));
+  const auto references = diffusion.pictures(set.references.slice(0, 0, m));
+  const auto with_id = diffusion.pictures(report.with_identity.slice(0, 0, m * n));
+  const auto without_id = diffusion.pictures(report.without_identity.slice(0, 0, m * n));
+  SampleGrid grid(2 * m, n + 1, references.size(-2), references.size(-1));
   for (int64_t i = 0; i < m; ++i) {
-    grid.paste(set.references[i], 2 * i, 0);
+    grid.paste(references[i], 2 * i, 0);
     for (int64_t c = 0; c < n; ++c) {
-      grid.paste(report.with_identity[i * n + c], 2 * i, c + 1);
-      grid.paste(report.without_identity[i * n + c], 2 * i + 1, c + 1);
+      grid.paste(with_id[i * n + c], 2 * i, c + 1);
+      grid.paste(without_id[i * n + c], 2 * i + 1, c + 1);
     }
   }
   return grid;

@@ -7,8 +7,10 @@
 // and each is scored against the held-out identities' prototypes (the mean judge embedding of their real
 // gallery samples): top-1 = the nearest prototype is the reference's identity (chance 1 / identities), cosine =
 // the mean judge cosine to that identity's prototype. Content accuracy: the content label of a sample is read
-// by its nearest neighbour (cosine of mean-removed pixels) among the TRAINING identities' samples, so the three
-// rows share one reader.
+// by a content judge (an encoder trained on the content labels: eval.content_judge) or else by its nearest
+// neighbour (cosine of mean-removed pixels; for audio of the mean-removed normalised log-mel of
+// the generator's codec, on the vocoded waveform) among the TRAINING identities' samples, so the three rows
+// share one reader.
 #pragma once
 #include <ATen/Tensor.h>
 
@@ -55,7 +57,9 @@ struct FidelityReport {
 // Rows of (reference, its N generated samples) over (blank, the same without identity) for the first
 // `identities` identities: what the evaluation logs to TensorBoard.
 class SampleGrid;
-SampleGrid fidelity_grid(const FidelitySet& set, const FidelityReport& report, int64_t identities);
+// Audio shows as log-mel pictures (Diffusion::pictures).
+SampleGrid fidelity_grid(Diffusion& diffusion, const FidelitySet& set, const FidelityReport& report,
+                         int64_t identities);
 
 // `generated` [S, ...] of which row s was conditioned on identity `own[s]` (0..M-1); `prototype_sums` [M, D]
 // sums of unit judge embeddings per identity. With `leave_one_out`, row s is itself one of those summed and its
@@ -70,7 +74,14 @@ double content_accuracy(const at::Tensor& samples, const at::Tensor& want, const
 // dropped ..., real ... | judge cosine ... | content accuracy ...": the line training and `imprint eval` print.
 std::string describe_fidelity(const FidelityReport& report, const std::string& which_identities);
 
+// content_judge (may be null): an encoder trained with the content labels as its identities reads a sample's
+// content as the label whose prototype over the bank is nearest (prototype_content_accuracy); null: the
+// nearest-neighbour reader (content_accuracy).
 FidelityReport evaluate_fidelity(Encoder& encoder, Diffusion& diffusion, Encoder& judge, const FidelitySet& set,
-                                 const SamplerOptions& sampler, int64_t batch_size);
+                                 const SamplerOptions& sampler, int64_t batch_size, Encoder* content_judge = nullptr);
+// Fraction of `embeddings` (unit rows) whose nearest content prototype (the normalised mean of the unit bank
+// embeddings of each label) is the label in `want`.
+double prototype_content_accuracy(const at::Tensor& embeddings, const at::Tensor& want,
+                                  const at::Tensor& bank_embeddings, const at::Tensor& bank_content);
 
 }  // namespace imprint

@@ -7,6 +7,7 @@
 #include <ATen/Tensor.h>
 
 #include <cmath>
+#include <string>
 
 #include "data/identity_dataset.h"
 #include "models/encoder.h"
@@ -22,7 +23,8 @@ struct EvalSet {
 };
 
 struct RetrievalScore {
-  bool measured = true;  // false: the run trains no encoder, so retrieval was not scored (the rest is unset)
+  bool measured = true;          // false: the run trains no encoder, so retrieval was not scored (the rest is unset)
+  std::string why_not_measured;  // when not measured: why (for the closing line)
   double top1 = 0, chance = 0;
   // Verification over every pair of the held-out samples (references and gallery together; target pairs
   // share an identity): trainer/evaluation/verification_metrics.h.

@@ -1,6 +1,7 @@
-// A grid of samples as one RGB image: rows of cells, each cell one [3, S, S] sample in the model range
-// (core/pixels.h), `zoom` image pixels per sample pixel, 2-pixel white gaps. `imprint generate` writes it as a
-// PNG file; the identity-fidelity evaluation logs one to TensorBoard at every evaluation.
+// A grid of samples as one RGB image: rows of cells, each cell one [3, H, W] sample in the model range
+// (core/pixels.h; audio shows as its log-mel picture, generation/mel_codec.h), `zoom` image pixels per sample pixel,
+// 2-pixel white gaps. `imprint generate` writes it as a PNG file; the identity-fidelity evaluation logs one to
+// TensorBoard at every evaluation.
 #pragma once
 #include <ATen/Tensor.h>
 
@@ -12,7 +13,7 @@ namespace imprint {
 
 class SampleGrid {
  public:
-  SampleGrid(int64_t rows, int64_t cols, int64_t size, int64_t zoom = 1);
+  SampleGrid(int64_t rows, int64_t cols, int64_t cell_height, int64_t cell_width, int64_t zoom = 1);
   void paste(const at::Tensor& chw, int64_t row, int64_t col);
   void write_png(const std::string& path) const;  // throws std::runtime_error naming the path
   int width() const { return static_cast<int>(width_); }
@@ -21,7 +22,7 @@ class SampleGrid {
 
  private:
   static constexpr int64_t kGap = 2;
-  int64_t size_, zoom_, cell_, width_, height_;
+  int64_t rows_px_, cols_px_, zoom_, cell_h_, cell_w_, width_, height_;
   std::vector<uint8_t> pixels_;
 };
 

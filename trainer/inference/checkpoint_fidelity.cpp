@@ -1,6 +1,7 @@
 #include "trainer/inference/checkpoint_fidelity.h"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 
 #include "core/log.h"
@@ -15,15 +16,25 @@ FidelityReport evaluate_checkpoint_fidelity(const CheckpointFidelityOptions& o) 
   TrainedGenerator g = load_trained_generator(o.checkpoint);
   TrainedEncoder judge = load_trained_encoder(o.judge);
   const EncoderSpec& spec = g.encoder.spec;
-  if (judge.spec.modality != spec.modality || judge.spec.image_size != spec.image_size)
-    throw CheckpointError(o.judge + ": the judge reads " + std::to_string(judge.spec.image_size) + "-pixel " +
-                          modality_name(judge.spec.modality) + " samples; " + o.checkpoint + " generates " +
-                          std::to_string(spec.image_size) + "-pixel " + modality_name(spec.modality));
-  ShardDataset ds(o.data, 0);
-  if (ds.modality() != spec.modality || ds.manifest().image_size != spec.image_size)
-    throw DatasetError(o.data + ": holds " + modality_name(ds.modality()) + " samples of " +
-                       std::to_string(ds.manifest().image_size) + " pixels; " + o.checkpoint + " generates " +
-                       std::to_string(spec.image_size) + "-pixel images");
+  const DiffusionSpec& run = g.diffusion->spec();
+  check_judge_reads(judge, o.judge, run);
+  std::optional<TrainedEncoder> content_judge;
+  if (!o.content_judge.empty()) {
+    content_judge = load_trained_encoder(o.content_judge);
+    check_judge_reads(*content_judge, o.content_judge, run);
+  }
+  // Audio clips as the run cut them (its data.clip_seconds): the generator's log-mels have that many frames.
+  ShardDataset ds(o.data, run.modality == Modality::Audio ? run.mel.clip_samples : 0);
+  const bool same = ds.modality() == spec.modality &&
+                    (spec.modality == Modality::Image ? ds.manifest().image_size == spec.image_size
+                                                      : ds.manifest().sample_rate == spec.sample_rate);
+  if (!same)
+    throw DatasetError(o.data + ": holds " + modality_name(ds.modality()) + " samples" +
+                       (ds.modality() == Modality::Image ? " of " + std::to_string(ds.manifest().image_size) + " pixels"
+                                                         : " at " + std::to_string(ds.manifest().sample_rate) + " Hz") +
+                       "; " + o.checkpoint + " generates " +
+                       (spec.modality == Modality::Image ? std::to_string(spec.image_size) + "-pixel images"
+                                                         : "audio at " + std::to_string(spec.sample_rate) + " Hz"));
   const auto classes = static_cast<int64_t>(ds.content_labels().size());
   if (classes != g.diffusion->spec().content_classes)
     throw DatasetError(o.data + ": has " + std::to_string(classes) + " content labels; the generator knows " +
@@ -53,7 +64,8 @@ FidelityReport evaluate_checkpoint_fidelity(const CheckpointFidelityOptions& o) 
   const at::Device cpu(at::kCPU);
   const FidelitySet set =
       build_fidelity_set(ds, eval, ids, static_cast<int64_t>(ids.size()), o.content, o.bank_identities, cpu);
-  return evaluate_fidelity(*g.encoder.encoder, *g.diffusion, *judge.encoder, set, o.sampler, o.batch_size);
+  return evaluate_fidelity(*g.encoder.encoder, *g.diffusion, *judge.encoder, set, o.sampler, o.batch_size,
+                           content_judge ? content_judge->encoder.get() : nullptr);
 }
 
 }  // namespace imprint

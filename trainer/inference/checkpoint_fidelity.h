@@ -14,6 +14,7 @@ namespace imprint {
 
 struct CheckpointFidelityOptions {
   std::string checkpoint, data, judge;
+  std::string content_judge;  // "" = the nearest-neighbour content reader (eval.content_judge)
   bool all_identities = false;
   int64_t identities = 16;  // scored (top-1 chance is 1 / this)
   int64_t content = 4;      // samples per reference, spread over the content vocabulary

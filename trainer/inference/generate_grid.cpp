@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "core/pixels.h"
 #include "data/media_decode.h"
 #include "data/shard_dataset.h"
+#include "data/wav_write.h"
 #include "trainer/checkpoint/checkpoint_reader.h"
 #include "trainer/evaluation/sample_grid.h"
 #include "trainer/inference/encoder_export.h"
@@ -37,33 +39,66 @@ struct References {
   std::vector<std::string> vocabulary;  // the dataset's content labels (--data), else empty
 };
 
-References load_references(const GenerateOptions& o, int64_t size) {
+// What a reference is: an image of `size` pixels, or an audio clip of `clip` samples at `rate` Hz.
+struct ReferenceShape {
+  Modality modality = Modality::Image;
+  int64_t size = 0, clip = 0, rate = 0;
+  std::vector<int64_t> sample() const {
+    return modality == Modality::Image ? std::vector<int64_t>{3, size, size} : std::vector<int64_t>{clip};
+  }
+  std::string describe() const {
+    return modality == Modality::Image ? std::to_string(size) + "-pixel images"
+                                       : "audio at " + std::to_string(rate) + " Hz";
+  }
+};
+
+at::Tensor reference_file(const std::string& path, const ReferenceShape& shape) {
+  std::string error;
+  if (shape.modality == Modality::Image) {
+    std::vector<uint8_t> rgb;
+    if (!is_media_file(path, Modality::Image) || !decode_image(path, static_cast<int>(shape.size), rgb, error))
+      throw ConfigError("--reference: " + path + ": not a readable PNG/JPEG image" +
+                        (error.empty() ? "" : " (" + error + ")") +
+                        (is_media_file(path, Modality::Audio) ? "; the checkpoint's encoder reads images" : ""));
+    return image_input(rgb.data(), shape.size).clone();
+  }
+  std::vector<int16_t> pcm;
+  if (!is_media_file(path, Modality::Audio) || !decode_audio(path, static_cast<int>(shape.rate), pcm, error))
+    throw ConfigError("--reference: " + path + ": not a readable WAV/FLAC file" +
+                      (error.empty() ? "" : " (" + error + ")") +
+                      (is_media_file(path, Modality::Image) ? "; the checkpoint's encoder reads audio" : ""));
+  // The first clip's worth, zero-padded: how evaluation and training (unaugmented) read a clip.
+  at::Tensor x = at::zeros({shape.clip});
+  for (int64_t i = 0; i < shape.clip && i < static_cast<int64_t>(pcm.size()); ++i)
+    x[i] = static_cast<float>(pcm[static_cast<size_t>(i)]) / 32768.0f;
+  return x;
+}
+
+References load_references(const GenerateOptions& o, const ReferenceShape& shape) {
   References r;
   if (!o.reference.empty() && !o.data.empty()) {  // the file is the reference, the dataset names the labels
     ShardDataset ds(o.data, 1);
     r.vocabulary = ds.content_labels();
     GenerateOptions file_only = o;
     file_only.data.clear();
-    References from_file = load_references(file_only, size);
+    References from_file = load_references(file_only, shape);
     from_file.vocabulary = r.vocabulary;
     return from_file;
   }
   if (!o.reference.empty()) {
-    std::vector<uint8_t> rgb;
-    std::string error;
-    if (!is_media_file(o.reference, Modality::Image) || !decode_image(o.reference, static_cast<int>(size), rgb, error))
-      throw ConfigError("--reference: " + o.reference + ": not a readable PNG/JPEG image" +
-                        (error.empty() ? "" : " (" + error + ")"));
-    r.images.push_back(image_input(rgb.data(), size).clone());
+    r.images.push_back(reference_file(o.reference, shape));
     r.names.push_back(o.reference);
     return r;
   }
-  ShardDataset ds(o.data, 1);
-  if (ds.modality() != Modality::Image || ds.manifest().image_size != size)
+  ShardDataset ds(o.data, std::max<int64_t>(1, shape.clip));
+  const bool same =
+      ds.modality() == shape.modality && (shape.modality == Modality::Image ? ds.manifest().image_size == shape.size
+                                                                            : ds.manifest().sample_rate == shape.rate);
+  if (!same)
     throw ConfigError("--data: " + o.data + " holds " + modality_name(ds.modality()) + " samples" +
                       (ds.modality() == Modality::Image ? " of " + std::to_string(ds.manifest().image_size) + " pixels"
-                                                        : std::string()) +
-                      "; the checkpoint's encoder reads " + std::to_string(size) + "-pixel images");
+                                                        : " at " + std::to_string(ds.manifest().sample_rate) + " Hz") +
+                      "; the checkpoint's encoder reads " + shape.describe());
   r.vocabulary = ds.content_labels();
   std::vector<int64_t> ids = ds.eval_identities();
   if (ids.empty()) {  // a dataset of the training identities only: their sample 0, said so
@@ -74,7 +109,7 @@ References load_references(const GenerateOptions& o, int64_t size) {
   }
   for (int64_t id : ids) {
     if (static_cast<int64_t>(r.images.size()) >= o.max_references) break;
-    at::Tensor x = at::empty({3, size, size});
+    at::Tensor x = at::empty(shape.sample());
     ds.read(id, 0, 0, x.data_ptr<float>());
     r.images.push_back(x);
     r.names.push_back(ds.manifest().identities[static_cast<size_t>(id)]);
@@ -117,6 +152,30 @@ std::vector<int64_t> choose_columns(const std::string& content, int64_t classes,
   return columns;
 }
 
+// Audio: the WAVs go into a folder beside the PNG, named after it (generated.png -> generated-wav/).
+std::string audio_folder(const std::string& png) {
+  const std::filesystem::path p(png);
+  return (p.parent_path() / (p.stem().string() + "-wav")).string();
+}
+
+// A reference's name (a dataset identity, or a file path) as a file name part.
+std::string file_safe(const std::string& name) {
+  std::string out = std::filesystem::path(name).stem().string();
+  for (auto& c : out)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+  return out.empty() ? "reference" : out;
+}
+
+void write_clip(const std::string& path, const at::Tensor& clip, int64_t rate) {
+  const auto x = clip.detach().to(at::kFloat).cpu().contiguous();
+  try {
+    write_wav_mono(path, std::vector<float>(x.data_ptr<float>(), x.data_ptr<float>() + x.numel()),
+                   static_cast<int>(rate));
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(std::string("--out: ") + e.what());
+  }
+}
+
 // Before any sampling: a grid that cannot be written, or would be written under a name saying another format.
 void check_output_file(const std::string& out) {
   std::string ext = std::filesystem::path(out).extension().string();
@@ -145,16 +204,24 @@ GenerateReport generate_grid(const GenerateOptions& o) {
     throw ConfigError("--steps " + std::to_string(o.sampler.steps) + ": this generator has " +
                       std::to_string(g.diffusion->spec().timesteps) + " timesteps; give at most that many");
   const EncoderSpec& spec = g.encoder.spec;
-  if (spec.modality != Modality::Image)
-    throw ConfigError("generate: the checkpoint's encoder reads audio; generate draws images");
-  const int64_t size = spec.image_size;
-  const References refs = load_references(o, size);
+  Diffusion& diffusion = *g.diffusion;
+  ReferenceShape shape;
+  shape.modality = spec.modality;
+  shape.size = spec.image_size;
+  shape.rate = spec.sample_rate;
+  shape.clip = diffusion.spec().mel.clip_samples;
+  const References refs = load_references(o, shape);
   GenerateReport report;
   const std::vector<int64_t> columns =
       choose_columns(o.content, g.diffusion->spec().content_classes, refs.vocabulary, report.content);
   // Per reference: N samples with its tokens and, in the row below, the same N from the same noise without.
   const auto R = static_cast<int64_t>(refs.images.size()), N = static_cast<int64_t>(columns.size());
-  SampleGrid canvas(2 * R, N + 1, size, o.zoom);
+  const bool audio = diffusion.audio();
+  const int64_t zoom = audio ? std::max<int64_t>(1, o.zoom / 2) : o.zoom;  // a log-mel is 40 x 100, not 32 x 32
+  const std::vector<int64_t> cell = diffusion.pictures(refs.images.front().unsqueeze(0)).sizes().vec();
+  SampleGrid canvas(2 * R, N + 1, cell[2], cell[3], zoom);
+  const std::string wav_folder = audio ? audio_folder(o.out) : "";
+  if (audio) std::filesystem::create_directories(wav_folder);
   const auto content = at::tensor(columns, at::kLong);
   std::vector<int64_t> streams(static_cast<size_t>(N));
   for (int64_t n = 0; n < N; ++n) streams[static_cast<size_t>(n)] = n;
@@ -166,10 +233,25 @@ GenerateReport generate_grid(const GenerateOptions& o) {
     }
     const auto paired = g.diffusion->sample_with_and_without_identity(
         content, tokens.expand({N, tokens.size(1), tokens.size(2)}), streams, o.sampler);
-    canvas.paste(refs.images[static_cast<size_t>(r)], 2 * r, 0);
+    const auto& reference = refs.images[static_cast<size_t>(r)];
+    canvas.paste(diffusion.pictures(reference.unsqueeze(0))[0], 2 * r, 0);
+    const auto with_id = diffusion.pictures(paired.with_identity);
+    const auto without_id = diffusion.pictures(paired.without_identity);
     for (int64_t n = 0; n < N; ++n) {
-      canvas.paste(paired.with_identity[n], 2 * r, n + 1);
-      canvas.paste(paired.without_identity[n], 2 * r + 1, n + 1);
+      canvas.paste(with_id[n], 2 * r, n + 1);
+      canvas.paste(without_id[n], 2 * r + 1, n + 1);
+    }
+    if (audio) {
+      // Per reference: the reference clip, then each label with and without the identity tokens.
+      const std::string stem =
+          wav_folder + "/" + log::strf("%02lld-", (long long)r) + file_safe(refs.names[static_cast<size_t>(r)]);
+      write_clip(stem + "-reference.wav", reference, shape.rate);
+      for (int64_t n = 0; n < N; ++n) {
+        const std::string label = file_safe(report.content[static_cast<size_t>(n)]);
+        write_clip(stem + "-" + label + ".wav", paired.with_identity[n], shape.rate);
+        write_clip(stem + "-" + label + "-no-identity.wav", paired.without_identity[n], shape.rate);
+      }
+      report.wav_files += 1 + 2 * N;
     }
     if (o.progress) o.progress(r + 1, R);
   }
@@ -177,6 +259,7 @@ GenerateReport generate_grid(const GenerateOptions& o) {
   report.references = R;
   report.samples = 2 * R * N;
   report.out = o.out;
+  report.wav_folder = wav_folder;
   return report;
 }
 

@@ -67,6 +67,12 @@ const Section<DenoiseOptions>& fidelity_keys() {
                 "checkpoint of an encoder trained on the TRAINING identities only (e.g. a contrastive run on the "
                 "same dataset) that scores samples generated from ONE reference of each held-out identity, beside "
                 "the same without the identity tokens (floor) and real samples (ceiling); \"\" turns it off.")
+          .path("content_judge", &O::content_judge, "",
+                "The reader of content accuracy in identity fidelity: an imprint checkpoint of an encoder whose "
+                "identities were the CONTENT labels (a character or word classifier, trained on the training "
+                "identities' samples only, e.g. recipes/words' stage 1b); a sample reads as the label whose "
+                "prototype (the mean of its embeddings over the content bank's samples) is nearest. \"\": the "
+                "nearest bank sample by cosine of the mean-removed pixels (images) or log-mels (audio).")
           .integer("fidelity_identities", &O::fidelity_identities, int64_t{16}, Range::closed(2, 1e6),
                    "Held-out identities whose reference is generated from, drawn by the run's seed from all of them "
                    "(the same ones at every evaluation; top-1 chance is 1 / this).")
@@ -99,9 +105,17 @@ std::vector<KeySpec> denoise_keys() {
 void check_denoise(const ObjectiveContext& c) {
   const DenoiseOptions o = denoise_options(c);
   const DiffusionSpec g = diffusion_spec(c.values, c.encoder);
-  if (c.encoder.modality != Modality::Image)
-    fail("objective.denoise.weight", "the denoise objective's generator draws images; data.modality is audio");
-  if (!g.latent() && g.generator_script.empty() && c.encoder.image_size % 4 != 0)
+  if (c.encoder.modality == Modality::Audio && g.latent())
+    fail(g.autoencoder_script.empty() ? "objective.denoise.autoencoder_from" : "objective.denoise.autoencoder_script",
+         "an audio generator denoises log-mels (data.modality audio); an image autoencoder does not apply");
+  if (c.encoder.modality == Modality::Audio && c.encoder.n_mels % 4 != 0)
+    fail("model.audio.n_mels", std::to_string(c.encoder.n_mels) +
+                                   " must be a multiple of 4 for the audio generator (its UNet halves the mel axis "
+                                   "twice)");
+  if (c.encoder.modality == Modality::Image && !g.vocoder_script.empty())
+    fail("objective.denoise.vocoder_script", "turns log-mels into audio; data.modality is image");
+  if (c.encoder.modality == Modality::Image && !g.latent() && g.generator_script.empty() &&
+      c.encoder.image_size % 4 != 0)
     fail("data.image_size", "must be a multiple of 4 for the denoise objective's generator (two 2x downsamplings)");
   if (!g.autoencoder_from.empty() && !g.autoencoder_script.empty())
     fail("objective.denoise.autoencoder_script",
@@ -143,6 +157,10 @@ void check_denoise(const ObjectiveContext& c) {
     if (c.gallery_per_identity < 2)
       fail("eval.gallery_per_identity", "must be at least 2 with eval.judge (real samples are scored leave-one-out)");
   }
+  if (!o.content_judge.empty() && o.judge.empty())
+    fail("eval.content_judge", "reads the content of the samples eval.judge scores; set eval.judge too");
+  if (!o.content_judge.empty() && g.content_classes == 0)
+    fail("eval.content_judge", "reads content labels; this generator has none (objective.denoise.content_classes 0)");
 }
 
 void check_denoise_files(const ObjectiveContext& c) {
@@ -154,7 +172,9 @@ void check_denoise_files(const ObjectiveContext& c) {
         {"objective.denoise.autoencoder_from", g.autoencoder_from},
         {"objective.denoise.autoencoder_script", g.autoencoder_script},
         {"objective.denoise.content_tokens", g.content_tokens},
-        {"eval.judge", o.judge}})
+        {"objective.denoise.vocoder_script", g.vocoder_script},
+        {"eval.judge", o.judge},
+        {"eval.content_judge", o.content_judge}})
     if (!path.empty() && !std::ifstream(path)) fail(key, "'" + path + "' cannot be opened");
 }
 
@@ -178,7 +198,7 @@ ObjectiveInfo denoise_objective() {
   info.summary =
       "the generative objective (trainer/objectives/denoise.h): a conditional diffusion generator "
       "predicts the noise added to the target from its content label and the reference's identity "
-      "tokens. Images only";
+      "tokens. Images (pixels or a frozen autoencoder's latents) and audio (log-mels, vocoded)";
   info.keys = denoise_keys();
   info.make = [](const ObjectiveContext& c) {
     return std::make_shared<DenoiseObjective>(denoise_options(c), resolved_diffusion_spec(c.values, c.encoder));
@@ -198,12 +218,14 @@ DenoiseObjective::DenoiseObjective(const DenoiseOptions& o, const DiffusionSpec&
   } catch (const std::invalid_argument& e) {
     // The message names the file (or the key); say which key brought it in.
     const std::string what = e.what();
-    const std::string key = what.rfind("objective.denoise", 0) == 0 ? ""
-                            : !spec.autoencoder_script.empty() && what.rfind(spec.autoencoder_script, 0) == 0
-                                ? "objective.denoise.autoencoder_script: "
-                            : !spec.content_tokens.empty() && what.rfind(spec.content_tokens, 0) == 0
-                                ? "objective.denoise.content_tokens: "
-                                : "objective.denoise.generator_script: ";
+    const std::string key =
+        what.rfind("objective.denoise", 0) == 0 ? ""
+        : !spec.autoencoder_script.empty() && what.rfind(spec.autoencoder_script, 0) == 0
+            ? "objective.denoise.autoencoder_script: "
+        : !spec.content_tokens.empty() && what.rfind(spec.content_tokens, 0) == 0 ? "objective.denoise.content_tokens: "
+        : !spec.vocoder_script.empty() && what.rfind(spec.vocoder_script, 0) == 0 ? "objective.denoise.vocoder_script: "
+        : what.rfind("model.audio", 0) == 0 || what.rfind("data.", 0) == 0        ? ""
+                                                                           : "objective.denoise.generator_script: ";
     throw ConfigError(key + what);
   }
   if (!spec.autoencoder_from.empty())

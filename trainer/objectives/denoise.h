@@ -1,5 +1,6 @@
 // The generative objective: a conditional diffusion generator (generation/diffusion.h) learns to predict the
-// noise (or v) added to the TARGET sample (view 1), given its content label and the REFERENCE's (view 0)
+// noise (or v) added to the TARGET sample (view 1: its pixels, a frozen autoencoder's latents, or for audio its
+// log-mel, generation/mel_codec.h), given its content label and the REFERENCE's (view 0)
 // identity tokens, so the encoder learns tokens that tell the generator what the identity looks like
 // (IP-Adapter's training).
 //
@@ -40,6 +41,7 @@ struct DenoiseOptions {
   int64_t probe_every = 10;  // steps between measurements of the loss without identity on the same rows (0: off)
   // Identity fidelity in the loop (eval.*).
   std::string judge;
+  std::string content_judge;  // "" = the nearest-neighbour reader
   int64_t fidelity_identities = 16, fidelity_content = 4, fidelity_steps = 20, content_bank_identities = 256;
   double fidelity_guidance = 3.0;
   double fidelity_guidance_identity = -1;  // < 0: the same as fidelity_guidance

@@ -12,20 +12,18 @@ namespace imprint {
 
 namespace {
 
-std::shared_ptr<Encoder> load_judge(const std::string& path, const DiffusionSpec& run, const at::Device& device) {
+std::shared_ptr<Encoder> load_judge(const std::string& path, const DiffusionSpec& run, const at::Device& device,
+                                    const std::string& key = "eval.judge") {
   TrainedEncoder judge;
   try {
     judge = load_trained_encoder(path);
+    check_judge_reads(judge, path, run);
   } catch (const CheckpointError& e) {
-    throw ConfigError(std::string("eval.judge: ") + e.what());
+    throw ConfigError(key + ": " + e.what());
   }
-  if (judge.spec.modality != Modality::Image)
-    throw ConfigError("eval.judge: " + path + " encodes audio; this run's samples are image");
-  if (judge.spec.image_size != run.image_size)
-    throw ConfigError("eval.judge: " + path + " encodes images of " + std::to_string(judge.spec.image_size) +
-                      " pixels; this run's are " + std::to_string(run.image_size));
-  log::info(log::strf("eval.judge: %s (step %lld, %s encoder) scores identity fidelity", path.c_str(),
-                      (long long)judge.step, judge.spec.name.c_str()));
+  log::info(log::strf("%s: %s (step %lld, %s encoder) %s", key.c_str(), path.c_str(), (long long)judge.step,
+                      judge.spec.name.c_str(),
+                      key == "eval.judge" ? "scores identity fidelity" : "reads the content of the samples"));
   judge.encoder->to(device);
   return judge.encoder;
 }
@@ -35,6 +33,8 @@ std::shared_ptr<Encoder> load_judge(const std::string& path, const DiffusionSpec
 FidelityEvaluation::FidelityEvaluation(Diffusion& diffusion, const DenoiseOptions& o, const EvaluationContext& c)
     : diffusion_(diffusion), batch_size_(c.batch_size) {
   judge_ = load_judge(o.judge, diffusion.spec(), c.device);
+  if (!o.content_judge.empty())
+    content_judge_ = load_judge(o.content_judge, diffusion.spec(), c.device, "eval.content_judge");
   set_ = build_fidelity_set(c.dataset, c.heldout, c.dataset.eval_identities(), o.fidelity_identities,
                             o.fidelity_content, o.content_bank_identities, c.device, c.seed);
   sampler_.steps = o.fidelity_steps;
@@ -46,7 +46,8 @@ FidelityEvaluation::FidelityEvaluation(Diffusion& diffusion, const DenoiseOption
 
 EvaluationResult FidelityEvaluation::run(Encoder& encoder, int64_t step) {
   const auto t = std::chrono::steady_clock::now();
-  const FidelityReport f = evaluate_fidelity(encoder, diffusion_, *judge_, set_, sampler_, batch_size_);
+  const FidelityReport f =
+      evaluate_fidelity(encoder, diffusion_, *judge_, set_, sampler_, batch_size_, content_judge_.get());
   last_ = f;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   EvaluationResult r;
@@ -65,8 +66,23 @@ EvaluationResult FidelityEvaluation::run(Encoder& encoder, int64_t step) {
     r.values.emplace_back("fidelity_content_real", f.ceiling.content);
   }
   // What was scored, to look at: 4 references, their samples, and the same without identity beneath.
-  const SampleGrid grid = fidelity_grid(set_, f, 4);
+  const SampleGrid grid = fidelity_grid(diffusion_, set_, f, 4);
   r.images.push_back({"fidelity/samples", grid.width(), grid.height(), grid.rgb()});
+  if (diffusion_.audio()) {
+    // To listen to: for the first 2 references, the reference and its first word with and without identity.
+    const int64_t n = set_.columns.size(0);
+    const auto clip = [&](const std::string& tag, const at::Tensor& x) {
+      const auto c = x.detach().to(at::kFloat).cpu().contiguous();
+      r.audio.push_back({tag, static_cast<int>(diffusion_.spec().mel.sample_rate),
+                         std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel())});
+    };
+    for (int64_t i = 0; i < std::min<int64_t>(2, set_.references.size(0)); ++i) {
+      const std::string prefix = "fidelity/voice" + std::to_string(i);
+      clip(prefix + "/reference", set_.references[i]);
+      clip(prefix + "/generated", f.with_identity[i * n]);
+      clip(prefix + "/identity_dropped", f.without_identity[i * n]);
+    }
+  }
   return r;
 }
 

@@ -19,7 +19,7 @@ class FidelityEvaluation final : public ObjectiveEvaluation {
 
  private:
   Diffusion& diffusion_;
-  std::shared_ptr<Encoder> judge_;
+  std::shared_ptr<Encoder> judge_, content_judge_;  // content_judge_ null: the nearest-neighbour reader
   FidelitySet set_;
   SamplerOptions sampler_;
   int64_t batch_size_;

@@ -79,10 +79,16 @@ struct EvaluationImage {
   int width = 0, height = 0;
   std::vector<uint8_t> rgb;  // HWC
 };
+struct EvaluationAudio {
+  std::string tag;
+  int sample_rate = 0;
+  std::vector<float> samples;  // mono, in [-1, 1]
+};
 struct EvaluationResult {
   std::string line;                                    // for the log
   std::vector<std::pair<std::string, double>> values;  // for metrics.jsonl and TensorBoard
   std::vector<EvaluationImage> images;                 // for TensorBoard's Images tab (samples it drew)
+  std::vector<EvaluationAudio> audio;                  // for TensorBoard's Audio tab (clips it generated)
 };
 class ObjectiveEvaluation {
  public:
