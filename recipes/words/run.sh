@@ -41,13 +41,13 @@ ckpt() { printf '%s/checkpoints/step-%08d.ckpt' "$1" "${user_steps:-$2}"; }
 
 voices=recipes/voices/voices.tsv prefix=$runs/words data=$runs/data/words holdout=0.15
 judge=() reader=() joint=()
-judge_steps=600 reader_steps=300 joint_steps=2000 grid=(--max-references 6 --steps 50)
+judge_steps=600 reader_steps=300 joint_steps=3400 grid=(--max-references 6 --steps 50)
 if [ "$small" = 1 ]; then
   voices=$recipe/ci-voices.tsv prefix=$runs/words-small data=$runs/data/words-small holdout=0.2
-  judge_steps=80 reader_steps=60 joint_steps=300
+  judge_steps=80 reader_steps=60 joint_steps=600
   judge=(--set train.batch_size=8 --set train.eval_every=0 --set checkpoint.every=0 --set model.width=8)
   reader=(--set checkpoint.every=0 --set model.width=8)
-  joint=(--set train.batch_size=16 --set checkpoint.every=0 --set train.eval_every=150 --set model.width=8
+  joint=(--set train.batch_size=16 --set checkpoint.every=0 --set train.eval_every=300 --set model.width=8
          --set objective.denoise.width=16 --set eval.fidelity_identities=6 --set eval.fidelity_steps=10
          --set schedule.warmup_steps=20)
   grid=(--max-references 2 --steps 10)

@@ -5,7 +5,9 @@
 # speaker encoder together, scored in the loop from ONE reference clip of each held-out voice; then the mel
 # grid and the WAVs. Checks what each stage must leave behind and a figure: the words generated from ONE
 # reference sound more like that voice to the judge than the same words without the identity tokens (judge
-# cosine above the identity-dropped floor). The full recipe's figures are docs/benchmarks.md's.
+# cosine above the identity-dropped floor by 0.04, top-1 not below it; measured at 600 steps 0.717 vs 0.635 and
+# 29.2% vs 8.3%; at 300 steps only 0.644 vs 0.617, so the small run trains 600). The full recipe's figures
+# are docs/benchmarks.md's.
 # The run's TensorBoard holds the fidelity grid and the clips (read back with TensorBoard's own reader).
 #   words_small.sh IMPRINT WORKDIR PYTHON
 set -euo pipefail
@@ -44,7 +46,7 @@ import json, sys
 last = [json.loads(l) for l in open(sys.argv[1]) if "\"fidelity_cosine\"" in l][-1]
 print("%.3f %.3f %.3f %.3f" % (last["fidelity_cosine"], last["fidelity_cosine_floor"], last["fidelity_top1"],
                                last["fidelity_top1_floor"]))' "$metrics")"
-/usr/bin/python3 -c "import sys; sys.exit(0 if $cosine > $floor + 0.02 else 1)" ||
+/usr/bin/python3 -c "import sys; sys.exit(0 if $cosine > $floor + 0.04 and $top1 >= $top1_floor else 1)" ||
   fail "generated words do not beat the identity-dropped floor: judge cosine $cosine vs $floor (top-1 $top1 vs $top1_floor)"
 echo "PASS: spoken-words recipe (small): $held held-out voices (the 4 flite ones among them), fidelity logged twice," \
   "$wavs WAVs; from ONE reference: judge cosine $cosine vs identity-dropped $floor, top-1 $top1 vs $top1_floor"
