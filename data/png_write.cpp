@@ -1,8 +1,10 @@
 #include "data/png_write.h"
 
+#include <cstdio>
+#include <memory>
 #include <stdexcept>
 
-#include "data/atomic_write.h"
+#include "core/temp_path.h"
 #include "data/png_encode.h"
 
 namespace imprint {
@@ -17,7 +19,17 @@ void write_png_rgb(const std::string& path, int width, int height, const std::ve
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": " + e.what());
   }
-  write_file_atomically(path, bytes);
+  const std::string tmp = temp_path_for(path);  // unique to this process: two writers never share it
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(tmp.c_str(), "wb"), std::fclose);
+  if (!file) throw std::runtime_error(tmp + ": cannot create");
+  auto fail = [&](const std::string& message) {  // nothing is left behind: the temp file goes
+    file.reset();
+    std::remove(tmp.c_str());
+    throw std::runtime_error(message);
+  };
+  if (std::fwrite(bytes.data(), 1, bytes.size(), file.get()) != bytes.size()) fail(path + ": write failed");
+  if (std::fflush(file.get()) != 0 || std::fclose(file.release()) != 0) fail(path + ": write failed");
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(path + ": cannot move into place");
 }
 
 }  // namespace imprint

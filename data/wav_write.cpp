@@ -6,8 +6,6 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "data/atomic_write.h"
-
 namespace imprint {
 
 namespace {
@@ -67,13 +65,22 @@ std::string encode_wav_mono(const std::vector<float>& samples, int sample_rate) 
 }
 
 void write_wav_mono(const std::string& path, const std::vector<float>& samples, int sample_rate) {
-  std::string bytes;
-  try {
-    bytes = encode_wav_mono(samples, sample_rate);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(path + ": " + e.what());
+  const std::string tmp = path + ".partial";
+  SF_INFO info{};
+  info.samplerate = sample_rate;
+  info.channels = 1;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+  SNDFILE* f = sf_open(tmp.c_str(), SFM_WRITE, &info);
+  if (!f) throw std::runtime_error(path + ": cannot write a WAV file: " + sf_strerror(nullptr));
+  const auto data = clipped(samples);
+  const auto n = static_cast<sf_count_t>(data.size());
+  const bool ok = sf_writef_float(f, data.data(), n) == n;
+  const std::string why = ok ? "" : sf_strerror(f);
+  sf_close(f);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error(path + ": cannot write a WAV file" + (why.empty() ? "" : ": " + why));
   }
-  write_file_atomically(path, bytes);
 }
 
 }  // namespace imprint
