@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "core/temp_path.h"
+
 namespace imprint {
 
 namespace {
@@ -65,7 +67,7 @@ std::string encode_wav_mono(const std::vector<float>& samples, int sample_rate) 
 }
 
 void write_wav_mono(const std::string& path, const std::vector<float>& samples, int sample_rate) {
-  const std::string tmp = path + ".partial";
+  const std::string tmp = temp_path_for(path);  // unique to this process: two writers never share it
   SF_INFO info{};
   info.samplerate = sample_rate;
   info.channels = 1;

@@ -12,7 +12,6 @@
 namespace imprint {
 
 MelCodec::MelCodec(const MelCodecSpec& spec) : spec_(spec) {
-  const std::string prefix = "objective.denoise";
   all_frames_ = 1 + spec.clip_samples / spec.hop;  // centred frames of a clip (models/log_mel.h)
   frames_ = all_frames_ / 4 * 4;
   if (spec.n_mels % 4 != 0)
