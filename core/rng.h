@@ -26,6 +26,10 @@ namespace imprint {
   X(AugmentNoise, 0x4e4f)           /* data/audio_augment */                                     \
   X(AugmentFreqMask, 0x4652)        /* data/audio_augment */                                     \
   X(AugmentTimeMask, 0x544d)        /* data/audio_augment */                                     \
+  X(AugmentTelephone, 0x54454c)     /* data/audio_augment: the channel's band edges */           \
+  X(AugmentCodec, 0xc0dec)          /* data/audio_augment: the channel's codec */                \
+  X(AugmentPacketLoss, 0x9ac10)     /* data/audio_augment: the channel's lost packets */         \
+  X(AugmentLevel, 0x1e7e1)          /* data/audio_augment: the channel's gain */                 \
   X(DenoiseRow, 0xd1ff)             /* denoise objective: a row's timestep, dropout, noise */    \
   X(SamplerNoise, 0x5a3b1e)         /* generation/ddim_sampler: a sample's starting noise */     \
   X(NegativeCentres, 0xaa3e9a)      /* aam objective: Partial FC's sampled negative centres */   \

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "core/rng.h"
+#include "data/audio_channel.h"
 #include "data/media_decode.h"
 
 namespace imprint {
@@ -187,6 +188,33 @@ void augment_audio(float* x, int64_t n, int sample_rate, const AudioAugmentOptio
       }
       add_at_snr(x, buf.data(), n, snr);
     }
+  }
+  // The channel carries the room and its noise: after them, before the masks (which model the trunk's view).
+  if (o.telephone_prob > 0) {
+    CounterRng rng(stream_key(seed, Stream::AugmentTelephone));
+    if (rng.uniform() < o.telephone_prob) {
+      const double nyquist = sample_rate / 2.0, low = rng.uniform(200, 400), high = rng.uniform(3000, 3600);
+      remove_band(x, n, sample_rate, 0, low);
+      if (high < nyquist) remove_band(x, n, sample_rate, high, nyquist);
+    }
+  }
+  if (o.codec_prob > 0) {
+    CounterRng rng(stream_key(seed, Stream::AugmentCodec));
+    if (rng.uniform() < o.codec_prob) {
+      const std::vector<Codec> codecs = parse_codecs(o.codecs);  // checked when the config was read
+      codec_round_trip(x, n, sample_rate, codecs[static_cast<size_t>(rng.below(static_cast<int64_t>(codecs.size())))]);
+    }
+  }
+  if (o.packet_loss_prob > 0) {
+    CounterRng rng(stream_key(seed, Stream::AugmentPacketLoss));
+    if (rng.uniform() < o.packet_loss_prob) {
+      const double rate = rng.uniform(0, o.packet_loss_rate);
+      drop_packets(x, n, sample_rate, 0.02, rate, [&] { return rng.uniform(); });
+    }
+  }
+  if (o.level_db > 0) {
+    CounterRng rng(stream_key(seed, Stream::AugmentLevel));
+    change_level(x, n, rng.uniform(-o.level_db, o.level_db));
   }
   if (o.freq_masks > 0) {
     CounterRng rng(stream_key(seed, Stream::AugmentFreqMask));

@@ -1,7 +1,8 @@
 // Audio augmentation of a training clip (float samples), run in the loader's workers: speed perturbation
 // (libsoxr), additive noise at a drawn SNR (generated coloured noise or a folder of recordings), a synthetic
-// room response, and SpecAugment's time and frequency masks applied to the waveform (frequency masks remove
-// a band from the clip's spectrum, which is what the trunk's log-mel front end then sees).
+// room response, the transmission channel (data/audio_channel.h), and SpecAugment's time and frequency
+// masks applied to the waveform (frequency masks remove a band from the clip's spectrum, which is what the
+// trunk's log-mel front end then sees).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -44,7 +45,8 @@ void reverberate(float* x, int64_t n, const std::vector<float>& h);
 void remove_band(float* x, int64_t n, int sample_rate, double low_hz, double high_hz);
 
 // Everything `o` enables except speed (which changes how much source audio is read: the dataset applies it),
-// in order: reverberation, noise, frequency masks, time masks. A pure function of (seed, o, noise bank, x).
+// in order: reverberation, noise, the channel (telephone band, codec, lost packets, level: audio_channel.h),
+// frequency masks, time masks. A pure function of (seed, o, noise bank, x).
 void augment_audio(float* x, int64_t n, int sample_rate, const AudioAugmentOptions& o, uint64_t seed,
                    const NoiseBank* noise);
 

@@ -33,8 +33,18 @@ struct AudioAugmentOptions {
   double time_mask_seconds = 0.05;  // ... each up to this long
   int freq_masks = 0;               // SpecAugment frequency masks: bands removed from the whole clip ...
   double freq_mask_hz = 200;        // ... each up to this wide
+  // The channel (data/audio_channel.h): what a phone line, a codec, a network and a converter do.
+  double telephone_prob = 0;             // chance of a telephone band (~300-3400 Hz, edges drawn)
+  double codec_prob = 0;                 // chance of a codec round trip ...
+  std::string codecs = "ulaw,alaw,gsm";  // ... with one of these, drawn uniformly
+  double packet_loss_prob = 0;           // chance of lost 20 ms packets ...
+  double packet_loss_rate = 0.1;         // ... each lost with a probability drawn from [0, this]
+  double level_db = 0;                   // gain drawn from [-this, this] dB, clipped at full scale
 
-  bool any() const { return speed > 0 || noise_prob > 0 || reverb_prob > 0 || time_masks > 0 || freq_masks > 0; }
+  bool channel() const { return telephone_prob > 0 || codec_prob > 0 || packet_loss_prob > 0 || level_db > 0; }
+  bool any() const {
+    return speed > 0 || noise_prob > 0 || reverb_prob > 0 || time_masks > 0 || freq_masks > 0 || channel();
+  }
 };
 
 struct AugmentOptions {

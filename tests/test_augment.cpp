@@ -5,11 +5,14 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <numeric>
+#include <set>
 #include <vector>
 
 #include "core/rng.h"
 #include "data/audio_augment.h"
+#include "data/audio_channel.h"
 #include "data/image_augment.h"
 #include "data/shard_dataset.h"
 #include "data/shard_writer.h"
@@ -239,6 +242,122 @@ TEST(AudioAugment, FrequencyMasksRemoveTheBandAndTimeMasksSilenceSpans) {
   EXPECT_GT(silenced, 19 * 100) << "masks are drawn, not empty";
 }
 
+// SNR of y against the reference x, in dB (sample by sample: the codecs here add no delay).
+double snr_db(const std::vector<float>& x, const std::vector<float>& y) {
+  double err = 0;
+  for (size_t i = 0; i < x.size(); ++i) err += (x[i] - y[i]) * (x[i] - y[i]);
+  return 10 * std::log10(energy(x) / std::max(err, 1e-30));
+}
+
+// A voiced sound to code: a 150 Hz harmonic series, the first 20 harmonics decaying (what GSM's LPC models).
+std::vector<float> voiced(int rate, int64_t n) {
+  std::vector<float> x(static_cast<size_t>(n), 0.0f);
+  for (int h = 1; h <= 20; ++h) {
+    const std::vector<float> s = sine(150.0 * h, rate, n, 0.3 / h);
+    for (int64_t i = 0; i < n; ++i) x[i] += s[i];
+  }
+  return x;
+}
+
+TEST(AudioChannel, CodecsRoundTripAtTheirKnownQuality) {
+  const std::vector<float> x = voiced(8000, 8000);
+  std::map<Codec, double> snr;
+  for (const Codec c : {Codec::MuLaw, Codec::ALaw, Codec::Gsm}) {
+    std::vector<float> y = x;
+    codec_round_trip(y.data(), 8000, 8000, c);
+    snr[c] = snr_db(x, y);
+    EXPECT_NE(y, x) << codec_name(c) << " changes the clip";
+    std::vector<float> again = x;
+    codec_round_trip(again.data(), 8000, 8000, c);
+    EXPECT_EQ(y, again) << codec_name(c) << " is deterministic";
+  }
+  // G.711 companding keeps ~38 dB on a loud signal; GSM 06.10 is a vocoder-like codec: far lower, yet the
+  // sound survives (its energy near the original's).
+  EXPECT_GT(snr[Codec::MuLaw], 30);
+  EXPECT_GT(snr[Codec::ALaw], 30);
+  EXPECT_LT(snr[Codec::Gsm], 20);
+  std::vector<float> gsm = x;
+  codec_round_trip(gsm.data(), 8000, 8000, Codec::Gsm);
+  EXPECT_NEAR(energy(gsm) / energy(x), 1.0, 0.5);
+  EXPECT_GT(tone_energy(gsm, 150, 8000), 0.5 * tone_energy(x, 150, 8000)) << "the fundamental survives";
+
+  // At 16 kHz the clip goes through the codec at 8 kHz: a 6 kHz tone does not come back, 1 kHz does.
+  std::vector<float> wide = sine(1000, 16000, 16000, 0.3);
+  const std::vector<float> high = sine(6000, 16000, 16000, 0.3);
+  for (size_t i = 0; i < wide.size(); ++i) wide[i] += high[i];
+  const double before_1k = tone_energy(wide, 1000, 16000), before_6k = tone_energy(wide, 6000, 16000);
+  codec_round_trip(wide.data(), 16000, 16000, Codec::MuLaw);
+  EXPECT_EQ(wide.size(), 16000u);
+  EXPECT_LT(tone_energy(wide, 6000, 16000), 1e-3 * before_6k);
+  EXPECT_NEAR(tone_energy(wide, 1000, 16000) / before_1k, 1.0, 0.1);
+}
+
+TEST(AudioChannel, CodecListsAreParsedAndBadNamesNamed) {
+  EXPECT_EQ(parse_codecs("ulaw,alaw,gsm"), (std::vector<Codec>{Codec::MuLaw, Codec::ALaw, Codec::Gsm}));
+  EXPECT_EQ(parse_codecs(" gsm "), (std::vector<Codec>{Codec::Gsm}));
+  for (const char* bad : {"mp3", "ulaw,,gsm", "", "ulaw,opus"}) {
+    try {
+      parse_codecs(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("ulaw, alaw, gsm"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(AudioChannel, PacketsAreLostWholeAndLevelsClipAtFullScale) {
+  std::vector<float> x(8000, 0.5f);
+  uint64_t k = 0;
+  drop_packets(x.data(), 8000, 8000, 0.02, 0.3, [&] { return static_cast<double>((k++ * 7) % 10) / 10; });
+  for (int64_t p = 0; p < 50; ++p) {  // 160-sample packets, each all kept or all lost
+    const auto zeros = std::count(x.begin() + p * 160, x.begin() + (p + 1) * 160, 0.0f);
+    EXPECT_TRUE(zeros == 0 || zeros == 160) << "packet " << p;
+  }
+  EXPECT_EQ(std::count(x.begin(), x.end(), 0.0f), 15 * 160) << "3 of every 10 packets";
+
+  std::vector<float> y{0.1f, -0.3f, 0.6f};
+  change_level(y.data(), 3, 20 * std::log10(2.0));
+  EXPECT_NEAR(y[0], 0.2f, 1e-6);
+  EXPECT_NEAR(y[1], -0.6f, 1e-6);
+  EXPECT_EQ(y[2], 1.0f) << "clipped";
+}
+
+TEST(AudioChannel, AugmentationDrawsTheChannelFromTheSeed) {
+  const int rate = 8000;
+  std::vector<float> x = sine(1000, rate, 8000, 0.3);
+  const std::vector<float> low = sine(100, rate, 8000, 0.3);
+  for (size_t i = 0; i < x.size(); ++i) x[i] += low[i];
+  AudioAugmentOptions phone;
+  phone.telephone_prob = 1;
+  std::vector<float> y = x;
+  augment_audio(y.data(), 8000, rate, phone, 5, nullptr);
+  EXPECT_LT(tone_energy(y, 100, rate), 1e-6 * tone_energy(x, 100, rate)) << "below the telephone band";
+  EXPECT_NEAR(tone_energy(y, 1000, rate) / tone_energy(x, 1000, rate), 1.0, 1e-3) << "inside it";
+
+  AudioAugmentOptions all;
+  all.telephone_prob = 0.5;
+  all.codec_prob = 0.5;
+  all.packet_loss_prob = 0.5;
+  all.packet_loss_rate = 0.5;
+  all.level_db = 6;
+  std::set<std::vector<float>> distinct;
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    std::vector<float> a = x, b = x;
+    augment_audio(a.data(), 8000, rate, all, seed, nullptr);
+    augment_audio(b.data(), 8000, rate, all, seed, nullptr);
+    ASSERT_EQ(a, b) << "seed " << seed;
+    distinct.insert(a);
+  }
+  EXPECT_EQ(distinct.size(), 8u) << "every seed draws its own channel";
+  AudioAugmentOptions gsm_only;
+  gsm_only.codec_prob = 1;
+  gsm_only.codecs = "gsm";
+  std::vector<float> g = x, direct = x;
+  augment_audio(g.data(), 8000, rate, gsm_only, 3, nullptr);
+  codec_round_trip(direct.data(), 8000, rate, Codec::Gsm);
+  EXPECT_EQ(g, direct) << "augment.codecs limits the draw";
+}
+
 TEST(AudioAugment, NoiseFolderIsReadOnceAndNamedWhenUnusable) {
   const std::string dir = fresh_dir("noise-bank");
   std::filesystem::create_directories(dir);
@@ -294,6 +413,10 @@ TEST(AudioAugment, ShardDatasetAppliesItDeterministically) {
   a.audio.reverb_prob = 1;
   a.audio.freq_masks = 2;
   a.audio.time_masks = 2;
+  a.audio.telephone_prob = 1;
+  a.audio.codec_prob = 1;
+  a.audio.packet_loss_prob = 1;
+  a.audio.level_db = 6;
   augmented.set_augmentation(a);
   std::vector<float> p(4000), q(4000), r(4000);
   plain.read(1, 0, 0, p.data());
@@ -320,7 +443,8 @@ TEST_P(AugmentedTraining, ResumesBitwiseExactly) {
   for (const char* k :
        {"augment.crop_scale_min=0.6", "augment.rotate_degrees=10", "augment.shear_degrees=5", "augment.translate=0.05",
         "augment.contrast=0.3", "augment.blur_prob=0.5", "augment.speed=0.1", "augment.noise_prob=0.5",
-        "augment.reverb_prob=0.5", "augment.time_masks=2", "augment.freq_masks=2"})
+        "augment.reverb_prob=0.5", "augment.time_masks=2", "augment.freq_masks=2", "augment.telephone_prob=0.5",
+        "augment.codec_prob=0.5", "augment.packet_loss_prob=0.5", "augment.level_db=6"})
     all.push_back(k);
   const auto whole = train(imprint::testing::tiny_config(GetParam(), all), {fresh_dir("aug-whole"), false});
   const std::string dir = fresh_dir("aug-split");

@@ -64,6 +64,8 @@ TEST(Config, WrongTypeNamesKeyAndExpectation) {
   EXPECT_EQ(error_of("optimizer:\n  lr: [1, 2]\n"),
             "test.yaml: optimizer.lr: expected a number in (0, 10], got a list");
   EXPECT_EQ(error_of("optimizer: 3\n"), "test.yaml: optimizer: expected a mapping of keys, got a value");
+  EXPECT_EQ(error_of("augment:\n  codecs: ulaw,mp3\n"),
+            "test.yaml: augment.codecs: 'mp3' is not a codec: expected a comma-separated list of ulaw, alaw, gsm");
   EXPECT_EQ(error_of("optimizer:\n  lr:\n    x: 1\n"),
             "test.yaml: optimizer.lr: expected a number in (0, 10], got a mapping");
   EXPECT_EQ(error_of("data:\n  modality: imgae\n"),

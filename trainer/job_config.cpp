@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "config/section.h"
+#include "data/audio_channel.h"
 #include "models/encoder_spec.h"
 #include "trainer/objectives/objective_registry.h"
 
@@ -123,7 +124,24 @@ const Section<AudioAugmentOptions>& audio_augment_section() {
                    "Audio: SpecAugment frequency masks per clip (a band removed from the clip's spectrum, so from "
                    "every frame of the trunk's log-mel features).")
           .real("freq_mask_hz", &A::freq_mask_hz, 200, Range::closed(0, 24000),
-                "Audio: each frequency mask is up to this wide.");
+                "Audio: each frequency mask is up to this wide.")
+          .real("telephone_prob", &A::telephone_prob, 0, Range::closed(0, 1),
+                "Audio, channel: chance of a telephone band: everything below [200, 400] Hz and above [3000, 3600] "
+                "Hz removed (edges drawn).")
+          .real("codec_prob", &A::codec_prob, 0, Range::closed(0, 1),
+                "Audio, channel: chance of a codec round trip (encoded and decoded by libsndfile at 8 kHz, the "
+                "codecs' rate; other rates are resampled there and back, so it also band-limits to 4 kHz).")
+          .text("codecs", &A::codecs, "ulaw,alaw,gsm",
+                "Audio, channel: the codecs augment.codec_prob draws from, uniformly: a comma-separated list of "
+                "ulaw, alaw (G.711) and gsm (GSM 06.10 full rate). Leave one out to hold that channel out of "
+                "training and evaluate on it (recipes/voices).")
+          .real("packet_loss_prob", &A::packet_loss_prob, 0, Range::closed(0, 1),
+                "Audio, channel: chance of lost packets: 20 ms spans set to silence, no concealment.")
+          .real("packet_loss_rate", &A::packet_loss_rate, 0.1, Range::closed(0, 1),
+                "Audio, channel: each packet is lost with a probability drawn from [0, this].")
+          .real("level_db", &A::level_db, 0, Range::closed(0, 40),
+                "Audio, channel: gain drawn from [-this, this] dB for every clip, then clipped at full scale (a "
+                "converter overdriven); 0 = off.");
   return s;
 }
 
@@ -354,6 +372,11 @@ void check_data_rules(const JobConfig& j, const std::string& source) {
     fail(source, "data.content_classes", "synthetic content labels exist for images only");
   if (j.augment.audio.noise_snr_min > j.augment.audio.noise_snr_max)
     fail(source, "augment.noise_snr_min", "is above augment.noise_snr_max");
+  try {
+    parse_codecs(j.augment.audio.codecs);
+  } catch (const std::invalid_argument& e) {
+    fail(source, "augment.codecs", e.what());
+  }
   if (j.model.modality == Modality::Audio) {
     const int64_t clip = std::lround(j.data.clip_seconds * static_cast<double>(j.model.sample_rate));
     if (clip <= j.model.n_fft)
