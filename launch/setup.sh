@@ -28,6 +28,7 @@ packages=(
                                                          # recipe installs the rest (run.sh --install)
   espeak-ng flite                    # the voices recipe's small set (recipes/voices/run.sh --small, CI);
                                      # the full recipe installs festival and its voices (run.sh --install)
+  sox                                # its held-out channel: GSM round trips (recipes/voices/robustness.sh)
 )
 optional=()
 if [ "${1:-}" = "--tests" ]; then

@@ -14,13 +14,12 @@ DIR/WORD/VOICE.wav: one word = one identity, what the content judge (a word clas
 """
 import argparse
 import concurrent.futures
-import hashlib
 import os
 import shutil
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "voices"))
-from render_voices import read_voices, render_one  # noqa: E402
+from render_voices import held_out, read_voices, render_one  # noqa: E402
 
 
 def main():
@@ -55,11 +54,8 @@ def main():
                 os.rename(os.path.join(folder, f"{i:02d}.wav"), os.path.join(folder, f"{w}.wav"))
             done.append(v)
 
-    def held(v):
-        if v["engine"] == args.holdout_engine:
-            return True
-        return int(hashlib.sha256(v["id"].encode()).hexdigest()[:8], 16) / 2**32 < args.holdout_fraction
-    holdout = sorted(v["id"] for v in done if held(v))
+    held = held_out(voices, args.holdout_engine, args.holdout_fraction)
+    holdout = sorted(v["id"] for v in done if v["id"] in held)
     with open(os.path.join(args.out, "holdout.txt"), "w") as f:
         f.write("".join(h + "\n" for h in holdout))
     if args.by_word:

@@ -18,7 +18,8 @@ cat >audio.yaml <<'YAML'
 seed: 5
 data: {modality: audio, source: shards, path: data, clip_seconds: 0.5, augment: true, samples_per_identity: 4}
 model: {name: audio_cnn, width: 8, embed_dim: 32, tokens: 2, audio: {n_mels: 32, n_fft: 256, hop: 160}}
-augment: {speed: 0.1, noise_prob: 0.5, reverb_prob: 0.5, time_masks: 1, freq_masks: 1}
+augment: {speed: 0.1, noise_prob: 0.5, reverb_prob: 0.5, time_masks: 1, freq_masks: 1, telephone_prob: 0.5,
+          codec_prob: 0.5, packet_loss_prob: 0.5, level_db: 6}
 objective:
   infonce: {weight: 0.1}
   denoise: {weight: 1, train: all, width: 8, heads: 2, timesteps: 100, prediction: v, griffin_lim_iterations: 4}

@@ -62,6 +62,7 @@ check fonts 2 fonts-small- --small
 check fonts 3 fonts-small- --small --frozen
 check voices 1 voices --install
 check voices 1 voices-small --small
+check voices 1 voices-plain --plain  # the "before": user values still last, after its augment.* zeros
 NO_IMPRINT=1 check fonts 2 fonts-  # without IMPRINT: the build is not run either
 NO_IMPRINT=1 check voices 1 voices
 
