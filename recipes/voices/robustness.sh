@@ -30,7 +30,7 @@ done < "$speech/holdout.txt" > "$out/gsm-jobs.txt"
 # 8 kHz mono -> GSM 06.10 -> 16-bit PCM, one sox pipe a file, two at a time; no dither (-D), errors only (-V1).
 # shellcheck disable=SC2016  # $0 and $1 are the inner shell's
 xargs -P 2 -n 2 sh -c 'sox -V1 -D "$0" -r 8000 -c 1 -t gsm - | sox -V1 -D -t gsm -r 8000 -c 1 - -b 16 "$1"' \
-  < "$out/gsm-jobs.txt"
+  < "$out/gsm-jobs.txt" || { echo "robustness.sh: sox could not round-trip a clip through GSM (above)" >&2; exit 1; }
 encoders=(imprint); [ -z "${PEER_PYTHON:-}" ] || encoders+=(resemblyzer)
 peer=$(cd "$(dirname "$0")/../../bench" && pwd)/resemblyzer_embed.py
 printf 'set\tencoder\tvoices\ttop1\ttop1_every\teer\tmin_dcf\n' > "$out/robustness.tsv"
