@@ -171,7 +171,7 @@ def main():
                 done.append(v)
     shifts = [int(c) for c in args.shift_speakers.split(",") if c.strip()]
     if shifts:
-        done += shift_speakers([v for v in done if v["engine"] != "espeak" and v["id"] not in held and "parent" not in v],
+        done += shift_speakers([v for v in done if v["engine"] != "espeak" and v["id"] not in held],
                                shifts, args.out, args.jobs, problems)
     holdout = sorted(v["id"] for v in done if v["id"] in held)
     with open(os.path.join(args.out, "holdout.txt"), "w") as f:
