@@ -20,7 +20,8 @@ const Section<DiffusionSpec>& diffusion_section() {
       Section<D>("objective.denoise")
           .path("generator_from", &D::generator_from, "",
                 "An imprint checkpoint whose generator (trained with objective.denoise.train: generator) is "
-                "loaded; required for adapter. Its path and content hash go into the model signature: a resume "
+                "loaded; required for adapter. When that run kept a weight average (ema.decay), the average is "
+                "loaded, as generation does. Its path and content hash go into the model signature: a resume "
                 "refuses another generator.",
                 R::Shaping)
           .path("generator_script", &D::generator_script, "",

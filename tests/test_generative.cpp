@@ -24,6 +24,7 @@
 #include "tests/tiny_run.h"
 #include "trainer/checkpoint/checkpoint_reader.h"
 #include "trainer/checkpoint/checkpoint_store.h"
+#include "trainer/checkpoint/tensor_archive.h"
 #include "trainer/evaluation/fidelity_eval.h"
 #include "trainer/inference/generate_grid.h"
 #include "trainer/model_parts.h"
@@ -346,6 +347,40 @@ TEST(Denoise, TheLossGradientReachesEveryAdapterWeightAndTheEncoderInEachMode) {
       }
     }
   }
+}
+
+// A pretraining run with ema.decay samples from its weight average; the frozen generator an adapter trains
+// against must be that average, not the raw weights the average smooths (issue 22: the frozen font generator).
+TEST(Denoise, AFrozenGeneratorIsThePretrainingRunsWeightAverage) {
+  const std::string pre = fresh_dir("pretrain-ema");
+  train(tiny_config("image", generative("generator", {"ema.decay=0.5"})), {pre, false, nullptr});
+  const std::string ckpt = pre + "/checkpoints/step-00000008.ckpt";
+  const JobConfig job = tiny_config("image", generative("adapter", {"objective.denoise.generator_from=" + ckpt}));
+  DiffusionSpec spec = diffusion_spec(job.values, job.model);
+  spec.generator_from.clear();
+  Diffusion g(spec);
+  CheckpointReader(ckpt).load_pretrained_generator(g);
+  torch::serialize::InputArchive ar, ema, obj;
+  read_checkpoint(ckpt, ar);
+  ar.read("ema", ema);
+  ar.read("objective", obj);
+  std::vector<std::pair<std::string, at::Tensor>> loaded, average, weights;
+  for (const auto& kv : g.generator().named_parameters().pairs()) {
+    if (g.generator().is_adapter_parameter(kv.first)) continue;
+    loaded.emplace_back(kv.first, kv.second);
+    average.emplace_back("objective.denoise.generator." + kv.first, torch::empty_like(kv.second));
+    weights.emplace_back("denoise.generator." + kv.first, torch::empty_like(kv.second));
+  }
+  read_named_tensors(ema, average, "ema");
+  read_named_tensors(obj, weights, "objective");
+  int64_t compared = 0, differs_from_raw = 0;
+  for (size_t i = 0; i < loaded.size(); ++i) {
+    EXPECT_TRUE(loaded[i].second.equal(average[i].second)) << loaded[i].first << " is not the weight average";
+    differs_from_raw += !average[i].second.equal(weights[i].second);
+    ++compared;
+  }
+  EXPECT_GT(compared, 0);
+  EXPECT_GT(differs_from_raw, 0) << "the average equals the raw weights: the test cannot tell them apart";
 }
 
 TEST(Denoise, ResumeRefusesAChangedGeneratorAndLoadRefusesAnotherShape) {

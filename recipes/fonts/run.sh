@@ -45,7 +45,7 @@ ckpt() { printf '%s/checkpoints/step-%08d.ckpt' "$1" "${user_steps:-$2}"; }
 
 packages=$recipe/font-packages.txt prefix=$runs/fonts data=$runs/data/fonts holdout=0.15
 judge=() pretrain=() adapter=() joint=()
-judge_steps=800 pretrain_steps=1200 adapter_steps=600 joint_steps=2400 grid=(--max-references 8 --steps 50)
+judge_steps=800 pretrain_steps=2400 adapter_steps=1800 joint_steps=2400 grid=(--max-references 8 --steps 50)
 if [ "$small" = 1 ]; then
   packages=$recipe/ci-packages.txt prefix=$runs/fonts-small data=$runs/data/fonts-small holdout=0.3
   # Long enough for the joint path to beat its floor (what tests/recipes/fonts_small.sh asserts); the frozen
@@ -54,7 +54,7 @@ if [ "$small" = 1 ]; then
   small_data=(--set train.batch_size=16 --set data.train_identities=16
               --set data.eval_identities=2 --set checkpoint.every=0 --set schedule.warmup_steps=5)
   judge=("${small_data[@]}" --set train.eval_every=0)
-  pretrain=("${small_data[@]}" --set objective.denoise.width=16)
+  pretrain=("${small_data[@]}" --set objective.denoise.width=16 --set ema.decay=0.9)
   adapter=("${small_data[@]}" --set objective.denoise.width=16 --set train.eval_every=15
            --set eval.fidelity_identities=4 --set eval.fidelity_steps=5)
   joint=("${small_data[@]}" --set objective.denoise.width=16 --set train.eval_every=200

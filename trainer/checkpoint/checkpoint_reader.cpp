@@ -170,6 +170,17 @@ void CheckpointReader::load_pretrained_generator(Diffusion& into) {
     if (!g.is_adapter_parameter(kv.first)) wanted.emplace_back(owner + ".generator." + kv.first, kv.second);
   for (auto& kv : g.named_buffers().pairs()) wanted.emplace_back(owner + ".generator." + kv.first, kv.second);
   read_named_tensors(objective, wanted, path_ + ": objective");
+  // A pretraining run that kept a weight average (ema.decay) samples from it (load_trained_generator does the
+  // same), so the frozen generator is the average: the generator its own grid shows, and what a released
+  // diffusion model ships. The identity branch never trained there, so it stays out.
+  torch::serialize::InputArchive average;
+  if (archive_.try_read("ema", average)) {
+    std::vector<std::pair<std::string, at::Tensor>> averaged;
+    for (auto& kv : g.named_parameters().pairs())
+      if (!g.is_adapter_parameter(kv.first))
+        averaged.emplace_back("objective." + owner + ".generator." + kv.first, kv.second);
+    read_named_tensors(average, averaged, path_ + ": ema");
+  }
 }
 
 AutoencoderSpec CheckpointReader::autoencoder_spec() {

@@ -69,7 +69,8 @@ class CheckpointReader {
   // frozen file that is missing or has changed.
   TrainedGenerator generator();
   // Loads this checkpoint's generator weights, all but the identity branch, into `into` (adapter training
-  // from a pretrained generator: objective.denoise.generator_from), after checking both have the same shape.
+  // from a pretrained generator: objective.denoise.generator_from), after checking both have the same shape;
+  // the run's weight average (ema) instead of its raw weights when it kept one.
   void load_pretrained_generator(Diffusion& into);
   // The autoencoder its run trained (the autoencoder objective): its shape, and its weights and latent scale
   // loaded into `into` (which must have that shape). Throws CheckpointError naming the file when the run
