@@ -40,6 +40,7 @@
 
 #include "collectives/bootstrap.h"
 #include "collectives/communicator.h"
+#include "collectives/free_core.h"
 #include "collectives/watchdog.h"
 #include "core/exit_codes.h"
 #include "core/log.h"
@@ -279,28 +280,36 @@ class MpiCommunicator final : public Communicator {
     int64_t seq = 0;
   };
 
-  // Returns once every rank has reached this collective, without holding a core meanwhile. OpenMPI's blocking
-  // collectives poll without pause, so a rank that arrived first spins until its slowest peer comes, taking
-  // a core from compute: its own backward, its data loader, other jobs (0.85x PyTorch DDP, whose gloo sleeps
-  // in the kernel, with one of 2 cores busy, against 0.96x with this wait; docs/benchmarks.md). The wait is
-  // a non-blocking barrier tested in a tight loop for kSpinUs (peers that have all arrived answer within
-  // that), then between sleeps that double from kFirstSleepUs to kMaxSleepUs; the longest sleep bounds the
-  // latency it adds. The collective itself then runs as the tuned blocking call: libnbc's non-blocking ones
-  // are slower (0.2-0.5x, measured), and with every peer there its spin lasts only as long as the transfer.
-  // The price: one barrier per collective (one more round trip between hosts) and the wake-ups, about 6% of
-  // an idle machine's throughput, measured: so it is an option, for busy or shared machines.
+  // Returns once every rank has reached this collective, without taking a core that other work wants.
+  // OpenMPI's blocking collectives poll without pause, so a rank that arrived first spins until its slowest
+  // peer comes, taking a core from compute: its own backward, its data loader, other jobs (0.85x PyTorch DDP,
+  // whose gloo sleeps in the kernel, with one of 2 cores busy; docs/benchmarks.md). The wait is a
+  // non-blocking barrier, tested in a tight loop while the machine has a free core (FreeCoreProbe, looked at
+  // again every kLookEvery: then polling costs nobody anything and notices the peers at once) and between
+  // sleeps that double from kFirstSleepUs to kMaxSleepUs while every core is wanted. Sleeping whenever a
+  // peer was late cost about 6% on an idle machine (the wake-ups, and a peer noticed up to 200 us late). The
+  // collective itself then runs as the tuned blocking call: libnbc's non-blocking ones are slower (0.2-0.5x,
+  // measured), and with every peer there its spin lasts only as long as the transfer. What remains: one
+  // barrier per collective, one more round trip between hosts.
   void wait_for_peers() {
-    constexpr auto kSpinUs = std::chrono::microseconds(50);
+    constexpr auto kLookEvery = std::chrono::microseconds(500);
     constexpr int64_t kFirstSleepUs = 10, kMaxSleepUs = 200;
     MPI_Request request;
     MPI_Ibarrier(comm_, &request);
     int done = 0;
-    const auto start = Clock::now();
-    while (MPI_Test(&request, &done, MPI_STATUS_IGNORE), !done && Clock::now() - start < kSpinUs) {
-    }
-    for (int64_t pause = kFirstSleepUs; !done; pause = std::min(2 * pause, kMaxSleepUs)) {
+    bool polling = false;
+    int64_t pause = kFirstSleepUs;
+    auto next_look = Clock::now();
+    while (MPI_Test(&request, &done, MPI_STATUS_IGNORE), !done) {
+      const auto now = Clock::now();
+      if (now >= next_look) {
+        polling = free_core_.free_core_now();
+        next_look = now + kLookEvery;
+        if (polling) pause = kFirstSleepUs;
+      }
+      if (polling) continue;
       std::this_thread::sleep_for(std::chrono::microseconds(pause));
-      MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+      pause = std::min(2 * pause, kMaxSleepUs);
     }
   }
 
@@ -564,6 +573,7 @@ class MpiCommunicator final : public Communicator {
   }
 
   CommOptions options_;
+  FreeCoreProbe free_core_;  // read by wait_for_peers
   const std::string host_ = this_host();
   std::vector<std::string> hosts_;  // of every rank (learn_hosts)
   Watchdog watchdog_;               // before the MPI state: it is armed while that is set up, and outlives its teardown

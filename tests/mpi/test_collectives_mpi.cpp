@@ -5,8 +5,10 @@
 #include <chrono>
 #include <ctime>
 #include <thread>
+#include <vector>
 
 #include "collectives/all_gather_autograd.h"
+#include "collectives/free_core.h"
 #include "collectives/gradient_reducer.h"
 #include "tests/mpi/mpi_world.h"
 
@@ -40,9 +42,11 @@ TEST(MpiCollectives, AllreduceSumAverageMax) {
   }
 }
 
-// A rank that reaches a collective early waits without taking a core: the last rank arrives 1.5 s late, and
-// every other rank's process uses a small fraction of a core meanwhile (OpenMPI's blocking collectives
-// poll without pause: a whole core each, or what the oversubscribed machine gives it).
+// A rank that reaches a collective early waits without taking a core that other work wants: the last rank
+// arrives 1.5 s late, computing meanwhile on as many threads as the machine has cores, and every other
+// rank's process uses a small fraction of a core (OpenMPI's blocking collectives poll without pause: a whole
+// core each, or what the oversubscribed machine gives it). On a machine with a free core the wait may poll
+// (it costs nobody anything); the late rank's threads leave none.
 TEST(MpiCollectives, AnEarlyRankWaitsWithoutSpinning) {
   const auto cpu_seconds = [] {
     timespec ts{};
@@ -51,7 +55,16 @@ TEST(MpiCollectives, AnEarlyRankWaitsWithoutSpinning) {
   };
   const bool late = g_world->rank() == g_world->size() - 1;
   g_world->barrier();
-  if (late) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  if (late) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+    std::vector<std::thread> busy;
+    for (int i = 0; i < FreeCoreProbe().cores(); ++i)
+      busy.emplace_back([until] {
+        volatile uint64_t x = 0;
+        while (std::chrono::steady_clock::now() < until) x = x + 1;
+      });
+    for (auto& t : busy) t.join();
+  }
   const double cpu0 = cpu_seconds();
   const auto wall0 = std::chrono::steady_clock::now();
   at::Tensor t = at::ones({1000});
