@@ -94,8 +94,8 @@ void take_run_settings(CheckpointEvalOptions& o, const CLI::App& command) {
 
 // --judge: the generator's identity fidelity on the same dataset, with the run's own fidelity settings for
 // what is not given.
-void log_fidelity(const CheckpointEvalOptions& e, const CLI::App& command, const std::string& judge, int64_t seed,
-                  int64_t identities) {
+void log_fidelity(const CheckpointEvalOptions& e, const CLI::App& command, const std::string& judge,
+                  const std::string& content_judge, int64_t seed, int64_t identities) {
   const ConfigValues run = CheckpointReader(e.checkpoint).settings(job_schema());
   CheckpointFidelityOptions f;
   f.checkpoint = e.checkpoint;
@@ -108,7 +108,7 @@ void log_fidelity(const CheckpointEvalOptions& e, const CLI::App& command, const
   f.identities = command.get_option("--fidelity-identities")->count() > 0 ? identities : d.fidelity_identities;
   f.content = d.fidelity_content;
   f.bank_identities = d.content_bank_identities;
-  f.content_judge = d.content_judge;  // the run's reader, when it had one
+  f.content_judge = content_judge.empty() ? d.content_judge : content_judge;  // else the run's reader, if any
   f.sampler.steps = d.fidelity_steps;
   f.sampler.guidance = d.fidelity_guidance;
   f.sampler.guidance_identity = d.fidelity_guidance_identity;
@@ -160,6 +160,10 @@ class EvalCommand final : public Command {
                   "A generative checkpoint: also score its identity fidelity on --data with this judge (an encoder "
                   "checkpoint): samples generated from ONE reference of each identity beside the identity-dropped "
                   "floor and the real ceiling, as training's eval.judge does");
+    c->add_option("--content-judge", content_judge_,
+                  "With --judge: read the content of real and generated samples with this reader (an encoder "
+                  "checkpoint trained with the content labels as its identities) instead of the run's own "
+                  "eval.content_judge (or, without one, the nearest training sample)");
     like_key(c->add_option("--fidelity-identities", fidelity_identities_,
                            "With --judge: identities scored, drawn by --seed (default: the run's "
                            "eval.fidelity_identities)"),
@@ -190,10 +194,12 @@ class EvalCommand final : public Command {
     }
     if (options_.checkpoint.empty() || options_.data.empty())
       throw ConfigError("--checkpoint and --data are required (or --embeddings DIR)");
+    if (!content_judge_.empty() && judge_.empty())
+      throw ConfigError("--content-judge reads generated samples: it needs --judge");
     CheckpointEvalOptions o = options_;
     take_run_settings(o, *command_);
     log_report(o, evaluate_checkpoint(o));
-    if (!judge_.empty()) log_fidelity(o, *command_, judge_, seed_, fidelity_identities_);
+    if (!judge_.empty()) log_fidelity(o, *command_, judge_, content_judge_, seed_, fidelity_identities_);
     return kExitOk;
   }
 
@@ -224,7 +230,7 @@ class EvalCommand final : public Command {
   CheckpointEvalOptions options_;
   CLI::App* command_ = nullptr;
   std::string embeddings_;
-  std::string judge_;
+  std::string judge_, content_judge_;
   int64_t seed_ = 0, fidelity_identities_ = 16;
 };
 

@@ -35,6 +35,18 @@ check --exit 3 --within 60 --match "no objective of its run \(denoise\) trained 
 check --exit 0 --within 180 --match "identity fidelity from ONE reference \(3 held-out identities, 12 samples; chance 33.3%\) \| judge top-1 generated [0-9.]+%, identity dropped [0-9.]+%, real [0-9.]+% .*\(identities drawn with seed 5\)" -- \
   "$imprint" eval --checkpoint "$work/runs/adapter/checkpoints/step-00000004.ckpt" --data "$work/other" \
   --judge "$work/runs/judge/checkpoints/step-00000004.ckpt" --fidelity-identities 3 --seed 5 --gallery-per-identity 3
+# Another reader of the content than the run's (a character reader trained after the run, recipes/fonts): it is
+# loaded (a missing file is named), and it needs --judge.
+check --exit 0 --within 180 --match "content accuracy [0-9.]+%, [0-9.]+%, [0-9.]+%" -- \
+  "$imprint" eval --checkpoint "$work/runs/adapter/checkpoints/step-00000004.ckpt" --data "$work/other" \
+  --judge "$work/runs/judge/checkpoints/step-00000004.ckpt" --content-judge "$work/runs/judge/checkpoints/step-00000004.ckpt" \
+  --fidelity-identities 3 --gallery-per-identity 3
+check --exit 3 --within 60 --match "$work/no-reader.ckpt" -- \
+  "$imprint" eval --checkpoint "$work/runs/adapter/checkpoints/step-00000004.ckpt" --data "$work/other" \
+  --judge "$work/runs/judge/checkpoints/step-00000004.ckpt" --content-judge "$work/no-reader.ckpt" --gallery-per-identity 3
+check --exit 2 --within 60 --match "--content-judge reads generated samples: it needs --judge" -- \
+  "$imprint" eval --checkpoint "$work/runs/adapter/checkpoints/step-00000004.ckpt" --data "$work/other" \
+  --content-judge "$work/runs/judge/checkpoints/step-00000004.ckpt"
 check --exit 2 --within 60 --match "--steps 5000: this generator has 50 timesteps; give at most that many" -- \
   "$imprint" generate --checkpoint "$work/runs/adapter/checkpoints/step-00000004.ckpt" \
   --reference "$here/../fixtures/pattern16.png" --steps 5000 --out "$work/g.png"
