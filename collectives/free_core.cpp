@@ -1,7 +1,6 @@
 #include "collectives/free_core.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,10 +16,10 @@ bool a_core_is_free(const std::string& loadavg, int cores) {
 }
 
 FreeCoreProbe::FreeCoreProbe() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  cores_ = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
-                                                        : static_cast<int>(std::thread::hardware_concurrency());
+  // The machine's cores, not this process's affinity mask: the runnable count is the whole machine's, and
+  // mpirun binds each rank to one core, so a rank's mask would never leave room for anyone else.
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  cores_ = online > 0 ? static_cast<int>(online) : static_cast<int>(std::thread::hardware_concurrency());
 }
 
 bool FreeCoreProbe::free_core_now() const {

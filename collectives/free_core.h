@@ -8,7 +8,7 @@
 namespace imprint {
 
 // From /proc/loadavg's fourth field ("running/total"): the kernel's count of runnable threads at the moment
-// of reading, the caller included. A core is free when those fit on the cores this process may use.
+// of reading, the caller included. A core is free when those fit on the machine's cores.
 // False when the text cannot be read (then waiting sleeps: the choice that never takes a core).
 bool a_core_is_free(const std::string& loadavg, int cores);
 
