@@ -8,8 +8,11 @@ Aerial Mono, Veranda to DejaVu Sans), which a family split puts on both sides. S
 alphabets are near-identical (root-mean-square pixel difference over all their glyphs, in [0, 1] grey levels,
 below --twin-threshold) are joined, with every face of their families, into one group; a group is held out when
 a hash of its alphabetically first family name falls in the held-out fraction. OUT/holdout.txt lists the
-held-out faces for `imprint pack --holdout-list`, OUT/groups.txt every group that joins several families. Debian's own Python (/usr/bin/python3) runs it: Pillow (python3-pil) draws
-with FreeType, fontTools (python3-fonttools) reads family names and which characters a face has.
+held-out faces for `imprint pack --holdout-list`, OUT/groups.txt every group that joins several families.
+With --by-char DIR the TRAINING faces' glyphs are also linked as DIR/<char>/<face>.png: one character = one
+identity, for the character reader that scores content accuracy (eval.content_judge). Debian's own Python
+(/usr/bin/python3) runs it: Pillow (python3-pil) draws with FreeType, fontTools (python3-fonttools) reads family
+names and which characters a face has.
 
 Each face is drawn at one size chosen so its tallest and widest glyph fits (size and weight differences
 between faces are style and stay), every glyph centred on its ink box, supersampled 4x and downscaled.
@@ -18,6 +21,7 @@ import argparse
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -132,6 +136,17 @@ def render_face(job):
     return folder, None
 
 
+def link_by_char(out, by_char, training_faces, chars):
+    """DIR/<char>/<face>.png -> OUT/<face>/<char>.png for every training face: the held-out faces stay unseen by
+    the reader too, so its accuracy on their real glyphs is a fair ceiling for generated ones."""
+    if os.path.exists(by_char):
+        shutil.rmtree(by_char)
+    for c in chars:
+        os.makedirs(os.path.join(by_char, c))
+        for face in training_faces:
+            os.symlink(os.path.abspath(os.path.join(out, face, f"{c}.png")), os.path.join(by_char, c, f"{face}.png"))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--packages", required=True, help="file listing Debian font packages, one per line")
@@ -145,6 +160,8 @@ def main():
                    "same design: held out together (0 turns the grouping off: families only)")
     p.add_argument("--max-faces", type=int, default=0, help="at most N faces (0 = all), chosen by name")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--by-char", default="", help="also link the training faces' glyphs as DIR/CHAR/FACE.png "
+                   "(removed first when it exists)")
     a = p.parse_args()
     if not a.chars.isalnum():
         sys.exit(f"--chars {a.chars!r}: letters and digits only (they name the files)")
@@ -221,6 +238,8 @@ def main():
             holdout += [names[i] for i in g]
     with open(os.path.join(a.out, "holdout.txt"), "w") as f:
         f.write("".join(h + "\n" for h in sorted(holdout)))
+    if a.by_char:
+        link_by_char(a.out, a.by_char, [n for n in names if n not in set(holdout)], a.chars)
     with open(os.path.join(a.out, "groups.txt"), "w") as f:
         f.write(f"# groups joining several families: faces with near-identical alphabets (RMS grey-level difference "
                 f"< {a.twin_threshold}) and every face of their families; each line one group\n")

@@ -3,6 +3,8 @@
 # in font-packages.txt (one face = one identity, the glyphs A-Z = its samples, the character = the content
 # label; whole families held out), pack them, then
 #   1. judge.yaml     an identity judge (contrastive encoder) on the training faces only;
+#   1b. reader.yaml   a character reader (one character = one identity) on the training faces' glyphs: it reads
+#                     the content of generated glyphs (eval.content_judge);
 #   2. joint.yaml     generator and encoder trained together: draw any character in the style of ONE other
 #                     glyph of the same face; the judge scores glyphs generated for held-out families;
 # and draw runs/fonts-joint/grid.png: a reference glyph of an unseen family -> the alphabet in its style.
@@ -44,16 +46,17 @@ for arg in "${user[@]}"; do [[ "$arg" =~ ^train\.steps=([0-9]+)$ ]] && user_step
 ckpt() { printf '%s/checkpoints/step-%08d.ckpt' "$1" "${user_steps:-$2}"; }
 
 packages=$recipe/font-packages.txt prefix=$runs/fonts data=$runs/data/fonts holdout=0.15
-judge=() pretrain=() adapter=() joint=()
-judge_steps=800 pretrain_steps=2400 adapter_steps=1800 joint_steps=2400 grid=(--max-references 8 --steps 50)
+judge=() reader=() pretrain=() adapter=() joint=()
+judge_steps=800 reader_steps=600 pretrain_steps=2400 adapter_steps=3600 joint_steps=2400 grid=(--max-references 8 --steps 50)
 if [ "$small" = 1 ]; then
   packages=$recipe/ci-packages.txt prefix=$runs/fonts-small data=$runs/data/fonts-small holdout=0.3
   # Long enough for the joint path to beat its floor (what tests/recipes/fonts_small.sh asserts); the frozen
   # path's stages only have to run (they reach no floor this small: docs/benchmarks.md).
-  judge_steps=100 pretrain_steps=60 adapter_steps=30 joint_steps=400
+  judge_steps=100 reader_steps=40 pretrain_steps=60 adapter_steps=30 joint_steps=400
   small_data=(--set train.batch_size=16 --set data.train_identities=16
               --set data.eval_identities=2 --set checkpoint.every=0 --set schedule.warmup_steps=5)
   judge=("${small_data[@]}" --set train.eval_every=0)
+  reader=(--set checkpoint.every=0 --set model.width=8)
   pretrain=("${small_data[@]}" --set objective.denoise.width=16 --set ema.decay=0.9)
   adapter=("${small_data[@]}" --set objective.denoise.width=16 --set train.eval_every=15
            --set eval.fidelity_identities=4 --set eval.fidelity_steps=5)
@@ -82,21 +85,28 @@ step() { [ "$print" = 1 ] || "$@"; }
 stage "render the glyphs of $packages"
 stages=2 trained=("$prefix-joint")
 [ "$frozen" = 1 ] && stages=3 trained=("$prefix-pretrain" "$prefix-adapter")
-step rm -rf "$prefix-glyphs" "$data" "$prefix-judge" "${trained[@]}"
+step rm -rf "$prefix-glyphs" "$prefix-by-char" "$data" "$data-by-char" "$prefix-judge" "$prefix-reader" "${trained[@]}"
 step mkdir -p "$(dirname "$data")"
-step /usr/bin/python3 $recipe/render_fonts.py --packages "$packages" --out "$prefix-glyphs" --holdout-fraction $holdout
+step /usr/bin/python3 $recipe/render_fonts.py --packages "$packages" --out "$prefix-glyphs" --holdout-fraction $holdout \
+  --by-char "$prefix-by-char"
 im pack --modality image --input "$prefix-glyphs" --output "$data" --image-size 32 \
   --holdout-list "$prefix-glyphs/holdout.txt" --content-from stem
+im pack --modality image --input "$prefix-by-char" --output "$data-by-char" --image-size 32
 
 stage "1/$stages the identity judge"
 im train --config $recipe/judge.yaml --run-dir "$prefix-judge" --set data.path="$data" \
   --set train.steps=$judge_steps "${judge[@]}" "${user[@]}"
 judge_ckpt=$(ckpt "$prefix-judge" $judge_steps)
+stage "1b/$stages the character reader (training faces' glyphs, one character = one identity)"
+im train --config $recipe/reader.yaml --run-dir "$prefix-reader" --set data.path="$data-by-char" \
+  --set train.steps=$reader_steps "${reader[@]}" "${user[@]}"
+reader_ckpt=$(ckpt "$prefix-reader" $reader_steps)
 
 if [ "$frozen" = 0 ]; then
   stage "2/2 generator + encoder trained together, scored by the judge"
   im train --config $recipe/joint.yaml --run-dir "$prefix-joint" --set data.path="$data" \
-    --set train.steps=$joint_steps --set eval.judge="$judge_ckpt" "${joint[@]}" "${user[@]}"
+    --set train.steps=$joint_steps --set eval.judge="$judge_ckpt" --set eval.content_judge="$reader_ckpt" \
+    "${joint[@]}" "${user[@]}"
   final=$prefix-joint
   final_ckpt=$(ckpt "$final" $joint_steps)
 else
@@ -108,7 +118,7 @@ else
   stage "3/3 (frozen path) encoder + identity adapter against the frozen generator, scored by the judge"
   im train --config $recipe/adapter.yaml --run-dir "$prefix-adapter" --set data.path="$data" \
     --set train.steps=$adapter_steps --set objective.denoise.generator_from="$generator_ckpt" \
-    --set eval.judge="$judge_ckpt" "${adapter[@]}" "${user[@]}"
+    --set eval.judge="$judge_ckpt" --set eval.content_judge="$reader_ckpt" "${adapter[@]}" "${user[@]}"
   final=$prefix-adapter
   final_ckpt=$(ckpt "$final" $adapter_steps)
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The font recipe end to end on the small font set, both paths: recipes/fonts/run.sh --small (render, pack
-# with whole families held out, judge, generator + encoder trained together scored by the judge, the grid)
+# with whole families held out, judge, character reader, generator + encoder trained together scored by both,
+# the grid)
 # and --small --frozen (the same with generator pretraining, then adapter training against it frozen). Checks
 # what each stage must leave behind and, for the joint path, a figure: samples generated from ONE reference of
 # an unseen face look more like that face to the judge than the same samples without the identity tokens
@@ -42,6 +43,15 @@ for path in joint frozen; do
     grep -q "content:    26 labels (A, B, C" "$work.inspect" ||
       fail "the dataset lacks the A-Z content labels: $(cat "$work.inspect")"
     grep -q " $held held out)" "$work.inspect" || fail "pack did not hold out the $held listed faces: $(cat "$work.inspect")"
+    # The character reader (eval.content_judge) learns the 26 characters from the TRAINING faces only: its
+    # accuracy on the held-out faces' real glyphs is the content ceiling, so it must not have seen them.
+    chars=$(find "$work/fonts-small-by-char" -mindepth 1 -maxdepth 1 -type d | wc -l)
+    [ "$chars" -eq 26 ] || fail "the by-character view has $chars characters, not 26"
+    while read -r face; do
+      [ -z "$(find "$work/fonts-small-by-char" -name "$face.png" | head -1)" ] ||
+        fail "held-out face $face is in the character reader's training data"
+    done < "$work/fonts-small-glyphs/holdout.txt"
+    [ -s "$work/fonts-small-reader/checkpoints/step-00000040.ckpt" ] || fail "no character reader checkpoint"
     check_run "$work/fonts-small-joint" "200 and 400"
     read -r cosine floor top1 top1_floor <<< "$(last_fidelity "$work/fonts-small-joint/metrics.jsonl")"
     /usr/bin/python3 -c "import sys; sys.exit(0 if $cosine > $floor + 0.05 and $top1 >= $top1_floor else 1)" ||
