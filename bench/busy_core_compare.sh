@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Training throughput of `imprint train` on 2 ranks, with distributed.sleep_while_waiting and without, against
+# Training throughput of `imprint train` on 2 ranks, with distributed.sleep_while_waiting (the default) and
+# without (OpenMPI's polling wait: "polling", the default before 2026-12-08), against
 # PyTorch DDP (bench/ddp_reference.py), with one core of the machine taken by another process (a busy loop)
 # and with the machine idle: how much a rank that waits for its peer takes from the compute that machine
 # needs. Rounds alternate the runs, so slow phases of a shared VM hit every configuration alike; medians and
@@ -34,9 +35,9 @@ for busy in 1 0; do
   : >"$tmp/rows"
   for round in $(seq "$rounds"); do
     now=$(imprint_run sleep 2 64 --set distributed.sleep_while_waiting=true | cut -d' ' -f1)
-    old=$(imprint_run default 2 64 | cut -d' ' -f1)
+    old=$(imprint_run polling 2 64 --set distributed.sleep_while_waiting=false | cut -d' ' -f1)
     ddp=$(ddp_run | awk '{print $3}')
-    echo "$label round $round: sleep_while_waiting $now  default $old  ddp $ddp"
+    echo "$label round $round: sleep_while_waiting $now  polling $old  ddp $ddp"
     echo "$now $old $ddp" >>"$tmp/rows"
   done
   /usr/bin/python3 - "$tmp/rows" "$label" <<'PY'
@@ -46,8 +47,8 @@ med = lambda xs: st.median(xs)
 now = [float(r[0]) for r in rows]; ddp = [float(r[2]) for r in rows]
 old = [float(r[1]) for r in rows]
 ratio = lambda xs, ys: med([a / b for a, b in zip(xs, ys)])
-print(f"{sys.argv[2]}: median samples/s sleep_while_waiting {med(now):.1f}, default {med(old):.1f}, DDP {med(ddp):.1f}; "
-      f"per-round medians: sleep/DDP {ratio(now, ddp):.3f}, default/DDP {ratio(old, ddp):.3f}, sleep/default {ratio(now, old):.3f}")
+print(f"{sys.argv[2]}: median samples/s sleep_while_waiting {med(now):.1f}, polling {med(old):.1f}, DDP {med(ddp):.1f}; "
+      f"per-round medians: sleep/DDP {ratio(now, ddp):.3f}, polling/DDP {ratio(old, ddp):.3f}, sleep/polling {ratio(now, old):.3f}")
 PY
   if [ -n "$hog" ]; then
     kill "$hog"

@@ -4,9 +4,9 @@ without bias + GroupNorm + GELU, position table, 4-head token resampler, pooled 
 symmetric InfoNCE with global negatives (all-gather with backward) and learned temperature, AdamW with
 global-norm clipping, on the same batch shapes, trained data-parallel over the gloo backend.
 
-Run under mpirun (rank and world size come from OMPI_COMM_WORLD_*), with Debian's /usr/bin/python3 which
-sees python3-torch:
-  mpirun --allow-run-as-root --oversubscribe -np 2 /usr/bin/python3 bench/ddp_reference.py --steps 60
+Run under mpirun (rank and world size come from OMPI_COMM_WORLD_*), with the project venv's Python (the torch
+imprint is built against; bench/smoke_runs.sh does so) or Debian's /usr/bin/python3 with python3-torch:
+  mpirun --allow-run-as-root --oversubscribe -np 2 .venv/bin/python bench/ddp_reference.py --steps 60
 Prints one line: samples/s over the timed steps (a sample is one reference/target pair).
 """
 import argparse

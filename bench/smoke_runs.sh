@@ -26,8 +26,15 @@ imprint_run() {  # name ranks batch extra-sets...
   summarise "$tmp/$name/metrics.jsonl" "$batch"
 }
 
-# PyTorch DDP (bench/ddp_reference.py) on 2 ranks, global batch 64: prints its "ddp samples/s ..." line.
+# PyTorch DDP (bench/ddp_reference.py) on 2 ranks, global batch 64: prints its "ddp samples/s ..." line. It
+# runs on the torch imprint is built against (the project venv's, launch/setup.sh), so both use the same ATen
+# kernels; DDP_PYTHON=/usr/bin/python3 runs it on Debian's python3-torch (1.13) instead, as before 2026-12-08.
+ddp_python=${DDP_PYTHON:-}
+if [ -z "$ddp_python" ]; then
+  ddp_python=/usr/bin/python3
+  [ -x .venv/bin/python ] && ddp_python=.venv/bin/python
+fi
 ddp_run() {
-  "${mpirun[@]}" -np 2 /usr/bin/python3 bench/ddp_reference.py --steps "$steps" --batch 64 --threads 1 \
+  "${mpirun[@]}" -np 2 "$ddp_python" bench/ddp_reference.py --steps "$steps" --batch 64 --threads 1 \
     --port $((29500 + RANDOM % 400)) 2>&1 | grep "ddp samples/s"
 }

@@ -23,8 +23,8 @@ class CollectiveError : public std::runtime_error {
 struct CommOptions {
   double timeout_s = 300;     // per collective, and for start-up and shutdown; 0 waits forever
   bool debug_checks = false;  // before each collective, check every rank enters the same one with the same shape
-  // mpi: wait for every rank to reach a collective without polling (distributed.sleep_while_waiting).
-  bool sleep_while_waiting = false;
+  // mpi: wait for every rank to reach a collective without taking a wanted core (distributed.sleep_while_waiting).
+  bool sleep_while_waiting = true;
   // What the launcher's environment says (Bootstrap); checked against MPI before any collective, so a rank
   // started without its launcher fails with a launch error instead of an MPI one. -1: not checked.
   int expected_rank = -1, expected_world_size = -1;

@@ -254,12 +254,13 @@ const Section<DistributedConfig>& distributed_section() {
                 "Before each collective check that every rank enters the same one with the same shape and dtype "
                 "(also set by the environment variable IMPRINT_DEBUG_COLLECTIVES=1).",
                 R::Operational)
-          .flag("sleep_while_waiting", &D::sleep_while_waiting, false,
+          .flag("sleep_while_waiting", &D::sleep_while_waiting, true,
                 "mpi backend: a rank that reaches a collective before its peers waits for them with a non-blocking "
-                "barrier it tests between short sleeps, instead of polling inside OpenMPI with a whole core. For "
-                "machines whose cores other work needs (a busy or shared node): measured 0.85x -> 0.96x PyTorch DDP's "
-                "samples/s with one of 2 cores busy, but about 6% slower on an idle machine and one more round trip "
-                "per collective between hosts (docs/benchmarks.md).",
+                "barrier, polled while the machine has a free core and tested between short sleeps while every core "
+                "is wanted, instead of polling inside OpenMPI with a whole core whatever else needs it. Measured on 2 "
+                "cores: 0.80x -> 0.95x PyTorch DDP's samples/s with one core busy, no change on an idle machine; the "
+                "price is one more round trip per collective between hosts (docs/benchmarks.md). false: OpenMPI's "
+                "blocking wait.",
                 R::Operational)
           .flag("find_unused_parameters", &D::find_unused_parameters, false,
                 "Allow parameters that get no gradient in a step (they are averaged with zeros, or left alone when "

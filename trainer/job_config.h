@@ -70,7 +70,7 @@ struct DistributedConfig {
   double bucket_mb = 25, first_bucket_mb = 1;
   GradWire grad_compression = GradWire::Fp32;
   double timeout_s = 300;
-  bool debug = false, find_unused_parameters = false, sleep_while_waiting = false;
+  bool debug = false, find_unused_parameters = false, sleep_while_waiting = true;
 };
 
 struct EvalConfig {
