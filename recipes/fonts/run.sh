@@ -47,7 +47,8 @@ ckpt() { printf '%s/checkpoints/step-%08d.ckpt' "$1" "${user_steps:-$2}"; }
 
 packages=$recipe/font-packages.txt prefix=$runs/fonts data=$runs/data/fonts holdout=0.15
 judge=() reader=() pretrain=() adapter=() joint=()
-judge_steps=800 reader_steps=600 pretrain_steps=2400 adapter_steps=3600 joint_steps=2400 grid=(--max-references 8 --steps 50)
+judge_steps=800 reader_steps=600 pretrain_steps=2400 adapter_steps=3600 joint_steps=2400
+grid=(--max-references 8 --steps 50)
 if [ "$small" = 1 ]; then
   packages=$recipe/ci-packages.txt prefix=$runs/fonts-small data=$runs/data/fonts-small holdout=0.3
   # Long enough for the joint path to beat its floor (what tests/recipes/fonts_small.sh asserts); the frozen
@@ -85,10 +86,11 @@ step() { [ "$print" = 1 ] || "$@"; }
 stage "render the glyphs of $packages"
 stages=2 trained=("$prefix-joint")
 [ "$frozen" = 1 ] && stages=3 trained=("$prefix-pretrain" "$prefix-adapter")
-step rm -rf "$prefix-glyphs" "$prefix-by-char" "$data" "$data-by-char" "$prefix-judge" "$prefix-reader" "${trained[@]}"
+step rm -rf "$prefix-glyphs" "$prefix-by-char" "$data" "$data-by-char" "$prefix-judge" "$prefix-reader" \
+  "${trained[@]}"
 step mkdir -p "$(dirname "$data")"
-step /usr/bin/python3 $recipe/render_fonts.py --packages "$packages" --out "$prefix-glyphs" --holdout-fraction $holdout \
-  --by-char "$prefix-by-char"
+step /usr/bin/python3 $recipe/render_fonts.py --packages "$packages" --out "$prefix-glyphs" \
+  --holdout-fraction $holdout --by-char "$prefix-by-char"
 im pack --modality image --input "$prefix-glyphs" --output "$data" --image-size 32 \
   --holdout-list "$prefix-glyphs/holdout.txt" --content-from stem
 im pack --modality image --input "$prefix-by-char" --output "$data-by-char" --image-size 32

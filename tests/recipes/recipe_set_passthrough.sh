@@ -56,14 +56,14 @@ check() {
   [ "$n" = "$trains" ] || fail "$what printed $n train commands, expected $trains: $out"
   echo "ok: $what: $n train command(s), the user's values win"
 }
-check fonts 2 fonts- --install
-check fonts 3 fonts- --frozen
-check fonts 2 fonts-small- --small
-check fonts 3 fonts-small- --small --frozen
+check fonts 3 fonts- --install
+check fonts 4 fonts- --frozen
+check fonts 3 fonts-small- --small
+check fonts 4 fonts-small- --small --frozen
 check voices 1 voices --install
 check voices 1 voices-small --small
 check voices 1 voices-plain --plain  # the "before": user values still last, after its augment.* zeros
-NO_IMPRINT=1 check fonts 2 fonts-  # without IMPRINT: the build is not run either
+NO_IMPRINT=1 check fonts 3 fonts-  # without IMPRINT: the build is not run either
 NO_IMPRINT=1 check voices 1 voices
 
 # Malformed --set and unknown options: the usage, exit 2, nothing run.
