@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Training throughput of `imprint train` on 2 ranks against PyTorch DDP (bench/ddp_reference.py, gloo, on the
-# project venv's torch: bench/smoke_runs.sh) on the same encoder and batch shapes, and how much of imprint's all-reduce is
-# hidden behind backward. One thread per rank, 2 ranks, global batch 64 pairs of 32x32 images.
+# project venv's torch: bench/smoke_runs.sh) on the same encoder and batch shapes, and how much of imprint's
+# all-reduce is hidden behind backward. One thread per rank, 2 ranks, global batch 64 pairs of 32x32 images.
 #
 #   bash bench/ddp_compare.sh [steps=60] [repetitions=3]
 #

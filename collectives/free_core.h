@@ -14,7 +14,7 @@ bool a_core_is_free(const std::string& loadavg, int cores);
 
 class FreeCoreProbe {
  public:
-  FreeCoreProbe();             // counts the cores in this process's CPU affinity mask
+  FreeCoreProbe();             // counts the machine's online cores (not the affinity mask: mpirun binds ranks)
   bool free_core_now() const;  // reads /proc/loadavg (a few microseconds)
   int cores() const { return cores_; }
 

@@ -239,7 +239,8 @@ def main():
     with open(os.path.join(a.out, "holdout.txt"), "w") as f:
         f.write("".join(h + "\n" for h in sorted(holdout)))
     if a.by_char:
-        link_by_char(a.out, a.by_char, [n for n in names if n not in set(holdout)], a.chars)
+        held = set(holdout)
+        link_by_char(a.out, a.by_char, [n for n in names if n not in held], a.chars)
     with open(os.path.join(a.out, "groups.txt"), "w") as f:
         f.write(f"# groups joining several families: faces with near-identical alphabets (RMS grey-level difference "
                 f"< {a.twin_threshold}) and every face of their families; each line one group\n")

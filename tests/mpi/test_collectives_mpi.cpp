@@ -57,8 +57,9 @@ TEST(MpiCollectives, AnEarlyRankWaitsWithoutSpinning) {
   g_world->barrier();
   if (late) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+    const int cores = FreeCoreProbe().cores();
     std::vector<std::thread> busy;
-    for (int i = 0; i < FreeCoreProbe().cores(); ++i)
+    for (int i = 0; i < cores; ++i)
       busy.emplace_back([until] {
         volatile uint64_t x = 0;
         while (std::chrono::steady_clock::now() < until) x = x + 1;
